@@ -1,0 +1,123 @@
+//! The scan stage of the pipeline: source files in, sites and per-file errors out. Every
+//! command starts here; the same `scan_file` serves the working tree and, later, git blobs.
+
+use crate::formats::Format;
+use crate::position::line_col;
+use crate::site::Site;
+use crate::source::{self, Skipped, SourceFile};
+use std::path::{Path, PathBuf};
+
+/// A file that holds at least one site, with the bytes it was scanned from.
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub display: String,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+    pub sites: Vec<Site>,
+}
+
+impl ScannedFile {
+    /// The 1-based line and column of a byte offset in this file.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(&self.bytes, offset)
+    }
+}
+
+/// A file that holds a key name but could not be read as its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    pub display: String,
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.display, self.message),
+            None => write!(f, "{}: {}", self.display, self.message),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Scan {
+    pub files: Vec<ScannedFile>,
+    pub errors: Vec<FileError>,
+    /// Files passed over (too large) or unreadable.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Scan {
+    pub fn sites(&self) -> impl Iterator<Item = (&ScannedFile, &Site)> {
+        self.files
+            .iter()
+            .flat_map(|file| file.sites.iter().map(move |site| (file, site)))
+    }
+}
+
+/// Scans the working tree below `roots`.
+pub fn scan_paths(roots: &[PathBuf], cwd: &Path) -> Scan {
+    let walked = source::walk(roots, cwd, &scan_file, |outcome| match outcome {
+        Ok(Some(file)) => &file.display,
+        Ok(None) => "",
+        Err(error) => &error.display,
+    });
+    let mut scan = Scan::default();
+    for outcome in walked.files {
+        match outcome {
+            Ok(Some(file)) => scan.files.push(file),
+            Ok(None) => {}
+            Err(error) => scan.errors.push(error),
+        }
+    }
+    for skipped in walked.skipped {
+        if skipped.is_error {
+            scan.errors.push(FileError {
+                display: skipped.display,
+                position: None,
+                message: skipped.reason,
+            });
+        } else {
+            scan.skipped.push(skipped);
+        }
+    }
+    scan
+}
+
+/// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.
+pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
+    let Ok(text) = std::str::from_utf8(&file.bytes) else {
+        if Format::detect(&file.path, "").is_none() {
+            return Ok(None);
+        }
+        return Err(FileError {
+            display: file.display,
+            position: None,
+            message: "holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8"
+                .to_owned(),
+        });
+    };
+    let Some(format) = Format::detect(&file.path, text) else {
+        return Ok(None);
+    };
+    match format.scan(text) {
+        Ok(sites) if sites.is_empty() => Ok(None),
+        Ok(sites) => Ok(Some(ScannedFile {
+            path: file.path,
+            display: file.display,
+            format,
+            bytes: file.bytes,
+            sites,
+        })),
+        Err(error) => Err(FileError {
+            position: Some(line_col(&file.bytes, error.offset)),
+            display: file.display,
+            message: format!(
+                "cannot parse this {} file: {}; fix the syntax, then run rekey again",
+                format.name().to_uppercase(),
+                error.message
+            ),
+        }),
+    }
+}

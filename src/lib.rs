@@ -1,0 +1,21 @@
+//! rekey finds every place a Harness delegate token lives in an infra repo and rotates it
+//! without changing any other byte. The pipeline (GUIDE §3) maps onto modules:
+//! `source` → `engine` (with `formats`) → `plan` (with `edit`) → `verify` → `writer` →
+//! `report`. Only `report` prints.
+
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod edit;
+pub mod engine;
+pub mod formats;
+pub mod keys;
+pub mod plan;
+pub mod position;
+pub mod redact;
+pub mod report;
+pub mod site;
+pub mod source;
+pub mod token;
+pub mod verify;
+pub mod writer;

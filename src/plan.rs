@@ -1,0 +1,298 @@
+//! The plan stage: turns the sites of a scan into edits. It decides which tokens a rotation
+//! touches (refusing to guess between several), writes the new token in each site's own
+//! encoding, fills placeholders on request and migrates legacy keys, keeping
+//! `secretKeyRef.key` references in step with the Secret keys they name.
+
+use crate::edit::Edit;
+use crate::engine::{Scan, ScannedFile};
+use crate::redact;
+use crate::site::{Role, Site};
+use crate::token::{Encoding, Fingerprint, Kind, NewToken};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// What the user asked a rotation to do, already validated.
+#[derive(Clone, Debug, Default)]
+pub struct RotateOptions {
+    /// Rotate only these tokens; empty means "the one token the repo holds".
+    pub only: Vec<Fingerprint>,
+    /// Rotate every token found.
+    pub all: bool,
+    pub keep_legacy_keys: bool,
+    pub fill_placeholders: bool,
+}
+
+/// What a rotation does to one site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub site: usize,
+    pub value: Option<ValueChange>,
+    pub renamed_to: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueChange {
+    Rotated { encoding: Encoding },
+    Filled { encoding: Encoding },
+}
+
+impl ValueChange {
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            ValueChange::Rotated { encoding } | ValueChange::Filled { encoding } => *encoding,
+        }
+    }
+}
+
+pub struct FilePlan<'a> {
+    pub file: &'a ScannedFile,
+    pub edits: Vec<Edit>,
+    pub changes: Vec<Change>,
+}
+
+pub struct Plan<'a> {
+    pub files: Vec<FilePlan<'a>>,
+    /// The old tokens being replaced.
+    pub rotated: BTreeSet<Fingerprint>,
+    pub new: Fingerprint,
+    /// Things the user should know that do not stop the rotation.
+    pub notes: Vec<String>,
+}
+
+impl Plan<'_> {
+    pub fn count(&self, what: impl Fn(&Change) -> bool) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.changes)
+            .filter(|c| what(c))
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}", multiple_tokens_message(.0))]
+    MultipleTokens(Vec<(Fingerprint, usize)>),
+    #[error(
+        "--only {0}: no literal site holds this token; run `rekey scan` to list the fingerprints"
+    )]
+    UnknownOnly(Fingerprint),
+    #[error("{} site(s) hold the token but cannot be rewritten in place:\n{}", .0.len(), .0.join("\n"))]
+    Blocked(Vec<String>),
+}
+
+fn multiple_tokens_message(tokens: &[(Fingerprint, usize)]) -> String {
+    let mut message = format!(
+        "the literal sites hold {} different tokens; say which to rotate with --only FINGERPRINT (repeatable) or rotate them all with --all:",
+        tokens.len()
+    );
+    for (fingerprint, files) in tokens {
+        let plural = if *files == 1 { "" } else { "s" };
+        message.push_str(&format!("\n  {fingerprint}  in {files} file{plural}"));
+    }
+    message
+}
+
+/// Plans a rotation of `scan` to `new`.
+pub fn plan<'a>(
+    scan: &'a Scan,
+    new: &NewToken,
+    options: &RotateOptions,
+) -> Result<Plan<'a>, PlanError> {
+    let selected = select_tokens(scan, new.fingerprint(), options)?;
+    let migrated_secrets = migrated_secrets(scan, &selected, options);
+    let mut blocked = Vec::new();
+    let mut notes = Vec::new();
+    let mut files = Vec::new();
+    for file in &scan.files {
+        let mut edits = Vec::new();
+        let mut changes = Vec::new();
+        for (index, site) in file.sites.iter().enumerate() {
+            let value = value_change(site, &selected, new, options);
+            if let (Some(_), Some(reason)) = (&value, &site.blocked) {
+                if matches!(value, Some(ValueChange::Rotated { .. })) {
+                    let (line, column) = file.line_col(site.location);
+                    blocked.push(format!("  {}:{line}:{column}: {reason}", file.display));
+                } else {
+                    let (line, column) = file.line_col(site.location);
+                    notes.push(format!(
+                        "{}:{line}:{column}: {} not filled: {reason}",
+                        file.display, site.key
+                    ));
+                }
+                continue;
+            }
+            let renamed_to = rename_target(site, &selected, &migrated_secrets, options, &value);
+            if site.is_legacy() && site.rename_conflict && !options.keep_legacy_keys {
+                let (line, column) = file.line_col(site.location);
+                notes.push(format!(
+                    "{}:{line}:{column}: legacy key {} kept: {} already sits beside it",
+                    file.display,
+                    site.key,
+                    site.legacy_target().unwrap_or_default()
+                ));
+            }
+            if let (Role::SecretKeyRef { secret }, None, false) =
+                (&site.role, renamed_to, options.keep_legacy_keys)
+            {
+                if site.is_legacy() && !migrated_secrets.contains(secret) {
+                    let (line, column) = file.line_col(site.location);
+                    notes.push(format!(
+                        "{}:{line}:{column}: secretKeyRef key {} kept: Secret {secret} is not migrated in the scanned files; rename its key first",
+                        file.display, site.key
+                    ));
+                }
+            }
+            if let Some(change) = &value {
+                let written = new.encode(change.encoding());
+                edits.push(Edit {
+                    span: site.value_span.clone(),
+                    replacement: written,
+                    shown: redact::label(new.fingerprint()),
+                });
+            }
+            if let Some(name) = renamed_to {
+                edits.push(Edit::visible(site.key_span.clone(), name));
+            }
+            if value.is_some() || renamed_to.is_some() {
+                changes.push(Change {
+                    site: index,
+                    value,
+                    renamed_to,
+                });
+            }
+        }
+        if !edits.is_empty() {
+            files.push(FilePlan {
+                file,
+                edits,
+                changes,
+            });
+        }
+    }
+    if !blocked.is_empty() {
+        return Err(PlanError::Blocked(blocked));
+    }
+    Ok(Plan {
+        files,
+        rotated: selected,
+        new: new.fingerprint().clone(),
+        notes,
+    })
+}
+
+/// The old tokens to replace: the only one there is, or the ones `--only`/`--all` name.
+fn select_tokens(
+    scan: &Scan,
+    new: &Fingerprint,
+    options: &RotateOptions,
+) -> Result<BTreeSet<Fingerprint>, PlanError> {
+    let mut files_per_token: BTreeMap<Fingerprint, BTreeSet<&str>> = BTreeMap::new();
+    for (file, site) in scan.sites() {
+        if let (true, Some(fingerprint)) = (site.value.is_token(), site.value.fingerprint()) {
+            if fingerprint != new {
+                files_per_token
+                    .entry(fingerprint.clone())
+                    .or_default()
+                    .insert(&file.display);
+            }
+        }
+    }
+    if !options.only.is_empty() {
+        for wanted in &options.only {
+            if !files_per_token.contains_key(wanted) {
+                return Err(PlanError::UnknownOnly(wanted.clone()));
+            }
+        }
+        return Ok(options.only.iter().cloned().collect());
+    }
+    if files_per_token.len() > 1 && !options.all {
+        let tokens = files_per_token
+            .into_iter()
+            .map(|(fingerprint, files)| (fingerprint, files.len()))
+            .collect();
+        return Err(PlanError::MultipleTokens(tokens));
+    }
+    Ok(files_per_token.into_keys().collect())
+}
+
+fn value_change(
+    site: &Site,
+    selected: &BTreeSet<Fingerprint>,
+    new: &NewToken,
+    options: &RotateOptions,
+) -> Option<ValueChange> {
+    match site.value.kind() {
+        Kind::Literal => {
+            let fingerprint = site.value.fingerprint()?;
+            (site.value.is_token() && selected.contains(fingerprint)).then(|| {
+                ValueChange::Rotated {
+                    encoding: site.value.encoding().unwrap_or(Encoding::Hex),
+                }
+            })
+        }
+        Kind::Placeholder | Kind::Empty if options.fill_placeholders => {
+            let encoding = match site.role {
+                Role::SecretEntry {
+                    base64_data: true, ..
+                } => Encoding::Base64,
+                _ => new.given_encoding(),
+            };
+            Some(ValueChange::Filled { encoding })
+        }
+        _ => None,
+    }
+}
+
+/// Secrets whose legacy keys this rotation renames: references to them follow.
+fn migrated_secrets(
+    scan: &Scan,
+    selected: &BTreeSet<Fingerprint>,
+    options: &RotateOptions,
+) -> HashSet<String> {
+    if options.keep_legacy_keys {
+        return HashSet::new();
+    }
+    scan.sites()
+        .filter(|(_, site)| site.is_legacy() && !site.rename_conflict)
+        .filter(|(_, site)| !holds_unselected_token(site, selected))
+        .filter_map(|(_, site)| match &site.role {
+            Role::SecretEntry {
+                secret: Some(name), ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A literal token this rotation leaves alone: its key is left alone too.
+fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool {
+    site.value.is_token()
+        && site
+            .value
+            .fingerprint()
+            .is_some_and(|f| !selected.contains(f))
+}
+
+fn rename_target(
+    site: &Site,
+    selected: &BTreeSet<Fingerprint>,
+    migrated_secrets: &HashSet<String>,
+    options: &RotateOptions,
+    value: &Option<ValueChange>,
+) -> Option<&'static str> {
+    let target = site.legacy_target()?;
+    if options.keep_legacy_keys || site.rename_conflict {
+        return None;
+    }
+    if value.is_none() && holds_unselected_token(site, selected) {
+        return None;
+    }
+    match &site.role {
+        Role::SecretKeyRef { secret } => migrated_secrets.contains(secret).then_some(target),
+        _ => Some(target),
+    }
+}

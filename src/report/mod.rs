@@ -1,0 +1,130 @@
+//! The report stage, the only code that prints. It turns scans and plans into text for
+//! people (grouped, concise, coloured on a terminal unless `NO_COLOR` is set) or JSON for
+//! machines. Token values never reach it redacted or not unless `--show-secrets` put them
+//! in a diff; every text bound for output passes the redaction sweep first.
+
+pub mod rotate;
+pub mod scan;
+
+use crate::engine::FileError;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+
+/// ANSI styling, on only for a terminal without `NO_COLOR`.
+#[derive(Clone, Copy)]
+pub struct Style {
+    enabled: bool,
+}
+
+impl Style {
+    pub fn for_stdout() -> Style {
+        Style::detect(std::io::stdout().is_terminal())
+    }
+
+    pub fn for_stderr() -> Style {
+        Style::detect(std::io::stderr().is_terminal())
+    }
+
+    fn detect(is_terminal: bool) -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            enabled: is_terminal && !no_color,
+        }
+    }
+
+    pub fn plain() -> Style {
+        Style { enabled: false }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    pub fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+    pub fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    pub fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    pub fn magenta(self, text: &str) -> String {
+        self.paint("35", text)
+    }
+    pub fn cyan(self, text: &str) -> String {
+        self.paint("36", text)
+    }
+}
+
+/// Writes a whole report to stdout at once. A closed pipe (`rekey scan | head`) is not an
+/// error worth a message.
+pub fn to_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            to_stderr(&format!("rekey: error: cannot write the report: {error}\n"));
+        }
+    }
+}
+
+pub fn to_stderr(text: &str) {
+    // Nothing sensible is left to do when stderr itself is gone.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// An error line for people: `rekey: error: path:line:col: message`.
+pub fn error(message: &str) {
+    let style = Style::for_stderr();
+    to_stderr(&format!(
+        "{} {}\n",
+        style.red("error:"),
+        crate::redact::sweep(message)
+    ));
+}
+
+pub fn note(message: &str) {
+    let style = Style::for_stderr();
+    to_stderr(&format!(
+        "{} {}\n",
+        style.yellow("note:"),
+        crate::redact::sweep(message)
+    ));
+}
+
+/// A file error as JSON consumers see it.
+#[derive(Serialize)]
+pub struct ErrorRecord<'a> {
+    pub path: &'a str,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl<'a> From<&'a FileError> for ErrorRecord<'a> {
+    fn from(error: &'a FileError) -> Self {
+        ErrorRecord {
+            path: &error.display,
+            line: error.position.map(|p| p.0),
+            column: error.position.map(|p| p.1),
+            message: crate::redact::sweep(&error.message),
+        }
+    }
+}
+
+/// Serializes a report object as pretty JSON with a final newline.
+pub fn json<T: Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("reports serialize");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,201 @@
+//! `rekey rotate` output: the unified diff of every file the rotation changes (token values
+//! redacted to fingerprint labels unless `--show-secrets`), the summary line, and the
+//! `rekey.rotate/v1` JSON object.
+
+use super::scan::plural;
+use super::Style;
+use crate::edit::{self, Edit, Text};
+use crate::plan::{FilePlan, Plan, ValueChange};
+use crate::redact;
+use crate::token::Fingerprint;
+use serde::Serialize;
+use similar::TextDiff;
+use std::collections::HashSet;
+
+/// Whether the diff may show token values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    Redacted,
+    Shown,
+}
+
+/// What happened, for the summary line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    DryRun,
+    Written,
+}
+
+/// The unified diff of one file's rotation.
+pub fn file_diff(file_plan: &FilePlan, secrets: Secrets) -> String {
+    let file = file_plan.file;
+    let (old, new) = match secrets {
+        Secrets::Shown => (
+            file.bytes.clone(),
+            edit::apply(&file.bytes, &file_plan.edits, Text::Replacement).unwrap_or_default(),
+        ),
+        Secrets::Redacted => redacted_views(file_plan),
+    };
+    let old = String::from_utf8_lossy(&old);
+    let new = String::from_utf8_lossy(&new);
+    let diff = TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(2)
+        .header(
+            &format!("a/{}", file.display),
+            &format!("b/{}", file.display),
+        )
+        .to_string();
+    match secrets {
+        Secrets::Shown => diff,
+        Secrets::Redacted => redact::sweep(&diff),
+    }
+}
+
+/// The file before and after with every literal value replaced by its fingerprint label.
+fn redacted_views(file_plan: &FilePlan) -> (Vec<u8>, Vec<u8>) {
+    let file = file_plan.file;
+    let labels: Vec<Edit> = file
+        .sites
+        .iter()
+        .filter_map(|site| {
+            let fingerprint = site.value.fingerprint()?;
+            Some(Edit::visible(
+                site.value_span.clone(),
+                &redact::label(fingerprint),
+            ))
+        })
+        .collect();
+    let edited: HashSet<_> = file_plan.edits.iter().map(|e| e.span.clone()).collect();
+    let mut after: Vec<Edit> = file_plan.edits.clone();
+    after.extend(labels.iter().filter(|l| !edited.contains(&l.span)).cloned());
+    // The planner's spans never overlap, so neither can these; an empty view is still safe.
+    let old = edit::apply(&file.bytes, &labels, Text::Shown).unwrap_or_default();
+    let new = edit::apply(&file.bytes, &after, Text::Shown).unwrap_or_default();
+    (old, new)
+}
+
+pub fn colour_diff(diff: &str, style: Style) -> String {
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let (body, end) = match line.strip_suffix('\n') {
+                Some(body) => (body, "\n"),
+                None => (line, ""),
+            };
+            let painted = if body.starts_with("+++") || body.starts_with("---") {
+                style.bold(body)
+            } else if body.starts_with('+') {
+                style.green(body)
+            } else if body.starts_with('-') {
+                style.red(body)
+            } else if body.starts_with("@@") {
+                style.cyan(body)
+            } else {
+                body.to_owned()
+            };
+            painted + end
+        })
+        .collect()
+}
+
+/// `Rotated sha256:… → sha256:…: 9 sites in 6 files, …`.
+pub fn summary(plan: &Plan, outcome: Outcome) -> String {
+    if plan.is_empty() {
+        return format!(
+            "Nothing to rotate: no site holds a token other than {} and no legacy key needs migrating.\n",
+            plan.new
+        );
+    }
+    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
+    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
+    let renamed = plan.count(|c| c.renamed_to.is_some());
+    let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
+    let action = match (outcome, old.is_empty()) {
+        (Outcome::DryRun, false) => format!("Would rotate {} -> {}", old.join(", "), plan.new),
+        (Outcome::Written, false) => format!("Rotated {} -> {}", old.join(", "), plan.new),
+        (Outcome::DryRun, true) => format!("Would write {}", plan.new),
+        (Outcome::Written, true) => format!("Wrote {}", plan.new),
+    };
+    let mut line = format!(
+        "{action} in {}: {} rotated, {} filled, {} migrated.",
+        plural(plan.files.len(), "file"),
+        plural(rotated, "site"),
+        plural(filled, "placeholder"),
+        plural(renamed, "legacy key"),
+    );
+    match outcome {
+        Outcome::DryRun => line.push_str(" Dry run: nothing was written; add --write to apply."),
+        Outcome::Written => line.push_str(" Every file was verified before it was written."),
+    }
+    line.push('\n');
+    line
+}
+
+#[derive(Serialize)]
+struct ChangeRecord<'a> {
+    line: usize,
+    column: usize,
+    key: &'a str,
+    action: &'static str,
+    encoding: Option<&'static str>,
+    renamed_to: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct FileRecord<'a> {
+    path: &'a str,
+    changes: Vec<ChangeRecord<'a>>,
+    diff: String,
+}
+
+#[derive(Serialize)]
+struct RotateReport<'a> {
+    schema: &'static str,
+    mode: &'static str,
+    old: Vec<&'a Fingerprint>,
+    new: &'a Fingerprint,
+    files: Vec<FileRecord<'a>>,
+    notes: Vec<String>,
+}
+
+pub fn json(plan: &Plan, outcome: Outcome, secrets: Secrets) -> String {
+    let files = plan
+        .files
+        .iter()
+        .map(|file_plan| FileRecord {
+            path: &file_plan.file.display,
+            changes: file_plan
+                .changes
+                .iter()
+                .map(|change| {
+                    let site = &file_plan.file.sites[change.site];
+                    let (line, column) = file_plan.file.line_col(site.location);
+                    ChangeRecord {
+                        line,
+                        column,
+                        key: &site.key,
+                        action: match change.value {
+                            Some(ValueChange::Rotated { .. }) => "rotated",
+                            Some(ValueChange::Filled { .. }) => "filled",
+                            None => "renamed",
+                        },
+                        encoding: change.value.as_ref().map(|v| v.encoding().name()),
+                        renamed_to: change.renamed_to,
+                    }
+                })
+                .collect(),
+            diff: file_diff(file_plan, secrets),
+        })
+        .collect();
+    super::json(&RotateReport {
+        schema: "rekey.rotate/v1",
+        mode: match outcome {
+            Outcome::DryRun => "dry-run",
+            Outcome::Written => "write",
+        },
+        old: plan.rotated.iter().collect(),
+        new: &plan.new,
+        files,
+        notes: plan.notes.iter().map(|n| redact::sweep(n)).collect(),
+    })
+}

@@ -1,0 +1,167 @@
+//! `rekey scan` output: every site grouped by file, a summary, and the files that could not
+//! be read or parsed; or the `rekey.scan/v1` JSON object.
+
+use super::{ErrorRecord, Style};
+use crate::engine::{Scan, ScannedFile};
+use crate::site::Site;
+use crate::token::{Encoding, Fingerprint, Kind};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Serialize)]
+pub struct SiteRecord<'a> {
+    pub path: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub format: &'static str,
+    pub key: &'a str,
+    pub kind: Kind,
+    pub encoding: Option<Encoding>,
+    pub legacy: bool,
+    pub fingerprint: Option<&'a Fingerprint>,
+    /// Why rotate cannot rewrite this value in place, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+}
+
+impl<'a> SiteRecord<'a> {
+    pub fn new(file: &'a ScannedFile, site: &'a Site) -> Self {
+        let (line, column) = file.line_col(site.location);
+        SiteRecord {
+            path: &file.display,
+            line,
+            column,
+            format: file.format.name(),
+            key: &site.key,
+            kind: site.value.kind(),
+            encoding: site.value.encoding(),
+            legacy: site.is_legacy(),
+            fingerprint: site.value.fingerprint(),
+            note: site.blocked.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SkippedRecord<'a> {
+    path: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct ScanReport<'a> {
+    schema: &'static str,
+    sites: Vec<SiteRecord<'a>>,
+    errors: Vec<ErrorRecord<'a>>,
+    skipped: Vec<SkippedRecord<'a>>,
+}
+
+pub fn json(scan: &Scan) -> String {
+    super::json(&ScanReport {
+        schema: "rekey.scan/v1",
+        sites: scan.sites().map(|(f, s)| SiteRecord::new(f, s)).collect(),
+        errors: scan.errors.iter().map(ErrorRecord::from).collect(),
+        skipped: scan
+            .skipped
+            .iter()
+            .map(|s| SkippedRecord {
+                path: &s.display,
+                reason: &s.reason,
+            })
+            .collect(),
+    })
+}
+
+pub fn text(scan: &Scan, style: Style) -> String {
+    let mut out = String::new();
+    for file in &scan.files {
+        out.push_str(&style.bold(&file.display));
+        out.push('\n');
+        for site in &file.sites {
+            out.push_str(&site_line(file, site, style));
+        }
+    }
+    for skipped in &scan.skipped {
+        out.push_str(&format!(
+            "{}: {}\n",
+            skipped.display,
+            style.dim(&skipped.reason)
+        ));
+    }
+    if !scan.files.is_empty() || !scan.skipped.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&summary(scan));
+    out
+}
+
+fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {
+    let record = SiteRecord::new(file, site);
+    let position = format!("{}:{}", record.line, record.column);
+    let kind_name = format!("{:<11}", record.kind.name());
+    let kind = match record.kind {
+        Kind::Literal if site.value.is_token() => style.yellow(&kind_name),
+        Kind::Literal => style.red(&kind_name),
+        _ => style.dim(&kind_name),
+    };
+    let mut line = format!("  {position:<8} {:<16} {kind}", record.key);
+    if let Some(encoding) = record.encoding {
+        line.push_str(&format!(" {:<8}", encoding.name()));
+    }
+    if let Some(fingerprint) = record.fingerprint {
+        line.push_str(&format!(" {}", style.cyan(fingerprint.as_str())));
+    }
+    if encoding_is_other(site) {
+        line.push_str(&style.red(" (not a delegate token)"));
+    }
+    if record.legacy {
+        line.push_str(&style.magenta(" legacy"));
+    }
+    if let Some(note) = record.note {
+        line.push_str(&style.dim(&format!(" ({note})")));
+    }
+    format!("{}\n", line.trim_end())
+}
+
+fn encoding_is_other(site: &Site) -> bool {
+    site.value.encoding() == Some(Encoding::Other)
+}
+
+fn summary(scan: &Scan) -> String {
+    let count = |kind: Kind| scan.sites().filter(|(_, s)| s.value.kind() == kind).count();
+    let tokens: BTreeSet<&Fingerprint> = scan
+        .sites()
+        .filter(|(_, s)| s.value.is_token())
+        .filter_map(|(_, s)| s.value.fingerprint())
+        .collect();
+    let sites = scan.sites().count();
+    let legacy = scan.sites().filter(|(_, s)| s.is_legacy()).count();
+    let mut line = format!(
+        "{} in {}: {} literal ({}), {} placeholder, {} reference, {} empty; {} legacy key{}",
+        plural(sites, "site"),
+        plural(scan.files.len(), "file"),
+        count(Kind::Literal),
+        plural(tokens.len(), "distinct token"),
+        count(Kind::Placeholder),
+        count(Kind::Reference),
+        count(Kind::Empty),
+        legacy,
+        if legacy == 1 { "" } else { "s" },
+    );
+    if !scan.errors.is_empty() {
+        line.push_str(&format!(
+            "; {} could not be read",
+            plural(scan.errors.len(), "file")
+        ));
+    }
+    line.push('\n');
+    line
+}
+
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

@@ -1,0 +1,189 @@
+//! Where files come from: a parallel walk of the working tree with the `ignore` crate
+//! (`.gitignore` respected even outside a git repository, hidden files included, `.git` never
+//! entered, symlinks not followed), with each file read, size-checked, binary-checked and
+//! prefiltered on its worker thread. Yields `(path, bytes)` for the engine to scan.
+
+use crate::keys;
+use aho_corasick::AhoCorasick;
+use ignore::{WalkBuilder, WalkState};
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+
+/// Files larger than this are reported as skipped rather than read.
+pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
+
+/// One candidate file: it holds at least one key name.
+pub struct SourceFile {
+    /// The path to open.
+    pub path: PathBuf,
+    /// The path as reports show it: relative to the current directory, with `/`.
+    pub display: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A file the walk could not or would not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub display: String,
+    pub reason: String,
+    /// A read failure is an error; a size skip is a notice.
+    pub is_error: bool,
+}
+
+/// What a walk found: whatever `inspect` made of each candidate file, and the skips.
+pub struct Walked<T> {
+    pub files: Vec<T>,
+    pub skipped: Vec<Skipped>,
+}
+
+static MARKERS: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::new(keys::ALL).expect("key names are valid patterns"));
+
+/// True when `bytes` contains any key name: only such files are parsed.
+pub fn has_marker(bytes: &[u8]) -> bool {
+    MARKERS.is_match(bytes)
+}
+
+/// Walks `roots` in parallel, runs `inspect` on each candidate file on the worker thread that
+/// read it, and returns the results sorted by `sort_key` so output never depends on timing.
+pub fn walk<T: Send>(
+    roots: &[PathBuf],
+    cwd: &Path,
+    inspect: &(dyn Fn(SourceFile) -> T + Sync),
+    sort_key: fn(&T) -> &str,
+) -> Walked<T> {
+    let found = Mutex::new(Walked {
+        files: Vec::new(),
+        skipped: Vec::new(),
+    });
+    let mut builder = WalkBuilder::new(&roots[0]);
+    for root in &roots[1..] {
+        builder.add(root);
+    }
+    builder
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|entry| entry.file_name() != ".git");
+    builder.build_parallel().run(|| {
+        let found = &found;
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let display = error_path(&error)
+                        .map(|p| display_path(p, cwd))
+                        .unwrap_or_default();
+                    let skipped = Skipped {
+                        display,
+                        reason: error.to_string(),
+                        is_error: true,
+                    };
+                    found.lock().unwrap().skipped.push(skipped);
+                    return WalkState::Continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                return WalkState::Continue;
+            }
+            let outcome = read_candidate(entry.path(), cwd).map(|file| file.map(inspect));
+            let mut found = found.lock().unwrap();
+            match outcome {
+                Ok(Some(result)) => found.files.push(result),
+                Ok(None) => {}
+                Err(skipped) => found.skipped.push(skipped),
+            }
+            WalkState::Continue
+        })
+    });
+    let mut walked = found.into_inner().unwrap();
+    walked.files.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+    // A file named twice (`rekey scan k8s k8s/a.yaml`) is reported once.
+    walked.files.dedup_by(|a, b| sort_key(a) == sort_key(b));
+    walked.skipped.sort_by(|a, b| a.display.cmp(&b.display));
+    walked
+}
+
+fn read_candidate(path: &Path, cwd: &Path) -> Result<Option<SourceFile>, Skipped> {
+    let display = display_path(path, cwd);
+    let skip = |reason: String, is_error: bool| Skipped {
+        display: display.clone(),
+        reason,
+        is_error,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| skip(format!("cannot read: {e}"), true))?
+        .len();
+    if size > MAX_FILE_SIZE {
+        return Err(skip(
+            format!(
+                "skipped: {} MiB is over the {} MiB limit",
+                size / (1024 * 1024),
+                MAX_FILE_SIZE / (1024 * 1024)
+            ),
+            false,
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| skip(format!("cannot read: {e}"), true))?;
+    if memchr_nul(&bytes) || !has_marker(&bytes) {
+        return Ok(None);
+    }
+    Ok(Some(SourceFile {
+        path: path.to_owned(),
+        display,
+        bytes,
+    }))
+}
+
+fn memchr_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+}
+
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// `path` relative to `cwd` when it lies below it, with `/` separators and no `./`.
+pub fn display_path(path: &Path, cwd: &Path) -> String {
+    let relative = path.strip_prefix(cwd).unwrap_or(path);
+    let text = relative
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/");
+    let mut trimmed = text.as_str();
+    while let Some(rest) = trimmed.strip_prefix("./") {
+        trimmed = rest;
+    }
+    trimmed.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_paths_are_relative_with_slashes() {
+        let cwd = Path::new("/repo");
+        assert_eq!(
+            display_path(Path::new("/repo/k8s/a.yaml"), cwd),
+            "k8s/a.yaml"
+        );
+        assert_eq!(display_path(Path::new("./k8s/a.yaml"), cwd), "k8s/a.yaml");
+        assert_eq!(
+            display_path(Path::new("/other/a.yaml"), cwd),
+            "/other/a.yaml"
+        );
+    }
+
+    #[test]
+    fn prefilter_matches_key_names_only() {
+        assert!(has_marker(b"x:\n  delegateToken: abc\n"));
+        assert!(has_marker(b"- name: ACCOUNT_SECRET"));
+        assert!(!has_marker(b"existingDelegateToken: my-secret\n"));
+    }
+}

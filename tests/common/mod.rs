@@ -1,0 +1,167 @@
+//! Shared helpers for the integration tests: copy a fixture repo into a scratch directory,
+//! run the real `rekey` binary in it, and compare whole trees byte for byte.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The made-up token the fixtures hold, in its three encodings.
+pub const OLD_HEX: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+pub const OLD_BASE64: &str = "YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVjNmQ3ZThmOTA=";
+pub const OLD_BASE64X2: &str = "WVRGaU1tTXpaRFJsTldZMk1EY3hPREk1TTJFMFlqVmpObVEzWlRobU9UQT0=";
+/// The second made-up token of `fixtures/multi-token` (and the ignored demo file).
+pub const OTHER_HEX: &str = "fedcba98765432100123456789abcdef";
+/// `fixtures/new-token.txt`, in its three encodings.
+pub const NEW_HEX: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
+pub const NEW_BASE64: &str = "YzBmZmVlMDBjMGZmZWUwMGMwZmZlZTAwYzBmZmVlMDA=";
+pub const NEW_BASE64X2: &str = "WXpCbVptVmxNREJqTUdabVpXVXdNR013Wm1abFpUQXdZekJtWm1WbE1EQT0=";
+
+pub const OLD_FINGERPRINT: &str = "sha256:ff25d2389ab7917a";
+pub const OTHER_FINGERPRINT: &str = "sha256:261a3b41c39377c6";
+pub const NEW_FINGERPRINT: &str = "sha256:23e0bf16a8233d47";
+
+/// Every token value a test may hold: none may ever be printed.
+pub const ALL_TOKEN_FORMS: [&str; 7] = [
+    OLD_HEX,
+    OLD_BASE64,
+    OLD_BASE64X2,
+    OTHER_HEX,
+    NEW_HEX,
+    NEW_BASE64,
+    NEW_BASE64X2,
+];
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub fn new_token_file() -> PathBuf {
+    fixtures().join("new-token.txt")
+}
+
+/// A scratch copy of `fixtures/<name>`; the copy lives as long as the returned guard.
+pub fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join(name), dir.path());
+    dir
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            // fs::copy keeps the permission bits.
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `rekey args…` in `cwd` with a clean colour environment.
+pub fn rekey(cwd: &Path, args: &[&str]) -> Run {
+    rekey_with(cwd, args, &[], None)
+}
+
+pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("the rekey binary runs");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        status: status.code().expect("exited normally"),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+/// Every file below `root` with its bytes, sorted by relative path.
+pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    collect(root, root, &mut files);
+    files.sort();
+    files
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            files.push((relative, fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// Asserts that two trees hold the same files with the same bytes, naming the first
+/// difference.
+pub fn assert_same_tree(actual: &Path, expected: &Path) {
+    let actual = tree(actual);
+    let expected = tree(expected);
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&actual),
+        names(&expected),
+        "the trees hold different files"
+    );
+    for ((name, got), (_, want)) in actual.iter().zip(&expected) {
+        assert!(
+            got == want,
+            "{name} differs from the expected bytes:\n--- got\n{}\n--- want\n{}",
+            String::from_utf8_lossy(got),
+            String::from_utf8_lossy(want)
+        );
+    }
+}
+
+/// Fails when any token form appears in `text`.
+pub fn assert_no_token(text: &str, context: &str) {
+    for token in ALL_TOKEN_FORMS {
+        assert!(
+            !text.contains(token),
+            "{context}: a token value was printed:\n{text}"
+        );
+    }
+}

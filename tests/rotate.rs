@@ -1,0 +1,351 @@
+//! `rekey rotate` end to end: the binary on scratch copies of the fixture repos, results
+//! compared byte for byte with the expected trees under `fixtures/expected/`.
+
+mod common;
+
+use common::*;
+use std::fs;
+
+fn rotate_args<'a>(extra: &[&'a str], token_file: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["rotate", "--new-token-file", token_file];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn write_rotates_the_demo_repo_to_the_expected_tree_byte_for_byte() {
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_same_tree(repo.path(), &fixtures().join("expected/demo-rotated"));
+    assert!(run.stdout.contains(
+        "Rotated sha256:ff25d2389ab7917a -> sha256:23e0bf16a8233d47 in 11 files: 14 sites rotated, 0 placeholders filled, 7 legacy keys migrated."
+    ), "{}", run.stdout);
+}
+
+#[test]
+fn dry_run_prints_the_redacted_diff_and_changes_nothing() {
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let run = rekey(repo.path(), &rotate_args(&[], token.to_str().unwrap()));
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_same_tree(repo.path(), &fixtures().join("demo"));
+    let expected = fs::read_to_string(fixtures().join("expected/demo-dry-run.txt")).unwrap();
+    assert_eq!(run.stdout, expected);
+    assert_eq!(
+        run.stderr,
+        "note: k8s/legacy-secret-ref.yaml:28:62: secretKeyRef key ACCOUNT_SECRET kept: Secret vault-synced-upgrader is not migrated in the scanned files; rename its key first\n"
+    );
+}
+
+#[test]
+fn a_second_identical_run_is_a_no_op() {
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let args = rotate_args(&["--write"], token.to_str().unwrap());
+    assert_eq!(rekey(repo.path(), &args).status, 0);
+    let second = rekey(repo.path(), &args);
+    assert_eq!(second.status, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.starts_with("Nothing to rotate"),
+        "{}",
+        second.stdout
+    );
+    assert_same_tree(repo.path(), &fixtures().join("expected/demo-rotated"));
+}
+
+#[test]
+fn the_new_token_is_read_from_env_or_stdin_in_either_form() {
+    for (env, stdin, args) in [
+        (
+            vec![("NEW_DELEGATE_TOKEN", NEW_HEX)],
+            None,
+            vec!["--new-token-env", "NEW_DELEGATE_TOKEN"],
+        ),
+        (
+            vec![("NEW_DELEGATE_TOKEN", NEW_BASE64)],
+            None,
+            vec!["--new-token-env", "NEW_DELEGATE_TOKEN"],
+        ),
+        (vec![], Some(NEW_BASE64), vec!["--new-token-stdin"]),
+    ] {
+        let repo = copy_fixture("demo");
+        let mut all = vec!["rotate", "--write"];
+        all.extend(args);
+        let run = rekey_with(repo.path(), &all, &env, stdin);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        // Rotation writes each site's own encoding, whatever form the token came in.
+        assert_same_tree(repo.path(), &fixtures().join("expected/demo-rotated"));
+    }
+}
+
+#[test]
+fn bad_new_tokens_are_refused_without_echoing_them() {
+    let repo = copy_fixture("demo");
+    for (value, message) in [
+        (
+            "pat.Xy7ArcXnR1uv3TfcmGxQ2w.6565f1b1f.s3cr3tv4lu3",
+            "looks like a Harness API key",
+        ),
+        ("default_token", "not a delegate token"),
+        ("a1b2c3d4e5f60718293a4b5c6d7e8f9", "not a delegate token"),
+        ("", "is empty"),
+    ] {
+        let run = rekey_with(
+            repo.path(),
+            &["rotate", "--write", "--new-token-env", "T"],
+            &[("T", value)],
+            None,
+        );
+        assert_eq!(run.status, 2, "{value}");
+        assert!(run.stderr.contains(message), "{value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("environment variable T"),
+            "{}",
+            run.stderr
+        );
+        if !value.is_empty() {
+            assert!(!run.stderr.contains(value), "the refused value was echoed");
+        }
+    }
+    let unset = rekey(
+        repo.path(),
+        &["rotate", "--new-token-env", "REKEY_TEST_UNSET"],
+    );
+    assert_eq!(unset.status, 2);
+    assert!(
+        unset.stderr.contains("REKEY_TEST_UNSET is not set"),
+        "{}",
+        unset.stderr
+    );
+    assert_same_tree(repo.path(), &fixtures().join("demo"));
+}
+
+#[test]
+fn a_token_is_never_accepted_as_an_argument() {
+    let repo = copy_fixture("demo");
+    let run = rekey(repo.path(), &["rotate", "--new-token", NEW_HEX]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("unexpected argument"), "{}", run.stderr);
+    let missing = rekey(repo.path(), &["rotate"]);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("--new-token-env"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn several_tokens_are_refused_until_only_or_all_says_which() {
+    let repo = copy_fixture("multi-token");
+    let token = new_token_file();
+    let token = token.to_str().unwrap();
+    let refused = rekey(repo.path(), &rotate_args(&["--write"], token));
+    assert_eq!(refused.status, 2);
+    assert!(
+        refused.stderr.contains("2 different tokens"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{OTHER_FINGERPRINT}  in 2 files")),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{OLD_FINGERPRINT}  in 1 file\n")),
+        "{}",
+        refused.stderr
+    );
+    assert_same_tree(repo.path(), &fixtures().join("multi-token"));
+
+    let only = rekey(
+        repo.path(),
+        &rotate_args(&["--write", "--only", OTHER_FINGERPRINT], token),
+    );
+    assert_eq!(only.status, 0, "{}", only.stderr);
+    let files = tree(repo.path());
+    let text = |name: &str| {
+        String::from_utf8(files.iter().find(|(n, _)| n == name).unwrap().1.clone()).unwrap()
+    };
+    assert_eq!(
+        text("prod/values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n")
+    );
+    assert_eq!(
+        text("staging/values.yaml"),
+        format!("delegateToken: '{NEW_HEX}'\n")
+    );
+    assert_eq!(
+        text("staging/compose.yaml"),
+        format!("services:\n  delegate:\n    environment:\n      DELEGATE_TOKEN: {NEW_HEX}\n")
+    );
+
+    let unknown = rekey(
+        repo.path(),
+        &rotate_args(&["--only", "sha256:0000000000000000"], token),
+    );
+    assert_eq!(unknown.status, 2);
+    assert!(
+        unknown.stderr.contains("no literal site holds this token"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn all_rotates_every_token() {
+    let repo = copy_fixture("multi-token");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write", "--all"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let joined: String = tree(repo.path())
+        .into_iter()
+        .map(|(_, bytes)| String::from_utf8(bytes).unwrap())
+        .collect();
+    assert_eq!(joined.matches(NEW_HEX).count(), 3);
+    assert!(!joined.contains(OLD_HEX) && !joined.contains(OTHER_HEX));
+}
+
+#[test]
+fn an_unparseable_file_stops_the_rotation_and_nothing_is_written() {
+    let repo = copy_fixture("broken");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.starts_with("error: bad.yaml:3:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("cannot parse this YAML file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was rotated"), "{}", run.stderr);
+    assert_same_tree(repo.path(), &fixtures().join("broken"));
+}
+
+#[test]
+fn a_block_scalar_token_is_refused_rather_than_guessed() {
+    let repo = copy_fixture("block-scalar");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr
+            .contains("values.yaml:3:3: the value is a block scalar"),
+        "{}",
+        run.stderr
+    );
+    assert_same_tree(repo.path(), &fixtures().join("block-scalar"));
+}
+
+#[test]
+fn keep_legacy_keys_rotates_values_only() {
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write", "--keep-legacy-keys"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("14 sites rotated, 0 placeholders filled, 0 legacy keys migrated."),
+        "{}",
+        run.stdout
+    );
+    let watcher = fs::read(repo.path().join("shell-delegate/config-watcher.yml")).unwrap();
+    assert_eq!(
+        watcher,
+        format!("accountId: Xy7ArcXnR1uv3TfcmGxQ2w\r\naccountSecret: {NEW_HEX}\r\nmanagerUrl: https://app.harness.io/api/\r\ndoUpgrade: true\r\nupgradeCheckLocation: https://app.harness.io/public/prod/premium/watchers/current.version\r\n").into_bytes()
+    );
+}
+
+#[test]
+fn fill_placeholders_writes_base64_into_secret_data() {
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write", "--fill-placeholders"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("14 sites rotated, 1 placeholder filled, 7 legacy keys migrated."),
+        "{}",
+        run.stdout
+    );
+    let template = fs::read_to_string(repo.path().join("examples/install-template.yaml")).unwrap();
+    let original =
+        fs::read_to_string(fixtures().join("demo/examples/install-template.yaml")).unwrap();
+    assert_eq!(
+        template,
+        original.replace("PUT_YOUR_DELEGATE_TOKEN", NEW_BASE64)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn permissions_survive_a_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = copy_fixture("demo");
+    let path = repo.path().join("shell-delegate/config-delegate.yml");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn a_rewrite_that_fails_verification_is_never_written() {
+    // All digits is a valid token, but YAML reads it as a number in a plain scalar: the
+    // re-scan catches it and no file is written, not even the ones that verified.
+    let repo = copy_fixture("demo");
+    let run = rekey_with(
+        repo.path(),
+        &["rotate", "--write", "--new-token-env", "T"],
+        &[("T", "12345678901234567890123456789012")],
+        None,
+    );
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("helm/umbrella/values.yaml:9:18: the rewrite failed verification (the site does not read back as the new token)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("error: nothing was written\n"),
+        "{}",
+        run.stderr
+    );
+    assert_same_tree(repo.path(), &fixtures().join("demo"));
+}
