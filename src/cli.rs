@@ -5,7 +5,7 @@ use crate::engine::{self, Scan};
 use crate::plan::{self, RotateOptions};
 use crate::report::{self, rotate as rotate_report, scan as scan_report, Style};
 use crate::token::{Fingerprint, NewToken};
-use crate::{verify, writer};
+use crate::{git, verify, writer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -66,8 +66,21 @@ struct RotateArgs {
     #[arg(long)]
     fill_placeholders: bool,
     /// Write the rotated files (verified, atomically). Without it, a dry run.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "commit")]
     write: bool,
+    /// Commit the rotation on a new branch, from the base commit's tree; the working tree,
+    /// the index and HEAD are left alone.
+    #[arg(long)]
+    commit: bool,
+    /// The branch to create (default: rekey/rotate-<new fingerprint's first 8 hex>).
+    #[arg(long, value_name = "NAME", requires = "commit")]
+    branch: Option<String>,
+    /// The commit to rotate from (default: HEAD).
+    #[arg(long, value_name = "REF", requires = "commit")]
+    base: Option<String>,
+    /// The commit message's subject line (the details and trailer are always added).
+    #[arg(long, value_name = "TEXT", requires = "commit")]
+    message: Option<String>,
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
@@ -82,10 +95,14 @@ enum OutputFormat {
 }
 
 /// How a rotation ends: one mode, chosen once.
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum RotateMode {
     DryRun,
     Write,
+    Commit {
+        branch: Option<String>,
+        base: String,
+        message: Option<String>,
+    },
 }
 
 const EXIT_OK: u8 = 0;
@@ -152,7 +169,13 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
 }
 
 fn rotate(args: RotateArgs, cwd: &Path) -> u8 {
-    let mode = if args.write {
+    let mode = if args.commit {
+        RotateMode::Commit {
+            branch: args.branch.clone(),
+            base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
+            message: args.message.clone(),
+        }
+    } else if args.write {
         RotateMode::Write
     } else {
         RotateMode::DryRun
@@ -169,7 +192,21 @@ fn rotate(args: RotateArgs, cwd: &Path) -> u8 {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let scan = engine::scan_paths(&roots, cwd);
+    let git_base = match &mode {
+        RotateMode::Commit { base, .. } => match git::open(&cwd.join(&roots[0]), base, cwd, &roots)
+        {
+            Ok(git_base) => Some(git_base),
+            Err(message) => return fail(&message),
+        },
+        _ => None,
+    };
+    let scan = match &git_base {
+        Some(git_base) => match git_base.scan() {
+            Ok(scan) => scan,
+            Err(message) => return fail(&message),
+        },
+        None => engine::scan_paths(&roots, cwd),
+    };
     if !scan.errors.is_empty() {
         report_errors(&scan);
         return fail(&format!(
@@ -195,9 +232,29 @@ fn rotate(args: RotateArgs, cwd: &Path) -> u8 {
     } else {
         rotate_report::Secrets::Redacted
     };
-    let outcome = match mode {
-        RotateMode::DryRun => rotate_report::Outcome::DryRun,
-        RotateMode::Write => {
+    let mut committed = None;
+    let outcome = match (&mode, &git_base) {
+        (
+            RotateMode::Commit {
+                branch, message, ..
+            },
+            Some(git_base),
+        ) if !plan.is_empty() => {
+            let branch = branch
+                .clone()
+                .unwrap_or_else(|| format!("rekey/rotate-{}", new.fingerprint().short()));
+            let message = rotate_report::commit_message(&plan, message.as_deref());
+            let files: Vec<(&str, &[u8])> = rewrites
+                .iter()
+                .map(|r| (r.plan.file.display.as_str(), r.bytes.as_slice()))
+                .collect();
+            match git_base.commit(&branch, &message, &files) {
+                Ok(id) => committed = Some((branch, id.to_string())),
+                Err(message) => return fail(&message),
+            }
+            rotate_report::Outcome::Committed
+        }
+        (RotateMode::Write, _) => {
             for rewrite in &rewrites {
                 let file = rewrite.plan.file;
                 if let Err(message) =
@@ -208,9 +265,13 @@ fn rotate(args: RotateArgs, cwd: &Path) -> u8 {
             }
             rotate_report::Outcome::Written
         }
+        _ => rotate_report::Outcome::DryRun,
     };
     match args.format {
-        OutputFormat::Json => report::to_stdout(&rotate_report::json(&plan, outcome, secrets)),
+        OutputFormat::Json => {
+            let committed = committed.as_ref().map(|(b, id)| (b.as_str(), id.as_str()));
+            report::to_stdout(&rotate_report::json(&plan, outcome, secrets, committed));
+        }
         OutputFormat::Text => {
             let style = Style::for_stdout();
             let mut out = String::new();
@@ -221,6 +282,11 @@ fn rotate(args: RotateArgs, cwd: &Path) -> u8 {
                 ));
             }
             out.push_str(&rotate_report::summary(&plan, outcome));
+            if let Some((branch, id)) = &committed {
+                out.push_str(&rotate_report::committed(branch, id));
+            } else if matches!(mode, RotateMode::Commit { .. }) {
+                out.push_str("No commit was made.\n");
+            }
             report::to_stdout(&out);
             for note in &plan.notes {
                 report::note(note);

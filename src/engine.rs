@@ -63,26 +63,36 @@ pub fn scan_paths(roots: &[PathBuf], cwd: &Path) -> Scan {
         Ok(None) => "",
         Err(error) => &error.display,
     });
-    let mut scan = Scan::default();
-    for outcome in walked.files {
-        match outcome {
-            Ok(Some(file)) => scan.files.push(file),
-            Ok(None) => {}
-            Err(error) => scan.errors.push(error),
+    Scan::collect(walked.files, walked.skipped)
+}
+
+impl Scan {
+    /// Gathers per-file outcomes (in the order given) and skips into one scan.
+    pub fn collect(
+        outcomes: Vec<Result<Option<ScannedFile>, FileError>>,
+        skipped: Vec<Skipped>,
+    ) -> Scan {
+        let mut scan = Scan::default();
+        for outcome in outcomes {
+            match outcome {
+                Ok(Some(file)) => scan.files.push(file),
+                Ok(None) => {}
+                Err(error) => scan.errors.push(error),
+            }
         }
-    }
-    for skipped in walked.skipped {
-        if skipped.is_error {
-            scan.errors.push(FileError {
-                display: skipped.display,
-                position: None,
-                message: skipped.reason,
-            });
-        } else {
-            scan.skipped.push(skipped);
+        for skipped in skipped {
+            if skipped.is_error {
+                scan.errors.push(FileError {
+                    display: skipped.display,
+                    position: None,
+                    message: skipped.reason,
+                });
+            } else {
+                scan.skipped.push(skipped);
+            }
         }
+        scan
     }
-    scan
 }
 
 /// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.

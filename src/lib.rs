@@ -9,6 +9,7 @@ pub mod cli;
 pub mod edit;
 pub mod engine;
 pub mod formats;
+pub mod git;
 pub mod keys;
 pub mod plan;
 pub mod position;

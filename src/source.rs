@@ -106,37 +106,39 @@ pub fn walk<T: Send>(
 
 fn read_candidate(path: &Path, cwd: &Path) -> Result<Option<SourceFile>, Skipped> {
     let display = display_path(path, cwd);
-    let skip = |reason: String, is_error: bool| Skipped {
+    let unreadable = |e: std::io::Error| Skipped {
         display: display.clone(),
-        reason,
-        is_error,
+        reason: format!("cannot read: {e}"),
+        is_error: true,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| skip(format!("cannot read: {e}"), true))?
-        .len();
-    if size > MAX_FILE_SIZE {
-        return Err(skip(
-            format!(
-                "skipped: {} MiB is over the {} MiB limit",
-                size / (1024 * 1024),
-                MAX_FILE_SIZE / (1024 * 1024)
-            ),
-            false,
-        ));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if let Some(skipped) = too_large(size, &display) {
+        return Err(skipped);
     }
-    let bytes = std::fs::read(path).map_err(|e| skip(format!("cannot read: {e}"), true))?;
-    if memchr_nul(&bytes) || !has_marker(&bytes) {
-        return Ok(None);
-    }
-    Ok(Some(SourceFile {
-        path: path.to_owned(),
-        display,
-        bytes,
-    }))
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    Ok(candidate(path.to_owned(), display, bytes))
 }
 
-fn memchr_nul(bytes: &[u8]) -> bool {
-    bytes.contains(&0)
+/// The size check every source applies before reading a file.
+pub fn too_large(size: u64, display: &str) -> Option<Skipped> {
+    (size > MAX_FILE_SIZE).then(|| Skipped {
+        display: display.to_owned(),
+        reason: format!(
+            "skipped: {} MiB is over the {} MiB limit",
+            size / (1024 * 1024),
+            MAX_FILE_SIZE / (1024 * 1024)
+        ),
+        is_error: false,
+    })
+}
+
+/// A file worth parsing: not binary (no NUL byte) and holding a key name.
+pub fn candidate(path: PathBuf, display: String, bytes: Vec<u8>) -> Option<SourceFile> {
+    (!bytes.contains(&0) && has_marker(&bytes)).then_some(SourceFile {
+        path,
+        display,
+        bytes,
+    })
 }
 
 fn error_path(error: &ignore::Error) -> Option<&Path> {

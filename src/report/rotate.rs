@@ -24,6 +24,7 @@ pub enum Secrets {
 pub enum Outcome {
     DryRun,
     Written,
+    Committed,
 }
 
 /// The unified diff of one file's rotation.
@@ -112,9 +113,11 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
     let action = match (outcome, old.is_empty()) {
         (Outcome::DryRun, false) => format!("Would rotate {} -> {}", old.join(", "), plan.new),
-        (Outcome::Written, false) => format!("Rotated {} -> {}", old.join(", "), plan.new),
+        (Outcome::Written | Outcome::Committed, false) => {
+            format!("Rotated {} -> {}", old.join(", "), plan.new)
+        }
         (Outcome::DryRun, true) => format!("Would write {}", plan.new),
-        (Outcome::Written, true) => format!("Wrote {}", plan.new),
+        (Outcome::Written | Outcome::Committed, true) => format!("Wrote {}", plan.new),
     };
     let mut line = format!(
         "{action} in {}: {} rotated, {} filled, {} migrated.",
@@ -126,9 +129,49 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     match outcome {
         Outcome::DryRun => line.push_str(" Dry run: nothing was written; add --write to apply."),
         Outcome::Written => line.push_str(" Every file was verified before it was written."),
+        Outcome::Committed => line.push_str(" Every file was verified before it was committed."),
     }
     line.push('\n');
     line
+}
+
+/// Where a `--commit` rotation went and what to run next.
+pub fn committed(branch: &str, commit: &str) -> String {
+    format!("Committed {commit} on new branch {branch}.\nNext: git push origin {branch}\n")
+}
+
+/// The commit message of a `--commit` rotation: what happened, in fingerprints only, and a
+/// `Rekey-Rotation:` trailer that tooling can search for.
+pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
+    let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
+    let from = if old.is_empty() {
+        "placeholders".to_owned()
+    } else {
+        old.join(", ")
+    };
+    let default_subject = format!("Rotate Harness delegate token {from} -> {}", plan.new);
+    let subject = subject.map(str::trim).filter(|s| !s.is_empty());
+    let mut message = format!("{}\n\n", subject.unwrap_or(&default_subject));
+    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
+    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
+    let renamed = plan.count(|c| c.renamed_to.is_some());
+    message.push_str(&format!(
+        "Old: {from}\nNew: {}\n\n{} rotated, {} filled, {} migrated, in {}:\n",
+        plan.new,
+        plural(rotated, "site"),
+        plural(filled, "placeholder"),
+        plural(renamed, "legacy key"),
+        plural(plan.files.len(), "file"),
+    ));
+    for file_plan in &plan.files {
+        message.push_str(&format!(
+            "  {} ({})\n",
+            file_plan.file.display,
+            plural(file_plan.changes.len(), "change")
+        ));
+    }
+    message.push_str(&format!("\nRekey-Rotation: {from} -> {}\n", plan.new));
+    redact::sweep(&message)
 }
 
 #[derive(Serialize)]
@@ -156,9 +199,23 @@ struct RotateReport<'a> {
     new: &'a Fingerprint,
     files: Vec<FileRecord<'a>>,
     notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<CommitRecord<'a>>,
 }
 
-pub fn json(plan: &Plan, outcome: Outcome, secrets: Secrets) -> String {
+#[derive(Serialize)]
+struct CommitRecord<'a> {
+    branch: &'a str,
+    id: &'a str,
+}
+
+/// `committed`: the branch and commit id of a `--commit` rotation.
+pub fn json(
+    plan: &Plan,
+    outcome: Outcome,
+    secrets: Secrets,
+    committed: Option<(&str, &str)>,
+) -> String {
     let files = plan
         .files
         .iter()
@@ -192,10 +249,12 @@ pub fn json(plan: &Plan, outcome: Outcome, secrets: Secrets) -> String {
         mode: match outcome {
             Outcome::DryRun => "dry-run",
             Outcome::Written => "write",
+            Outcome::Committed => "commit",
         },
         old: plan.rotated.iter().collect(),
         new: &plan.new,
         files,
         notes: plan.notes.iter().map(|n| redact::sweep(n)).collect(),
+        commit: committed.map(|(branch, id)| CommitRecord { branch, id }),
     })
 }

@@ -79,6 +79,11 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
         .args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
+        // A CI runner's own identity must not leak into the identity tests.
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
