@@ -46,6 +46,8 @@ pub struct Scan {
     pub errors: Vec<FileError>,
     /// Files passed over (too large) or unreadable.
     pub skipped: Vec<Skipped>,
+    /// How many files were looked at, whether or not they hold a site.
+    pub files_seen: usize,
 }
 
 impl Scan {
@@ -56,14 +58,16 @@ impl Scan {
     }
 }
 
-/// Scans the working tree below `roots`.
-pub fn scan_paths(roots: &[PathBuf], cwd: &Path) -> Scan {
-    let walked = source::walk(roots, cwd, &scan_file, |outcome| match outcome {
+/// Scans the working tree below `roots`, passing over the files `exclude` names.
+pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> bool + Sync)) -> Scan {
+    let walked = source::walk(roots, cwd, exclude, &scan_file, |outcome| match outcome {
         Ok(Some(file)) => &file.display,
         Ok(None) => "",
         Err(error) => &error.display,
     });
-    Scan::collect(walked.files, walked.skipped)
+    let mut scan = Scan::collect(walked.files, walked.skipped);
+    scan.files_seen = walked.seen;
+    scan
 }
 
 impl Scan {

@@ -11,65 +11,48 @@ use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
 use std::path::{Path, PathBuf};
 
-/// A repository and the commit a rotation starts from.
-pub struct Base {
+/// A repository and the part of it the given paths select.
+pub struct GitRepo {
     pub repo: Repository,
-    pub commit: Oid,
     /// Only files below these repository-relative prefixes are scanned (empty: all).
     prefixes: Vec<String>,
 }
 
-/// Opens the repository holding `path` and resolves `base` (a branch, tag or commit id).
-pub fn open(path: &Path, base: &str, cwd: &Path, roots: &[PathBuf]) -> Result<Base, String> {
-    let repo = Repository::discover(path).map_err(|e| {
-        format!(
-            "{}: not inside a git repository ({}); --commit needs one",
-            path.display(),
-            e.message()
-        )
-    })?;
-    let commit = repo
-        .revparse_single(base)
-        .and_then(|object| object.peel_to_commit())
-        .map_err(|e| {
+impl GitRepo {
+    /// Opens the repository holding `roots[0]` (relative to `cwd`).
+    pub fn open(cwd: &Path, roots: &[PathBuf]) -> Result<GitRepo, String> {
+        let path = cwd.join(&roots[0]);
+        let repo = Repository::discover(&path).map_err(|e| {
             format!(
-                "--base {base}: no such commit in this repository ({})",
+                "{}: not inside a git repository ({})",
+                roots[0].display(),
                 e.message()
             )
-        })?
-        .id();
-    let prefixes = prefixes(&repo, cwd, roots)?;
-    Ok(Base {
-        repo,
-        commit,
-        prefixes,
-    })
-}
-
-/// The repository-relative paths `roots` name; the repository root itself means all files.
-fn prefixes(repo: &Repository, cwd: &Path, roots: &[PathBuf]) -> Result<Vec<String>, String> {
-    let top = repo.workdir().unwrap_or_else(|| repo.path());
-    let top = top.canonicalize().unwrap_or_else(|_| top.to_owned());
-    let mut prefixes = Vec::new();
-    for root in roots {
-        let absolute = cwd.join(root);
-        let absolute = absolute.canonicalize().unwrap_or(absolute);
-        let relative = absolute.strip_prefix(&top).map_err(|_| {
-            format!(
-                "{}: lies outside the repository at {}",
-                root.display(),
-                top.display()
-            )
         })?;
-        if relative.as_os_str().is_empty() {
-            return Ok(Vec::new());
-        }
-        prefixes.push(source::display_path(relative, Path::new("")));
+        let prefixes = prefixes(&repo, cwd, roots)?;
+        Ok(GitRepo { repo, prefixes })
     }
-    Ok(prefixes)
-}
 
-impl Base {
+    /// The working tree's top (the repository directory itself when bare).
+    pub fn root(&self) -> PathBuf {
+        let top = self.repo.workdir().unwrap_or_else(|| self.repo.path());
+        top.canonicalize().unwrap_or_else(|_| top.to_owned())
+    }
+
+    /// Resolves a branch, tag or commit id to a commit.
+    pub fn resolve(&self, base: &str) -> Result<Oid, String> {
+        self.repo
+            .revparse_single(base)
+            .and_then(|object| object.peel_to_commit())
+            .map(|commit| commit.id())
+            .map_err(|e| {
+                format!(
+                    "--base {base}: no such commit in this repository ({})",
+                    e.message()
+                )
+            })
+    }
+
     fn wanted(&self, path: &str) -> bool {
         self.prefixes.is_empty()
             || self.prefixes.iter().any(|prefix| {
@@ -80,29 +63,56 @@ impl Base {
             })
     }
 
-    /// Scans every tracked regular file of the base commit's tree. Paths are shown
-    /// relative to the repository root.
-    pub fn scan(&self) -> Result<Scan, String> {
+    /// Scans every tracked regular file of `commit`'s tree. Paths are shown relative to the
+    /// repository root; `exclude` takes such a path.
+    pub fn scan_commit(&self, commit: Oid, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, String> {
         let tree = self
             .repo
-            .find_commit(self.commit)
+            .find_commit(commit)
             .and_then(|commit| commit.tree())
             .map_err(|e| format!("cannot read the base commit's tree: {}", e.message()))?;
         let mut blobs = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |directory, entry| {
-            let regular = matches!(entry.filemode(), 0o100644 | 0o100755);
-            if entry.kind() == Some(ObjectType::Blob) && regular {
-                let path = format!("{directory}{}", entry.name().unwrap_or_default());
-                if self.wanted(&path) {
-                    blobs.push((path, entry.id()));
-                }
+            if entry.kind() == Some(ObjectType::Blob) && is_regular(entry.filemode() as u32) {
+                blobs.push((
+                    format!("{directory}{}", entry.name().unwrap_or_default()),
+                    entry.id(),
+                ));
             }
             TreeWalkResult::Ok
         })
         .map_err(|e| format!("cannot walk the base commit's tree: {}", e.message()))?;
+        self.scan_blobs(blobs, exclude)
+    }
+
+    /// Scans the staged content of every regular file in the index: exactly what the next
+    /// commit will hold, whatever the working tree says.
+    pub fn scan_index(&self, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, String> {
+        let index = self
+            .repo
+            .index()
+            .map_err(|e| format!("cannot read the git index: {}", e.message()))?;
+        let blobs = index
+            .iter()
+            .filter(|entry| is_regular(entry.mode) && (entry.flags >> 12) & 0x3 == 0)
+            .map(|entry| (String::from_utf8_lossy(&entry.path).into_owned(), entry.id))
+            .collect();
+        self.scan_blobs(blobs, exclude)
+    }
+
+    fn scan_blobs(
+        &self,
+        blobs: Vec<(String, Oid)>,
+        exclude: &dyn Fn(&str) -> bool,
+    ) -> Result<Scan, String> {
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
+        let mut seen = 0;
         for (path, id) in blobs {
+            if !self.wanted(&path) || exclude(&path) {
+                continue;
+            }
+            seen += 1;
             let blob = self
                 .repo
                 .find_blob(id)
@@ -120,13 +130,23 @@ impl Base {
         scan.files.sort_by(|a, b| a.display.cmp(&b.display));
         scan.skipped
             .sort_by(|a: &Skipped, b| a.display.cmp(&b.display));
+        scan.files_seen = seen;
         Ok(scan)
+    }
+
+    /// The bytes of `path` in `commit`'s tree, if it holds a regular file there.
+    pub fn read_at(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
+        let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        Some(blob.content().to_vec())
     }
 
     /// Commits `files` (repository-relative path and new bytes) on top of the base commit
     /// and points a new branch `branch` at the commit. Nothing else is moved.
     pub fn commit(
         &self,
+        base: Oid,
         branch: &str,
         message: &str,
         files: &[(&str, &[u8])],
@@ -143,7 +163,7 @@ impl Base {
         let (author, committer) = identity(&self.repo)?;
         let base = self
             .repo
-            .find_commit(self.commit)
+            .find_commit(base)
             .map_err(|e| format!("cannot read the base commit: {}", e.message()))?;
         let base_tree = base
             .tree()
@@ -200,4 +220,31 @@ fn identity(repo: &Repository) -> Result<(Signature<'static>, Signature<'static>
         (Some(author), Some(committer)) => Ok((author, committer)),
         _ => Err("no git identity to commit with: set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, or run `git config user.name …` and `git config user.email …`; nothing was committed".to_owned()),
     }
+}
+
+fn is_regular(mode: u32) -> bool {
+    matches!(mode, 0o100644 | 0o100755)
+}
+
+/// The repository-relative paths `roots` name; the repository root itself means all files.
+fn prefixes(repo: &Repository, cwd: &Path, roots: &[PathBuf]) -> Result<Vec<String>, String> {
+    let top = repo.workdir().unwrap_or_else(|| repo.path());
+    let top = top.canonicalize().unwrap_or_else(|_| top.to_owned());
+    let mut prefixes = Vec::new();
+    for root in roots {
+        let absolute = cwd.join(root);
+        let absolute = absolute.canonicalize().unwrap_or(absolute);
+        let relative = absolute.strip_prefix(&top).map_err(|_| {
+            format!(
+                "{}: lies outside the repository at {}",
+                root.display(),
+                top.display()
+            )
+        })?;
+        if relative.as_os_str().is_empty() {
+            return Ok(Vec::new());
+        }
+        prefixes.push(source::display_path(relative, Path::new("")));
+    }
+    Ok(prefixes)
 }

@@ -5,6 +5,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod check;
 pub mod cli;
 pub mod edit;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod formats;
 pub mod git;
 pub mod keys;
 pub mod plan;
+pub mod policy;
 pub mod position;
 pub mod redact;
 pub mod report;

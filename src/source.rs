@@ -34,6 +34,8 @@ pub struct Skipped {
 pub struct Walked<T> {
     pub files: Vec<T>,
     pub skipped: Vec<Skipped>,
+    /// Regular files looked at, candidates or not (excluded ones not counted).
+    pub seen: usize,
 }
 
 static MARKERS: LazyLock<AhoCorasick> =
@@ -44,17 +46,20 @@ pub fn has_marker(bytes: &[u8]) -> bool {
     MARKERS.is_match(bytes)
 }
 
-/// Walks `roots` in parallel, runs `inspect` on each candidate file on the worker thread that
-/// read it, and returns the results sorted by `sort_key` so output never depends on timing.
+/// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
+/// candidate file on the worker thread that read it, and returns the results sorted by
+/// `sort_key` so output never depends on timing.
 pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
+    exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile) -> T + Sync),
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked {
         files: Vec::new(),
         skipped: Vec::new(),
+        seen: 0,
     });
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
@@ -83,11 +88,12 @@ pub fn walk<T: Send>(
                     return WalkState::Continue;
                 }
             };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
+            if !entry.file_type().is_some_and(|t| t.is_file()) || exclude(entry.path()) {
                 return WalkState::Continue;
             }
             let outcome = read_candidate(entry.path(), cwd).map(|file| file.map(inspect));
             let mut found = found.lock().unwrap();
+            found.seen += 1;
             match outcome {
                 Ok(Some(result)) => found.files.push(result),
                 Ok(None) => {}

@@ -30,6 +30,13 @@ fn no_command_prints_a_token() {
         ("broken", vec!["scan"]),
         ("broken", vec!["rotate", "--new-token-file", token]),
         ("block-scalar", vec!["rotate", "--new-token-file", token]),
+        ("policy", vec!["check"]),
+        ("policy", vec!["check", "--format", "json"]),
+        ("policy", vec!["check", "--format", "sarif"]),
+        ("policy", vec!["check", "--format", "github"]),
+        ("policy", vec!["revoke", OLD_FINGERPRINT]),
+        ("demo", vec!["check"]),
+        ("demo", vec!["init"]),
     ];
     for (fixture, args) in runs {
         let repo = copy_fixture(fixture);

@@ -3,6 +3,7 @@
 //! machines. Token values never reach it redacted or not unless `--show-secrets` put them
 //! in a diff; every text bound for output passes the redaction sweep first.
 
+pub mod check;
 pub mod rotate;
 pub mod scan;
 

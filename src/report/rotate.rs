@@ -135,6 +135,18 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     line
 }
 
+/// The policy file line: `current` now lists the new token.
+pub fn policy_updated(display: &str, plan: &Plan, outcome: Outcome) -> String {
+    let verb = match outcome {
+        Outcome::DryRun => "Would update",
+        Outcome::Written | Outcome::Committed => "Updated",
+    };
+    format!(
+        "{verb} {display}: [tokens] current now lists {}.\n",
+        plan.new
+    )
+}
+
 /// Where a `--commit` rotation went and what to run next.
 pub fn committed(branch: &str, commit: &str) -> String {
     format!("Committed {commit} on new branch {branch}.\nNext: git push origin {branch}\n")

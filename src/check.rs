@@ -1,0 +1,133 @@
+//! `check`'s rules: turns a scan and a policy into findings with stable rule ids
+//! (`revoked-token`, `stale-token`, `legacy-key`, `malformed-token`, `unparseable`) and the
+//! level the policy gives each. Rules judge sites; reports decide how findings look.
+
+use crate::engine::{FileError, Scan, ScannedFile};
+use crate::policy::{Level, Policy, Rule};
+use crate::site::Site;
+use crate::token::{Encoding, Fingerprint};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub level: Level,
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    /// One past the last highlighted column, on the same line.
+    pub end_column: usize,
+    pub message: String,
+    pub fingerprint: Option<Fingerprint>,
+    /// What the finding is about, stable when unrelated lines move (for SARIF fingerprints).
+    pub subject: String,
+}
+
+/// Every finding of `scan` under `policy`, in path and line order, `off` rules left out.
+pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (file, site) in scan.sites() {
+        for (rule, message) in judge(site, policy) {
+            let level = policy.level(rule);
+            if level != Level::Off {
+                findings.push(site_finding(file, site, rule, level, message));
+            }
+        }
+    }
+    let level = policy.level(Rule::Unparseable);
+    if level != Level::Off {
+        findings.extend(scan.errors.iter().map(|error| error_finding(error, level)));
+    }
+    findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    findings
+}
+
+fn judge(site: &Site, policy: &Policy) -> Vec<(Rule, String)> {
+    let mut verdicts = Vec::new();
+    let key = &site.key;
+    if let Some(fingerprint) = site.value.fingerprint() {
+        if site.value.encoding() == Some(Encoding::Other) {
+            verdicts.push((
+                Rule::MalformedToken,
+                format!("{key} holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo?"),
+            ));
+        } else if policy.revoked.contains(fingerprint) {
+            verdicts.push((
+                Rule::RevokedToken,
+                format!("{key} holds a token revoked in Harness: rotate it with `rekey rotate --only {fingerprint}`"),
+            ));
+        } else if !policy.current.is_empty() && !policy.current.contains(fingerprint) {
+            verdicts.push((
+                Rule::StaleToken,
+                format!("{key} holds a token that is not in [tokens] current: rotate it, or add its fingerprint to current if it is in force"),
+            ));
+        }
+    }
+    if let Some(target) = site.legacy_target() {
+        verdicts.push((
+            Rule::LegacyKey,
+            format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
+        ));
+    }
+    verdicts
+}
+
+fn site_finding(
+    file: &ScannedFile,
+    site: &Site,
+    rule: Rule,
+    level: Level,
+    message: String,
+) -> Finding {
+    // Highlight the key for key findings, the value for value findings (the key when the
+    // value has no characters of its own).
+    let span = if rule == Rule::LegacyKey || site.value_span.is_empty() {
+        &site.key_span
+    } else {
+        &site.value_span
+    };
+    let at = if rule == Rule::LegacyKey {
+        span.start
+    } else {
+        site.location
+    };
+    let (line, column) = file.line_col(at);
+    let (end_line, end) = file.line_col(at + span.len());
+    let end_column = if end_line == line {
+        end.max(column + 1)
+    } else {
+        column + 1
+    };
+    let fingerprint = site.value.fingerprint().cloned();
+    let subject = format!(
+        "{}|{}|{}",
+        site.key,
+        site.value.kind().name(),
+        fingerprint.as_ref().map_or("", Fingerprint::as_str)
+    );
+    Finding {
+        rule,
+        level,
+        path: file.display.clone(),
+        line,
+        column,
+        end_column,
+        message,
+        fingerprint,
+        subject,
+    }
+}
+
+fn error_finding(error: &FileError, level: Level) -> Finding {
+    let (line, column) = error.position.unwrap_or((1, 1));
+    Finding {
+        rule: Rule::Unparseable,
+        level,
+        path: error.display.clone(),
+        line,
+        column,
+        end_column: column + 1,
+        message: error.message.clone(),
+        fingerprint: None,
+        subject: "unparseable".to_owned(),
+    }
+}

@@ -1,0 +1,469 @@
+//! The repository's policy file, `.rekey.toml`: which tokens are in force and which are
+//! revoked (as fingerprints, safe to commit), per-rule levels and extra excludes. Reading it
+//! and every edit rekey makes to it (`init`, `revoke`, a rotation updating `current`) go
+//! through `toml_edit`, so the user's comments and layout survive byte for byte outside the
+//! values that change.
+
+use crate::position::line_col;
+use crate::token::Fingerprint;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use toml_edit::{Array, DocumentMut, Item, Value};
+
+pub const FILE_NAME: &str = ".rekey.toml";
+
+/// The stable rule ids `check` reports under; SARIF and JSON consumers key on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    RevokedToken,
+    StaleToken,
+    LegacyKey,
+    MalformedToken,
+    Unparseable,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 5] = [
+        Rule::RevokedToken,
+        Rule::StaleToken,
+        Rule::LegacyKey,
+        Rule::MalformedToken,
+        Rule::Unparseable,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::RevokedToken => "revoked-token",
+            Rule::StaleToken => "stale-token",
+            Rule::LegacyKey => "legacy-key",
+            Rule::MalformedToken => "malformed-token",
+            Rule::Unparseable => "unparseable",
+        }
+    }
+
+    pub fn default_level(self) -> Level {
+        match self {
+            Rule::MalformedToken => Level::Warning,
+            _ => Level::Error,
+        }
+    }
+
+    fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|rule| rule.id() == id)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Note,
+    Off,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+            Level::Off => "off",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Level> {
+        [Level::Error, Level::Warning, Level::Note, Level::Off]
+            .into_iter()
+            .find(|level| level.name() == text)
+    }
+}
+
+/// A parsed policy. The default (no file) has no token lists and default levels.
+#[derive(Debug, Default)]
+pub struct Policy {
+    pub current: BTreeSet<Fingerprint>,
+    pub revoked: BTreeSet<Fingerprint>,
+    levels: BTreeMap<Rule, Level>,
+    excludes: Option<GlobSet>,
+}
+
+impl Policy {
+    pub fn level(&self, rule: Rule) -> Level {
+        self.levels
+            .get(&rule)
+            .copied()
+            .unwrap_or(rule.default_level())
+    }
+
+    /// Whether `path` (relative to the policy's directory, with `/`) is excluded.
+    pub fn excludes(&self, path: &str) -> bool {
+        self.excludes.as_ref().is_some_and(|set| set.is_match(path))
+    }
+
+    /// Parses the text of a policy file; `display` names it in errors.
+    pub fn parse(text: &str, display: &str) -> Result<Policy, String> {
+        // The read-only `Document` keeps spans, for errors that name a line.
+        let document = toml_edit::Document::parse(text.to_owned())
+            .map_err(|error| toml_error(text, display, &error))?;
+        let error = |message: String| format!("{display}: {message}");
+        let mut policy = Policy::default();
+        if let Some(tokens) = document.get("tokens") {
+            let tokens = tokens
+                .as_table_like()
+                .ok_or_else(|| error("[tokens] must be a table".to_owned()))?;
+            for (name, list) in [
+                ("current", &mut policy.current),
+                ("revoked", &mut policy.revoked),
+            ] {
+                if let Some(item) = tokens.get(name) {
+                    *list = fingerprints(item, text, display, name)?;
+                }
+            }
+        }
+        if let Some(rules) = document.get("rules").and_then(Item::as_table_like) {
+            for (id, item) in rules.iter() {
+                let at = located(text, display, item);
+                let rule = Rule::from_id(id).ok_or_else(|| {
+                    format!("{at}: unknown rule {id}; rules are revoked-token, stale-token, legacy-key, malformed-token, unparseable")
+                })?;
+                let level = item.as_str().and_then(Level::parse).ok_or_else(|| {
+                    format!("{at}: rule {id} takes \"error\", \"warning\", \"note\" or \"off\"")
+                })?;
+                policy.levels.insert(rule, level);
+            }
+        }
+        if let Some(item) = document.get("scan").and_then(|scan| scan.get("exclude")) {
+            let at = located(text, display, item);
+            let patterns = item
+                .as_array()
+                .ok_or_else(|| format!("{at}: [scan] exclude must be an array of glob patterns"))?;
+            let mut builder = GlobSetBuilder::new();
+            for pattern in patterns.iter() {
+                let pattern = pattern.as_str().ok_or_else(|| {
+                    format!("{at}: [scan] exclude holds a value that is not a string")
+                })?;
+                let glob = Glob::new(pattern)
+                    .map_err(|e| format!("{at}: bad exclude pattern {pattern:?}: {e}"))?;
+                builder.add(glob);
+            }
+            let set = builder
+                .build()
+                .map_err(|e| format!("{at}: bad exclude patterns: {e}"))?;
+            policy.excludes = Some(set);
+        }
+        Ok(policy)
+    }
+
+    /// Loads `path` when it exists.
+    pub fn load(path: &Path, display: &str) -> Result<Option<Policy>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Policy::parse(&text, display).map(Some),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(format!("{display}: cannot read: {error}")),
+        }
+    }
+}
+
+fn parse_document(text: &str, display: &str) -> Result<DocumentMut, String> {
+    text.parse::<DocumentMut>()
+        .map_err(|error| toml_error(text, display, &error))
+}
+
+fn toml_error(text: &str, display: &str, error: &toml_edit::TomlError) -> String {
+    let (line, column) = line_col(text.as_bytes(), error.span().map_or(0, |s| s.start));
+    let message = error.message().trim();
+    format!("{display}:{line}:{column}: not valid TOML: {message}")
+}
+
+/// `path:line:column` of an item, for errors about its value.
+fn located(text: &str, display: &str, item: &Item) -> String {
+    match item.span() {
+        Some(span) => {
+            let (line, column) = line_col(text.as_bytes(), span.start);
+            format!("{display}:{line}:{column}")
+        }
+        None => display.to_owned(),
+    }
+}
+
+fn fingerprints(
+    item: &Item,
+    text: &str,
+    display: &str,
+    name: &str,
+) -> Result<BTreeSet<Fingerprint>, String> {
+    let at = located(text, display, item);
+    let array = item
+        .as_array()
+        .ok_or_else(|| format!("{at}: [tokens] {name} must be an array of fingerprints"))?;
+    array
+        .iter()
+        .map(|value| {
+            value.as_str().and_then(Fingerprint::parse).ok_or_else(|| {
+                format!("{at}: [tokens] {name} holds {}, which is not a fingerprint (sha256: and 16 hex digits, as `rekey scan` prints them)", value.to_string().trim())
+            })
+        })
+        .collect()
+}
+
+/// The text `rekey init` writes: commented, with `current` set to the tokens held now.
+pub fn initial_text(current: &BTreeSet<Fingerprint>) -> String {
+    let mut list = String::new();
+    for fingerprint in current {
+        list.push_str(&format!("  \"{fingerprint}\",\n"));
+    }
+    format!(
+        r#"# rekey policy: which delegate tokens may appear in this repository.
+# Tokens are listed by fingerprint (sha256: + 16 hex digits of SHA-256 of the token), which
+# is safe to commit. `rekey scan` prints them; `rekey rotate --write/--commit` updates
+# `current`; `rekey revoke FINGERPRINT` moves one to `revoked`.
+
+[tokens]
+# Tokens in force. Any other literal token is reported as stale-token.
+current = [
+{list}]
+# Tokens revoked in Harness. Any occurrence is reported as revoked-token.
+revoked = []
+
+# Levels per rule: "error" (fails check), "warning", "note" or "off".
+[rules]
+# revoked-token = "error"
+# stale-token = "error"
+# legacy-key = "error"
+# malformed-token = "warning"
+# unparseable = "error"
+
+[scan]
+# Extra excludes (globs relative to this file), applied to explicitly given paths too.
+exclude = []
+"#
+    )
+}
+
+/// Moves `revoked` into `[tokens] revoked` (once each) and out of `current`.
+pub fn revoke(text: &str, display: &str, revoked: &[Fingerprint]) -> Result<String, String> {
+    let mut document = parse_document(text, display)?;
+    Policy::parse(text, display)?;
+    let tokens = tokens_table(&mut document, display)?;
+    for fingerprint in revoked {
+        let current = array(tokens, "current", display)?;
+        remove_keeping_layout(current, |value| {
+            value.as_str().and_then(Fingerprint::parse).as_ref() == Some(fingerprint)
+        });
+        let list = array(tokens, "revoked", display)?;
+        if !contains(list, fingerprint) {
+            push_like_last(list, fingerprint.as_str());
+        }
+    }
+    Ok(document.to_string())
+}
+
+/// After a rotation: the rotated fingerprints leave `current` and the new one takes the
+/// place of the first of them (or is added). `None` when nothing changes.
+pub fn rotate_current(
+    text: &str,
+    display: &str,
+    rotated: &BTreeSet<Fingerprint>,
+    new: &Fingerprint,
+) -> Result<Option<String>, String> {
+    let mut document = parse_document(text, display)?;
+    Policy::parse(text, display)?;
+    let tokens = tokens_table(&mut document, display)?;
+    let current = array(tokens, "current", display)?;
+    let is_rotated = |value: &Value| {
+        value
+            .as_str()
+            .and_then(Fingerprint::parse)
+            .is_some_and(|f| rotated.contains(&f))
+    };
+    let first_rotated = current.iter().position(is_rotated);
+    let holds_new = contains(current, new);
+    match first_rotated {
+        Some(first) if !holds_new => {
+            let slot = current.get_mut(first).expect("position is in range");
+            let decor = slot.decor().clone();
+            *slot = Value::from(new.as_str());
+            *slot.decor_mut() = decor;
+        }
+        Some(_) => {}
+        None if holds_new => return Ok(None),
+        None => push_like_last(current, new.as_str()),
+    }
+    remove_keeping_layout(current, is_rotated);
+    let updated = document.to_string();
+    Ok((updated != text).then_some(updated))
+}
+
+fn tokens_table<'d>(
+    document: &'d mut DocumentMut,
+    display: &str,
+) -> Result<&'d mut dyn toml_edit::TableLike, String> {
+    document
+        .entry("tokens")
+        .or_insert(toml_edit::table())
+        .as_table_like_mut()
+        .ok_or_else(|| format!("{display}: [tokens] must be a table"))
+}
+
+fn array<'t>(
+    tokens: &'t mut dyn toml_edit::TableLike,
+    name: &str,
+    display: &str,
+) -> Result<&'t mut Array, String> {
+    tokens
+        .entry(name)
+        .or_insert(toml_edit::value(Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| format!("{display}: [tokens] {name} must be an array"))
+}
+
+fn contains(array: &Array, fingerprint: &Fingerprint) -> bool {
+    array
+        .iter()
+        .any(|value| value.as_str().and_then(Fingerprint::parse).as_ref() == Some(fingerprint))
+}
+
+/// Removes the matching items. A comment trailing a removed item goes with it: toml_edit
+/// keeps it in the next item's prefix, or in the array's trailing text for the last item.
+fn remove_keeping_layout(array: &mut Array, remove: impl Fn(&Value) -> bool) {
+    let mut index = 0;
+    while index < array.len() {
+        if !remove(array.get(index).expect("index is in range")) {
+            index += 1;
+            continue;
+        }
+        let prefix = array.get(index).and_then(|v| v.decor().prefix().cloned());
+        array.remove(index);
+        match (prefix, array.get_mut(index)) {
+            (Some(prefix), Some(next)) => next.decor_mut().set_prefix(prefix),
+            (_, None) => {
+                let (_, rest) = split_trailing_comment(array);
+                array.set_trailing(rest);
+            }
+            (None, Some(_)) => {}
+        }
+    }
+}
+
+/// The array's trailing text split at its first line break: the comment on the last item's
+/// line, and the rest.
+fn split_trailing_comment(array: &Array) -> (String, String) {
+    let trailing = array.trailing().as_str().unwrap_or_default();
+    match trailing.find('\n') {
+        Some(at) => (trailing[..at].to_owned(), trailing[at..].to_owned()),
+        None => (String::new(), trailing.to_owned()),
+    }
+}
+
+/// Appends keeping the array's own layout: on a line of its own when the last item sits on
+/// one, and leaving the comment that trailed the old last item beside it.
+fn push_like_last(array: &mut Array, text: &str) {
+    let last_prefix = array
+        .iter()
+        .last()
+        .and_then(|last| last.decor().prefix()?.as_str().map(str::to_owned));
+    let (comment, rest) = split_trailing_comment(array);
+    array.push(text);
+    let Some(last_prefix) = last_prefix else {
+        return;
+    };
+    if last_prefix.contains('\n') {
+        // The old last item's comment now precedes the new item's line break.
+        let pushed = array.iter_mut().last().expect("just pushed");
+        pushed
+            .decor_mut()
+            .set_prefix(format!("{comment}{last_prefix}"));
+        array.set_trailing(rest);
+        array.set_trailing_comma(true);
+    } else {
+        let pushed = array.iter_mut().last().expect("just pushed");
+        pushed.decor_mut().set_prefix(last_prefix);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "sha256:ff25d2389ab7917a";
+    const B: &str = "sha256:261a3b41c39377c6";
+    const NEW: &str = "sha256:23e0bf16a8233d47";
+
+    fn fp(text: &str) -> Fingerprint {
+        Fingerprint::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_tokens_levels_and_excludes() {
+        let text = format!("[tokens]\ncurrent = [\"{A}\"]\nrevoked = [\"{B}\"]\n[rules]\nlegacy-key = \"warning\"\n[scan]\nexclude = [\"vendor/**\"]\n");
+        let policy = Policy::parse(&text, ".rekey.toml").unwrap();
+        assert!(policy.current.contains(&fp(A)));
+        assert!(policy.revoked.contains(&fp(B)));
+        assert_eq!(policy.level(Rule::LegacyKey), Level::Warning);
+        assert_eq!(policy.level(Rule::MalformedToken), Level::Warning);
+        assert_eq!(policy.level(Rule::StaleToken), Level::Error);
+        assert!(policy.excludes("vendor/charts/values.yaml"));
+        assert!(!policy.excludes("k8s/values.yaml"));
+    }
+
+    #[test]
+    fn malformed_files_name_the_line_and_column() {
+        let error =
+            Policy::parse("[tokens]\ncurrent = [\"sha256:ff\"\n", ".rekey.toml").unwrap_err();
+        assert!(error.starts_with(".rekey.toml:2:"), "{error}");
+        let error = Policy::parse("[tokens]\ncurrent = [\"nope\"]\n", ".rekey.toml").unwrap_err();
+        assert!(
+            error.starts_with(".rekey.toml:2:11: [tokens] current holds \"nope\""),
+            "{error}"
+        );
+        let error = Policy::parse("[rules]\nstale = \"error\"\n", "p.toml").unwrap_err();
+        assert!(
+            error.starts_with("p.toml:2:9: unknown rule stale"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn revoke_moves_a_token_and_keeps_comments() {
+        let text = format!("# policy\n[tokens]\ncurrent = [\n  \"{A}\", # prod\n  \"{B}\",\n]\nrevoked = [] # none yet\n");
+        let updated = revoke(&text, ".rekey.toml", &[fp(A)]).unwrap();
+        assert_eq!(
+            updated,
+            format!(
+                "# policy\n[tokens]\ncurrent = [\n  \"{B}\",\n]\nrevoked = [\"{A}\"] # none yet\n"
+            )
+        );
+        assert_eq!(revoke(&updated, ".rekey.toml", &[fp(A)]).unwrap(), updated);
+    }
+
+    #[test]
+    fn rotation_replaces_the_old_fingerprint_in_place() {
+        let text =
+            format!("[tokens]\n# in force\ncurrent = [\n  \"{A}\",  # prod\n  \"{B}\",\n]\n");
+        let rotated = BTreeSet::from([fp(A)]);
+        let updated = rotate_current(&text, ".rekey.toml", &rotated, &fp(NEW))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            updated,
+            format!("[tokens]\n# in force\ncurrent = [\n  \"{NEW}\",  # prod\n  \"{B}\",\n]\n")
+        );
+        assert_eq!(
+            rotate_current(&updated, ".rekey.toml", &rotated, &fp(NEW)).unwrap(),
+            None
+        );
+        let added = rotate_current("[tokens]\ncurrent = []\n", "p", &rotated, &fp(NEW))
+            .unwrap()
+            .unwrap();
+        assert_eq!(added, format!("[tokens]\ncurrent = [\"{NEW}\"]\n"));
+    }
+
+    #[test]
+    fn initial_text_parses_back_to_its_tokens() {
+        let current = BTreeSet::from([fp(A), fp(B)]);
+        let policy = Policy::parse(&initial_text(&current), ".rekey.toml").unwrap();
+        assert_eq!(policy.current, current);
+        assert!(policy.revoked.is_empty());
+    }
+}

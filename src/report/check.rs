@@ -1,0 +1,284 @@
+//! `rekey check` output: one line per finding for people, the `rekey.check/v1` JSON object,
+//! SARIF 2.1.0 for code-scanning dashboards, and GitHub Actions workflow commands. Messages
+//! carry fingerprints only; SARIF results carry no snippets.
+
+use super::scan::plural;
+use super::Style;
+use crate::check::Finding;
+use crate::policy::{Level, Rule};
+use crate::redact;
+use crate::token::Fingerprint;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// How much was looked at, so a check that looked at nothing says so.
+pub struct Coverage {
+    pub files_checked: usize,
+    pub files_with_sites: usize,
+    pub sites: usize,
+}
+
+fn count(findings: &[Finding], level: Level) -> usize {
+    findings.iter().filter(|f| f.level == level).count()
+}
+
+pub fn text(findings: &[Finding], coverage: &Coverage, style: Style) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let level = match finding.level {
+            Level::Error => style.red("error"),
+            Level::Warning => style.yellow("warning"),
+            _ => style.dim(finding.level.name()),
+        };
+        let mut line = format!(
+            "{}:{}:{}: {level}[{}] {}",
+            style.bold(&finding.path),
+            finding.line,
+            finding.column,
+            finding.rule.id(),
+            finding.message
+        );
+        if let Some(fingerprint) = &finding.fingerprint {
+            line.push_str(&format!(" ({})", style.cyan(fingerprint.as_str())));
+        }
+        out.push_str(&redact::sweep(&line));
+        out.push('\n');
+    }
+    out.push_str(&summary(findings, coverage));
+    out
+}
+
+fn summary(findings: &[Finding], coverage: &Coverage) -> String {
+    if coverage.files_checked == 0 {
+        return "rekey check: nothing was checked: no file under the given paths (after excludes)\n"
+            .to_owned();
+    }
+    format!(
+        "rekey check: {}, {}, {} in {} checked ({} in {})\n",
+        plural(count(findings, Level::Error), "error"),
+        plural(count(findings, Level::Warning), "warning"),
+        plural(count(findings, Level::Note), "note"),
+        plural(coverage.files_checked, "file"),
+        plural(coverage.sites, "site"),
+        plural(coverage.files_with_sites, "file"),
+    )
+}
+
+#[derive(Serialize)]
+struct FindingRecord<'a> {
+    rule: &'static str,
+    level: &'static str,
+    path: &'a str,
+    line: usize,
+    column: usize,
+    message: String,
+    fingerprint: Option<&'a Fingerprint>,
+}
+
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    schema: &'static str,
+    findings: Vec<FindingRecord<'a>>,
+    files_checked: usize,
+    sites: usize,
+}
+
+pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
+    super::json(&CheckReport {
+        schema: "rekey.check/v1",
+        findings: findings
+            .iter()
+            .map(|f| FindingRecord {
+                rule: f.rule.id(),
+                level: f.level.name(),
+                path: &f.path,
+                line: f.line,
+                column: f.column,
+                message: redact::sweep(&f.message),
+                fingerprint: f.fingerprint.as_ref(),
+            })
+            .collect(),
+        files_checked: coverage.files_checked,
+        sites: coverage.sites,
+    })
+}
+
+/// `::error file=…,line=…,col=…,title=…::message` lines for GitHub Actions.
+pub fn github(findings: &[Finding], coverage: &Coverage) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        let command = match finding.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            _ => "notice",
+        };
+        let mut message = finding.message.clone();
+        if let Some(fingerprint) = &finding.fingerprint {
+            message.push_str(&format!(" ({fingerprint})"));
+        }
+        out.push_str(&format!(
+            "::{command} file={},line={},col={},endColumn={},title={}::{}\n",
+            escape_property(&finding.path),
+            finding.line,
+            finding.column,
+            finding.end_column,
+            escape_property(&format!("rekey {}", finding.rule.id())),
+            escape_data(&redact::sweep(&message)),
+        ));
+    }
+    out.push_str(&summary(findings, coverage));
+    out
+}
+
+/// Workflow-command escaping: data escapes `%`, CR and LF; properties also `:` and `,`.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
+    match rule {
+        Rule::RevokedToken => (
+            "RevokedDelegateToken",
+            "A delegate token revoked in Harness is still in the repository.",
+            "The value's fingerprint is listed under [tokens] revoked in .rekey.toml. A delegate using it can no longer connect. Rotate it with `rekey rotate --only FINGERPRINT --new-token-env NAME --write` (or --commit).",
+        ),
+        Rule::StaleToken => (
+            "StaleDelegateToken",
+            "A delegate token that is not in force is in the repository.",
+            "The value's fingerprint is not under [tokens] current in .rekey.toml. Rotate it to the current token with `rekey rotate`, or add its fingerprint to current if it is in force.",
+        ),
+        Rule::LegacyKey => (
+            "LegacyDelegateTokenKey",
+            "A delegate token is stored under a legacy key name.",
+            "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate` migrates them, keeping secretKeyRef references consistent.",
+        ),
+        Rule::MalformedToken => (
+            "MalformedDelegateToken",
+            "A delegate token key holds a value that is not a delegate token.",
+            "A delegate token is 32 hex characters, or their base64 form as the Harness UI shows it (44 characters ending in =). Harness API keys (pat.…) and token names are not delegate tokens.",
+        ),
+        Rule::Unparseable => (
+            "UnparseableFile",
+            "A file holding a delegate-token key could not be parsed.",
+            "rekey could not parse this file, so it cannot tell what the token key holds. Fix the syntax; the message gives the line and column.",
+        ),
+    }
+}
+
+/// SARIF 2.1.0, shaped for GitHub code scanning: rules with help, results with
+/// repository-relative locations and fingerprints that survive unrelated line moves.
+pub fn sarif(findings: &[Finding]) -> String {
+    let rules: Vec<_> = Rule::ALL
+        .iter()
+        .map(|&rule| {
+            let (name, short, help) = rule_text(rule);
+            json!({
+                "id": rule.id(),
+                "name": name,
+                "shortDescription": { "text": short },
+                "fullDescription": { "text": help },
+                "help": { "text": help, "markdown": help },
+                "defaultConfiguration": { "level": sarif_level(rule.default_level()) },
+                "properties": {
+                    "tags": ["security", "secrets"],
+                    "precision": "very-high",
+                    "problem.severity": sarif_level(rule.default_level()),
+                },
+            })
+        })
+        .collect();
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    let results: Vec<_> = findings
+        .iter()
+        .map(|finding| {
+            let index = Rule::ALL
+                .iter()
+                .position(|&r| r == finding.rule)
+                .unwrap_or(0);
+            let mut message = finding.message.clone();
+            if let Some(fingerprint) = &finding.fingerprint {
+                message.push_str(&format!(" ({fingerprint})"));
+            }
+            if !message.ends_with('.') {
+                message.push('.');
+            }
+            json!({
+                "ruleId": finding.rule.id(),
+                "ruleIndex": index,
+                "level": sarif_level(finding.level),
+                "message": { "text": redact::sweep(&message) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri(&finding.path), "uriBaseId": "%SRCROOT%" },
+                        "region": {
+                            "startLine": finding.line,
+                            "startColumn": finding.column,
+                            "endColumn": finding.end_column,
+                        },
+                    },
+                }],
+                "partialFingerprints": {
+                    "primaryLocationLineHash": line_hash(finding, &mut occurrences),
+                },
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "rekey",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "informationUri": "https://developer.harness.io/docs/platform/delegates/secure-delegates/secure-delegates-with-tokens/",
+                    "rules": rules,
+                },
+            },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    super::json(&log)
+}
+
+fn sarif_level(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Note | Level::Off => "note",
+    }
+}
+
+/// A relative URI reference: path segments percent-encoded where URIs need it.
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A hash of what the finding is about (rule, file, key, value fingerprint) and its
+/// occurrence count, never of line numbers, so moving unrelated lines keeps it.
+fn line_hash(finding: &Finding, occurrences: &mut HashMap<String, usize>) -> String {
+    let identity = format!("{}|{}|{}", finding.rule.id(), finding.path, finding.subject);
+    let occurrence = occurrences.entry(identity.clone()).or_insert(0);
+    *occurrence += 1;
+    let digest = Sha256::digest(identity.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}:{occurrence}")
+}
