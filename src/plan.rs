@@ -6,7 +6,7 @@
 use crate::edit::Edit;
 use crate::engine::{Scan, ScannedFile};
 use crate::redact;
-use crate::site::{Role, Site};
+use crate::site::{Limit, Role, Site};
 use crate::token::{Encoding, Fingerprint, Kind, NewToken};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -112,17 +112,24 @@ pub fn plan<'a>(
         let mut changes = Vec::new();
         for (index, site) in file.sites.iter().enumerate() {
             let value = value_change(site, &selected, new, options);
-            if let (Some(_), Some(reason)) = (&value, &site.blocked) {
-                if matches!(value, Some(ValueChange::Rotated { .. })) {
-                    let (line, column) = file.line_col(site.location);
-                    blocked.push(format!("  {}:{line}:{column}: {reason}", file.display));
-                } else {
-                    let (line, column) = file.line_col(site.location);
-                    notes.push(format!(
-                        "{}:{line}:{column}: {} not filled: {reason}",
-                        file.display, site.key
-                    ));
+            if let (Some(change), Some(limit)) = (&value, &site.limit) {
+                let (line, column) = file.line_col(site.location);
+                let at = format!("{}:{line}:{column}", file.display);
+                match (change, limit) {
+                    (ValueChange::Rotated { .. }, Limit::Refused(reason)) => {
+                        blocked.push(format!("  {at}: {reason}"));
+                    }
+                    (ValueChange::Rotated { .. }, Limit::ReportOnly(reason)) => {
+                        notes.push(format!("{at}: {} not rotated: {reason}", site.key));
+                    }
+                    (ValueChange::Filled { .. }, limit) => {
+                        notes.push(format!("{at}: {} not filled: {}", site.key, limit.reason()));
+                    }
                 }
+                continue;
+            }
+            if matches!(site.limit, Some(Limit::ReportOnly(_))) {
+                // Nothing about a report-only site is rewritten, its key included.
                 continue;
             }
             let renamed_to = rename_target(site, &selected, &migrated_secrets, options, &value);
@@ -191,7 +198,12 @@ fn select_tokens(
     options: &RotateOptions,
 ) -> Result<BTreeSet<Fingerprint>, PlanError> {
     let mut files_per_token: BTreeMap<Fingerprint, BTreeSet<&str>> = BTreeMap::new();
-    for (file, site) in scan.sites() {
+    // Report-only sites (comments, Terraform state) are never rewritten, so they do not make
+    // the choice of token ambiguous.
+    let rewritable = scan
+        .sites()
+        .filter(|(_, site)| !matches!(site.limit, Some(Limit::ReportOnly(_))));
+    for (file, site) in rewritable {
         if let (true, Some(fingerprint)) = (site.value.is_token(), site.value.fingerprint()) {
             if fingerprint != new {
                 files_per_token

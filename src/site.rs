@@ -23,10 +23,29 @@ pub struct Site {
     pub location: usize,
     pub value: Value,
     pub role: Role,
-    /// Why the value cannot be rewritten in place, when it cannot (block scalar, escapes, …).
-    pub blocked: Option<String>,
+    /// Why the value cannot be rewritten in place, when it cannot.
+    pub limit: Option<Limit>,
     /// The legacy key cannot be renamed because its current name already sits beside it.
     pub rename_conflict: bool,
+}
+
+/// Why a site's value is not rewritten in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// rekey cannot rewrite this form safely (a block scalar, escapes, …): rotating a token
+    /// here is refused, so the user fixes the form first.
+    Refused(String),
+    /// Reported but never rewritten (a commented-out line, Terraform state): a rotation
+    /// passes over it with a note.
+    ReportOnly(String),
+}
+
+impl Limit {
+    pub fn reason(&self) -> &str {
+        match self {
+            Limit::Refused(reason) | Limit::ReportOnly(reason) => reason,
+        }
+    }
 }
 
 /// What the site is part of, beyond its key: decides how a placeholder is filled and which
@@ -43,6 +62,9 @@ pub enum Role {
     /// `secretKeyRef: {name: SECRET, key: ACCOUNT_SECRET}`: renamed only together with the
     /// legacy key of the Secret it names.
     SecretKeyRef { secret: String },
+    /// A legacy key named without a value (a script's `grep accountSecret …` guard): no
+    /// token here, but migration renames it with the file's sites.
+    KeyMention,
 }
 
 impl Site {

@@ -5,6 +5,7 @@
 
 use crate::edit::{self, Text};
 use crate::plan::{FilePlan, Plan};
+use crate::site::{Role, Site};
 use crate::token::Fingerprint;
 
 /// A file's new bytes, verified.
@@ -49,13 +50,25 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
         .format
         .scan(text)
         .map_err(|error| fail(error.offset, &format!("does not parse: {}", error.message)))?;
-    if after.len() != file.sites.len() {
+    // A renamed mention is no longer a legacy mention: mentions are compared by the splice
+    // alone, every other site by re-scanning.
+    let before: Vec<(usize, &Site)> = file
+        .sites
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.role != Role::KeyMention)
+        .collect();
+    let after: Vec<&Site> = after
+        .iter()
+        .filter(|s| s.role != Role::KeyMention)
+        .collect();
+    if after.len() != before.len() {
         return Err(fail(
             0,
-            &format!("{} sites before, {} after", file.sites.len(), after.len()),
+            &format!("{} sites before, {} after", before.len(), after.len()),
         ));
     }
-    for (index, (before, after)) in file.sites.iter().zip(&after).enumerate() {
+    for ((index, before), after) in before.into_iter().zip(after) {
         let change = file_plan.changes.iter().find(|c| c.site == index);
         let expected_key = change
             .and_then(|c| c.renamed_to)
@@ -67,7 +80,7 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
             Some(value) => {
                 let holds_new = after.value.fingerprint() == Some(new)
                     && after.value.encoding() == Some(value.encoding())
-                    && after.blocked.is_none();
+                    && after.limit.is_none();
                 if !holds_new {
                     return Err(fail(
                         before.location,

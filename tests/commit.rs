@@ -114,10 +114,16 @@ struct UntouchedState(String, String, Vec<u8>, Vec<(String, Vec<u8>)>);
 const BRANCH: &str = "rekey/rotate-23e0bf16";
 
 /// The files the demo rotation changes (the ignored override file is not tracked).
-const ROTATED: [&str; 11] = [
+const ROTATED: [&str; 20] = [
+    "compose/.env",
     "compose/docker-compose.yml",
+    "config/delegate.toml",
+    "docker/launch-harness-delegate.sh",
+    "ecs/minified-task.json",
+    "ecs/task-spec.json",
     "helm/anchors-values.yaml",
     "helm/harness-delegate-values.yaml",
+    "helm/install.sh",
     "helm/umbrella/values.yaml",
     "k8s/firstgen-statefulset.yaml",
     "k8s/harness-delegate.yaml",
@@ -126,6 +132,9 @@ const ROTATED: [&str; 11] = [
     "rendered/delegate-secret.yaml",
     "shell-delegate/config-delegate.yml",
     "shell-delegate/config-watcher.yml",
+    "shell-delegate/start.sh",
+    "terraform/main.tf",
+    "terraform/prod.tfvars",
 ];
 
 fn assert_rotated_blobs(repo: &Repo, branch: &str) {
@@ -177,8 +186,9 @@ fn commit_creates_one_commit_on_a_new_branch_and_touches_nothing_else() {
     assert!(message.starts_with(&format!(
         "Rotate Harness delegate token {OLD_FINGERPRINT} -> {NEW_FINGERPRINT}\n"
     )));
-    assert!(message
-        .contains("14 sites rotated, 0 placeholders filled, 7 legacy keys migrated, in 11 files:"));
+    assert!(message.contains(
+        "27 sites rotated, 0 placeholders filled, 13 legacy keys migrated, in 20 files:"
+    ));
     let trailer = repo.git(&[
         "log",
         "-1",

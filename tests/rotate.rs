@@ -23,7 +23,7 @@ fn write_rotates_the_demo_repo_to_the_expected_tree_byte_for_byte() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_same_tree(repo.path(), &fixtures().join("expected/demo-rotated"));
     assert!(run.stdout.contains(
-        "Rotated sha256:ff25d2389ab7917a -> sha256:23e0bf16a8233d47 in 11 files: 14 sites rotated, 0 placeholders filled, 7 legacy keys migrated."
+        "Rotated sha256:ff25d2389ab7917a -> sha256:23e0bf16a8233d47 in 20 files: 27 sites rotated, 0 placeholders filled, 13 legacy keys migrated."
     ), "{}", run.stdout);
 }
 
@@ -38,7 +38,8 @@ fn dry_run_prints_the_redacted_diff_and_changes_nothing() {
     assert_eq!(run.stdout, expected);
     assert_eq!(
         run.stderr,
-        "note: k8s/legacy-secret-ref.yaml:28:62: secretKeyRef key ACCOUNT_SECRET kept: Secret vault-synced-upgrader is not migrated in the scanned files; rename its key first\n"
+        "note: k8s/legacy-secret-ref.yaml:28:62: secretKeyRef key ACCOUNT_SECRET kept: Secret vault-synced-upgrader is not migrated in the scanned files; rename its key first\n\
+note: terraform/terraform.tfstate:12:68: accountSecret not rotated: Terraform state: refresh it with terraform apply after rotating the configuration; rekey never rewrites state\n"
     );
 }
 
@@ -271,7 +272,7 @@ fn keep_legacy_keys_rotates_values_only() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("14 sites rotated, 0 placeholders filled, 0 legacy keys migrated."),
+            .contains("27 sites rotated, 0 placeholders filled, 0 legacy keys migrated."),
         "{}",
         run.stdout
     );
@@ -293,7 +294,7 @@ fn fill_placeholders_writes_base64_into_secret_data() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("14 sites rotated, 1 placeholder filled, 7 legacy keys migrated."),
+            .contains("27 sites rotated, 1 placeholder filled, 13 legacy keys migrated."),
         "{}",
         run.stdout
     );
@@ -304,6 +305,30 @@ fn fill_placeholders_writes_base64_into_secret_data() {
         template,
         original.replace("PUT_YOUR_DELEGATE_TOKEN", NEW_BASE64)
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn scripts_stay_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = copy_fixture("demo");
+    let token = new_token_file();
+    let run = rekey(
+        repo.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    for script in [
+        "shell-delegate/start.sh",
+        "docker/launch-harness-delegate.sh",
+        "helm/install.sh",
+    ] {
+        let mode = fs::metadata(repo.path().join(script))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{script} lost its executable bits");
+    }
 }
 
 #[cfg(unix)]

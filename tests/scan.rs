@@ -24,7 +24,7 @@ fn json_lists_every_site_with_the_contract_fields() {
     assert_eq!(report["schema"], "rekey.scan/v1");
     assert_eq!(report["errors"], Value::Array(vec![]));
     let sites = report["sites"].as_array().unwrap();
-    assert_eq!(sites.len(), 21);
+    assert_eq!(sites.len(), 40);
     let secret = sites
         .iter()
         .find(|s| s["path"] == "demo/rendered/delegate-secret.yaml")
@@ -51,6 +51,7 @@ fn json_lists_every_site_with_the_contract_fields() {
     assert_eq!(
         legacy,
         [
+            "demo/ecs/task-spec.json:10",
             "demo/helm/umbrella/values.yaml:9",
             "demo/k8s/firstgen-statefulset.yaml:17",
             "demo/k8s/legacy-secret-ref.yaml:7",
@@ -59,12 +60,34 @@ fn json_lists_every_site_with_the_contract_fields() {
             "demo/k8s/legacy-secret-ref.yaml:28",
             "demo/kustomize/kustomization.yaml:7",
             "demo/shell-delegate/config-watcher.yml:2",
+            "demo/shell-delegate/start.sh:8",
+            "demo/shell-delegate/start.sh:9",
+            "demo/shell-delegate/start.sh:14",
+            "demo/shell-delegate/start.sh:18",
+            "demo/terraform/main.tf:15",
+            "demo/terraform/terraform.tfstate:12",
         ]
     );
     let kinds = |kind: &str| sites.iter().filter(|s| s["kind"] == kind).count();
     assert_eq!(
         (kinds("literal"), kinds("placeholder"), kinds("reference")),
-        (14, 1, 6)
+        (30, 1, 9)
+    );
+    let formats: std::collections::BTreeSet<&str> = sites
+        .iter()
+        .map(|s| s["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        formats.into_iter().collect::<Vec<_>>(),
+        [
+            "dotenv",
+            "json",
+            "shell",
+            "terraform",
+            "tfstate",
+            "toml",
+            "yaml"
+        ]
     );
     let placeholder = sites.iter().find(|s| s["kind"] == "placeholder").unwrap();
     assert_eq!(placeholder["encoding"], Value::Null);
@@ -119,7 +142,8 @@ fn text_groups_sites_by_file_with_a_summary() {
     assert_eq!(run.status, 0);
     assert_eq!(
         run.stdout,
-        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n3 sites in 3 files: 3 literal (1 distinct token), 0 placeholder, 0 reference, 0 empty; 2 legacy keys\n"
+        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/start.sh\n  8:16     accountSecret    reference   legacy (key mention)\n  9:24     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  14:16    accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  18:24    ACCOUNT_SECRET   literal     hex      sha256:ff25d2389ab7917a legacy\n\n7 sites in 4 files: 6 literal (1 distinct token), 0 placeholder, 1 reference, 0 empty; 6 legacy keys\n"
+
     );
     assert_eq!(run.stderr, "");
 }

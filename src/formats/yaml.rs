@@ -7,7 +7,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Role, Site, Span};
+use crate::site::{Limit, Role, Site, Span};
 use crate::token::{self, Value};
 use granit_parser::{Event, Options, Parser, ScalarStyle};
 use std::collections::{HashMap, HashSet};
@@ -274,7 +274,7 @@ impl<'a> Walker<'a> {
                 location: *start,
                 value: Value::Reference,
                 role: Role::Plain,
-                blocked: None,
+                limit: None,
                 rename_conflict: conflict,
             });
         }
@@ -302,7 +302,7 @@ impl<'a> Walker<'a> {
             role: Role::SecretKeyRef {
                 secret: secret.to_owned(),
             },
-            blocked: None,
+            limit: None,
             rename_conflict: false,
         });
     }
@@ -334,7 +334,7 @@ impl<'a> Walker<'a> {
             value_span,
             value: classify_scalar_text(rest, scalar.style),
             role: Role::Plain,
-            blocked: (!verbatim).then(|| unverbatim_reason(scalar)),
+            limit: (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar))),
             rename_conflict: conflict,
         });
     }
@@ -363,7 +363,7 @@ impl<'a> Walker<'a> {
                     location: *start,
                     value: Value::Reference,
                     role,
-                    blocked: None,
+                    limit: None,
                     rename_conflict,
                 });
                 return;
@@ -376,14 +376,14 @@ impl<'a> Walker<'a> {
             && !matches!(scalar.style, ScalarStyle::Literal | ScalarStyle::Folded);
         let is_null = scalar.style == ScalarStyle::Plain
             && matches!(scalar.value.as_str(), "~" | "null" | "Null" | "NULL" | "");
-        let (value, blocked) = if is_null {
+        let (value, limit) = if is_null {
             let reason =
                 "the value is missing (null): write an empty quoted value (\"\") to have it filled";
-            (Value::Empty, Some(reason.to_owned()))
+            (Value::Empty, Some(Limit::Refused(reason.to_owned())))
         } else {
             let value = classify_scalar_text(&scalar.value, scalar.style);
-            let blocked = (!verbatim).then(|| unverbatim_reason(scalar));
-            (value, blocked)
+            let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
+            (value, limit)
         };
         sites.push(Site {
             key: key.value.clone(),
@@ -392,7 +392,7 @@ impl<'a> Walker<'a> {
             location,
             value,
             role,
-            blocked,
+            limit,
             rename_conflict,
         });
     }
@@ -483,7 +483,7 @@ fn scan_template(text: &str) -> Vec<Site> {
                     location: value_at,
                     value: Value::Reference,
                     role: Role::Plain,
-                    blocked: None,
+                    limit: None,
                     rename_conflict: false,
                 });
             }
@@ -595,11 +595,17 @@ mod tests {
         let text = format!("a:\n  delegateToken: |\n    {HEX}\nb:\n  delegateToken: \"\\x30{}\"\nc:\n  delegateToken: 12345678901234567890123456789012\n", &HEX[1..]);
         let sites = scan(&text).unwrap();
         assert!(sites[0]
-            .blocked
-            .as_deref()
+            .limit
+            .as_ref()
             .unwrap()
+            .reason()
             .contains("block scalar"));
-        assert!(sites[1].blocked.as_deref().unwrap().contains("escapes"));
+        assert!(sites[1]
+            .limit
+            .as_ref()
+            .unwrap()
+            .reason()
+            .contains("escapes"));
         assert_eq!(sites[2].value.encoding(), Some(Encoding::Other));
     }
 

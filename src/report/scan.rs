@@ -3,7 +3,7 @@
 
 use super::{ErrorRecord, Style};
 use crate::engine::{Scan, ScannedFile};
-use crate::site::Site;
+use crate::site::{Limit, Role, Site};
 use crate::token::{Encoding, Fingerprint, Kind};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -37,7 +37,7 @@ impl<'a> SiteRecord<'a> {
             encoding: site.value.encoding(),
             legacy: site.is_legacy(),
             fingerprint: site.value.fingerprint(),
-            note: site.blocked.as_deref(),
+            note: site.limit.as_ref().map(Limit::reason),
         }
     }
 }
@@ -119,6 +119,9 @@ fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {
     }
     if let Some(note) = record.note {
         line.push_str(&style.dim(&format!(" ({note})")));
+    }
+    if site.role == Role::KeyMention {
+        line.push_str(&style.dim(" (key mention)"));
     }
     format!("{}\n", line.trim_end())
 }

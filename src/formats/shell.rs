@@ -1,0 +1,618 @@
+//! Shell-script scanner: `docker run` launchers, `start.sh` / `delegate.sh`, one-line
+//! install commands. A byte lexer splits the script into words the way the shell does
+//! (quotes, `\` escapes and line continuations, `$(…)`, comments, heredocs), remembering
+//! for every character of a word the byte it came from. Sites are then found in words:
+//! `KEY=value` (assignments, `export`, `-e`, `--env`, `--env=`, `helm --set`), and
+//! `"delegateToken: value"` as the shell delegate's `echo … >> config-watcher.yml` writes
+//! it. Heredoc bodies are scanned as YAML, or as `.env` lines. A commented-out line is
+//! reported, never rewritten. Every whole-word `accountSecret` (grep guards included) is a
+//! mention that migration renames along with the sites.
+//!
+//! A hand lexer, because the shell parsers available report characters, not bytes, or
+//! mishandle heredocs; the property tests in `tests/properties.rs` exercise it.
+
+use super::{dotenv, yaml, ParseError};
+use crate::keys;
+use crate::site::{Limit, Role, Site};
+use crate::source::has_marker;
+use crate::token::{self, Value};
+
+pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
+    let mut sites = Lexer::new(text, 0, text.len()).run()?;
+    add_mentions(text, &mut sites);
+    sites.sort_by_key(|site| (site.location, site.key_span.start));
+    super::mark_conflicts(&mut sites);
+    Ok(sites)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Quote {
+    Bare,
+    Single,
+    Double,
+    /// `$(…)`, `${…}`, `` `…` ``, `$NAME`: whatever it expands to lives elsewhere.
+    Substitution,
+}
+
+/// One character of a word after quote removal, and where it came from.
+#[derive(Clone, Copy, Debug)]
+struct Char {
+    byte: u8,
+    at: usize,
+    quote: Quote,
+    escaped: bool,
+}
+
+#[derive(Default)]
+struct Word {
+    chars: Vec<Char>,
+    /// Where quotes opened, by the logical index they opened at: `KEY=""` has an empty
+    /// value inside the quotes.
+    quote_opens: Vec<(usize, usize)>,
+}
+
+impl Word {
+    fn logical(&self) -> String {
+        String::from_utf8_lossy(&self.chars.iter().map(|c| c.byte).collect::<Vec<_>>()).into_owned()
+    }
+}
+
+struct Heredoc {
+    delimiter: String,
+    strip_tabs: bool,
+}
+
+struct Lexer<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    end: usize,
+    word: Option<Word>,
+    heredocs: Vec<Heredoc>,
+    sites: Vec<Site>,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str, start: usize, end: usize) -> Self {
+        Lexer {
+            text,
+            bytes: text.as_bytes(),
+            at: start,
+            end,
+            word: None,
+            heredocs: Vec::new(),
+            sites: Vec::new(),
+        }
+    }
+
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        let at = self.at + ahead;
+        (at < self.end).then(|| self.bytes[at])
+    }
+
+    fn push(&mut self, byte: u8, at: usize, quote: Quote, escaped: bool) {
+        self.word
+            .get_or_insert_with(Word::default)
+            .chars
+            .push(Char {
+                byte,
+                at,
+                quote,
+                escaped,
+            });
+    }
+
+    fn open_quote(&mut self) {
+        let word = self.word.get_or_insert_with(Word::default);
+        word.quote_opens.push((word.chars.len(), self.at));
+    }
+
+    fn run(mut self) -> Result<Vec<Site>, ParseError> {
+        while self.at < self.end {
+            let byte = self.bytes[self.at];
+            match byte {
+                b'\\' if self.peek(1) == Some(b'\n') => {
+                    self.finish_word();
+                    self.at += 2;
+                }
+                b'\\' if self.peek(1) == Some(b'\r') && self.peek(2) == Some(b'\n') => {
+                    self.finish_word();
+                    self.at += 3;
+                }
+                b'\\' => {
+                    if let Some(next) = self.peek(1) {
+                        self.push(next, self.at + 1, Quote::Bare, true);
+                    }
+                    self.at += 2;
+                }
+                b'\n' => {
+                    self.finish_word();
+                    self.at += 1;
+                    self.heredoc_bodies();
+                }
+                b' ' | b'\t' | b'\r' | b';' | b'&' | b'|' | b'(' | b')' | b'>' => {
+                    self.finish_word();
+                    self.at += 1;
+                }
+                b'#' if self.word.is_none() => self.comment(),
+                b'<' if self.peek(1) == Some(b'<') && self.peek(2) != Some(b'<') => {
+                    self.finish_word();
+                    self.heredoc_start();
+                }
+                b'<' => {
+                    self.finish_word();
+                    self.at += 1;
+                }
+                b'\'' => self.single_quoted()?,
+                b'"' => self.double_quoted()?,
+                b'$' | b'`' => self.substitution(Quote::Bare),
+                _ => {
+                    self.push(byte, self.at, Quote::Bare, false);
+                    self.at += 1;
+                }
+            }
+        }
+        self.finish_word();
+        Ok(self.sites)
+    }
+
+    fn unclosed(&self, what: &str) -> ParseError {
+        ParseError {
+            offset: self.at,
+            message: format!("{what} is never closed"),
+        }
+    }
+
+    fn single_quoted(&mut self) -> Result<(), ParseError> {
+        self.open_quote();
+        let close = self.text[self.at + 1..self.end]
+            .find('\'')
+            .map(|i| self.at + 1 + i)
+            .ok_or_else(|| self.unclosed("a single quote"))?;
+        for at in self.at + 1..close {
+            self.push(self.bytes[at], at, Quote::Single, false);
+        }
+        self.at = close + 1;
+        Ok(())
+    }
+
+    fn double_quoted(&mut self) -> Result<(), ParseError> {
+        self.open_quote();
+        let open = self.at;
+        self.at += 1;
+        loop {
+            let Some(byte) = self.peek(0) else {
+                self.at = open;
+                return Err(self.unclosed("a double quote"));
+            };
+            match byte {
+                b'"' => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                b'\\' if matches!(self.peek(1), Some(b'$' | b'`' | b'"' | b'\\')) => {
+                    self.push(self.bytes[self.at + 1], self.at + 1, Quote::Double, true);
+                    self.at += 2;
+                }
+                b'\\' if self.peek(1) == Some(b'\n') => self.at += 2,
+                b'$' | b'`' => self.substitution(Quote::Double),
+                _ => {
+                    self.push(byte, self.at, Quote::Double, false);
+                    self.at += 1;
+                }
+            }
+        }
+    }
+
+    /// `$(…)`, `${…}`, `` `…` `` or `$NAME` (a lone `$` is a character like any other).
+    fn substitution(&mut self, around: Quote) {
+        let start = self.at;
+        let end = match (self.bytes[start], self.peek(1)) {
+            (b'`', _) => self.text[start + 1..self.end]
+                .find('`')
+                .map_or(self.end, |i| start + 1 + i + 1),
+            (b'$', Some(b'(')) => self.balanced(start + 1, b'(', b')'),
+            (b'$', Some(b'{')) => self.balanced(start + 1, b'{', b'}'),
+            (b'$', Some(next)) if next == b'_' || next.is_ascii_alphanumeric() => self.text
+                [start + 1..self.end]
+                .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+                .map_or(self.end, |i| start + 1 + i),
+            _ => {
+                self.push(b'$', start, around, false);
+                self.at += 1;
+                return;
+            }
+        };
+        for at in start..end {
+            self.push(self.bytes[at], at, Quote::Substitution, false);
+        }
+        self.at = end;
+    }
+
+    /// The end (exclusive) of a bracketed group opening at `open`, nesting and quotes
+    /// respected; the end of the input when it never closes.
+    fn balanced(&self, open: usize, opener: u8, closer: u8) -> usize {
+        let mut depth = 0;
+        let mut at = open;
+        let mut quote: Option<u8> = None;
+        while at < self.end {
+            let byte = self.bytes[at];
+            match (quote, byte) {
+                (Some(q), b) if b == q => quote = None,
+                (Some(b'"'), b'\\') => at += 1,
+                (Some(_), _) => {}
+                (None, b'\'' | b'"') => quote = Some(byte),
+                (None, b) if b == opener => depth += 1,
+                (None, b) if b == closer => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return at + 1;
+                    }
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        self.end
+    }
+
+    /// `# …` to the end of the line. A commented-out assignment is reported, never
+    /// rewritten.
+    fn comment(&mut self) {
+        let start = self.at + 1;
+        let end = self.text[start..self.end]
+            .find('\n')
+            .map_or(self.end, |i| start + i);
+        self.at = end;
+        if !has_marker(&self.bytes[start..end]) {
+            return;
+        }
+        // A comment is free text: what does not lex is simply not a site.
+        if let Ok(sites) = Lexer::new(self.text, start, end).run() {
+            for mut site in sites {
+                site.limit = Some(Limit::ReportOnly("commented out".to_owned()));
+                self.sites.push(site);
+            }
+        }
+    }
+
+    /// `<<EOF`, `<<-EOF`, `<<'EOF'`, `<<"EOF"`: the body starts after this line.
+    fn heredoc_start(&mut self) {
+        self.at += 2;
+        let strip_tabs = self.peek(0) == Some(b'-');
+        if strip_tabs {
+            self.at += 1;
+        }
+        while matches!(self.peek(0), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+        let start = self.at;
+        let end = self.text[start..self.end]
+            .find(|c: char| c.is_whitespace() || ";&|<>()".contains(c))
+            .map_or(self.end, |i| start + i);
+        let delimiter: String = self.text[start..end]
+            .chars()
+            .filter(|c| !matches!(c, '\'' | '"' | '\\'))
+            .collect();
+        self.at = end;
+        if !delimiter.is_empty() {
+            self.heredocs.push(Heredoc {
+                delimiter,
+                strip_tabs,
+            });
+        }
+    }
+
+    /// Scans the bodies of the heredocs opened on the line that just ended.
+    fn heredoc_bodies(&mut self) {
+        for heredoc in std::mem::take(&mut self.heredocs) {
+            let body_start = self.at;
+            let mut line_start = body_start;
+            let mut body_end = self.end;
+            let mut after = self.end;
+            while line_start < self.end {
+                let line_end = self.text[line_start..self.end]
+                    .find('\n')
+                    .map_or(self.end, |i| line_start + i);
+                let mut line = self.text[line_start..line_end].trim_end_matches('\r');
+                if heredoc.strip_tabs {
+                    line = line.trim_start_matches('\t');
+                }
+                if line == heredoc.delimiter {
+                    body_end = line_start;
+                    after = (line_end + 1).min(self.end);
+                    break;
+                }
+                line_start = line_end + 1;
+            }
+            self.sites
+                .extend(embedded_sites(self.text, body_start, body_end));
+            self.at = after;
+        }
+    }
+
+    fn finish_word(&mut self) {
+        let Some(word) = self.word.take() else {
+            return;
+        };
+        let logical = word.logical();
+        if !has_marker(logical.as_bytes()) {
+            return;
+        }
+        for key in keys::ALL {
+            let mut from = 0;
+            while let Some(found) = logical[from..].find(key) {
+                let start = from + found;
+                from = start + key.len();
+                let before = logical[..start].bytes().last();
+                let after = logical.as_bytes().get(from).copied();
+                if !matches!(before, None | Some(b',' | b'=')) {
+                    continue;
+                }
+                match after {
+                    // KEY=value, up to a `,` of a `helm --set a=b,KEY=value` list.
+                    Some(b'=') => {
+                        let value_start = from + 1;
+                        let value_end = logical[value_start..]
+                            .find(',')
+                            .map_or(logical.len(), |i| value_start + i);
+                        self.site(&word, key, start, value_start..value_end);
+                    }
+                    // `echo "delegateToken: value" >> config-watcher.yml`
+                    Some(b':') if before.is_none() => {
+                        let rest = &logical[from + 1..];
+                        let value = rest.trim();
+                        if !value.is_empty() && rest.starts_with([' ', '\t']) {
+                            let value_start = from + 1 + (rest.len() - rest.trim_start().len());
+                            self.site(&word, key, start, value_start..value_start + value.len());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A site from logical ranges of `word`.
+    fn site(&mut self, word: &Word, key: &str, key_start: usize, value: std::ops::Range<usize>) {
+        let key_chars = &word.chars[key_start..key_start + key.len()];
+        let Some(key_span) = contiguous(key_chars) else {
+            return;
+        };
+        let value_chars = &word.chars[value.clone()];
+        let (value_span, classified, limit) = if value_chars.is_empty() {
+            // `KEY=` or `KEY=""`: empty, inside the quotes when there are some.
+            let at = word
+                .quote_opens
+                .iter()
+                .find(|(index, _)| *index == value.start)
+                .map_or_else(
+                    || word.chars[value.start - 1].at + 1,
+                    |(_, quote)| quote + 1,
+                );
+            (at..at, Value::Empty, None)
+        } else if value_chars.iter().any(|c| c.quote == Quote::Substitution) {
+            let at = value_chars[0].at;
+            (at..at, Value::Reference, None)
+        } else {
+            let first = value_chars[0].quote;
+            let uniform = value_chars.iter().all(|c| c.quote == first && !c.escaped);
+            match contiguous(value_chars).filter(|_| uniform) {
+                Some(span) => {
+                    let classified = token::classify(&self.text[span.clone()]);
+                    (span, classified, None)
+                }
+                None => {
+                    let at = value_chars[0].at;
+                    let text: Vec<u8> = value_chars.iter().map(|c| c.byte).collect();
+                    let reason = "the value mixes quoting styles or uses escapes: write it as one bare, \"double\" or 'single' quoted word";
+                    (
+                        at..at,
+                        token::classify(&String::from_utf8_lossy(&text)),
+                        Some(Limit::Refused(reason.to_owned())),
+                    )
+                }
+            }
+        };
+        self.sites.push(Site {
+            key: key.to_owned(),
+            key_span,
+            location: value_span.start,
+            value_span,
+            value: classified,
+            role: Role::Plain,
+            limit,
+            rename_conflict: false,
+        });
+    }
+}
+
+/// The source span of `chars` when they are consecutive unescaped bytes of the source.
+fn contiguous(chars: &[Char]) -> Option<std::ops::Range<usize>> {
+    let first = chars.first()?;
+    let ok = chars
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.at == first.at + i && !c.escaped);
+    ok.then(|| first.at..first.at + chars.len())
+}
+
+/// Sites in a heredoc body: YAML (a config written with `cat <<EOF > config.yml`), else
+/// `.env` lines. A body that is neither yields nothing.
+fn embedded_sites(text: &str, start: usize, end: usize) -> Vec<Site> {
+    let body = &text[start..end];
+    if !has_marker(body.as_bytes()) {
+        return Vec::new();
+    }
+    let sites = match yaml::scan(body) {
+        Ok(sites) if !sites.is_empty() => sites,
+        _ => dotenv::scan(body).unwrap_or_default(),
+    };
+    sites
+        .into_iter()
+        .map(|mut site| {
+            site.key_span = site.key_span.start + start..site.key_span.end + start;
+            site.value_span = site.value_span.start + start..site.value_span.end + start;
+            site.location += start;
+            site
+        })
+        .collect()
+}
+
+/// Every whole-word `accountSecret` that is not already a site's key and not a `$NAME`
+/// expansion: grep guards and the like, renamed with the sites so the script stays
+/// consistent.
+fn add_mentions(text: &str, sites: &mut Vec<Site>) {
+    const LEGACY: &str = "accountSecret";
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(found) = text[from..].find(LEGACY) {
+        let start = from + found;
+        let end = start + LEGACY.len();
+        from = end;
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        let whole = !before.is_some_and(is_word) && !bytes.get(end).copied().is_some_and(is_word);
+        let expansion = matches!(before, Some(b'$' | b'{'));
+        let taken = sites.iter().any(|s| s.key_span.start == start);
+        if whole && !expansion && !taken {
+            sites.push(Site {
+                key: LEGACY.to_owned(),
+                key_span: start..end,
+                value_span: start..start,
+                location: start,
+                value: Value::Reference,
+                role: Role::KeyMention,
+                limit: None,
+                rename_conflict: false,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Kind;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef";
+
+    fn found(text: &str) -> Vec<(String, String, Kind)> {
+        scan(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.key, text[s.value_span].to_owned(), s.value.kind()))
+            .collect()
+    }
+
+    fn literal(key: &str) -> (String, String, Kind) {
+        (key.to_owned(), HEX.to_owned(), Kind::Literal)
+    }
+
+    #[test]
+    fn docker_run_flags_with_continuations_and_quotes() {
+        let text = format!(
+            "docker run -d --restart unless-stopped \\\n  -e DELEGATE_TOKEN={HEX} \\\r\n  --env \"UPGRADER_TOKEN={HEX}\" \\\n  --env=ACCOUNT_SECRET='{HEX}' \\\n  -e DELEGATE_NAME=x harness/delegate:latest\n"
+        );
+        assert_eq!(
+            found(&text),
+            vec![
+                literal("DELEGATE_TOKEN"),
+                literal("UPGRADER_TOKEN"),
+                literal("ACCOUNT_SECRET")
+            ]
+        );
+    }
+
+    #[test]
+    fn assignments_exports_and_helm_set() {
+        let text = format!(
+            "export DELEGATE_TOKEN=\"{HEX}\"\nDELEGATE_TOKEN={HEX}; helm upgrade -i d harness/delegate --set delegateToken={HEX} --set-string accountId=x,accountSecret={HEX}\n"
+        );
+        assert_eq!(
+            found(&text),
+            vec![
+                literal("DELEGATE_TOKEN"),
+                literal("DELEGATE_TOKEN"),
+                literal("delegateToken"),
+                literal("accountSecret"),
+            ]
+        );
+    }
+
+    #[test]
+    fn references_empties_and_odd_quoting() {
+        let text = format!(
+            "-e DELEGATE_TOKEN=$TOKEN -e DELEGATE_TOKEN=\"${{TOKEN}}\" -e DELEGATE_TOKEN=$(cat /run/t)\nDELEGATE_TOKEN=\"\"\nDELEGATE_TOKEN=ab\"{}\"\n",
+            &HEX[2..]
+        );
+        let sites = scan(&text).unwrap();
+        let kinds: Vec<Kind> = sites.iter().map(|s| s.value.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Reference,
+                Kind::Reference,
+                Kind::Reference,
+                Kind::Empty,
+                Kind::Literal
+            ]
+        );
+        let empty = &sites[3];
+        assert_eq!(
+            &text[empty.value_span.start - 1..empty.value_span.start + 1],
+            "\"\""
+        );
+        assert!(matches!(sites[4].limit, Some(Limit::Refused(_))));
+    }
+
+    #[test]
+    fn shell_delegate_echo_lines_guards_and_mentions() {
+        let text = format!(
+            "if ! grep -q \"^accountSecret:\" config-watcher.yml; then\n  echo \"accountSecret: {HEX}\" >> config-watcher.yml\nfi\nsed -i \"s|^accountSecret:.*|accountSecret: $TOKEN|\" config-delegate.yml\necho $accountSecret\n"
+        );
+        let sites = scan(&text).unwrap();
+        let roles: Vec<(&str, Kind, &Role)> = sites
+            .iter()
+            .map(|s| (s.key.as_str(), s.value.kind(), &s.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("accountSecret", Kind::Reference, &Role::KeyMention),
+                ("accountSecret", Kind::Literal, &Role::Plain),
+                ("accountSecret", Kind::Reference, &Role::KeyMention),
+                ("accountSecret", Kind::Reference, &Role::KeyMention),
+            ]
+        );
+        assert_eq!(&text[sites[1].value_span.clone()], HEX);
+    }
+
+    #[test]
+    fn commented_lines_are_report_only() {
+        let text = format!("# old: -e DELEGATE_TOKEN={HEX}\necho ok # DELEGATE_TOKEN={HEX}\n");
+        let sites = scan(&text).unwrap();
+        assert_eq!(sites.len(), 2);
+        assert!(sites
+            .iter()
+            .all(|s| matches!(s.limit, Some(Limit::ReportOnly(_)))
+                && &text[s.value_span.clone()] == HEX));
+    }
+
+    #[test]
+    fn heredoc_bodies_are_scanned_as_yaml_or_env() {
+        let text = format!(
+            "cat <<EOF > config-watcher.yml\naccountId: x\ndelegateToken: {HEX}\nEOF\ncat <<-'ENV' > .env\n\tDELEGATE_TOKEN={HEX}\n\tENV\necho DELEGATE_TOKEN=not-here-either\n"
+        );
+        let sites = found(&text);
+        assert_eq!(sites[0], literal("delegateToken"));
+        assert_eq!(sites[1], literal("DELEGATE_TOKEN"));
+        assert_eq!(sites.len(), 3);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error() {
+        let error = scan("docker run -e \"DELEGATE_TOKEN=abc\n").unwrap_err();
+        assert_eq!(error.offset, 14);
+    }
+}
