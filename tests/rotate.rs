@@ -294,7 +294,7 @@ fn fill_placeholders_writes_base64_into_secret_data() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("27 sites rotated, 1 placeholder filled, 13 legacy keys migrated."),
+            .contains("27 sites rotated, 2 placeholders filled, 13 legacy keys migrated."),
         "{}",
         run.stdout
     );

@@ -24,7 +24,7 @@ fn json_lists_every_site_with_the_contract_fields() {
     assert_eq!(report["schema"], "rekey.scan/v1");
     assert_eq!(report["errors"], Value::Array(vec![]));
     let sites = report["sites"].as_array().unwrap();
-    assert_eq!(sites.len(), 40);
+    assert_eq!(sites.len(), 41);
     let secret = sites
         .iter()
         .find(|s| s["path"] == "demo/rendered/delegate-secret.yaml")
@@ -71,7 +71,7 @@ fn json_lists_every_site_with_the_contract_fields() {
     let kinds = |kind: &str| sites.iter().filter(|s| s["kind"] == kind).count();
     assert_eq!(
         (kinds("literal"), kinds("placeholder"), kinds("reference")),
-        (30, 1, 9)
+        (30, 2, 9)
     );
     let formats: std::collections::BTreeSet<&str> = sites
         .iter()
@@ -142,7 +142,7 @@ fn text_groups_sites_by_file_with_a_summary() {
     assert_eq!(run.status, 0);
     assert_eq!(
         run.stdout,
-        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/start.sh\n  8:16     accountSecret    reference   legacy (key mention)\n  9:24     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  14:16    accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  18:24    ACCOUNT_SECRET   literal     hex      sha256:ff25d2389ab7917a legacy\n\n7 sites in 4 files: 6 literal (1 distinct token), 0 placeholder, 1 reference, 0 empty; 6 legacy keys\n"
+        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/start.sh\n  8:16     accountSecret    reference   legacy (key mention)\n  9:24     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  14:16    accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  18:24    ACCOUNT_SECRET   literal     hex      sha256:ff25d2389ab7917a legacy\n\n7 sites in 4 files: 6 literal (1 distinct token), 0 placeholders, 1 reference, 0 empty; 6 legacy keys\n"
 
     );
     assert_eq!(run.stderr, "");

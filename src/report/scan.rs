@@ -140,16 +140,15 @@ fn summary(scan: &Scan) -> String {
     let sites = scan.sites().count();
     let legacy = scan.sites().filter(|(_, s)| s.is_legacy()).count();
     let mut line = format!(
-        "{} in {}: {} literal ({}), {} placeholder, {} reference, {} empty; {} legacy key{}",
+        "{} in {}: {} literal ({}), {}, {}, {} empty; {}",
         plural(sites, "site"),
         plural(scan.files.len(), "file"),
         count(Kind::Literal),
         plural(tokens.len(), "distinct token"),
-        count(Kind::Placeholder),
-        count(Kind::Reference),
+        plural(count(Kind::Placeholder), "placeholder"),
+        plural(count(Kind::Reference), "reference"),
         count(Kind::Empty),
-        legacy,
-        if legacy == 1 { "" } else { "s" },
+        plural(legacy, "legacy key"),
     );
     if !scan.errors.is_empty() {
         line.push_str(&format!(
