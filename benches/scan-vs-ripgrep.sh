@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `rekey scan` on a generated monorepo-like tree against `rg -l -F` searching the same
+# Times `rekey scan` on a generated monorepo-like tree (YAML, shell, JSON, .env, Terraform) against `rg -l -F` searching the same
 # key names, in the same script on the same tree, and prints the ratio. rg only lists
 # candidate files; rekey also parses every candidate and classifies every site, so the ratio
 # says what the parsing costs on top of the fastest possible literal search.
@@ -25,12 +25,20 @@ import os, sys
 root, count = sys.argv[1], int(sys.argv[2])
 token = "a1b2c3d4e5f60718293a4b5c6d7e8f90"  # made up
 filler = "".join(f"  key{i}: value number {i} with some text\n" for i in range(60))
+# One file in ten holds a token, in the formats an infra monorepo mixes.
+holders = [
+    ("yaml", f"kind: Secret\nmetadata:\n  name: d\nstringData:\n  DELEGATE_TOKEN: {token}\ndata:\n{filler}"),
+    ("sh", f"#!/bin/sh\ndocker run -d \\\n  -e DELEGATE_TOKEN={token} \\\n  harness/delegate\n" + "echo step\n" * 60),
+    ("json", '{"containerDefinitions":[{"environment":[{"name":"DELEGATE_TOKEN","value":"' + token + '"}]}]}\n'),
+    ("env", f"DELEGATE_TOKEN={token}\n" + "".join(f"VAR{i}=value{i}\n" for i in range(60))),
+    ("tf", f'module "d" {{\n  delegate_token = "{token}"\n}}\n'),
+]
 for i in range(count):
     folder = os.path.join(root, f"team{i % 40}", f"app{i % 300}")
     os.makedirs(folder, exist_ok=True)
     if i % 10 == 0:
-        body = f"kind: Secret\nmetadata:\n  name: d{i}\nstringData:\n  DELEGATE_TOKEN: {token}\ndata:\n{filler}"
-        name = f"delegate-{i}.yaml"
+        extension, body = holders[(i // 10) % len(holders)]
+        name = f"delegate-{i}.{extension}"
     elif i % 3 == 0:
         body = f"apiVersion: v1\nkind: ConfigMap\ndata:\n{filler}"
         name = f"config-{i}.yaml"
