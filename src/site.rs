@@ -68,6 +68,35 @@ pub enum Role {
 }
 
 impl Site {
+    /// A plain key/value site, pointing the user at the value.
+    pub fn new(key: &str, key_span: Span, value_span: Span, value: Value) -> Site {
+        Site {
+            key: key.to_owned(),
+            key_span,
+            location: value_span.start,
+            value_span,
+            value,
+            role: Role::Plain,
+            limit: None,
+            rename_conflict: false,
+        }
+    }
+
+    /// A reference: the value lives elsewhere, and there is nothing to rewrite at `at`.
+    pub fn reference(key: &str, key_span: Span, at: usize) -> Site {
+        Site::new(key, key_span, at..at, Value::Reference)
+    }
+
+    pub fn with_limit(mut self, limit: Option<Limit>) -> Site {
+        self.limit = limit;
+        self
+    }
+
+    pub fn with_role(mut self, role: Role) -> Site {
+        self.role = role;
+        self
+    }
+
     /// The current name this site's key migrates to, when it is a legacy key.
     pub fn legacy_target(&self) -> Option<&'static str> {
         keys::current_name(&self.key)

@@ -6,7 +6,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Role, Site};
+use crate::site::{Limit, Site};
 use crate::token;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
@@ -82,16 +82,8 @@ fn lex_line(
         } else {
             limit
         };
-        sites.push(Site {
-            key: key.to_owned(),
-            key_span: at..at + key_len,
-            location: value_span.start,
-            value: token::classify(&text[value_span.clone()]),
-            value_span,
-            role: Role::Plain,
-            limit,
-            rename_conflict: false,
-        });
+        let value = token::classify(&text[value_span.clone()]);
+        sites.push(Site::new(key, at..at + key_len, value_span, value).with_limit(limit));
     }
     Ok(next)
 }

@@ -6,8 +6,8 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Role, Site, Span};
-use crate::token::{self, Value};
+use crate::site::{Limit, Site, Span};
+use crate::token;
 use jsonc_parser::ast::{Object, ObjectPropName, StringLit, Value as Json};
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
@@ -103,16 +103,7 @@ fn env_entry(text: &str, object: &Object, sites: &mut Vec<Site>) {
         sites.push(string_site(text, key, key_span, value));
     } else if let Some(reference) = get(["valueFrom", "ValueFrom"]) {
         let at = reference.range().start;
-        sites.push(Site {
-            key: key.to_owned(),
-            key_span,
-            value_span: at..at,
-            location: at,
-            value: Value::Reference,
-            role: Role::Plain,
-            limit: None,
-            rename_conflict: false,
-        });
+        sites.push(Site::reference(key, key_span, at));
     }
 }
 
@@ -124,16 +115,7 @@ fn string_site(text: &str, key: &str, key_span: Span, value: &StringLit) -> Site
             "the value uses JSON escapes: write the token without backslashes".to_owned(),
         )
     });
-    Site {
-        key: key.to_owned(),
-        key_span,
-        location: value_span.start,
-        value: token::classify(&value.value),
-        value_span,
-        role: Role::Plain,
-        limit,
-        rename_conflict: false,
-    }
+    Site::new(key, key_span, value_span, token::classify(&value.value)).with_limit(limit)
 }
 
 fn inner(string: &StringLit) -> Span {

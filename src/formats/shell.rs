@@ -414,16 +414,8 @@ impl<'a> Lexer<'a> {
                 }
             }
         };
-        self.sites.push(Site {
-            key: key.to_owned(),
-            key_span,
-            location: value_span.start,
-            value_span,
-            value: classified,
-            role: Role::Plain,
-            limit,
-            rename_conflict: false,
-        });
+        self.sites
+            .push(Site::new(key, key_span, value_span, classified).with_limit(limit));
     }
 }
 
@@ -476,16 +468,7 @@ fn add_mentions(text: &str, sites: &mut Vec<Site>) {
         let expansion = matches!(before, Some(b'$' | b'{'));
         let taken = sites.iter().any(|s| s.key_span.start == start);
         if whole && !expansion && !taken {
-            sites.push(Site {
-                key: LEGACY.to_owned(),
-                key_span: start..end,
-                value_span: start..start,
-                location: start,
-                value: Value::Reference,
-                role: Role::KeyMention,
-                limit: None,
-                rename_conflict: false,
-            });
+            sites.push(Site::reference(LEGACY, start..end, start).with_role(Role::KeyMention));
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Role, Site, Span};
+use crate::site::{Limit, Site, Span};
 use crate::token::{self, Value};
 use hcl_edit::expr::{Expression, Object, ObjectKey};
 use hcl_edit::structure::{Body, Structure};
@@ -142,16 +142,7 @@ fn push(text: &str, key: &str, key_span: Span, value: &Expression, sites: &mut V
         | Expression::Conditional(_) => (span.start..span.start, Value::Reference, None),
         _ => return,
     };
-    sites.push(Site {
-        key: key.to_owned(),
-        key_span,
-        location: value_span.start,
-        value_span,
-        value: classified,
-        role: Role::Plain,
-        limit,
-        rename_conflict: false,
-    });
+    sites.push(Site::new(key, key_span, value_span, classified).with_limit(limit));
 }
 
 #[cfg(test)]

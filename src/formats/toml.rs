@@ -4,7 +4,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Role, Site, Span};
+use crate::site::{Limit, Site, Span};
 use crate::token;
 use toml_edit::{Document, Item, Key, TableLike, Value};
 
@@ -69,16 +69,8 @@ fn site(text: &str, key: &Key, value: &Value) -> Option<Site> {
     let limit = (quote == 3 || text[value_span.clone()] != *string.value()).then(|| {
         Limit::Refused("the value uses escapes or a multi-line string: write it as one \"basic\" or 'literal' string".to_owned())
     });
-    Some(Site {
-        key: key.get().to_owned(),
-        key_span,
-        location: value_span.start,
-        value: token::classify(string.value()),
-        value_span,
-        role: Role::Plain,
-        limit,
-        rename_conflict: false,
-    })
+    let value = token::classify(string.value());
+    Some(Site::new(key.get(), key_span, value_span, value).with_limit(limit))
 }
 
 /// A key's span without its quotes, when it is quoted.

@@ -267,16 +267,9 @@ impl<'a> Walker<'a> {
         if let Some(value) = entry.get("value") {
             self.push_site(name, inner_span(name), value, Role::Plain, conflict, sites);
         } else if let Some(Node::Map { start, .. }) = entry.get("valueFrom") {
-            sites.push(Site {
-                key: name.value.clone(),
-                key_span: inner_span(name),
-                value_span: *start..*start,
-                location: *start,
-                value: Value::Reference,
-                role: Role::Plain,
-                limit: None,
-                rename_conflict: conflict,
-            });
+            let mut site = Site::reference(&name.value, inner_span(name), *start);
+            site.rename_conflict = conflict;
+            sites.push(site);
         }
     }
 
@@ -293,18 +286,10 @@ impl<'a> Walker<'a> {
             return;
         }
         let span = inner_span(key);
-        sites.push(Site {
-            key: key.value.clone(),
-            key_span: span.clone(),
-            value_span: span.start..span.start,
-            location: span.start,
-            value: Value::Reference,
-            role: Role::SecretKeyRef {
-                secret: secret.to_owned(),
-            },
-            limit: None,
-            rename_conflict: false,
-        });
+        let role = Role::SecretKeyRef {
+            secret: secret.to_owned(),
+        };
+        sites.push(Site::reference(&key.value, span.clone(), span.start).with_role(role));
     }
 
     /// `DELEGATE_TOKEN=<v>` as a sequence item: kustomize `literals:`, compose `environment:`.
@@ -316,9 +301,7 @@ impl<'a> Walker<'a> {
             return;
         }
         let inner = inner_span(scalar);
-        let written = &self.text[inner.clone()];
-        let verbatim = written == scalar.value
-            && !matches!(scalar.style, ScalarStyle::Literal | ScalarStyle::Folded);
+        let verbatim = self.is_verbatim(scalar);
         let key_start = inner.start;
         let value_start = key_start + name.len() + 1;
         let value_span = if verbatim {
@@ -326,17 +309,20 @@ impl<'a> Walker<'a> {
         } else {
             inner.clone()
         };
-        let conflict = keys::current_name(name).is_some_and(|current| names.contains(current));
-        sites.push(Site {
-            key: name.to_owned(),
-            key_span: key_start..key_start + name.len(),
-            location: value_span.start,
-            value_span,
-            value: classify_scalar_text(rest, scalar.style),
-            role: Role::Plain,
-            limit: (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar))),
-            rename_conflict: conflict,
-        });
+        let value = classify_scalar_text(rest, scalar.style);
+        let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
+        let mut site =
+            Site::new(name, key_start..key_start + name.len(), value_span, value).with_limit(limit);
+        site.rename_conflict =
+            keys::current_name(name).is_some_and(|current| names.contains(current));
+        sites.push(site);
+    }
+
+    /// The scalar's characters are its value: no escapes, folding or block indicators, so
+    /// a rewrite can splice them.
+    fn is_verbatim(&self, scalar: &Scalar) -> bool {
+        self.text[inner_span(scalar)] == scalar.value
+            && !matches!(scalar.style, ScalarStyle::Literal | ScalarStyle::Folded)
     }
 
     fn push_site(
@@ -356,24 +342,15 @@ impl<'a> Walker<'a> {
             },
             Node::Map { start, .. } if self.text[*start..].starts_with("{{") => {
                 // `key: {{ .Values.x }}` parses as a flow mapping inside a flow mapping.
-                sites.push(Site {
-                    key: key.value.clone(),
-                    key_span,
-                    value_span: *start..*start,
-                    location: *start,
-                    value: Value::Reference,
-                    role,
-                    limit: None,
-                    rename_conflict,
-                });
+                let mut site = Site::reference(&key.value, key_span, *start).with_role(role);
+                site.rename_conflict = rename_conflict;
+                sites.push(site);
                 return;
             }
             Node::Map { .. } | Node::Seq { .. } => return,
         };
         let value_span = inner_span(scalar);
-        let written = &self.text[value_span.clone()];
-        let verbatim = written == scalar.value
-            && !matches!(scalar.style, ScalarStyle::Literal | ScalarStyle::Folded);
+        let verbatim = self.is_verbatim(scalar);
         let is_null = scalar.style == ScalarStyle::Plain
             && matches!(scalar.value.as_str(), "~" | "null" | "Null" | "NULL" | "");
         let (value, limit) = if is_null {
@@ -385,16 +362,12 @@ impl<'a> Walker<'a> {
             let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
             (value, limit)
         };
-        sites.push(Site {
-            key: key.value.clone(),
-            key_span,
-            value_span,
-            location,
-            value,
-            role,
-            limit,
-            rename_conflict,
-        });
+        let mut site = Site::new(&key.value, key_span, value_span, value)
+            .with_limit(limit)
+            .with_role(role);
+        site.location = location;
+        site.rename_conflict = rename_conflict;
+        sites.push(site);
     }
 }
 
@@ -476,16 +449,8 @@ fn scan_template(text: &str) -> Vec<Site> {
             if keys::is_token_key(key_text) && rest.contains("{{") {
                 let offset = key_start + key.find(key_text).unwrap_or(0);
                 let value_at = line_start + line.find("{{").unwrap_or(0);
-                sites.push(Site {
-                    key: key_text.to_owned(),
-                    key_span: offset..offset + key_text.len(),
-                    value_span: value_at..value_at,
-                    location: value_at,
-                    value: Value::Reference,
-                    role: Role::Plain,
-                    limit: None,
-                    rename_conflict: false,
-                });
+                let key_span = offset..offset + key_text.len();
+                sites.push(Site::reference(key_text, key_span, value_at));
             }
         }
         line_start += line.len();

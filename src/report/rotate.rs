@@ -99,7 +99,7 @@ pub fn colour_diff(diff: &str, style: Style) -> String {
         .collect()
 }
 
-/// `Rotated sha256:… → sha256:…: 9 sites in 6 files, …`.
+/// `Rotated sha256:… -> sha256:… in 6 files: 9 sites rotated, …`.
 pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     if plan.is_empty() {
         return format!(
@@ -107,24 +107,18 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
             plan.new
         );
     }
-    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
-    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
-    let renamed = plan.count(|c| c.renamed_to.is_some());
-    let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
-    let action = match (outcome, old.is_empty()) {
-        (Outcome::DryRun, false) => format!("Would rotate {} -> {}", old.join(", "), plan.new),
-        (Outcome::Written | Outcome::Committed, false) => {
-            format!("Rotated {} -> {}", old.join(", "), plan.new)
+    let action = match (outcome, old_tokens(plan)) {
+        (Outcome::DryRun, Some(old)) => format!("Would rotate {old} -> {}", plan.new),
+        (Outcome::Written | Outcome::Committed, Some(old)) => {
+            format!("Rotated {old} -> {}", plan.new)
         }
-        (Outcome::DryRun, true) => format!("Would write {}", plan.new),
-        (Outcome::Written | Outcome::Committed, true) => format!("Wrote {}", plan.new),
+        (Outcome::DryRun, None) => format!("Would write {}", plan.new),
+        (Outcome::Written | Outcome::Committed, None) => format!("Wrote {}", plan.new),
     };
     let mut line = format!(
-        "{action} in {}: {} rotated, {} filled, {} migrated.",
+        "{action} in {}: {}.",
         plural(plan.files.len(), "file"),
-        plural(rotated, "site"),
-        plural(filled, "placeholder"),
-        plural(renamed, "legacy key"),
+        counts(plan)
     );
     match outcome {
         Outcome::DryRun => line.push_str(" Dry run: nothing was written; add --write to apply."),
@@ -133,6 +127,25 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     }
     line.push('\n');
     line
+}
+
+/// The fingerprints being replaced, or `None` when only placeholders are filled.
+fn old_tokens(plan: &Plan) -> Option<String> {
+    let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
+    (!old.is_empty()).then(|| old.join(", "))
+}
+
+/// `27 sites rotated, 0 placeholders filled, 13 legacy keys migrated`.
+fn counts(plan: &Plan) -> String {
+    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
+    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
+    let renamed = plan.count(|c| c.renamed_to.is_some());
+    format!(
+        "{} rotated, {} filled, {} migrated",
+        plural(rotated, "site"),
+        plural(filled, "placeholder"),
+        plural(renamed, "legacy key"),
+    )
 }
 
 /// The policy file line: `current` now lists the new token.
@@ -155,24 +168,14 @@ pub fn committed(branch: &str, commit: &str) -> String {
 /// The commit message of a `--commit` rotation: what happened, in fingerprints only, and a
 /// `Rekey-Rotation:` trailer that tooling can search for.
 pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
-    let old: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
-    let from = if old.is_empty() {
-        "placeholders".to_owned()
-    } else {
-        old.join(", ")
-    };
+    let from = old_tokens(plan).unwrap_or_else(|| "placeholders".to_owned());
     let default_subject = format!("Rotate Harness delegate token {from} -> {}", plan.new);
     let subject = subject.map(str::trim).filter(|s| !s.is_empty());
     let mut message = format!("{}\n\n", subject.unwrap_or(&default_subject));
-    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
-    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
-    let renamed = plan.count(|c| c.renamed_to.is_some());
     message.push_str(&format!(
-        "Old: {from}\nNew: {}\n\n{} rotated, {} filled, {} migrated, in {}:\n",
+        "Old: {from}\nNew: {}\n\n{}, in {}:\n",
         plan.new,
-        plural(rotated, "site"),
-        plural(filled, "placeholder"),
-        plural(renamed, "legacy key"),
+        counts(plan),
         plural(plan.files.len(), "file"),
     ));
     for file_plan in &plan.files {
