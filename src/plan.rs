@@ -111,19 +111,22 @@ pub fn plan<'a>(
         let mut edits = Vec::new();
         let mut changes = Vec::new();
         for (index, site) in file.sites.iter().enumerate() {
+            let at = || {
+                let (line, column) = file.line_col(site.location);
+                format!("{}:{line}:{column}", file.display)
+            };
             let value = value_change(site, &selected, new, options);
             if let (Some(change), Some(limit)) = (&value, &site.limit) {
-                let (line, column) = file.line_col(site.location);
-                let at = format!("{}:{line}:{column}", file.display);
                 match (change, limit) {
                     (ValueChange::Rotated { .. }, Limit::Refused(reason)) => {
-                        blocked.push(format!("  {at}: {reason}"));
+                        blocked.push(format!("  {}: {reason}", at()));
                     }
                     (ValueChange::Rotated { .. }, Limit::ReportOnly(reason)) => {
-                        notes.push(format!("{at}: {} not rotated: {reason}", site.key));
+                        notes.push(format!("{}: {} not rotated: {reason}", at(), site.key));
                     }
                     (ValueChange::Filled { .. }, limit) => {
-                        notes.push(format!("{at}: {} not filled: {}", site.key, limit.reason()));
+                        let reason = limit.reason();
+                        notes.push(format!("{}: {} not filled: {reason}", at(), site.key));
                     }
                 }
                 continue;
@@ -133,24 +136,9 @@ pub fn plan<'a>(
                 continue;
             }
             let renamed_to = rename_target(site, &selected, &migrated_secrets, options, &value);
-            if site.is_legacy() && site.rename_conflict && !options.keep_legacy_keys {
-                let (line, column) = file.line_col(site.location);
-                notes.push(format!(
-                    "{}:{line}:{column}: legacy key {} kept: {} already sits beside it",
-                    file.display,
-                    site.key,
-                    site.legacy_target().unwrap_or_default()
-                ));
-            }
-            if let (Role::SecretKeyRef { secret }, None, false) =
-                (&site.role, renamed_to, options.keep_legacy_keys)
-            {
-                if site.is_legacy() && !migrated_secrets.contains(secret) {
-                    let (line, column) = file.line_col(site.location);
-                    notes.push(format!(
-                        "{}:{line}:{column}: secretKeyRef key {} kept: Secret {secret} is not migrated in the scanned files; rename its key first",
-                        file.display, site.key
-                    ));
+            if renamed_to.is_none() && !options.keep_legacy_keys {
+                if let Some(why) = legacy_key_kept(site, &migrated_secrets) {
+                    notes.push(format!("{}: {why}", at()));
                 }
             }
             if let Some(change) = &value {
@@ -287,6 +275,23 @@ fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool
             .value
             .fingerprint()
             .is_some_and(|f| !selected.contains(f))
+}
+
+/// Why a legacy key that migration would rename stays as it is.
+fn legacy_key_kept(site: &Site, migrated_secrets: &HashSet<String>) -> Option<String> {
+    let target = site.legacy_target()?;
+    let key = &site.key;
+    if site.rename_conflict {
+        return Some(format!(
+            "legacy key {key} kept: {target} already sits beside it"
+        ));
+    }
+    match &site.role {
+        Role::SecretKeyRef { secret } if !migrated_secrets.contains(secret) => Some(format!(
+            "secretKeyRef key {key} kept: Secret {secret} is not migrated in the scanned files; rename its key first"
+        )),
+        _ => None,
+    }
 }
 
 fn rename_target(

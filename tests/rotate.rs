@@ -374,3 +374,24 @@ fn a_rewrite_that_fails_verification_is_never_written() {
     );
     assert_same_tree(repo.path(), &fixtures().join("demo"));
 }
+
+#[test]
+fn a_legacy_key_beside_its_current_name_is_kept_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = format!("ACCOUNT_SECRET={OLD_HEX}\nDELEGATE_TOKEN={OLD_HEX}\n");
+    fs::write(dir.path().join("delegate.env"), &env).unwrap();
+    let token = new_token_file();
+    let run = rekey(
+        dir.path(),
+        &rotate_args(&["--write"], token.to_str().unwrap()),
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "note: delegate.env:1:16: legacy key ACCOUNT_SECRET kept: DELEGATE_TOKEN already sits beside it\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("delegate.env")).unwrap(),
+        env.replace(OLD_HEX, NEW_HEX)
+    );
+}
