@@ -1,7 +1,8 @@
 //! rekey finds every place a Harness delegate token lives in an infra repo and rotates it
-//! without changing any other byte. The pipeline (GUIDE §3) maps onto modules:
-//! `source` → `engine` (with `formats`) → `plan` (with `edit`) → `verify` → `writer` →
-//! `report`. Only `report` prints.
+//! without changing any other byte. The pipeline maps onto modules: `source` (or `git` for
+//! a commit's tree or the index) → `engine` (with `formats`) → `plan` (with `edit`) →
+//! `verify` → `writer` (or `git` for a commit) → `report`. `check` and `policy` judge scans
+//! for CI; `cli` turns arguments into options and exit codes. Only `report` prints.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
