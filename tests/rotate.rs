@@ -12,26 +12,41 @@ fn rotate_args<'a>(extra: &[&'a str], token_file: &'a str) -> Vec<&'a str> {
     args
 }
 
+/// Runs `rekey rotate --new-token-file fixtures/new-token.txt EXTRA…` in a scratch copy of
+/// `fixtures/<fixture>`.
+fn rotate_copy(fixture: &str, extra: &[&str]) -> (tempfile::TempDir, Run) {
+    let repo = copy_fixture(fixture);
+    let token = new_token_file();
+    let run = rekey(repo.path(), &rotate_args(extra, token.to_str().unwrap()));
+    (repo, run)
+}
+
 #[test]
 fn write_rotates_the_demo_repo_to_the_expected_tree_byte_for_byte() {
-    let repo = copy_fixture("demo");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("demo", &["--write"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_same_tree(repo.path(), &fixtures().join("expected/demo-rotated"));
     assert!(run.stdout.contains(
         "Rotated sha256:ff25d2389ab7917a -> sha256:23e0bf16a8233d47 in 20 files: 27 sites rotated, 0 placeholders filled, 13 legacy keys migrated."
     ), "{}", run.stdout);
+    #[cfg(unix)]
+    for script in [
+        "shell-delegate/start.sh",
+        "docker/launch-harness-delegate.sh",
+        "helm/install.sh",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(repo.path().join(script))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{script} lost its executable bits");
+    }
 }
 
 #[test]
 fn dry_run_prints_the_redacted_diff_and_changes_nothing() {
-    let repo = copy_fixture("demo");
-    let token = new_token_file();
-    let run = rekey(repo.path(), &rotate_args(&[], token.to_str().unwrap()));
+    let (repo, run) = rotate_copy("demo", &[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_same_tree(repo.path(), &fixtures().join("demo"));
     let expected = fs::read_to_string(fixtures().join("expected/demo-dry-run.txt")).unwrap();
@@ -205,12 +220,7 @@ fn several_tokens_are_refused_until_only_or_all_says_which() {
 
 #[test]
 fn all_rotates_every_token() {
-    let repo = copy_fixture("multi-token");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write", "--all"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("multi-token", &["--write", "--all"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     let joined: String = tree(repo.path())
         .into_iter()
@@ -222,12 +232,7 @@ fn all_rotates_every_token() {
 
 #[test]
 fn an_unparseable_file_stops_the_rotation_and_nothing_is_written() {
-    let repo = copy_fixture("broken");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("broken", &["--write"]);
     assert_eq!(run.status, 2);
     assert!(
         run.stderr.starts_with("error: bad.yaml:3:"),
@@ -245,12 +250,7 @@ fn an_unparseable_file_stops_the_rotation_and_nothing_is_written() {
 
 #[test]
 fn a_block_scalar_token_is_refused_rather_than_guessed() {
-    let repo = copy_fixture("block-scalar");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("block-scalar", &["--write"]);
     assert_eq!(run.status, 2);
     assert!(
         run.stderr
@@ -263,12 +263,7 @@ fn a_block_scalar_token_is_refused_rather_than_guessed() {
 
 #[test]
 fn keep_legacy_keys_rotates_values_only() {
-    let repo = copy_fixture("demo");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write", "--keep-legacy-keys"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("demo", &["--write", "--keep-legacy-keys"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -285,12 +280,7 @@ fn keep_legacy_keys_rotates_values_only() {
 
 #[test]
 fn fill_placeholders_writes_base64_into_secret_data() {
-    let repo = copy_fixture("demo");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write", "--fill-placeholders"], token.to_str().unwrap()),
-    );
+    let (repo, run) = rotate_copy("demo", &["--write", "--fill-placeholders"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -305,30 +295,6 @@ fn fill_placeholders_writes_base64_into_secret_data() {
         template,
         original.replace("PUT_YOUR_DELEGATE_TOKEN", NEW_BASE64)
     );
-}
-
-#[cfg(unix)]
-#[test]
-fn scripts_stay_executable() {
-    use std::os::unix::fs::PermissionsExt;
-    let repo = copy_fixture("demo");
-    let token = new_token_file();
-    let run = rekey(
-        repo.path(),
-        &rotate_args(&["--write"], token.to_str().unwrap()),
-    );
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    for script in [
-        "shell-delegate/start.sh",
-        "docker/launch-harness-delegate.sh",
-        "helm/install.sh",
-    ] {
-        let mode = fs::metadata(repo.path().join(script))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o111, 0o111, "{script} lost its executable bits");
-    }
 }
 
 #[cfg(unix)]
