@@ -135,13 +135,14 @@ impl<'a> Lexer<'a> {
                     self.at += 1;
                 }
                 b'#' if self.word.is_none() => self.comment(),
-                b'<' if self.peek(1) == Some(b'<') && self.peek(2) != Some(b'<') => {
-                    self.finish_word();
-                    self.heredoc_start();
-                }
                 b'<' => {
                     self.finish_word();
-                    self.at += 1;
+                    match (self.peek(1), self.peek(2)) {
+                        // `<<<` is a here-string: its word follows on the same line.
+                        (Some(b'<'), Some(b'<')) => self.at += 3,
+                        (Some(b'<'), _) => self.heredoc_start(),
+                        _ => self.at += 1,
+                    }
                 }
                 b'\'' => self.single_quoted()?,
                 b'"' => self.double_quoted()?,
@@ -591,6 +592,12 @@ mod tests {
         assert_eq!(sites[0], literal("delegateToken"));
         assert_eq!(sites[1], literal("DELEGATE_TOKEN"));
         assert_eq!(sites.len(), 3);
+    }
+
+    #[test]
+    fn a_here_string_is_not_a_heredoc() {
+        let text = format!("read -r t <<< \"$x\"\ndocker run -e DELEGATE_TOKEN={HEX} img\n");
+        assert_eq!(found(&text), vec![literal("DELEGATE_TOKEN")]);
     }
 
     #[test]
