@@ -451,3 +451,76 @@ proptest! {
         assert_rotation_round_trips("main.tf", &planted, &token);
     }
 }
+
+/// Fragments that stress the lexers and parsers: quotes, escapes, heredocs, comments,
+/// substitutions, multi-byte characters and the key names themselves.
+fn fragment() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "DELEGATE_TOKEN",
+        "accountSecret",
+        "delegateToken",
+        "delegate_token",
+        "=",
+        ": ",
+        "\"",
+        "'",
+        "\\",
+        "\n",
+        "\r\n",
+        " ",
+        "\t",
+        "#",
+        "<<",
+        "EOF",
+        "<<<",
+        "$(",
+        ")",
+        "${",
+        "}",
+        "`",
+        "-e ",
+        "--env=",
+        "é",
+        "値",
+        "{",
+        "[",
+        "]",
+        ",",
+        "- ",
+        "name: ",
+        "value: ",
+        "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "export ",
+        "|",
+        ">",
+        "&",
+        ";",
+        "{{",
+        "*a",
+        "&a ",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn no_scanner_panics_and_every_span_is_a_char_range(parts in prop::collection::vec(fragment(), 0..40)) {
+        let text: String = parts.concat();
+        for name in ["x.yaml", "x.json", "x.toml", "x.tf", "x.tfstate", "x.sh", ".env"] {
+            let Ok(Some(file)) = scan_file(SourceFile {
+                path: PathBuf::from(name),
+                display: name.to_owned(),
+                bytes: text.as_bytes().to_vec(),
+            }) else {
+                continue;
+            };
+            for site in &file.sites {
+                for span in [&site.key_span, &site.value_span] {
+                    prop_assert!(text.get(span.clone()).is_some(), "{name}: {span:?} is not a char range of {text:?}");
+                }
+                prop_assert!(site.location <= text.len());
+            }
+        }
+    }
+}
