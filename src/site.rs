@@ -41,6 +41,12 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// `Refused(reason)` unless the value's characters in the file are its value, so that a
+    /// splice cannot break escapes or line structure.
+    pub fn refused_unless(verbatim: bool, reason: &str) -> Option<Limit> {
+        (!verbatim).then(|| Limit::Refused(reason.to_owned()))
+    }
+
     pub fn reason(&self) -> &str {
         match self {
             Limit::Refused(reason) | Limit::ReportOnly(reason) => reason,

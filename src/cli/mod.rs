@@ -135,12 +135,19 @@ impl PolicyFile {
         let Some(policy) = &self.policy else {
             return false;
         };
-        let absolute = absolute
-            .canonicalize()
-            .unwrap_or_else(|_| absolute.to_owned());
-        absolute.strip_prefix(&self.root).is_ok_and(|relative| {
-            policy.excludes(&crate::source::display_path(relative, Path::new("")))
-        })
+        // Called for every walked file: resolve symlinks only when the plain path does not
+        // already lie below the policy's directory.
+        let relative = match absolute.strip_prefix(&self.root) {
+            Ok(relative) => relative.to_owned(),
+            Err(_) => match absolute.canonicalize() {
+                Ok(resolved) => match resolved.strip_prefix(&self.root) {
+                    Ok(relative) => relative.to_owned(),
+                    Err(_) => return false,
+                },
+                Err(_) => return false,
+            },
+        };
+        policy.excludes(&crate::source::display_path(&relative, Path::new("")))
     }
 }
 

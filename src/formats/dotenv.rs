@@ -63,9 +63,10 @@ fn lex_line(
                 return unterminated(commented, key, cursor, line_end);
             };
             let inner = cursor + 1..close;
-            let limit = text[inner.clone()]
-                .contains(['\\', '\n'])
-                .then(|| Limit::Refused("the value uses escapes or spans lines: write it on one line without backslashes".to_owned()));
+            let limit = Limit::refused_unless(
+                !text[inner.clone()].contains(['\\', '\n']),
+                "the value uses escapes or spans lines: write it on one line without backslashes",
+            );
             let next = text[close..].find('\n').map_or(text.len(), |i| close + i) + 1;
             (inner, next, limit)
         }

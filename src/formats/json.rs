@@ -110,11 +110,10 @@ fn env_entry(text: &str, object: &Object, sites: &mut Vec<Site>) {
 fn string_site(text: &str, key: &str, key_span: Span, value: &StringLit) -> Site {
     let value_span = inner(value);
     // An escaped value would need re-escaping to rewrite: refuse rather than guess.
-    let limit = (text[value_span.clone()] != *value.value).then(|| {
-        Limit::Refused(
-            "the value uses JSON escapes: write the token without backslashes".to_owned(),
-        )
-    });
+    let limit = Limit::refused_unless(
+        text[value_span.clone()] == *value.value,
+        "the value uses JSON escapes: write the token without backslashes",
+    );
     Site::new(key, key_span, value_span, token::classify(&value.value)).with_limit(limit)
 }
 

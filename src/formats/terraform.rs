@@ -128,11 +128,10 @@ fn push(text: &str, key: &str, key_span: Span, value: &Expression, sites: &mut V
     let (value_span, classified, limit) = match value {
         Expression::String(string) => {
             let inner = span.start + 1..span.end - 1;
-            let limit = (text[inner.clone()] != **string).then(|| {
-                Limit::Refused(
-                    "the value uses escapes: write the token without backslashes".to_owned(),
-                )
-            });
+            let limit = Limit::refused_unless(
+                text[inner.clone()] == **string,
+                "the value uses escapes: write the token without backslashes",
+            );
             (inner, token::classify(string), limit)
         }
         Expression::StringTemplate(_)

@@ -66,9 +66,10 @@ fn site(text: &str, key: &Key, value: &Value) -> Option<Site> {
         1
     };
     let value_span = span.start + quote..span.end - quote;
-    let limit = (quote == 3 || text[value_span.clone()] != *string.value()).then(|| {
-        Limit::Refused("the value uses escapes or a multi-line string: write it as one \"basic\" or 'literal' string".to_owned())
-    });
+    let limit = Limit::refused_unless(
+        quote == 1 && text[value_span.clone()] == *string.value(),
+        "the value uses escapes or a multi-line string: write it as one \"basic\" or 'literal' string",
+    );
     let value = token::classify(string.value());
     Some(Site::new(key.get(), key_span, value_span, value).with_limit(limit))
 }

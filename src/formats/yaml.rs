@@ -21,12 +21,9 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
             }
             Ok(sites)
         }
-        Err(error) if text.contains("{{") => {
-            // A Helm template: `{{ … }}` makes most of them invalid YAML, and what they hold
-            // are references to values, never literals.
-            let _ = error;
-            Ok(scan_template(text))
-        }
+        // A Helm template: `{{ … }}` makes most of them invalid YAML, and what they hold
+        // are references to values, never literals.
+        Err(_) if text.contains("{{") => Ok(scan_template(text)),
         Err(error) => Err(error),
     }
 }

@@ -1,7 +1,7 @@
 //! The report stage, the only code that prints. It turns scans and plans into text for
 //! people (grouped, concise, coloured on a terminal unless `NO_COLOR` is set) or JSON for
-//! machines. Token values never reach it redacted or not unless `--show-secrets` put them
-//! in a diff; every text bound for output passes the redaction sweep first.
+//! machines. Sites carry fingerprints, never values; a diff shows token values only with
+//! `--show-secrets`, and every other text bound for output passes the redaction sweep.
 
 pub mod check;
 pub mod rotate;
