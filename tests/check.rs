@@ -378,22 +378,11 @@ fn rotate_write_moves_current_to_the_new_token_keeping_comments() {
     assert_eq!(check.status, 0, "{}", check.stdout);
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {}", args.join(" "));
-}
-
 #[test]
 fn staged_judges_the_index_not_the_working_tree() {
     let repo = tempfile::tempdir().unwrap();
     let dir = repo.path();
-    git(dir, &["init", "-q"]);
+    git(dir, dir, &["init", "-q"]);
     fs::copy(
         fixtures().join("policy/.rekey.toml"),
         dir.join(".rekey.toml"),
@@ -401,7 +390,7 @@ fn staged_judges_the_index_not_the_working_tree() {
     .unwrap();
     let manifest = dir.join("values.yaml");
     fs::write(&manifest, format!("delegateToken: {OTHER_HEX}\n")).unwrap();
-    git(dir, &["add", ".rekey.toml", "values.yaml"]);
+    git(dir, dir, &["add", ".rekey.toml", "values.yaml"]);
     fs::write(&manifest, format!("delegateToken: {OLD_HEX}\n")).unwrap();
 
     let staged = rekey(dir, &["check", "--staged"]);
@@ -424,7 +413,7 @@ fn staged_judges_the_index_not_the_working_tree() {
         working.stdout
     );
 
-    git(dir, &["add", "values.yaml"]);
+    git(dir, dir, &["add", "values.yaml"]);
     fs::write(&manifest, format!("delegateToken: {OTHER_HEX}\n")).unwrap();
     assert_eq!(rekey(dir, &["check", "--staged"]).status, 0);
     assert_eq!(rekey(dir, &["check"]).status, 1);
@@ -442,21 +431,9 @@ fn rotate_commit_carries_the_policy_update() {
     ] {
         fs::remove_file(dir.join(file)).unwrap();
     }
-    git(dir, &["init", "-q"]);
-    git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=Ops",
-            "-c",
-            "user.email=ops@example.com",
-            "commit",
-            "-q",
-            "-m",
-            "init",
-        ],
-    );
+    git(dir, dir, &["init", "-q"]);
+    git(dir, dir, &["add", "-A"]);
+    git(dir, dir, &["commit", "-q", "-m", "init"]);
     let token = new_token_file();
     let run = rekey_with(
         dir,
@@ -468,26 +445,13 @@ fn rotate_commit_carries_the_policy_update() {
             "--branch",
             "rotate",
         ],
-        &[
-            ("GIT_AUTHOR_NAME", "Ops"),
-            ("GIT_AUTHOR_EMAIL", "ops@example.com"),
-            ("GIT_COMMITTER_NAME", "Ops"),
-            ("GIT_COMMITTER_EMAIL", "ops@example.com"),
-            ("HOME", dir.to_str().unwrap()),
-        ],
+        &IDENTITY,
         None,
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
-    let shown = Command::new("git")
-        .args(["show", "rotate:.rekey.toml"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let shown = git(dir, dir, &["show", "rotate:.rekey.toml"]);
     let original = fs::read_to_string(fixtures().join("policy/.rekey.toml")).unwrap();
-    assert_eq!(
-        String::from_utf8(shown.stdout).unwrap(),
-        original.replace(OLD_FINGERPRINT, NEW_FINGERPRINT)
-    );
+    assert_eq!(shown, original.replace(OLD_FINGERPRINT, NEW_FINGERPRINT));
     assert_eq!(
         fs::read_to_string(dir.join(".rekey.toml")).unwrap(),
         original,

@@ -10,33 +10,6 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-const IDENTITY: [(&str, &str); 4] = [
-    ("GIT_AUTHOR_NAME", "Rotation Bot"),
-    ("GIT_AUTHOR_EMAIL", "rotation-bot@example.com"),
-    ("GIT_COMMITTER_NAME", "Rotation Bot"),
-    ("GIT_COMMITTER_EMAIL", "rotation-bot@example.com"),
-];
-
-/// The git CLI, isolated from the machine's own git configuration.
-fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .envs(IDENTITY)
-        .output()
-        .expect("git is installed");
-    assert!(
-        output.status.success(),
-        "git {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 struct Repo {
     _dir: tempfile::TempDir,
     home: tempfile::TempDir,
@@ -293,7 +266,7 @@ fn a_bare_repository_gets_the_branch() {
         repo.home.path(),
         &["diff", "--name-only", "main", BRANCH],
     );
-    assert_eq!(changed.lines().count(), ROTATED.len());
+    assert_eq!(changed.lines().collect::<Vec<_>>(), ROTATED);
     git(&bare_path, repo.home.path(), &["fsck", "--strict"]);
 }
 

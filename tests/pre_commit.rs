@@ -38,21 +38,11 @@ fn try_repo(scratch: &Path) -> (bool, String) {
     (status.success(), text)
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {}", args.join(" "));
-}
-
 #[test]
 fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
-    git(dir, &["init", "-q"]);
+    git(dir, dir, &["init", "-q"]);
     fs::copy(
         fixtures().join("policy/.rekey.toml"),
         dir.join(".rekey.toml"),
@@ -63,7 +53,7 @@ fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
         format!("delegateToken: {OTHER_HEX}\n"),
     )
     .unwrap();
-    git(dir, &["add", ".rekey.toml", "values.yaml"]);
+    git(dir, dir, &["add", ".rekey.toml", "values.yaml"]);
 
     let (passed, output) = try_repo(dir);
     assert!(!passed, "a revoked token passed the hook:\n{output}");
@@ -78,7 +68,7 @@ fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
         format!("delegateToken: {OLD_HEX}\n"),
     )
     .unwrap();
-    git(dir, &["add", "values.yaml"]);
+    git(dir, dir, &["add", "values.yaml"]);
     let (passed, output) = try_repo(dir);
     assert!(passed, "a clean change failed the hook:\n{output}");
     assert!(

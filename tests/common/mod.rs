@@ -62,6 +62,35 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The identity the git tests commit with.
+pub const IDENTITY: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Rotation Bot"),
+    ("GIT_AUTHOR_EMAIL", "rotation-bot@example.com"),
+    ("GIT_COMMITTER_NAME", "Rotation Bot"),
+    ("GIT_COMMITTER_EMAIL", "rotation-bot@example.com"),
+];
+
+/// The git CLI in `dir`, isolated from the machine's own configuration (`home` stands in
+/// for the user's home), committing as [`IDENTITY`]. Returns stdout; fails on an error.
+pub fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .envs(IDENTITY)
+        .output()
+        .expect("git is installed");
+    assert!(
+        output.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 pub struct Run {
     pub status: i32,
     pub stdout: String,
