@@ -2,10 +2,12 @@
 //! command starts here; the same `scan_file` serves the working tree and, later, git blobs.
 
 use crate::formats::Format;
-use crate::position::line_col;
+use crate::position::{line_col, LineIndex};
+use crate::redact;
 use crate::site::Site;
 use crate::source::{self, Skipped, SourceFile};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// A file that holds at least one site, with the bytes it was scanned from.
 pub struct ScannedFile {
@@ -14,12 +16,33 @@ pub struct ScannedFile {
     pub format: Format,
     pub bytes: Vec<u8>,
     pub sites: Vec<Site>,
+    /// Built on first use: most scanned files are never asked for a position.
+    lines: OnceLock<LineIndex>,
 }
 
 impl ScannedFile {
+    pub fn new(
+        path: PathBuf,
+        display: String,
+        format: Format,
+        bytes: Vec<u8>,
+        sites: Vec<Site>,
+    ) -> Self {
+        ScannedFile {
+            path,
+            display,
+            format,
+            bytes,
+            sites,
+            lines: OnceLock::new(),
+        }
+    }
+
     /// The 1-based line and column of a byte offset in this file.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.bytes, offset)
+        self.lines
+            .get_or_init(|| LineIndex::new(&self.bytes))
+            .line_col(&self.bytes, offset)
     }
 }
 
@@ -48,6 +71,8 @@ pub struct Scan {
     pub skipped: Vec<Skipped>,
     /// How many files were looked at, whether or not they hold a site.
     pub files_seen: usize,
+    /// rekey's own temp files left by an interrupted run (path to open, path to show).
+    pub leftovers: Vec<(PathBuf, String)>,
 }
 
 impl Scan {
@@ -67,6 +92,7 @@ pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> boo
     });
     let mut scan = Scan::collect(walked.files, walked.skipped);
     scan.files_seen = walked.seen;
+    scan.leftovers = walked.leftovers;
     scan
 }
 
@@ -117,13 +143,19 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
     };
     match format.scan(text) {
         Ok(sites) if sites.is_empty() => Ok(None),
-        Ok(sites) => Ok(Some(ScannedFile {
-            path: file.path,
-            display: file.display,
-            format,
-            bytes: file.bytes,
-            sites,
-        })),
+        Ok(sites) => {
+            // Every token value read is masked in all output from here on.
+            for site in sites.iter().filter(|site| site.value.is_token()) {
+                redact::remember(&text[site.value_span.clone()]);
+            }
+            Ok(Some(ScannedFile::new(
+                file.path,
+                file.display,
+                format,
+                file.bytes,
+                sites,
+            )))
+        }
         Err(error) => Err(FileError {
             position: Some(line_col(&file.bytes, error.offset)),
             display: file.display,

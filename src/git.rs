@@ -5,6 +5,7 @@
 //! and the working tree are never touched, so this works in bare repositories and with a
 //! detached HEAD too.
 
+use crate::apply;
 use crate::engine::{self, Scan};
 use crate::source::{self, Skipped};
 use git2::build::TreeUpdateBuilder;
@@ -107,9 +108,14 @@ impl GitRepo {
     ) -> Result<Scan, String> {
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
+        let mut leftovers = Vec::new();
         let mut seen = 0;
         for (path, id) in blobs {
             if !self.wanted(&path) || exclude(&path) {
+                continue;
+            }
+            if path.rsplit('/').next().is_some_and(apply::is_leftover) {
+                leftovers.push((PathBuf::from(&path), path));
                 continue;
             }
             seen += 1;
@@ -131,6 +137,7 @@ impl GitRepo {
         scan.skipped
             .sort_by(|a: &Skipped, b| a.display.cmp(&b.display));
         scan.files_seen = seen;
+        scan.leftovers = leftovers;
         Ok(scan)
     }
 

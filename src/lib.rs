@@ -6,20 +6,23 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod edit;
 pub mod engine;
+pub mod error;
 pub mod formats;
 pub mod git;
+pub mod interrupt;
 pub mod keys;
 pub mod plan;
 pub mod policy;
 pub mod position;
 pub mod redact;
 pub mod report;
+pub mod rotation;
 pub mod site;
 pub mod source;
 pub mod token;
 pub mod verify;
-pub mod writer;

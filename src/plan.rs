@@ -5,6 +5,7 @@
 
 use crate::edit::Edit;
 use crate::engine::{Scan, ScannedFile};
+use crate::keys;
 use crate::redact;
 use crate::site::{Limit, Role, Site};
 use crate::token::{Encoding, Fingerprint, Kind, NewToken};
@@ -202,12 +203,22 @@ fn select_tokens(
         }
     }
     if !options.only.is_empty() {
+        // A token that is gone while the new one is present was rotated already (by an
+        // earlier run of this same command, perhaps interrupted): not an error.
+        let holds_new = scan
+            .sites()
+            .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new));
         for wanted in &options.only {
-            if !files_per_token.contains_key(wanted) {
+            if !files_per_token.contains_key(wanted) && !holds_new {
                 return Err(PlanError::UnknownOnly(wanted.clone()));
             }
         }
-        return Ok(options.only.iter().cloned().collect());
+        return Ok(options
+            .only
+            .iter()
+            .filter(|wanted| files_per_token.contains_key(*wanted))
+            .cloned()
+            .collect());
     }
     if files_per_token.len() > 1 && !options.all {
         let tokens = files_per_token
@@ -247,7 +258,10 @@ fn value_change(
     }
 }
 
-/// Secrets whose legacy keys this rotation renames: references to them follow.
+/// Secrets whose legacy keys this rotation renames, or an earlier one already renamed:
+/// references to them follow. A Secret that holds only the current key names counts as
+/// migrated, so that a run interrupted between the Secret and the workloads that read it
+/// completes the pair instead of leaving it split.
 fn migrated_secrets(
     scan: &Scan,
     selected: &BTreeSet<Fingerprint>,
@@ -256,16 +270,33 @@ fn migrated_secrets(
     if options.keep_legacy_keys {
         return HashSet::new();
     }
-    scan.sites()
+    let secret_of = |site: &Site| match &site.role {
+        Role::SecretEntry {
+            secret: Some(name), ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    let migrating = scan
+        .sites()
         .filter(|(_, site)| site.is_legacy() && !site.rename_conflict)
         .filter(|(_, site)| !holds_unselected_token(site, selected))
-        .filter_map(|(_, site)| match &site.role {
-            Role::SecretEntry {
-                secret: Some(name), ..
-            } => Some(name.clone()),
-            _ => None,
-        })
-        .collect()
+        .filter_map(|(_, site)| secret_of(site));
+    let still_legacy: HashSet<String> = scan
+        .sites()
+        .filter(|(_, site)| site.is_legacy())
+        .filter_map(|(_, site)| secret_of(site))
+        .collect();
+    let is_migrated_name = |key: &str| {
+        keys::ALL
+            .iter()
+            .any(|legacy| keys::current_name(legacy) == Some(key))
+    };
+    let already_migrated = scan
+        .sites()
+        .filter(|(_, site)| is_migrated_name(&site.key))
+        .filter_map(|(_, site)| secret_of(site))
+        .filter(|name| !still_legacy.contains(name));
+    migrating.chain(already_migrated).collect()
 }
 
 /// A literal token this rotation leaves alone: its key is left alone too.

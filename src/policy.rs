@@ -5,10 +5,11 @@
 //! values that change.
 
 use crate::position::line_col;
+use crate::source::{self, ReadError};
 use crate::token::Fingerprint;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml_edit::{Array, DocumentMut, Item, Value};
 
 pub const FILE_NAME: &str = ".rekey.toml";
@@ -154,15 +155,133 @@ impl Policy {
         }
         Ok(policy)
     }
+}
 
-    /// Loads `path` when it exists.
-    pub fn load(path: &Path, display: &str) -> Result<Option<Policy>, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Policy::parse(&text, display).map(Some),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(format!("{display}: cannot read: {error}")),
+/// A policy file is small; anything larger is refused rather than read.
+const MAX_POLICY_SIZE: u64 = 1024 * 1024;
+
+/// Reads a policy file's text: a regular file only (a FIFO or device named `.rekey.toml`
+/// is refused, never opened for reading), bounded, UTF-8.
+pub fn read_text(path: &Path, display: &str) -> Result<String, String> {
+    let bytes = source::read_regular(path, MAX_POLICY_SIZE).map_err(|error| match error {
+        ReadError::TooLarge(_) => format!("{display}: is over 1 MiB; a policy file is a few lines"),
+        error => format!("{display}: {error}"),
+    })?;
+    String::from_utf8(bytes).map_err(|_| format!("{display}: is not UTF-8"))
+}
+
+/// The policy that applies to a command, and where it came from.
+pub struct PolicyFile {
+    /// The file, when one was found or named.
+    pub path: Option<PathBuf>,
+    /// How reports name it: the file, or where rekey looked for one.
+    pub display: String,
+    /// Excludes are relative to this directory.
+    root: PathBuf,
+    pub policy: Option<Policy>,
+}
+
+impl PolicyFile {
+    /// The policy for a command run in `cwd`: `--config FILE`, else `REKEY_CONFIG`, else the
+    /// nearest `.rekey.toml` from `cwd` up to the repository's top (the directory holding
+    /// `.git`), or up to the filesystem root outside a repository.
+    pub fn discover(cwd: &Path, config: Option<&Path>) -> Result<PolicyFile, String> {
+        let from_env = std::env::var_os("REKEY_CONFIG").filter(|v| !v.is_empty());
+        let named = match (config, &from_env) {
+            (Some(config), _) => Some((cwd.join(config), "--config")),
+            (None, Some(path)) => Some((cwd.join(path), "REKEY_CONFIG")),
+            (None, None) => None,
+        };
+        if let Some((path, origin)) = named {
+            let display = source::display_path(&path, cwd);
+            if std::fs::symlink_metadata(&path).is_err() {
+                return Err(format!("{origin} {display}: no such file"));
+            }
+            return PolicyFile::load(path, display, cwd).map(|mut file| {
+                file.display = format!("{} ({origin})", file.display);
+                file
+            });
         }
+        let mut in_repository = false;
+        for directory in cwd.ancestors() {
+            let candidate = directory.join(FILE_NAME);
+            if std::fs::symlink_metadata(&candidate).is_ok() {
+                let display = source::display_path(&candidate, cwd);
+                let display = if display.starts_with('/') {
+                    relative_upwards(cwd, directory, &display)
+                } else {
+                    display
+                };
+                return PolicyFile::load(candidate, display, cwd);
+            }
+            if directory.join(".git").exists() {
+                in_repository = true;
+                break;
+            }
+        }
+        let top = if in_repository {
+            "the repository's top"
+        } else {
+            "the filesystem root"
+        };
+        Ok(PolicyFile {
+            path: None,
+            display: format!("none (no {FILE_NAME} in this directory or above it, up to {top})"),
+            root: cwd.to_owned(),
+            policy: None,
+        })
     }
+
+    fn load(path: PathBuf, display: String, cwd: &Path) -> Result<PolicyFile, String> {
+        let text = read_text(&path, &display)?;
+        let policy = Policy::parse(&text, &display)?;
+        let root = path.parent().map_or_else(|| cwd.to_owned(), Path::to_owned);
+        Ok(PolicyFile {
+            display,
+            root: root.canonicalize().unwrap_or(root),
+            path: Some(path),
+            policy: Some(policy),
+        })
+    }
+
+    /// The policy, or the default one (no token lists, default levels) when none was found.
+    pub fn rules(&self) -> &Policy {
+        static DEFAULT: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        self.policy
+            .as_ref()
+            .unwrap_or_else(|| DEFAULT.get_or_init(Policy::default))
+    }
+
+    /// Whether the policy's excludes name `absolute`.
+    pub fn excludes(&self, absolute: &Path) -> bool {
+        let Some(policy) = &self.policy else {
+            return false;
+        };
+        // Called for every walked file: resolve symlinks only when the plain path does not
+        // already lie below the policy's directory.
+        let relative = match absolute.strip_prefix(&self.root) {
+            Ok(relative) => relative.to_owned(),
+            Err(_) => match absolute.canonicalize() {
+                Ok(resolved) => match resolved.strip_prefix(&self.root) {
+                    Ok(relative) => relative.to_owned(),
+                    Err(_) => return false,
+                },
+                Err(_) => return false,
+            },
+        };
+        policy.excludes(&source::display_path(&relative, Path::new("")))
+    }
+}
+
+/// `../../.rekey.toml` for a policy file `levels` directories above `cwd`.
+fn relative_upwards(cwd: &Path, directory: &Path, display: &str) -> String {
+    let levels = cwd
+        .strip_prefix(directory)
+        .map_or(0, |rest| rest.components().count());
+    if levels == 0 {
+        return display.to_owned();
+    }
+    format!("{}{FILE_NAME}", "../".repeat(levels))
 }
 
 fn parse_document(text: &str, display: &str) -> Result<DocumentMut, String> {
@@ -201,7 +320,11 @@ fn fingerprints(
         .iter()
         .map(|value| {
             value.as_str().and_then(Fingerprint::parse).ok_or_else(|| {
-                format!("{at}: [tokens] {name} holds {}, which is not a fingerprint (sha256: and 16 hex digits, as `rekey scan` prints them)", value.to_string().trim())
+                let token = value.as_str().map(crate::token::classify);
+                match token.as_ref().and_then(|t| t.is_token().then(|| t.fingerprint()).flatten()) {
+                    Some(fingerprint) => format!("{at}: [tokens] {name} holds a delegate token itself, not its fingerprint: write {fingerprint} instead, and treat the token as exposed (it is in this file's history)"),
+                    None => format!("{at}: [tokens] {name} holds {}, which is not a fingerprint (sha256: and 16 hex digits, as `rekey scan` prints them)", value.to_string().trim()),
+                }
             })
         })
         .collect()

@@ -3,6 +3,7 @@
 //! entered, symlinks not followed), with each file read, size-checked, binary-checked and
 //! prefiltered on its worker thread. Yields `(path, bytes)` for the engine to scan.
 
+use crate::apply;
 use crate::keys;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
@@ -36,6 +37,8 @@ pub struct Walked<T> {
     pub skipped: Vec<Skipped>,
     /// Regular files looked at, candidates or not (excluded ones not counted).
     pub seen: usize,
+    /// rekey's own temp files left by an interrupted run: never scanned, always reported.
+    pub leftovers: Vec<(PathBuf, String)>,
 }
 
 static MARKERS: LazyLock<AhoCorasick> =
@@ -60,6 +63,7 @@ pub fn walk<T: Send>(
         files: Vec::new(),
         skipped: Vec::new(),
         seen: 0,
+        leftovers: Vec::new(),
     });
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
@@ -91,6 +95,12 @@ pub fn walk<T: Send>(
             if !entry.file_type().is_some_and(|t| t.is_file()) || exclude(entry.path()) {
                 return WalkState::Continue;
             }
+            if entry.file_name().to_str().is_some_and(apply::is_leftover) {
+                let display = display_path(entry.path(), cwd);
+                let leftover = (entry.path().to_owned(), display);
+                found.lock().unwrap().leftovers.push(leftover);
+                return WalkState::Continue;
+            }
             let outcome = read_candidate(entry.path(), cwd).map(|file| file.map(inspect));
             let mut found = found.lock().unwrap();
             found.seen += 1;
@@ -107,6 +117,7 @@ pub fn walk<T: Send>(
     // A file named twice (`rekey scan k8s k8s/a.yaml`) is reported once.
     walked.files.dedup_by(|a, b| sort_key(a) == sort_key(b));
     walked.skipped.sort_by(|a, b| a.display.cmp(&b.display));
+    walked.leftovers.sort();
     walked
 }
 
@@ -123,6 +134,79 @@ fn read_candidate(path: &Path, cwd: &Path) -> Result<Option<SourceFile>, Skipped
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     Ok(candidate(path.to_owned(), display, bytes))
+}
+
+/// Why a path could not be read as a regular file.
+#[derive(Debug)]
+pub enum ReadError {
+    /// A FIFO, device, socket, directory or symlink: never opened for reading, so it can
+    /// neither block rekey nor feed it endless bytes.
+    NotRegular(&'static str),
+    /// Larger than the limit the caller gave.
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotRegular(what) => write!(f, "is {what}, not a regular file"),
+            ReadError::TooLarge(size) => write!(f, "is {size} bytes, over the limit"),
+            ReadError::Io(error) => write!(f, "cannot read: {error}"),
+        }
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. The file is opened without following a
+/// symlink and without blocking (a FIFO would otherwise wait forever for a writer), then
+/// checked to be a regular file on the open descriptor, and read no further than `limit`.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => ReadError::NotRegular("a symlink"),
+            _ => ReadError::Io(error),
+        })?;
+    let metadata = file.metadata().map_err(ReadError::Io)?;
+    if !metadata.is_file() {
+        return Err(ReadError::NotRegular(kind_of(&metadata.file_type())));
+    }
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may grow between the stat and the read: never read past the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What kind of thing a non-regular file is, for messages.
+pub fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symlink"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The size check every source applies before reading a file.

@@ -74,6 +74,11 @@ impl Fingerprint {
         Fingerprint(text)
     }
 
+    /// The fingerprint of a canonical (lowercase 32-hex) token.
+    pub fn of_canonical(canonical: &str) -> Fingerprint {
+        Fingerprint::of(canonical.as_bytes())
+    }
+
     /// Accepts `sha256:` followed by 16 hex digits (the prefix may be left out).
     pub fn parse(text: &str) -> Option<Fingerprint> {
         let digits = text.strip_prefix("sha256:").unwrap_or(text);
@@ -172,7 +177,7 @@ pub fn classify_as_other(text: &str) -> Value {
 
 /// Peels up to two base64 layers off `text` until 32 hex characters appear.
 /// Returns the encoding and the canonical (lowercase hex) token.
-fn decode_token(text: &str) -> Option<(Encoding, Zeroizing<String>)> {
+pub fn decode_token(text: &str) -> Option<(Encoding, Zeroizing<String>)> {
     if is_hex32(text) {
         return Some((Encoding::Hex, Zeroizing::new(text.to_ascii_lowercase())));
     }
@@ -268,6 +273,7 @@ impl NewToken {
         }
         match decode_token(text) {
             Some((given @ (Encoding::Hex | Encoding::Base64), canonical)) => {
+                crate::redact::remember(text);
                 let fingerprint = Fingerprint::of(canonical.as_bytes());
                 Ok(NewToken {
                     canonical: SecretString::from(canonical.as_str().to_owned()),

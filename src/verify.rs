@@ -4,9 +4,10 @@
 //! must be exactly as it was. A file that fails is never written.
 
 use crate::edit::{self, Text};
-use crate::plan::{FilePlan, Plan};
+use crate::plan::{Change, FilePlan, Plan};
 use crate::site::{Role, Site};
 use crate::token::Fingerprint;
+use std::collections::HashMap;
 
 /// A file's new bytes, verified.
 pub struct Rewrite<'p, 'a> {
@@ -68,8 +69,9 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
             &format!("{} sites before, {} after", before.len(), after.len()),
         ));
     }
+    let changes: HashMap<usize, &Change> = file_plan.changes.iter().map(|c| (c.site, c)).collect();
     for ((index, before), after) in before.into_iter().zip(after) {
-        let change = file_plan.changes.iter().find(|c| c.site == index);
+        let change = changes.get(&index);
         let expected_key = change
             .and_then(|c| c.renamed_to)
             .unwrap_or(before.key.as_str());

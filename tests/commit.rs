@@ -337,7 +337,7 @@ fn nothing_to_rotate_commits_nothing() {
     let again = repo.rekey(&["--base", BRANCH, "--branch", "rekey/again"]);
     assert_eq!(again.status, 0, "{}", again.stderr);
     assert!(
-        again.stdout.starts_with("Nothing to rotate"),
+        again.stdout.starts_with("Already rotated"),
         "{}",
         again.stdout
     );

@@ -67,7 +67,7 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
 
 fn working_tree(args: &CheckArgs, cwd: &Path) -> Result<(Scan, Option<Policy>), String> {
     let roots = roots(args.paths.clone(), cwd)?;
-    let policy = PolicyFile::load(cwd, args.config.as_deref(), cwd)?;
+    let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
     let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
     Ok((scan, policy.policy))
 }
@@ -76,7 +76,7 @@ fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, Option<Policy>), String
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
     let top = repo.root();
-    let policy = PolicyFile::load(&top, args.config.as_deref(), cwd)?;
+    let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;
     Ok((scan, policy.policy))
 }

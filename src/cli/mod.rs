@@ -7,9 +7,11 @@ mod policy_file;
 mod rotate;
 
 use crate::engine;
-use crate::policy::{self, Policy};
+use crate::policy::PolicyFile;
+use crate::redact;
 use crate::report::{self, scan as scan_report, Style};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -57,15 +59,21 @@ const EXIT_VIOLATION: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Err(message) = refuse_tokens_in_args(&args) {
+        return ExitCode::from(fail(&message));
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_OK
-            });
+            // Rendered to text first, so that it passes the mask like every other output.
+            let text = error.render().to_string();
+            if error.use_stderr() {
+                report::to_stderr(&text);
+                return ExitCode::from(EXIT_ERROR);
+            }
+            report::to_stdout(&text);
+            return ExitCode::from(EXIT_OK);
         }
     };
     let cwd = match std::env::current_dir() {
@@ -84,6 +92,34 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A token on the command line is kept by shell history and shown in process lists, and
+/// clap would echo it in its errors: any argument holding one is refused before clap sees
+/// it, naming the argument by position and the token by fingerprint only.
+fn refuse_tokens_in_args(args: &[OsString]) -> Result<(), String> {
+    for (position, arg) in args.iter().enumerate().skip(1) {
+        let text = arg.to_string_lossy();
+        let found = redact::token_shapes(&text);
+        let Some((span, fingerprint)) = found.first() else {
+            continue;
+        };
+        for (span, _) in &found {
+            redact::remember(&text[span.clone()]);
+        }
+        let what = if span.len() == text.len() {
+            format!("is a delegate token ({fingerprint}), not a fingerprint")
+        } else {
+            format!("holds a delegate token ({fingerprint})")
+        };
+        return Err(format!(
+            "argument {position} {what}: rekey never takes a token on its command line, where shell history and process lists keep it. \
+             Name a token by its fingerprint (--only {fingerprint}, rekey revoke {fingerprint}); \
+             give a new token with --new-token-env, --new-token-file or --new-token-stdin. \
+             Treat this token as exposed."
+        ));
+    }
+    Ok(())
+}
+
 /// The paths to walk: those given, or the current directory. Each must exist.
 fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, String> {
     let paths = if paths.is_empty() {
@@ -92,63 +128,18 @@ fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, String> {
         paths
     };
     for path in &paths {
-        if !cwd.join(path).exists() {
-            return Err(format!("{}: no such file or directory", path.display()));
+        // A FIFO or device named here would otherwise be passed over without a word.
+        let metadata = std::fs::metadata(cwd.join(path))
+            .map_err(|_| format!("{}: no such file or directory", path.display()))?;
+        if !metadata.is_file() && !metadata.is_dir() {
+            return Err(format!(
+                "{}: is {}; rekey reads regular files and directories only",
+                path.display(),
+                crate::source::kind_of(&metadata.file_type())
+            ));
         }
     }
     Ok(paths)
-}
-
-/// The policy that applies: `--config FILE`, or `.rekey.toml` in `root`.
-struct PolicyFile {
-    path: PathBuf,
-    display: String,
-    /// Excludes are relative to this directory.
-    root: PathBuf,
-    policy: Option<Policy>,
-}
-
-impl PolicyFile {
-    fn load(root: &Path, config: Option<&Path>, cwd: &Path) -> Result<PolicyFile, String> {
-        let path = match config {
-            Some(config) => cwd.join(config),
-            None => root.join(policy::FILE_NAME),
-        };
-        if config.is_some() && !path.exists() {
-            return Err(format!("--config {}: no such file", path.display()));
-        }
-        let display = crate::source::display_path(&path, cwd);
-        let policy = Policy::load(&path, &display)?;
-        let root = path
-            .parent()
-            .map_or_else(|| root.to_owned(), Path::to_owned);
-        Ok(PolicyFile {
-            path,
-            display,
-            root: root.canonicalize().unwrap_or(root),
-            policy,
-        })
-    }
-
-    /// Whether the policy's excludes name `absolute`.
-    fn excludes(&self, absolute: &Path) -> bool {
-        let Some(policy) = &self.policy else {
-            return false;
-        };
-        // Called for every walked file: resolve symlinks only when the plain path does not
-        // already lie below the policy's directory.
-        let relative = match absolute.strip_prefix(&self.root) {
-            Ok(relative) => relative.to_owned(),
-            Err(_) => match absolute.canonicalize() {
-                Ok(resolved) => match resolved.strip_prefix(&self.root) {
-                    Ok(relative) => relative.to_owned(),
-                    Err(_) => return false,
-                },
-                Err(_) => return false,
-            },
-        };
-        policy.excludes(&crate::source::display_path(&relative, Path::new("")))
-    }
 }
 
 fn scan(args: ScanArgs, cwd: &Path) -> u8 {
@@ -156,7 +147,7 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let policy = match PolicyFile::load(cwd, None, cwd) {
+    let policy = match PolicyFile::discover(cwd, None) {
         Ok(policy) => policy,
         Err(message) => return fail(&message),
     };

@@ -1,12 +1,13 @@
 //! `rekey init` and `rekey revoke`: the commands that write the policy file. Both edit it
 //! through `policy`, which keeps the user's comments and layout.
 
-use super::{fail, roots, PolicyFile, EXIT_OK};
+use super::{fail, roots, EXIT_OK};
+use crate::apply;
 use crate::engine;
 use crate::policy;
+use crate::policy::PolicyFile;
 use crate::report::{self, scan::plural};
 use crate::token::Fingerprint;
-use crate::writer;
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
             .unwrap_or_else(|| PathBuf::from(policy::FILE_NAME)),
     );
     let display = crate::source::display_path(&path, cwd);
-    if path.exists() {
+    if std::fs::symlink_metadata(&path).is_ok() {
         return fail(&format!(
             "{display} already exists; rekey init never overwrites it (edit it, or use rekey revoke)"
         ));
@@ -54,7 +55,17 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
         .filter(|(_, site)| site.value.is_token())
         .filter_map(|(_, site)| site.value.fingerprint().cloned())
         .collect();
-    if let Err(error) = std::fs::write(&path, policy::initial_text(&current)) {
+    // create_new: never through a symlink or over anything that appeared meanwhile.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut file| {
+            use std::io::Write;
+            file.write_all(policy::initial_text(&current).as_bytes())?;
+            file.sync_all()
+        });
+    if let Err(error) = written {
         return fail(&format!("{display}: cannot write: {error}"));
     }
     let mut out = format!(
@@ -80,20 +91,47 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
             }
         }
     }
-    let file = match PolicyFile::load(cwd, args.config.as_deref(), cwd) {
+    let file = match PolicyFile::discover(cwd, args.config.as_deref()) {
         Ok(file) => file,
         Err(message) => return fail(&message),
     };
-    if file.policy.is_none() {
-        return fail(&format!(
-            "{}: no such file; create it with rekey init",
+    let (Some(path), Some(policy)) = (&file.path, &file.policy) else {
+        return fail(&format!("{}; create one with rekey init", file.display));
+    };
+    for fingerprint in &revoked {
+        if policy.revoked.contains(fingerprint) {
+            report::warning(&format!(
+                "{fingerprint} is already revoked in {}",
+                file.display
+            ));
+        } else if !policy.current.contains(fingerprint) {
+            report::warning(&format!(
+                "{fingerprint} is not listed under [tokens] current in {}: check the fingerprint (`rekey scan` lists the tokens a repository holds)",
+                file.display
+            ));
+        }
+    }
+    let left_current = policy
+        .current
+        .iter()
+        .filter(|f| !revoked.contains(f))
+        .count();
+    if !policy.current.is_empty() && left_current == 0 {
+        report::warning(&format!(
+            "this revokes the last token under [tokens] current in {}: until a token in force is listed there, no token is judged stale. `rekey rotate --write` lists the new one",
             file.display
         ));
     }
-    let updated = std::fs::read_to_string(&file.path)
-        .map_err(|e| format!("{}: cannot read: {e}", file.display))
-        .and_then(|text| policy::revoke(&text, &file.display, &revoked))
-        .and_then(|text| writer::write_atomically(&file.path, &file.display, text.as_bytes()));
+    let updated = policy::read_text(path, &file.display).and_then(|text| {
+        let updated = policy::revoke(&text, &file.display, &revoked)?;
+        let target = apply::Target {
+            path,
+            display: &file.display,
+            original: text.as_bytes(),
+            bytes: updated.as_bytes(),
+        };
+        apply::apply(&[target], apply::Options::default()).map_err(|e| e.to_string())
+    });
     if let Err(message) = updated {
         return fail(&message);
     }

@@ -1,15 +1,14 @@
-//! `rekey rotate`: reads the new token, scans (working tree or a commit's tree), plans,
-//! verifies, then ends in exactly one of three modes: dry run, write, or commit. The policy
-//! file's `current` list follows the rotation in the write and commit modes.
+//! `rekey rotate`: turns arguments into a rotation `Request` (the new token from the
+//! environment, a file or stdin; the mode, chosen once), hands it to the library's
+//! `rotation` stage and prints its outcome. Nothing here scans, plans or writes.
 
-use super::{fail, report_errors, roots, PolicyFile, EXIT_OK};
-use crate::engine;
-use crate::git::GitRepo;
-use crate::plan::{self, Plan, RotateOptions};
-use crate::policy;
-use crate::report::{self, rotate as rotate_report, scan::plural, Style};
+use super::{fail, roots, EXIT_OK};
+use crate::apply;
+use crate::plan::RotateOptions;
+use crate::report::rotate::{self as rotate_report, Secrets};
+use crate::report::{self, Style};
+use crate::rotation::{self, Mode, Request};
 use crate::token::{Fingerprint, NewToken};
-use crate::{verify, writer};
 use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,6 +56,10 @@ pub struct RotateArgs {
     /// The commit message's subject line (the details and trailer are always added).
     #[arg(long, value_name = "TEXT", requires = "commit")]
     message: Option<String>,
+    /// With --write: also replace read-only and hard-linked files (a hard link's other
+    /// names keep the old content).
+    #[arg(long, requires = "write")]
+    force: bool,
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
@@ -68,30 +71,6 @@ pub struct RotateArgs {
 enum RotateFormat {
     Text,
     Json,
-}
-
-/// How a rotation ends: one mode, chosen once.
-enum Mode {
-    DryRun,
-    Write,
-    Commit {
-        branch: Option<String>,
-        base: String,
-        message: Option<String>,
-    },
-}
-
-/// Where the files come from, and where the policy file is.
-enum Source {
-    WorkingTree(PolicyFile),
-    Commit { repo: GitRepo, base: git2::Oid },
-}
-
-/// A policy file edit that follows the rotation.
-struct PolicyUpdate {
-    display: String,
-    path: PathBuf,
-    text: String,
 }
 
 pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
@@ -109,169 +88,38 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
             message: args.message.clone(),
         }
     } else if args.write {
-        Mode::Write
+        Mode::Write(apply::Options { force: args.force })
     } else {
         Mode::DryRun
     };
-    let new = read_new_token(&args)?;
-    let options = rotate_options(&args)?;
-    let roots = roots(args.paths.clone(), cwd)?;
-    let source = match &mode {
-        Mode::Commit { base, .. } => {
-            let repo = GitRepo::open(cwd, &roots)?;
-            let base = repo.resolve(base)?;
-            Source::Commit { repo, base }
-        }
-        _ => Source::WorkingTree(PolicyFile::load(cwd, None, cwd)?),
+    let request = Request {
+        new: read_new_token(&args)?,
+        options: rotate_options(&args)?,
+        roots: roots(args.paths.clone(), cwd)?,
+        cwd: cwd.to_owned(),
+        mode,
     };
-    let scan = match &source {
-        Source::WorkingTree(policy) => {
-            engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)))
-        }
-        Source::Commit { repo, base } => {
-            let policy = policy_in_commit(repo, *base)?;
-            repo.scan_commit(*base, &|path| {
-                policy.as_ref().is_some_and(|p| p.excludes(path))
-            })?
-        }
-    };
-    if !scan.errors.is_empty() {
-        report_errors(&scan);
-        return Err(format!(
-            "{} could not be read; nothing was rotated",
-            plural(scan.errors.len(), "file")
-        ));
-    }
-    let plan = plan::plan(&scan, &new, &options).map_err(|e| e.to_string())?;
-    let rewrites = verify::rewrite_all(&plan).map_err(|failures| {
-        for failure in &failures {
-            report::error(failure);
-        }
-        "nothing was written".to_owned()
-    })?;
-    let policy_update = if plan.is_empty() {
-        None
-    } else {
-        policy_update(&source, &plan)?
-    };
-    let mut committed = None;
-    let outcome = match (&mode, &source) {
-        (
-            Mode::Commit {
-                branch, message, ..
-            },
-            Source::Commit { repo, base },
-        ) if !plan.is_empty() => {
-            let branch = branch
-                .clone()
-                .unwrap_or_else(|| format!("rekey/rotate-{}", new.fingerprint().short()));
-            let message = rotate_report::commit_message(&plan, message.as_deref());
-            let mut files: Vec<(&str, &[u8])> = rewrites
-                .iter()
-                .map(|r| (r.plan.file.display.as_str(), r.bytes.as_slice()))
-                .collect();
-            if let Some(update) = &policy_update {
-                files.push((&update.display, update.text.as_bytes()));
-            }
-            let id = repo.commit(*base, &branch, &message, &files)?;
-            committed = Some((branch, id.to_string()));
-            rotate_report::Outcome::Committed
-        }
-        (Mode::Write, _) => {
-            for rewrite in &rewrites {
-                let file = rewrite.plan.file;
-                writer::write_atomically(&file.path, &file.display, &rewrite.bytes)?;
-            }
-            if let Some(update) = &policy_update {
-                writer::write_atomically(&update.path, &update.display, update.text.as_bytes())?;
-            }
-            rotate_report::Outcome::Written
-        }
-        _ => rotate_report::Outcome::DryRun,
-    };
+    let prepared = rotation::prepare(&request).map_err(|e| e.to_string())?;
+    let rotation = rotation::rotate(&request, &prepared).map_err(|e| e.to_string())?;
     let secrets = if args.show_secrets {
-        rotate_report::Secrets::Shown
+        Secrets::Shown
     } else {
-        rotate_report::Secrets::Redacted
+        Secrets::Redacted
     };
-    match args.format {
-        RotateFormat::Json => {
-            let committed = committed.as_ref().map(|(b, id)| (b.as_str(), id.as_str()));
-            report::to_stdout(&rotate_report::json(&plan, outcome, secrets, committed));
-        }
-        RotateFormat::Text => {
-            let mut out = text_report(&plan, outcome, secrets);
-            if let Some(update) = &policy_update {
-                out.push_str(&rotate_report::policy_updated(
-                    &update.display,
-                    &plan,
-                    outcome,
-                ));
-            }
-            if let Some((branch, id)) = &committed {
-                out.push_str(&rotate_report::committed(branch, id));
-            } else if matches!(mode, Mode::Commit { .. }) {
-                out.push_str("No commit was made.\n");
-            }
-            report::to_stdout(&out);
-            for note in &plan.notes {
-                report::note(note);
-            }
+    let out = match args.format {
+        RotateFormat::Json => rotate_report::json(&rotation, secrets),
+        RotateFormat::Text => rotate_report::text(&rotation, secrets, Style::for_stdout()),
+    };
+    match secrets {
+        Secrets::Shown => report::to_stdout_revealing(&out),
+        Secrets::Redacted => report::to_stdout(&out),
+    }
+    if args.format == RotateFormat::Text {
+        for note in &rotation.plan.notes {
+            report::note(note);
         }
     }
     Ok(())
-}
-
-fn text_report(
-    plan: &Plan,
-    outcome: rotate_report::Outcome,
-    secrets: rotate_report::Secrets,
-) -> String {
-    let style = Style::for_stdout();
-    let mut out = String::new();
-    for file_plan in &plan.files {
-        let diff = rotate_report::file_diff(file_plan, secrets);
-        out.push_str(&rotate_report::colour_diff(&diff, style));
-    }
-    out.push_str(&rotate_report::summary(plan, outcome));
-    out
-}
-
-/// The policy file of the base commit, at the repository root.
-fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<policy::Policy>, String> {
-    match repo.read_at(base, policy::FILE_NAME) {
-        Some(bytes) => {
-            policy::Policy::parse(&String::from_utf8_lossy(&bytes), policy::FILE_NAME).map(Some)
-        }
-        None => Ok(None),
-    }
-}
-
-/// The policy file with the rotated fingerprints replaced by the new one, when it exists
-/// and changes.
-fn policy_update(source: &Source, plan: &Plan) -> Result<Option<PolicyUpdate>, String> {
-    let (display, path, text) = match source {
-        Source::WorkingTree(policy) if policy.policy.is_some() => {
-            let text = std::fs::read_to_string(&policy.path)
-                .map_err(|e| format!("{}: cannot read: {e}", policy.display))?;
-            (policy.display.clone(), policy.path.clone(), text)
-        }
-        Source::Commit { repo, base } => match repo.read_at(*base, policy::FILE_NAME) {
-            Some(bytes) => (
-                policy::FILE_NAME.to_owned(),
-                PathBuf::from(policy::FILE_NAME),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ),
-            None => return Ok(None),
-        },
-        Source::WorkingTree(_) => return Ok(None),
-    };
-    let updated = policy::rotate_current(&text, &display, &plan.rotated, &plan.new)?;
-    Ok(updated.map(|text| PolicyUpdate {
-        display,
-        path,
-        text,
-    }))
 }
 
 fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, String> {

@@ -102,14 +102,14 @@ fn has_shell_shebang(text: &str) -> bool {
 /// migration never produces a duplicate key. For formats without nesting, where the file
 /// is the scope (`.env`, scripts, flat JSON and TOML).
 fn mark_conflicts(sites: &mut [Site]) {
-    let names: Vec<String> = sites
+    let names: std::collections::HashSet<String> = sites
         .iter()
         .filter(|s| s.role != Role::KeyMention)
         .map(|s| s.key.clone())
         .collect();
     for site in sites.iter_mut() {
         if let Some(current) = keys::current_name(&site.key) {
-            site.rename_conflict |= names.iter().any(|n| n == current);
+            site.rename_conflict |= names.contains(current);
         }
     }
 }

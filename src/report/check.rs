@@ -43,7 +43,7 @@ pub fn text(findings: &[Finding], coverage: &Coverage, style: Style) -> String {
         if let Some(fingerprint) = &finding.fingerprint {
             line.push_str(&format!(" ({})", style.cyan(fingerprint.as_str())));
         }
-        out.push_str(&redact::sweep(&line));
+        out.push_str(&redact::mask(&line));
         out.push('\n');
     }
     out.push_str(&summary(findings, coverage));
@@ -96,7 +96,7 @@ pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
                 path: &f.path,
                 line: f.line,
                 column: f.column,
-                message: redact::sweep(&f.message),
+                message: redact::mask(&f.message),
                 fingerprint: f.fingerprint.as_ref(),
             })
             .collect(),
@@ -125,7 +125,7 @@ pub fn github(findings: &[Finding], coverage: &Coverage) -> String {
             finding.column,
             finding.end_column,
             escape_property(&format!("rekey {}", finding.rule.id())),
-            escape_data(&redact::sweep(&message)),
+            escape_data(&redact::mask(&message)),
         ));
     }
     out.push_str(&summary(findings, coverage));
@@ -214,7 +214,7 @@ pub fn sarif(findings: &[Finding]) -> String {
                 "ruleId": finding.rule.id(),
                 "ruleIndex": index,
                 "level": sarif_level(finding.level),
-                "message": { "text": redact::sweep(&message) },
+                "message": { "text": redact::mask(&message) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": uri(&finding.path), "uriBaseId": "%SRCROOT%" },

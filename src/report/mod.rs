@@ -1,13 +1,14 @@
 //! The report stage, the only code that prints. It turns scans and plans into text for
 //! people (grouped, concise, coloured on a terminal unless `NO_COLOR` is set) or JSON for
 //! machines. Sites carry fingerprints, never values; a diff shows token values only with
-//! `--show-secrets`, and every other text bound for output passes the redaction sweep.
+//! `--show-secrets`, and every text bound for output passes the redaction mask.
 
 pub mod check;
 pub mod rotate;
 pub mod scan;
 
 use crate::engine::FileError;
+use crate::redact;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
@@ -68,9 +69,18 @@ impl Style {
     }
 }
 
-/// Writes a whole report to stdout at once. A closed pipe (`rekey scan | head`) is not an
-/// error worth a message.
+/// Writes a whole report to stdout at once, masked (see `redact`). A closed pipe
+/// (`rekey scan | head`) is not an error worth a message.
 pub fn to_stdout(text: &str) {
+    write_stdout(&redact::mask(text));
+}
+
+/// Writes a report that may show token values: only `rotate --show-secrets` calls this.
+pub fn to_stdout_revealing(text: &str) {
+    write_stdout(text);
+}
+
+fn write_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if error.kind() != std::io::ErrorKind::BrokenPipe {
@@ -79,28 +89,33 @@ pub fn to_stdout(text: &str) {
     }
 }
 
+/// Writes to stderr, masked.
 pub fn to_stderr(text: &str) {
     // Nothing sensible is left to do when stderr itself is gone.
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(redact::mask(text).as_bytes());
 }
 
 /// An error line for people: `rekey: error: path:line:col: message`.
+/// One `error:` line per line of `message`.
 pub fn error(message: &str) {
     let style = Style::for_stderr();
-    to_stderr(&format!(
-        "{} {}\n",
-        style.red("error:"),
-        crate::redact::sweep(message)
-    ));
+    let mut out = String::new();
+    for line in message.lines() {
+        out.push_str(&format!("{} {line}\n", style.red("error:")));
+    }
+    to_stderr(&out);
+}
+
+pub fn warning(message: &str) {
+    let style = Style::for_stderr();
+    to_stderr(&format!("{} {}\n", style.yellow("warning:"), message));
 }
 
 pub fn note(message: &str) {
     let style = Style::for_stderr();
-    to_stderr(&format!(
-        "{} {}\n",
-        style.yellow("note:"),
-        crate::redact::sweep(message)
-    ));
+    to_stderr(&format!("{} {}\n", style.yellow("note:"), message));
 }
 
 /// A file error as JSON consumers see it.
@@ -118,7 +133,7 @@ impl<'a> From<&'a FileError> for ErrorRecord<'a> {
             path: &error.display,
             line: error.position.map(|p| p.0),
             column: error.position.map(|p| p.1),
-            message: crate::redact::sweep(&error.message),
+            message: redact::mask(&error.message),
         }
     }
 }

@@ -7,6 +7,7 @@ use super::Style;
 use crate::edit::{self, Edit, Text};
 use crate::plan::{FilePlan, Plan, ValueChange};
 use crate::redact;
+use crate::rotation::{Applied, Rotation, Status};
 use crate::token::Fingerprint;
 use serde::Serialize;
 use similar::TextDiff;
@@ -25,6 +26,54 @@ pub enum Outcome {
     DryRun,
     Written,
     Committed,
+}
+
+impl Outcome {
+    fn of(applied: &Applied) -> Outcome {
+        match applied {
+            Applied::Written => Outcome::Written,
+            Applied::Committed { .. } => Outcome::Committed,
+            Applied::DryRun | Applied::NotCommitted => Outcome::DryRun,
+        }
+    }
+}
+
+/// The whole text report of a rotation: each file's diff, the summary, the policy file and
+/// where a commit went.
+pub fn text(rotation: &Rotation, secrets: Secrets, style: Style) -> String {
+    let plan = &rotation.plan;
+    let outcome = Outcome::of(&rotation.applied);
+    let mut out = String::new();
+    for file_plan in &plan.files {
+        out.push_str(&colour_diff(&file_diff(file_plan, secrets), style));
+    }
+    match rotation.status {
+        Status::AlreadyRotated => out.push_str(&format!(
+            "Already rotated: the sites hold {}; nothing left to rotate.\n",
+            plan.new
+        )),
+        Status::Planned | Status::NothingToDo => out.push_str(&summary(plan, outcome)),
+    }
+    if let Some(update) = &rotation.policy_update {
+        out.push_str(&policy_updated(&update.display, plan, outcome));
+    }
+    out.push_str(&format!("Policy: {}\n", rotation.policy));
+    if !rotation.leftovers.is_empty() {
+        let what = plural(rotation.leftovers.len(), "leftover temp file");
+        let list = rotation.leftovers.join(", ");
+        out.push_str(&match rotation.applied {
+            Applied::Written => format!("Removed {what} of an interrupted run: {list}\n"),
+            _ => format!(
+                "Found {what} of an interrupted run (rotate --write removes them): {list}\n"
+            ),
+        });
+    }
+    match &rotation.applied {
+        Applied::Committed { branch, id } => out.push_str(&committed(branch, id)),
+        Applied::NotCommitted => out.push_str("No commit was made.\n"),
+        Applied::DryRun | Applied::Written => {}
+    }
+    out
 }
 
 /// The unified diff of one file's rotation.
@@ -49,7 +98,7 @@ pub fn file_diff(file_plan: &FilePlan, secrets: Secrets) -> String {
         .to_string();
     match secrets {
         Secrets::Shown => diff,
-        Secrets::Redacted => redact::sweep(&diff),
+        Secrets::Redacted => redact::mask(&diff),
     }
 }
 
@@ -186,7 +235,7 @@ pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
         ));
     }
     message.push_str(&format!("\nRekey-Rotation: {from} -> {}\n", plan.new));
-    redact::sweep(&message)
+    redact::mask(&message)
 }
 
 #[derive(Serialize)]
@@ -210,6 +259,14 @@ struct FileRecord<'a> {
 struct RotateReport<'a> {
     schema: &'static str,
     mode: &'static str,
+    /// `planned`, `already-rotated` or `nothing-to-do`.
+    status: &'static str,
+    /// The policy file that applies, or where rekey looked for one.
+    policy: &'a str,
+    /// Whether `[tokens] current` changes (or would, in a dry run).
+    policy_updated: bool,
+    /// rekey's own temp files left by an interrupted run.
+    leftovers: &'a [String],
     old: Vec<&'a Fingerprint>,
     new: &'a Fingerprint,
     files: Vec<FileRecord<'a>>,
@@ -225,12 +282,8 @@ struct CommitRecord<'a> {
 }
 
 /// `committed`: the branch and commit id of a `--commit` rotation.
-pub fn json(
-    plan: &Plan,
-    outcome: Outcome,
-    secrets: Secrets,
-    committed: Option<(&str, &str)>,
-) -> String {
+pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
+    let plan = &rotation.plan;
     let files = plan
         .files
         .iter()
@@ -261,15 +314,26 @@ pub fn json(
         .collect();
     super::json(&RotateReport {
         schema: "rekey.rotate/v1",
-        mode: match outcome {
-            Outcome::DryRun => "dry-run",
-            Outcome::Written => "write",
-            Outcome::Committed => "commit",
+        mode: match rotation.applied {
+            Applied::DryRun => "dry-run",
+            Applied::Written => "write",
+            Applied::Committed { .. } | Applied::NotCommitted => "commit",
         },
+        status: match rotation.status {
+            Status::Planned => "planned",
+            Status::AlreadyRotated => "already-rotated",
+            Status::NothingToDo => "nothing-to-do",
+        },
+        policy: &rotation.policy,
+        policy_updated: rotation.policy_update.is_some(),
+        leftovers: &rotation.leftovers,
         old: plan.rotated.iter().collect(),
         new: &plan.new,
         files,
-        notes: plan.notes.iter().map(|n| redact::sweep(n)).collect(),
-        commit: committed.map(|(branch, id)| CommitRecord { branch, id }),
+        notes: plan.notes.iter().map(|n| redact::mask(n)).collect(),
+        commit: match &rotation.applied {
+            Applied::Committed { branch, id } => Some(CommitRecord { branch, id }),
+            _ => None,
+        },
     })
 }

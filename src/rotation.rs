@@ -1,0 +1,299 @@
+//! The rotation as one library stage: scan (working tree or a commit's tree) → plan →
+//! verify → apply (a transaction over the files and the policy file, or a commit on a new
+//! branch), returning a typed outcome that `report` renders. The command line only builds
+//! a [`Request`] and picks the exit status.
+//!
+//! Reruns are part of the contract: a run interrupted at any point is finished by running
+//! the same command again (files already rotated are left alone, a stale `[tokens] current`
+//! is repaired, a half-migrated Secret/`secretKeyRef` pair is completed), and a rerun after
+//! success says the token is already rotated and exits 0.
+
+use crate::apply::{self, Target};
+use crate::engine::{self, Scan, ScannedFile};
+use crate::error::Error;
+use crate::git::GitRepo;
+use crate::plan::{self, Plan, RotateOptions};
+use crate::policy::{self, Policy, PolicyFile};
+use crate::report::{rotate as rotate_report, scan::plural};
+use crate::token::{Fingerprint, NewToken};
+use crate::verify;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// How a rotation ends: one mode, chosen once.
+pub enum Mode {
+    DryRun,
+    Write(apply::Options),
+    Commit {
+        branch: Option<String>,
+        base: String,
+        message: Option<String>,
+    },
+}
+
+pub struct Request {
+    pub roots: Vec<PathBuf>,
+    pub cwd: PathBuf,
+    pub new: NewToken,
+    pub options: RotateOptions,
+    pub mode: Mode,
+}
+
+/// Where the files come from, with the policy that governs them.
+pub enum Input {
+    WorkingTree(PolicyFile),
+    Commit {
+        repo: GitRepo,
+        base: git2::Oid,
+        policy: Option<Policy>,
+    },
+}
+
+/// The scan a rotation plans from; the outcome borrows from it.
+pub struct Prepared {
+    pub input: Input,
+    pub scan: Scan,
+}
+
+/// What the rotation found to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Sites to rotate, fill or migrate.
+    Planned,
+    /// Nothing left to change, and the new token is in place.
+    AlreadyRotated,
+    /// No site holds a token to rotate.
+    NothingToDo,
+}
+
+/// What the rotation did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    DryRun,
+    Written,
+    Committed {
+        branch: String,
+        id: String,
+    },
+    /// `--commit` with nothing to commit.
+    NotCommitted,
+}
+
+/// The policy file's `[tokens] current` after the rotation.
+pub struct PolicyUpdate {
+    pub display: String,
+    path: PathBuf,
+    original: String,
+    pub text: String,
+}
+
+pub struct Rotation<'s> {
+    pub plan: Plan<'s>,
+    pub status: Status,
+    pub applied: Applied,
+    /// Which policy file applies, as reports name it.
+    pub policy: String,
+    pub policy_update: Option<PolicyUpdate>,
+    /// Leftover temp files of an interrupted run: removed by a write, listed otherwise.
+    pub leftovers: Vec<String>,
+}
+
+/// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
+/// and any file that could not be parsed.
+pub fn prepare(request: &Request) -> Result<Prepared, Error> {
+    let cwd = &request.cwd;
+    let (input, scan) = match &request.mode {
+        Mode::Commit { base, .. } => {
+            let repo = GitRepo::open(cwd, &request.roots)?;
+            let base = repo.resolve(base)?;
+            let policy = policy_in_commit(&repo, base)?;
+            let scan = repo.scan_commit(base, &|path| {
+                policy.as_ref().is_some_and(|p| p.excludes(path))
+            })?;
+            (Input::Commit { repo, base, policy }, scan)
+        }
+        Mode::DryRun | Mode::Write(_) => {
+            let policy = PolicyFile::discover(cwd, None)?;
+            let scan = engine::scan_paths(&request.roots, cwd, &|path| {
+                policy.excludes(&cwd.join(path))
+            });
+            (Input::WorkingTree(policy), scan)
+        }
+    };
+    let (rules, display) = match &input {
+        Input::WorkingTree(file) => (file.policy.as_ref(), file.display.clone()),
+        Input::Commit { policy, .. } => (policy.as_ref(), policy::FILE_NAME.to_owned()),
+    };
+    let new = request.new.fingerprint();
+    if rules.is_some_and(|p| p.revoked.contains(new)) {
+        return Err(Error::at(
+            &display,
+            format!("the new token {new} is listed under [tokens] revoked: rotating to it would put a revoked token back. Generate a new token in Harness"),
+        ));
+    }
+    if !scan.errors.is_empty() {
+        let mut message = String::new();
+        for error in &scan.errors {
+            message.push_str(&format!("{error}\n"));
+        }
+        message.push_str(&format!(
+            "{} could not be read; nothing was rotated",
+            plural(scan.errors.len(), "file")
+        ));
+        return Err(Error::new(message));
+    }
+    Ok(Prepared { input, scan })
+}
+
+/// Plans, verifies and applies the rotation of a prepared scan.
+pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<'s>, Error> {
+    let scan = &prepared.scan;
+    let new = request.new.fingerprint();
+    let plan = plan::plan(scan, &request.new, &request.options).map_err(|e| e.to_string())?;
+    // Each verified file with its new bytes (the files borrow the scan, not the plan).
+    let rewrites: Vec<(&ScannedFile, Vec<u8>)> = verify::rewrite_all(&plan)
+        .map_err(|failures| Error::new(format!("{}\nnothing was written", failures.join("\n"))))?
+        .into_iter()
+        .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
+        .collect();
+    let holds_new = scan
+        .sites()
+        .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new));
+    let status = if !plan.is_empty() {
+        Status::Planned
+    } else if holds_new {
+        Status::AlreadyRotated
+    } else {
+        Status::NothingToDo
+    };
+    // The fingerprints leaving `current`: those rotated now, and on a rerun those the
+    // user named that are already gone.
+    let mut replaced: BTreeSet<Fingerprint> = plan.rotated.clone();
+    replaced.extend(request.options.only.iter().cloned());
+    let policy_update = match status {
+        Status::NothingToDo => None,
+        _ => policy_update(&prepared.input, &replaced, new)?,
+    };
+    let policy = match &prepared.input {
+        Input::WorkingTree(file) => file.display.clone(),
+        Input::Commit {
+            policy: Some(_), ..
+        } => policy::FILE_NAME.to_owned(),
+        Input::Commit { policy: None, .. } => {
+            format!("no {} in the base commit", policy::FILE_NAME)
+        }
+    };
+    let mut rotation = Rotation {
+        plan,
+        status,
+        applied: Applied::DryRun,
+        policy,
+        policy_update,
+        leftovers: scan.leftovers.iter().map(|(_, d)| d.clone()).collect(),
+    };
+    match (&request.mode, &prepared.input) {
+        (Mode::DryRun, _) => {}
+        (Mode::Write(options), _) => {
+            apply::remove_leftovers(&scan.leftovers)?;
+            write(&rewrites, rotation.policy_update.as_ref(), *options)?;
+            rotation.applied = Applied::Written;
+        }
+        (
+            Mode::Commit {
+                branch, message, ..
+            },
+            Input::Commit { repo, base, .. },
+        ) => {
+            rotation.applied = Applied::NotCommitted;
+            if !rotation.plan.is_empty() {
+                let branch = branch
+                    .clone()
+                    .unwrap_or_else(|| format!("rekey/rotate-{}", new.short()));
+                let message = rotate_report::commit_message(&rotation.plan, message.as_deref());
+                let mut files: Vec<(&str, &[u8])> = rewrites
+                    .iter()
+                    .map(|(file, bytes)| (file.display.as_str(), bytes.as_slice()))
+                    .collect();
+                if let Some(update) = &rotation.policy_update {
+                    files.push((&update.display, update.text.as_bytes()));
+                }
+                let id = repo.commit(*base, &branch, &message, &files)?;
+                rotation.applied = Applied::Committed {
+                    branch,
+                    id: id.to_string(),
+                };
+            }
+        }
+        (Mode::Commit { .. }, Input::WorkingTree(_)) => {
+            unreachable!("prepare reads a commit for --commit")
+        }
+    }
+    Ok(rotation)
+}
+
+/// The working-tree transaction: the policy file first, so that an interrupted run never
+/// leaves rotated files beside a policy that calls their token stale; then every file.
+fn write(
+    rewrites: &[(&ScannedFile, Vec<u8>)],
+    policy_update: Option<&PolicyUpdate>,
+    options: apply::Options,
+) -> Result<(), Error> {
+    let mut targets: Vec<Target> = Vec::with_capacity(rewrites.len() + 1);
+    if let Some(update) = policy_update {
+        targets.push(Target {
+            path: &update.path,
+            display: &update.display,
+            original: update.original.as_bytes(),
+            bytes: update.text.as_bytes(),
+        });
+    }
+    targets.extend(rewrites.iter().map(|(file, bytes)| Target {
+        path: &file.path,
+        display: &file.display,
+        original: &file.bytes,
+        bytes,
+    }));
+    apply::apply(&targets, options).map_err(|error| Error::new(error.to_string()))
+}
+
+/// The policy file of the base commit, at the repository root.
+fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<Policy>, String> {
+    match repo.read_at(base, policy::FILE_NAME) {
+        Some(bytes) => Policy::parse(&String::from_utf8_lossy(&bytes), policy::FILE_NAME).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The policy file with `replaced` fingerprints swapped for the new one, when it exists and
+/// changes.
+fn policy_update(
+    input: &Input,
+    replaced: &BTreeSet<Fingerprint>,
+    new: &Fingerprint,
+) -> Result<Option<PolicyUpdate>, String> {
+    let (display, path, text) = match input {
+        Input::WorkingTree(file) => match &file.path {
+            Some(path) => (
+                file.display.clone(),
+                path.clone(),
+                policy::read_text(path, &file.display)?,
+            ),
+            None => return Ok(None),
+        },
+        Input::Commit { repo, base, .. } => match repo.read_at(*base, policy::FILE_NAME) {
+            Some(bytes) => (
+                policy::FILE_NAME.to_owned(),
+                PathBuf::from(policy::FILE_NAME),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ),
+            None => return Ok(None),
+        },
+    };
+    let updated = policy::rotate_current(&text, &display, replaced, new)?;
+    Ok(updated.map(|updated| PolicyUpdate {
+        display,
+        path,
+        original: text,
+        text: updated,
+    }))
+}
