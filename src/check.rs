@@ -1,5 +1,6 @@
 //! `check`'s rules: turns a scan and a policy into findings with stable rule ids
-//! (`revoked-token`, `stale-token`, `legacy-key`, `malformed-token`, `unparseable`) and the
+//! (`revoked-token`, `stale-token`, `legacy-key`, `malformed-token`, `unparseable`,
+//! `unchecked-file`) and the
 //! level the policy gives each. Rules judge sites; reports decide how findings look.
 
 use crate::engine::{FileError, Scan, ScannedFile};
@@ -36,6 +37,32 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
     let level = policy.level(Rule::Unparseable);
     if level != Level::Off {
         findings.extend(scan.errors.iter().map(|error| error_finding(error, level)));
+    }
+    let level = policy.level(Rule::UncheckedFile);
+    if level != Level::Off {
+        let unjudged = scan
+            .skipped
+            .iter()
+            .map(|skipped| (skipped.display.as_str(), skipped.reason.clone()));
+        let leftovers = scan.leftovers.iter().map(|(_, display)| {
+            (
+                display.as_str(),
+                "a temp file left by an interrupted `rekey rotate --write`: it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it".to_owned(),
+            )
+        });
+        for (path, message) in unjudged.chain(leftovers) {
+            findings.push(Finding {
+                rule: Rule::UncheckedFile,
+                level,
+                path: path.to_owned(),
+                line: 1,
+                column: 1,
+                end_column: 2,
+                message,
+                fingerprint: None,
+                subject: "unchecked-file".to_owned(),
+            });
+        }
     }
     findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     findings

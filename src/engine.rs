@@ -67,7 +67,7 @@ impl std::fmt::Display for FileError {
 pub struct Scan {
     pub files: Vec<ScannedFile>,
     pub errors: Vec<FileError>,
-    /// Files passed over (too large) or unreadable.
+    /// Files that could hold a site but could not be judged (see `source::Skipped`).
     pub skipped: Vec<Skipped>,
     /// How many files were looked at, whether or not they hold a site.
     pub files_seen: usize,
@@ -110,17 +110,7 @@ impl Scan {
                 Err(error) => scan.errors.push(error),
             }
         }
-        for skipped in skipped {
-            if skipped.is_error {
-                scan.errors.push(FileError {
-                    display: skipped.display,
-                    position: None,
-                    message: skipped.reason,
-                });
-            } else {
-                scan.skipped.push(skipped);
-            }
-        }
+        scan.skipped = skipped;
         scan
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::apply;
 use crate::engine::{self, Scan};
-use crate::source::{self, Skipped};
+use crate::source::{self, Candidate, Skipped};
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
 use std::path::{Path, PathBuf};
@@ -123,13 +123,16 @@ impl GitRepo {
                 .repo
                 .find_blob(id)
                 .map_err(|e| format!("{path}: cannot read the blob: {}", e.message()))?;
-            if let Some(skip) = source::too_large(blob.size() as u64, &path) {
-                skipped.push(skip);
+            if blob.size() as u64 > source::MAX_FILE_SIZE {
+                if source::has_marker(blob.content()) {
+                    skipped.push(source::too_large(blob.size() as u64, &path));
+                }
                 continue;
             }
-            let file = source::candidate(PathBuf::from(&path), path, blob.content().to_vec());
-            if let Some(file) = file {
-                outcomes.push(engine::scan_file(file));
+            match source::candidate(PathBuf::from(&path), path, blob.content().to_vec()) {
+                Candidate::Parse(file) => outcomes.push(engine::scan_file(file)),
+                Candidate::Unjudged(skip) => skipped.push(skip),
+                Candidate::Nothing => {}
             }
         }
         let mut scan = Scan::collect(outcomes, skipped);

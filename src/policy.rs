@@ -22,15 +22,19 @@ pub enum Rule {
     LegacyKey,
     MalformedToken,
     Unparseable,
+    /// A file that could hold a site but was not judged (too large, unreadable, binary or
+    /// UTF-16 beside a key name, not UTF-8), or a temp file an interrupted rotation left.
+    UncheckedFile,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::RevokedToken,
         Rule::StaleToken,
         Rule::LegacyKey,
         Rule::MalformedToken,
         Rule::Unparseable,
+        Rule::UncheckedFile,
     ];
 
     pub fn id(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Rule {
             Rule::LegacyKey => "legacy-key",
             Rule::MalformedToken => "malformed-token",
             Rule::Unparseable => "unparseable",
+            Rule::UncheckedFile => "unchecked-file",
         }
     }
 
@@ -126,7 +131,10 @@ impl Policy {
             for (id, item) in rules.iter() {
                 let at = located(text, display, item);
                 let rule = Rule::from_id(id).ok_or_else(|| {
-                    format!("{at}: unknown rule {id}; rules are revoked-token, stale-token, legacy-key, malformed-token, unparseable")
+                    format!(
+                        "{at}: unknown rule {id}; rules are {}",
+                        Rule::ALL.map(Rule::id).join(", ")
+                    )
                 })?;
                 let level = item.as_str().and_then(Level::parse).ok_or_else(|| {
                     format!("{at}: rule {id} takes \"error\", \"warning\", \"note\" or \"off\"")
@@ -356,6 +364,7 @@ revoked = []
 # legacy-key = "error"
 # malformed-token = "warning"
 # unparseable = "error"
+# unchecked-file = "error"
 
 [scan]
 # Extra excludes (globs relative to this file), applied to explicitly given paths too.

@@ -4,13 +4,15 @@
 //! prefiltered on its worker thread. Yields `(path, bytes)` for the engine to scan.
 
 use crate::apply;
+use crate::formats::Format;
 use crate::keys;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 
-/// Files larger than this are reported as skipped rather than read.
+/// Files larger than this are not parsed: they are searched for key names in bounded
+/// chunks, and one that holds a key name is reported as not judged.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 /// One candidate file: it holds at least one key name.
@@ -22,13 +24,13 @@ pub struct SourceFile {
     pub bytes: Vec<u8>,
 }
 
-/// A file the walk could not or would not read.
+/// A file that could hold a site but that rekey could not judge: unreadable, over the
+/// size it parses, binary or UTF-16 beside a key name, not UTF-8. `check` reports each as
+/// an `unchecked-file` finding; it is never passed over silently.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
     pub display: String,
     pub reason: String,
-    /// A read failure is an error; a size skip is a notice.
-    pub is_error: bool,
 }
 
 /// What a walk found: whatever `inspect` made of each candidate file, and the skips.
@@ -86,7 +88,6 @@ pub fn walk<T: Send>(
                     let skipped = Skipped {
                         display,
                         reason: error.to_string(),
-                        is_error: true,
                     };
                     found.lock().unwrap().skipped.push(skipped);
                     return WalkState::Continue;
@@ -101,13 +102,17 @@ pub fn walk<T: Send>(
                 found.lock().unwrap().leftovers.push(leftover);
                 return WalkState::Continue;
             }
-            let outcome = read_candidate(entry.path(), cwd).map(|file| file.map(inspect));
+            let outcome = match read_candidate(entry.path(), cwd) {
+                Candidate::Parse(file) => Some(Ok(inspect(file))),
+                Candidate::Unjudged(skipped) => Some(Err(skipped)),
+                Candidate::Nothing => None,
+            };
             let mut found = found.lock().unwrap();
             found.seen += 1;
             match outcome {
-                Ok(Some(result)) => found.files.push(result),
-                Ok(None) => {}
-                Err(skipped) => found.skipped.push(skipped),
+                Some(Ok(result)) => found.files.push(result),
+                Some(Err(skipped)) => found.skipped.push(skipped),
+                None => {}
             }
             WalkState::Continue
         })
@@ -121,19 +126,126 @@ pub fn walk<T: Send>(
     walked
 }
 
-fn read_candidate(path: &Path, cwd: &Path) -> Result<Option<SourceFile>, Skipped> {
-    let display = display_path(path, cwd);
-    let unreadable = |e: std::io::Error| Skipped {
-        display: display.clone(),
-        reason: format!("cannot read: {e}"),
-        is_error: true,
-    };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if let Some(skipped) = too_large(size, &display) {
-        return Err(skipped);
+/// What the walk makes of one file.
+pub enum Candidate {
+    /// Holds a key name: the engine parses it.
+    Parse(SourceFile),
+    /// Could hold a site but cannot be judged.
+    Unjudged(Skipped),
+    /// Holds no key name.
+    Nothing,
+}
+
+fn read_candidate(path: &Path, cwd: &Path) -> Candidate {
+    let display = || display_path(path, cwd);
+    match read_regular(path, MAX_FILE_SIZE) {
+        Ok(bytes) => candidate(path.to_owned(), display(), bytes),
+        // A large file is searched for key names in bounded chunks, never skipped unread.
+        Err(ReadError::TooLarge(size)) => match stream_has_marker(path) {
+            Ok(false) => Candidate::Nothing,
+            Ok(true) => Candidate::Unjudged(too_large(size, &display())),
+            Err(error) => Candidate::Unjudged(unreadable(&display(), &error)),
+        },
+        // Replaced by something else since the walk saw a regular file: not a file to read.
+        Err(ReadError::NotRegular(_)) => Candidate::Nothing,
+        Err(ReadError::Io(error)) => Candidate::Unjudged(unreadable(&display(), &error)),
     }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
-    Ok(candidate(path.to_owned(), display, bytes))
+}
+
+fn unreadable(display: &str, error: &std::io::Error) -> Skipped {
+    Skipped {
+        display: display.to_owned(),
+        reason: format!("cannot read: {error}"),
+    }
+}
+
+/// A file over the size rekey parses that holds a key name.
+pub fn too_large(size: u64, display: &str) -> Skipped {
+    Skipped {
+        display: display.to_owned(),
+        reason: format!(
+            "holds a delegate-token key but is {} MiB, over the {} MiB rekey parses: split it, or exclude it in .rekey.toml [scan] exclude",
+            size / (1024 * 1024),
+            MAX_FILE_SIZE / (1024 * 1024)
+        ),
+    }
+}
+
+/// Searches a file too large to parse for key names, one bounded chunk at a time.
+fn stream_has_marker(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    const CHUNK: usize = 1024 * 1024;
+    // Chunks overlap by the longest key name, so a name across a boundary is still seen.
+    let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
+    let mut file = std::fs::File::open(path)?;
+    let mut buffer = vec![0; CHUNK + overlap];
+    let mut kept = 0;
+    loop {
+        let read = file.read(&mut buffer[kept..])?;
+        if read == 0 {
+            return Ok(false);
+        }
+        let filled = kept + read;
+        if has_marker(&buffer[..filled]) || has_utf16_marker(&buffer[..filled]) {
+            return Ok(true);
+        }
+        kept = overlap.min(filled);
+        buffer.copy_within(filled - kept..filled, 0);
+    }
+}
+
+/// Sorts a file's bytes: text holding a key name is parsed; binary or UTF-16 data holding
+/// one, and text in a format rekey reads that is not UTF-8, cannot be judged.
+pub fn candidate(path: PathBuf, display: String, bytes: Vec<u8>) -> Candidate {
+    let unjudged = |reason: &str| {
+        Candidate::Unjudged(Skipped {
+            display: display.clone(),
+            reason: reason.to_owned(),
+        })
+    };
+    if memchr::memchr(0, &bytes).is_some() {
+        if has_utf16_marker(&bytes) {
+            return unjudged("holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8");
+        }
+        if has_marker(&bytes) {
+            return unjudged("holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact");
+        }
+        return Candidate::Nothing;
+    }
+    if !has_marker(&bytes) {
+        return Candidate::Nothing;
+    }
+    if std::str::from_utf8(&bytes).is_err() && Format::detect(&path, "").is_some() {
+        return unjudged("holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8");
+    }
+    Candidate::Parse(SourceFile {
+        path,
+        display,
+        bytes,
+    })
+}
+
+static UTF16_MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let encode = |name: &str, big_endian: bool| -> Vec<u8> {
+        name.encode_utf16()
+            .flat_map(|unit| {
+                if big_endian {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                }
+            })
+            .collect()
+    };
+    let patterns = keys::ALL
+        .iter()
+        .flat_map(|name| [encode(name, false), encode(name, true)]);
+    AhoCorasick::new(patterns).expect("key names are valid patterns")
+});
+
+/// True when `bytes` holds a key name encoded as UTF-16 (either byte order).
+fn has_utf16_marker(bytes: &[u8]) -> bool {
+    UTF16_MARKERS.is_match(bytes)
 }
 
 /// Why a path could not be read as a regular file.
@@ -207,28 +319,6 @@ pub fn kind_of(file_type: &std::fs::FileType) -> &'static str {
     } else {
         "not a regular file"
     }
-}
-
-/// The size check every source applies before reading a file.
-pub fn too_large(size: u64, display: &str) -> Option<Skipped> {
-    (size > MAX_FILE_SIZE).then(|| Skipped {
-        display: display.to_owned(),
-        reason: format!(
-            "skipped: {} MiB is over the {} MiB limit",
-            size / (1024 * 1024),
-            MAX_FILE_SIZE / (1024 * 1024)
-        ),
-        is_error: false,
-    })
-}
-
-/// A file worth parsing: not binary (no NUL byte) and holding a key name.
-pub fn candidate(path: PathBuf, display: String, bytes: Vec<u8>) -> Option<SourceFile> {
-    (!bytes.contains(&0) && has_marker(&bytes)).then_some(SourceFile {
-        path,
-        display,
-        bytes,
-    })
 }
 
 fn error_path(error: &ignore::Error) -> Option<&Path> {

@@ -22,7 +22,7 @@ helm/stale-values.yaml:2:16: error[stale-token] delegateToken holds a token that
 helm/typo-values.yaml:1:16: warning[malformed-token] delegateToken holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo? (sha256:a3c660cb9d2bab8e)\n\
 k8s/old.yaml:3:11: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
 shell/config-watcher.yml:1:1: error[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (sha256:ff25d2389ab7917a)\n\
-rekey check: 4 errors, 1 warning, 0 notes in 7 files checked (5 sites in 5 files)\n"
+rekey check: 4 errors, 1 warning, 0 notes in 7 files checked (5 sites in 5 files); policy .rekey.toml\n"
     );
     assert_eq!(run.stderr, "");
 }
@@ -73,7 +73,7 @@ fn stale_needs_a_current_list() {
     assert_eq!(run.status, 0, "{}", run.stdout);
     assert_eq!(
         run.stdout,
-        "rekey check: 0 errors, 0 warnings, 0 notes in 3 files checked (3 sites in 3 files)\n"
+        "rekey check: 0 errors, 0 warnings, 0 notes in 3 files checked (3 sites in 3 files); policy .rekey.toml\n"
     );
 }
 
@@ -148,7 +148,7 @@ fn github_format_emits_workflow_commands() {
     assert_eq!(
         run.stdout,
         "::error file=k8s/old.yaml,line=3,col=11,endColumn=43,title=rekey revoked-token::DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
-rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (2 sites in 2 files)\n"
+rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (2 sites in 2 files); policy .rekey.toml\n"
     );
 }
 
@@ -179,7 +179,8 @@ fn sarif_results_carry_rules_regions_and_stable_fingerprints() {
             "stale-token",
             "legacy-key",
             "malformed-token",
-            "unparseable"
+            "unparseable",
+            "unchecked-file"
         ]
     );
     let revoked = run["results"]

@@ -1,11 +1,11 @@
 //! `rekey check`: scans the working tree, or with `--staged` the git index, judges every
 //! site against the policy and reports findings. Exit 1 when an error-level finding remains.
 
-use super::{fail, roots, PolicyFile, EXIT_OK, EXIT_VIOLATION};
+use super::{fail, roots, EXIT_OK, EXIT_VIOLATION};
 use crate::check::check;
 use crate::engine::{self, Scan};
 use crate::git::GitRepo;
-use crate::policy::{Level, Policy};
+use crate::policy::{Level, PolicyFile};
 use crate::report::{self, check as check_report, Style};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -44,12 +44,12 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         Ok(found) => found,
         Err(message) => return fail(&message),
     };
-    let policy = policy.unwrap_or_default();
-    let findings = check(&scan, &policy);
+    let findings = check(&scan, policy.rules());
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
         sites: scan.sites().count(),
+        policy: policy.path.is_some().then(|| policy.display.clone()),
     };
     let output = match args.format {
         CheckFormat::Text => check_report::text(&findings, &coverage, Style::for_stdout()),
@@ -65,18 +65,18 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
     }
 }
 
-fn working_tree(args: &CheckArgs, cwd: &Path) -> Result<(Scan, Option<Policy>), String> {
+fn working_tree(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {
     let roots = roots(args.paths.clone(), cwd)?;
     let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
     let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
-    Ok((scan, policy.policy))
+    Ok((scan, policy))
 }
 
-fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, Option<Policy>), String> {
+fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
     let top = repo.root();
     let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;
-    Ok((scan, policy.policy))
+    Ok((scan, policy))
 }

@@ -114,6 +114,12 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
         Secrets::Shown => report::to_stdout_revealing(&out),
         Secrets::Redacted => report::to_stdout(&out),
     }
+    for skipped in &prepared.scan.skipped {
+        report::warning(&format!(
+            "{}: not rotated: {}; it may still hold the old token",
+            skipped.display, skipped.reason
+        ));
+    }
     if args.format == RotateFormat::Text {
         for note in &rotation.plan.notes {
             report::note(note);

@@ -18,6 +18,19 @@ pub struct Coverage {
     pub files_checked: usize,
     pub files_with_sites: usize,
     pub sites: usize,
+    /// The policy file that applied, or `None` when there was none.
+    pub policy: Option<String>,
+}
+
+/// What a check without a policy file cannot do, said every time.
+pub const NO_POLICY: &str = "no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE";
+
+/// How the summary line ends: the policy that applied, or a warning line when none did.
+fn policy_ending(coverage: &Coverage) -> String {
+    match &coverage.policy {
+        Some(policy) => format!("; policy {policy}\n"),
+        None => format!("\nrekey check: warning: {NO_POLICY}\n"),
+    }
 }
 
 fn count(findings: &[Finding], level: Level) -> usize {
@@ -56,13 +69,14 @@ fn summary(findings: &[Finding], coverage: &Coverage) -> String {
             .to_owned();
     }
     format!(
-        "rekey check: {}, {}, {} in {} checked ({} in {})\n",
+        "rekey check: {}, {}, {} in {} checked ({} in {}){}",
         plural(count(findings, Level::Error), "error"),
         plural(count(findings, Level::Warning), "warning"),
         plural(count(findings, Level::Note), "note"),
         plural(coverage.files_checked, "file"),
         plural(coverage.sites, "site"),
         plural(coverage.files_with_sites, "file"),
+        policy_ending(coverage),
     )
 }
 
@@ -83,6 +97,8 @@ struct CheckReport<'a> {
     findings: Vec<FindingRecord<'a>>,
     files_checked: usize,
     sites: usize,
+    /// The policy file that applied; null when there was none.
+    policy: Option<&'a str>,
 }
 
 pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
@@ -102,6 +118,7 @@ pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
             .collect(),
         files_checked: coverage.files_checked,
         sites: coverage.sites,
+        policy: coverage.policy.as_deref(),
     })
 }
 
@@ -127,6 +144,9 @@ pub fn github(findings: &[Finding], coverage: &Coverage) -> String {
             escape_property(&format!("rekey {}", finding.rule.id())),
             escape_data(&redact::mask(&message)),
         ));
+    }
+    if coverage.policy.is_none() {
+        out.push_str(&format!("::warning title=rekey policy::{NO_POLICY}\n"));
     }
     out.push_str(&summary(findings, coverage));
     out
@@ -159,6 +179,11 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
             "LegacyDelegateTokenKey",
             "A delegate token is stored under a legacy key name.",
             "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate` migrates them, keeping secretKeyRef references consistent.",
+        ),
+        Rule::UncheckedFile => (
+            "UncheckedFile",
+            "A file that could hold a delegate token could not be checked.",
+            "The file holds a delegate-token key name but rekey could not judge it: it is over the size rekey parses, unreadable, binary or UTF-16 beside the key, or not UTF-8; or it is a temp file an interrupted `rekey rotate --write` left. A gate that cannot judge a file fails rather than pass it silently: fix the file, exclude it in .rekey.toml [scan] exclude, or set unchecked-file to a lower level.",
         ),
         Rule::MalformedToken => (
             "MalformedDelegateToken",
