@@ -120,6 +120,7 @@ pub fn apply(targets: &[Target], options: Options) -> Result<(), ApplyError> {
         return Err(ApplyError::Refused(problems));
     }
     let _guard = TransactionGuard::begin();
+    pause_for_tests();
     let mut staged = Vec::with_capacity(targets.len());
     for target in targets {
         if let Some(signal) = interrupt::interrupted() {
@@ -190,6 +191,22 @@ pub fn apply(targets: &[Target], options: Options) -> Result<(), ApplyError> {
         }
     }
     Ok(())
+}
+
+/// A seam for the tests that race rekey (a concurrent edit, a kill at a known moment):
+/// with `REKEY_PAUSE_BEFORE_APPLY=FILE` set, rekey creates FILE once every check has passed
+/// and waits (at most a minute) until the test removes it. Unset, this does nothing.
+fn pause_for_tests() {
+    let Some(marker) = std::env::var_os("REKEY_PAUSE_BEFORE_APPLY") else {
+        return;
+    };
+    if fs::write(&marker, b"").is_err() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while Path::new(&marker).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 fn interrupted_reason(signal: i32) -> String {

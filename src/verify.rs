@@ -101,3 +101,115 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each test hands `verify` a rewrite that breaks one promise; each fails if the check
+    //! that catches it is removed.
+
+    use super::*;
+    use crate::edit::Edit;
+    use crate::engine::{scan_file, ScannedFile};
+    use crate::plan::ValueChange;
+    use crate::source::SourceFile;
+    use crate::token::{Encoding, NewToken};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    const OLD: &str = "0123456789abcdef0123456789abcdef";
+    const NEW: &str = "fedcba9876543210fedcba9876543210";
+    const TEXT: &str =
+        "delegateToken: 0123456789abcdef0123456789abcdef\nother:\n  delegateToken: 0123456789abcdef0123456789abcdef\n";
+
+    fn scanned() -> ScannedFile {
+        let file = SourceFile {
+            path: PathBuf::from("values.yaml"),
+            display: "values.yaml".to_owned(),
+            bytes: TEXT.as_bytes().to_vec(),
+        };
+        scan_file(file).unwrap().unwrap()
+    }
+
+    /// Runs verify on `edits` claimed to rotate only the first site.
+    fn verify(file: &ScannedFile, edits: Vec<Edit>) -> Result<(), String> {
+        let new = NewToken::parse(NEW).unwrap();
+        let plan = Plan {
+            files: vec![FilePlan {
+                file,
+                edits,
+                changes: vec![Change {
+                    site: 0,
+                    value: Some(ValueChange::Rotated {
+                        encoding: Encoding::Hex,
+                    }),
+                    renamed_to: None,
+                }],
+            }],
+            rotated: BTreeSet::new(),
+            new: new.fingerprint().clone(),
+            notes: Vec::new(),
+        };
+        rewrite_all(&plan).map(|_| ()).map_err(|f| f.join("\n"))
+    }
+
+    fn at(text: &str, nth: usize) -> std::ops::Range<usize> {
+        let start = TEXT.match_indices(text).nth(nth).unwrap().0;
+        start..start + text.len()
+    }
+
+    fn first_value() -> Edit {
+        Edit::visible(at(OLD, 0), NEW)
+    }
+
+    #[test]
+    fn the_planned_rewrite_verifies() {
+        verify(&scanned(), vec![first_value()]).unwrap();
+    }
+
+    #[test]
+    fn a_rewrite_that_does_not_parse_is_refused() {
+        let broken = Edit::visible(at("other:", 0), "other: [");
+        let error = verify(&scanned(), vec![first_value(), broken]).unwrap_err();
+        assert!(error.contains("does not parse"), "{error}");
+    }
+
+    #[test]
+    fn a_rewrite_that_adds_a_site_is_refused() {
+        let added = Edit::visible(at("other:", 0), "accountSecret: x\nother:");
+        let error = verify(&scanned(), vec![first_value(), added]).unwrap_err();
+        assert!(error.contains("2 sites before, 3 after"), "{error}");
+    }
+
+    #[test]
+    fn a_rewrite_that_renames_an_unplanned_key_is_refused() {
+        let renamed = Edit::visible(at("delegateToken", 1), "accountSecret");
+        let error = verify(&scanned(), vec![first_value(), renamed]).unwrap_err();
+        assert!(error.contains("values.yaml:3:18: the rewrite failed verification (a key changed that was not meant to)"), "{error}");
+    }
+
+    #[test]
+    fn a_rewrite_that_changes_an_unplanned_value_is_refused() {
+        let changed = Edit::visible(at(OLD, 1), NEW);
+        let error = verify(&scanned(), vec![first_value(), changed]).unwrap_err();
+        assert!(
+            error.contains("(a value changed that was not meant to)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_rotated_site_that_does_not_read_back_as_the_new_token_is_refused() {
+        let wrong = Edit::visible(at(OLD, 0), "0000000000000000ffffffffffffffff");
+        let error = verify(&scanned(), vec![wrong]).unwrap_err();
+        assert!(error.contains("values.yaml:1:16: the rewrite failed verification (the site does not read back as the new token)"), "{error}");
+        // The planned encoding counts too: the new token in base64 where hex was planned.
+        let encoded = Edit::visible(at(OLD, 0), &STANDARD.encode(NEW));
+        let error = verify(&scanned(), vec![encoded]).unwrap_err();
+        assert!(
+            error.contains("does not read back as the new token"),
+            "{error}"
+        );
+    }
+}

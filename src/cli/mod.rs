@@ -76,6 +76,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_OK);
         }
     };
+    if let Err(error) = crate::interrupt::install() {
+        return ExitCode::from(fail(&format!("cannot watch for interrupts: {error}")));
+    }
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(error) => {
@@ -89,7 +92,11 @@ pub fn main() -> ExitCode {
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),
     };
-    ExitCode::from(code)
+    // A signal that stopped a transaction ends the run like the signal would have.
+    match crate::interrupt::interrupted() {
+        Some(signal) => ExitCode::from(128 + signal as u8),
+        None => ExitCode::from(code),
+    }
 }
 
 /// A token on the command line is kept by shell history and shown in process lists, and

@@ -1,0 +1,395 @@
+//! The promises a credential tool and a CI gate make, tried as an adversary would: no token
+//! in any output in any form (nor any 12-character piece of one), a gate that fails closed
+//! on files it could not judge, hostile files that cannot hang rekey, and a policy that
+//! refuses to rotate back to a revoked token.
+
+mod common;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// Every form of every token these tests use, upper-case hex included.
+fn token_forms() -> Vec<String> {
+    let mut forms = Vec::new();
+    for hex in [OLD_HEX, OTHER_HEX, NEW_HEX] {
+        for hex in [hex.to_owned(), hex.to_ascii_uppercase()] {
+            let once = STANDARD.encode(&hex);
+            forms.push(STANDARD.encode(&once));
+            forms.push(once);
+            forms.push(hex);
+        }
+    }
+    forms
+}
+
+/// Fails when `text` holds any 12-character piece of any token form.
+fn assert_no_piece(text: &str, context: &str) {
+    for form in token_forms() {
+        for start in 0..=form.len() - 12 {
+            let piece = &form[start..start + 12];
+            assert!(
+                !text.contains(piece),
+                "{context}: a piece of a token ({piece}) was printed:\n{text}"
+            );
+        }
+    }
+}
+
+/// A repo holding tokens where the old mask missed them: glued to `=` in an ECS command,
+/// in a comment beside an edited value, upper-case, in a Markdown file.
+fn hostile_repo(root: &Path) {
+    fs::create_dir_all(root.join("ecs")).unwrap();
+    fs::write(
+        root.join("ecs/task.json"),
+        format!(
+            "{{\"containerDefinitions\": [{{\"name\": \"d\", \"command\": [\"--token={OLD_HEX}\"], \"environment\": [{{\"name\": \"DELEGATE_TOKEN\", \"value\": \"{OLD_HEX}\"}}]}}]}}\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        root.join("values.yaml"),
+        format!(
+            "# was: export DELEGATE_TOKEN={}\ndelegateToken: {}\n# build: ab{OLD_HEX}ff\n",
+            STANDARD.encode(OTHER_HEX),
+            OLD_HEX.to_ascii_uppercase()
+        ),
+    )
+    .unwrap();
+    fs::write(
+        root.join("broken.tf"),
+        format!("delegate_token = \"{OLD_HEX}\"\nresource {{ oops\n"),
+    )
+    .unwrap();
+    fs::write(root.join("NOTES.md"), format!("old token: {OLD_HEX}\n")).unwrap();
+}
+
+#[test]
+fn no_output_holds_any_piece_of_a_token() {
+    let token = new_token_file();
+    let token = token.to_str().unwrap();
+    let branch = format!("x/{NEW_HEX}");
+    let message = format!("from={OLD_HEX}");
+    let only = format!("--only={}", STANDARD.encode(OLD_HEX));
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["scan"],
+        vec!["scan", "--format", "json"],
+        vec!["check"],
+        vec!["check", "--format", "json"],
+        vec!["check", "--format", "sarif"],
+        vec!["check", "--format", "github"],
+        vec!["rotate", "--new-token-file", token, "--all"],
+        vec![
+            "rotate",
+            "--new-token-file",
+            token,
+            "--all",
+            "--format",
+            "json",
+        ],
+        vec!["rotate", "--new-token-file", token],
+        // Tokens given where arguments go: refused without an echo.
+        vec!["scan", "--format", OLD_HEX],
+        vec![OLD_HEX],
+        vec!["revoke", OLD_HEX],
+        vec!["rotate", "--new-token-file", token, "--only", OLD_HEX],
+        vec![
+            "rotate",
+            "--new-token-file",
+            token,
+            "--commit",
+            "--branch",
+            &branch,
+        ],
+        vec![
+            "rotate",
+            "--new-token-file",
+            token,
+            "--commit",
+            "--message",
+            &message,
+        ],
+        vec!["rotate", "--new-token-file", token, &only],
+        vec!["init"],
+        vec!["rotate", "--new-token-file", token, "--all", "--write"],
+        vec!["check"],
+    ];
+    let repo = tempfile::tempdir().unwrap();
+    hostile_repo(repo.path());
+    // The broken file stops a rotation; the runs after it are on the fixed repo.
+    for (index, args) in runs.iter().enumerate() {
+        if index == 16 {
+            fs::remove_file(repo.path().join("broken.tf")).unwrap();
+        }
+        let run = rekey(repo.path(), args);
+        let context = format!("rekey {}", args.join(" ").replace(OLD_HEX, "<old>"));
+        assert_no_piece(&run.stdout, &context);
+        assert_no_piece(&run.stderr, &context);
+        assert!(
+            !run.stdout.is_empty() || !run.stderr.is_empty(),
+            "{context} printed nothing"
+        );
+    }
+    let policy = fs::read_to_string(repo.path().join(".rekey.toml")).unwrap();
+    assert_no_piece(&policy, ".rekey.toml");
+}
+
+#[test]
+fn commit_messages_and_branch_names_hold_no_token() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    hostile_repo(repo.path());
+    fs::remove_file(repo.path().join("broken.tf")).unwrap();
+    git(repo.path(), home.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), home.path(), &["add", "-A"]);
+    git(repo.path(), home.path(), &["commit", "-qm", "base"]);
+    let token = new_token_file();
+    let run = rekey_with(
+        repo.path(),
+        &[
+            "rotate",
+            "--new-token-file",
+            token.to_str().unwrap(),
+            "--all",
+            "--commit",
+            "--message",
+            "Rotate the delegate token",
+        ],
+        &IDENTITY,
+        None,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_piece(&run.stdout, "--commit");
+    let log = git(
+        repo.path(),
+        home.path(),
+        &["log", "--all", "--format=%B%n%D"],
+    );
+    let branches = git(repo.path(), home.path(), &["branch", "--list"]);
+    assert!(log.contains("Rekey-Rotation:"), "{log}");
+    assert_no_piece(&log, "commit messages");
+    assert_no_piece(&branches, "branch names");
+}
+
+#[test]
+fn check_fails_on_files_it_could_not_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    // A revoked token at the end of a file over the parse limit.
+    let padding = "# padding\n".repeat(900_000);
+    fs::write(
+        root.join("huge.yaml"),
+        format!("{padding}delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    // The same in UTF-16, and beside binary data.
+    let utf16: Vec<u8> = format!("DELEGATE_TOKEN={OLD_HEX}\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    fs::write(
+        root.join("delegate.env"),
+        [&[0xFF, 0xFE][..], &utf16].concat(),
+    )
+    .unwrap();
+    fs::write(
+        root.join("blob.bin"),
+        format!("\0\0delegateToken={OLD_HEX}\0"),
+    )
+    .unwrap();
+    // A leftover of a killed rotation.
+    fs::write(
+        root.join(".rekey-tmp.AbCd1234"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert_eq!(
+        run.stdout,
+        ".rekey-tmp.AbCd1234:1:1: error[unchecked-file] a temp file left by an interrupted `rekey rotate --write`: it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it\n\
+blob.bin:1:1: error[unchecked-file] holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact\n\
+delegate.env:1:1: error[unchecked-file] holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8\n\
+huge.yaml:1:1: error[unchecked-file] holds a delegate-token key but is 8 MiB, over the 8 MiB rekey parses: split it, or exclude it in .rekey.toml [scan] exclude\n\
+rekey check: 4 errors, 0 warnings, 0 notes in 4 files checked (0 sites in 0 files); policy .rekey.toml\n"
+    );
+    // The level is configurable like any other rule's.
+    fs::write(
+        root.join(".rekey.toml"),
+        format!(
+            "[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n[rules]\nunchecked-file = \"warning\"\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(rekey(root, &["check"]).status, 0);
+}
+
+#[test]
+fn check_finds_the_policy_from_a_subdirectory_and_says_when_there_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join(".git")).unwrap();
+    fs::create_dir_all(root.join("k8s/prod")).unwrap();
+    fs::write(
+        root.join("k8s/prod/values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    let none = rekey(&root.join("k8s/prod"), &["check"]);
+    assert_eq!(none.status, 0);
+    assert!(
+        none.stdout.ends_with("rekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"),
+        "{}",
+        none.stdout
+    );
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    let found = rekey(&root.join("k8s/prod"), &["check"]);
+    assert_eq!(found.status, 1, "{}", found.stdout);
+    assert!(
+        found
+            .stdout
+            .contains("values.yaml:1:16: error[revoked-token]"),
+        "{}",
+        found.stdout
+    );
+    assert!(
+        found.stdout.ends_with("; policy ../../.rekey.toml\n"),
+        "{}",
+        found.stdout
+    );
+}
+
+#[test]
+fn fifos_and_devices_are_refused_never_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join("values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    let mkfifo = |name: &str| {
+        assert!(Command::new("mkfifo")
+            .arg(root.join(name))
+            .status()
+            .unwrap()
+            .success());
+    };
+    mkfifo(".rekey.toml");
+    mkfifo("pipe.yaml");
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 2);
+    assert_eq!(
+        run.stderr,
+        "error: .rekey.toml: is a FIFO, not a regular file\n"
+    );
+    fs::remove_file(root.join(".rekey.toml")).unwrap();
+    let named = rekey(root, &["scan", "pipe.yaml"]);
+    assert_eq!(named.status, 2);
+    assert_eq!(
+        named.stderr,
+        "error: pipe.yaml: is a FIFO; rekey reads regular files and directories only\n"
+    );
+    // In a walk it is passed over; the regular file is still scanned.
+    let walked = rekey(root, &["scan"]);
+    assert_eq!(walked.status, 0, "{}", walked.stderr);
+    assert!(walked.stdout.contains("values.yaml"));
+    // A policy file given as a device is refused, and the device is left alone.
+    let revoke = rekey(root, &["revoke", OLD_FINGERPRINT, "--config", "/dev/null"]);
+    assert_eq!(revoke.status, 2);
+    assert!(
+        revoke.stderr.contains("is a device, not a regular file"),
+        "{}",
+        revoke.stderr
+    );
+}
+
+#[test]
+fn rotating_to_a_revoked_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{NEW_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    let token = new_token_file();
+    let run = rekey(
+        dir.path(),
+        &[
+            "rotate",
+            "--write",
+            "--new-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status, 2);
+    assert_eq!(
+        run.stderr,
+        format!("error: .rekey.toml: the new token {NEW_FINGERPRINT} is listed under [tokens] revoked: rotating to it would put a revoked token back. Generate a new token in Harness\n")
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("values.yaml")).unwrap(),
+        format!("delegateToken: {OLD_HEX}\n")
+    );
+}
+
+#[test]
+fn a_half_migrated_secret_and_its_reference_are_completed() {
+    // An earlier run renamed the Secret's key, then stopped before the Deployment.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("secret.yaml"),
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: farm\nstringData:\n  DELEGATE_TOKEN: {NEW_HEX}\n"),
+    )
+    .unwrap();
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        env:\n        - name: ACCOUNT_SECRET\n          valueFrom:\n            secretKeyRef:\n              name: farm\n              key: ACCOUNT_SECRET\n";
+    fs::write(dir.path().join("deployment.yaml"), deployment).unwrap();
+    let token = new_token_file();
+    let run = rekey(
+        dir.path(),
+        &[
+            "rotate",
+            "--write",
+            "--new-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("deployment.yaml")).unwrap(),
+        deployment.replace("ACCOUNT_SECRET", "DELEGATE_TOKEN")
+    );
+}
+
+#[test]
+fn a_policy_holding_a_raw_token_is_named_by_fingerprint_only() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{OLD_HEX}\"]\n"),
+    )
+    .unwrap();
+    let run = rekey(dir.path(), &["check"]);
+    assert_eq!(run.status, 2);
+    assert_eq!(
+        run.stderr,
+        format!("error: .rekey.toml:2:11: [tokens] current holds a delegate token itself, not its fingerprint: write {OLD_FINGERPRINT} instead, and treat the token as exposed (it is in this file's history)\n")
+    );
+}
