@@ -179,7 +179,8 @@ fn sarif_results_carry_rules_regions_and_stable_fingerprints() {
             "stale-token",
             "legacy-key",
             "malformed-token",
-            "unparseable"
+            "unparseable",
+            "external-token"
         ]
     );
     let revoked = run["results"]
