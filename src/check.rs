@@ -80,10 +80,7 @@ fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, Stri
                 format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
                 false,
             ),
-            Some(why) => (
-                format!("{why}; rename it to {target} by hand if its readers accept it"),
-                true,
-            ),
+            Some(why) => (why, true),
         };
         verdicts.push((Rule::LegacyKey, verdict.0, verdict.1));
     }

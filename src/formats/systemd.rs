@@ -23,13 +23,18 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         let from = start + indent + "Environment=".len();
         environment(text, from, from + rest.len(), &mut sites)?;
     }
-    let reader = if runs_a_delegate(text) {
-        Reader::Delegate
-    } else {
-        Reader::unknown("the unit's ExecStart= does not run a Harness delegate")
-    };
+    let delegate = runs_a_delegate(text);
     for site in &mut sites {
-        site.reader = reader.clone();
+        site.reader = if used_elsewhere(text, site) {
+            Reader::Unknown(format!(
+                "the unit also uses {} by name (say, `docker run -e {}`): a name is renamed with every use or not at all",
+                site.key, site.key
+            ))
+        } else if delegate {
+            Reader::Delegate
+        } else {
+            Reader::unknown("the unit's ExecStart= does not run a Harness delegate")
+        };
     }
     super::mark_conflicts(&mut sites);
     Ok(sites)
@@ -43,6 +48,16 @@ fn runs_a_delegate(text: &str) -> bool {
                 || command.contains("delegate.sh")
                 || command.contains("start.sh")
         })
+}
+
+/// Whether the unit names the site's key anywhere but at the site (a whole word).
+fn used_elsewhere(text: &str, site: &Site) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    text.match_indices(site.key.as_str()).any(|(at, key)| {
+        let before = at.checked_sub(1).map(|i| text.as_bytes()[i]);
+        let after = text.as_bytes().get(at + key.len()).copied();
+        at != site.key_span.start && !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 /// The assignments of one `Environment=` value between `from` and `end`.
@@ -118,6 +133,13 @@ mod tests {
             assert_eq!(site.value.kind(), Kind::Literal);
             assert_eq!(site.reader, Reader::Delegate);
         }
+    }
+
+    #[test]
+    fn a_name_passed_on_by_the_command_is_not_renamed() {
+        let text = "[Service]\nEnvironment=ACCOUNT_SECRET=x\nExecStart=/usr/bin/docker run -e ACCOUNT_SECRET harness/delegate\n";
+        let sites = scan(text).unwrap();
+        assert!(matches!(&sites[0].reader, Reader::Unknown(why) if why.contains("by name")));
     }
 
     #[test]

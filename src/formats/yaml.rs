@@ -77,7 +77,7 @@ fn refuse_non_mapping(text: &str, documents: &Documents) -> Result<(), ParseErro
     };
     Err(ParseError {
         offset,
-        message: "it holds a delegate-token key but does not read as a YAML mapping (is it another format, such as HCL or .env lines, saved as .yaml?); rename it to its real extension or write it as YAML".to_owned(),
+        message: "it holds a delegate-token key but is not a YAML mapping (HCL or .env lines saved as .yaml?): give it its real extension or write it as YAML".to_owned(),
     })
 }
 
