@@ -2,7 +2,9 @@
 //! byte span of its key, the byte span of its value (the token characters only, inside any
 //! quotes), the value's classification and what a rotation may do there. Scanners produce
 //! sites; the planner, the verifier and the reports consume them. A site holds no part of
-//! the value itself, so it can be logged or debug-printed safely.
+//! the value itself, so it can be logged or debug-printed safely. A site also says who reads
+//! its key (a legacy key is renamed only where a delegate does) and, for a token kept in an
+//! external store or encrypted, where it lives and how to rotate it there.
 
 use crate::keys;
 use crate::token::{Kind, Value};

@@ -11,7 +11,6 @@
 use super::ParseError;
 use crate::keys;
 use crate::site::{Limit, Reader, Site, Span};
-use crate::token;
 
 /// `Dockerfile`, `Containerfile`, `Dockerfile.<variant>`, `<name>.dockerfile`.
 pub fn is_dockerfile_name(lowercase_name: &str) -> bool {
@@ -235,8 +234,7 @@ fn push(text: &str, key: Span, value: Span, sites: &mut Vec<Site>) {
         !text[value.clone()].contains(['\\', '\n']),
         "the value uses escapes or spans lines: write it as one word on the instruction's line",
     );
-    let (value_span, classified) = super::literal_default(text, value.clone())
-        .unwrap_or_else(|| (value.clone(), token::classify(&text[value])));
+    let (value_span, classified) = super::classify_value(text, value);
     sites.push(Site::new(name, key, value_span, classified).with_limit(limit));
 }
 

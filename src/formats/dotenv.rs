@@ -10,7 +10,6 @@
 use super::ParseError;
 use crate::keys;
 use crate::site::{Limit, Reader, Site};
-use crate::token;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = Vec::new();
@@ -86,8 +85,7 @@ fn lex_line(
         } else {
             limit
         };
-        let (value_span, value) = super::literal_default(text, value_span.clone())
-            .unwrap_or_else(|| (value_span.clone(), token::classify(&text[value_span])));
+        let (value_span, value) = super::classify_value(text, value_span);
         let reader = Reader::unknown(
             "a .env variable is read by name (compose ${NAME} interpolation, env_file:): rename it with every reader by hand",
         );

@@ -162,6 +162,13 @@ fn sops_site(site: Site, path: &str) -> Site {
     site.with_elsewhere(elsewhere)
 }
 
+/// Classifies the value at `span` of `text`: the default of a lone `${VAR:-default}` (with
+/// its own span), or the characters as they stand.
+pub(crate) fn classify_value(text: &str, span: Span) -> (Span, Value) {
+    literal_default(text, span.clone())
+        .unwrap_or_else(|| (span.clone(), token::classify(&text[span])))
+}
+
 /// `${NAME:-default}`, `${NAME-default}`, `${NAME:=default}` or `${NAME=default}` standing
 /// alone: the span of its default inside `span` and the default's classification. The
 /// default is what the value is whenever `NAME` is unset, so it is a literal site; a default

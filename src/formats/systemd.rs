@@ -7,7 +7,6 @@
 use super::ParseError;
 use crate::keys;
 use crate::site::{Limit, Reader, Site};
-use crate::token;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = Vec::new();
@@ -50,13 +49,23 @@ fn runs_a_delegate(text: &str) -> bool {
         })
 }
 
-/// Whether the unit names the site's key anywhere but at the site (a whole word).
+/// Whether the unit names the site's key anywhere but at the site (a whole word, outside
+/// comment lines).
 fn used_elsewhere(text: &str, site: &Site) -> bool {
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    text.match_indices(site.key.as_str()).any(|(at, key)| {
-        let before = at.checked_sub(1).map(|i| text.as_bytes()[i]);
-        let after = text.as_bytes().get(at + key.len()).copied();
-        at != site.key_span.start && !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    let mut line_start = 0;
+    text.split_inclusive('\n').any(|line| {
+        let start = line_start;
+        line_start += line.len();
+        if line.trim_start().starts_with(['#', ';']) {
+            return false;
+        }
+        line.match_indices(site.key.as_str()).any(|(i, key)| {
+            let at = start + i;
+            let before = at.checked_sub(1).map(|b| text.as_bytes()[b]);
+            let after = text.as_bytes().get(at + key.len()).copied();
+            at != site.key_span.start && !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        })
     })
 }
 
@@ -106,8 +115,7 @@ fn environment(
             !text[value.clone()].contains(['\\', '%']),
             "the value uses escapes or specifiers: write the token as a plain word",
         );
-        let (value_span, classified) = super::literal_default(text, value.clone())
-            .unwrap_or_else(|| (value.clone(), token::classify(&text[value])));
+        let (value_span, classified) = super::classify_value(text, value);
         sites.push(Site::new(name, key, value_span, classified).with_limit(limit));
     }
     Ok(())

@@ -1,9 +1,15 @@
 //! YAML scanner: Kubernetes manifests (env lists, Secrets, ConfigMaps), kustomize
 //! `secretGenerator` literals, docker-compose `environment:`, Helm values at any depth and the
-//! shell delegate's `config-*.yml`. It parses with `granit-parser`, which reports byte spans,
-//! builds a small tree per document and walks it with the rules of GUIDE §2. Helm chart
+//! shell delegate's `config-*.yml`; also what says where a token really lives: SealedSecret
+//! `encryptedData` and SOPS `ENC[…]` values (encrypted, with their key path), ExternalSecret
+//! `secretKey`/`remoteRef`, Vault agent annotations and `secretKeyRef` (references, with
+//! their location). It parses with `granit-parser`, which reports byte spans, builds a small
+//! tree per document and walks it, noting who reads each key: a container's image, the
+//! delegate chart's sibling keys, a Secret that delegate containers load. Helm chart
 //! templates, which are often not YAML at all, fall back to a line search that only ever
-//! yields references.
+//! yields references; a file is a template only on real evidence (a `{{` outside comments,
+//! or a chart's `templates/` directory), so broken YAML is never hidden. A file that parses
+//! but is not a mapping (HCL saved as `.yaml`) is an error when it holds a key name.
 
 use super::ParseError;
 use crate::keys;
