@@ -1,9 +1,12 @@
 //! `check`'s rules: turns a scan and a policy into findings with stable rule ids
 //! (`revoked-token`, `stale-token`, `legacy-key`, `malformed-token`, `unparseable`,
-//! `unchecked-file`) and the
-//! level the policy gives each. Rules judge sites; reports decide how findings look.
+//! `unchecked-file`, `external-token`) and the level the policy gives each. Rules judge
+//! sites; reports decide how findings look. A legacy key that `rekey rotate` would not rename
+//! (its reader is not known to be a delegate, it is only reported, …) is a note whatever the
+//! policy's level, so an error is always one a rotation clears.
 
 use crate::engine::{FileError, Scan, ScannedFile};
+use crate::migration::Migration;
 use crate::policy::{Level, Policy, Rule};
 use crate::site::Site;
 use crate::token::{Encoding, Fingerprint};
@@ -26,9 +29,13 @@ pub struct Finding {
 /// Every finding of `scan` under `policy`, in path and line order, `off` rules left out.
 pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let migration = Migration::of(scan);
     for (file, site) in scan.sites() {
-        for (rule, message) in judge(site, policy) {
-            let level = policy.level(rule);
+        for (rule, message, at_most_note) in judge(site, policy, &migration) {
+            let level = match policy.level(rule) {
+                Level::Error | Level::Warning if at_most_note => Level::Note,
+                level => level,
+            };
             if level != Level::Off {
                 findings.push(site_finding(file, site, rule, level, message));
             }
@@ -68,7 +75,8 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
     findings
 }
 
-fn judge(site: &Site, policy: &Policy) -> Vec<(Rule, String)> {
+/// The rules `site` breaks, each with its message and whether it is at most a note.
+fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, String, bool)> {
     let mut verdicts = Vec::new();
     let key = &site.key;
     if let Some(fingerprint) = site.value.fingerprint() {
@@ -76,23 +84,40 @@ fn judge(site: &Site, policy: &Policy) -> Vec<(Rule, String)> {
             verdicts.push((
                 Rule::MalformedToken,
                 format!("{key} holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo?"),
+                false,
             ));
         } else if policy.revoked.contains(fingerprint) {
             verdicts.push((
                 Rule::RevokedToken,
                 format!("{key} holds a token revoked in Harness: rotate it with `rekey rotate --only {fingerprint}`"),
+                false,
             ));
         } else if !policy.current.is_empty() && !policy.current.contains(fingerprint) {
             verdicts.push((
                 Rule::StaleToken,
                 format!("{key} holds a token that is not in [tokens] current: rotate it, or add its fingerprint to current if it is in force"),
+                false,
             ));
         }
     }
     if let Some(target) = site.legacy_target() {
+        let verdict = match migration.kept_by_full_rotation(site) {
+            None => (
+                format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
+                false,
+            ),
+            Some(why) => (why, true),
+        };
+        verdicts.push((Rule::LegacyKey, verdict.0, verdict.1));
+    }
+    if let Some(elsewhere) = site.elsewhere.as_ref().filter(|e| e.store.is_outside_git()) {
         verdicts.push((
-            Rule::LegacyKey,
-            format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
+            Rule::ExternalToken,
+            format!(
+                "{key} is a delegate token kept outside git ({}), so rekey cannot check it against the policy; when rotating: {}",
+                elsewhere.location, elsewhere.how_to_rotate
+            ),
+            false,
         ));
     }
     verdicts

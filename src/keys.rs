@@ -33,6 +33,47 @@ pub fn current_name(legacy: &str) -> Option<&'static str> {
     }
 }
 
+/// Keys that sit beside the token in the delegate chart's values and the shell delegate's
+/// config files (in camelCase, or snake_case as TOML and Terraform write them): a token key
+/// among them is read by a delegate.
+pub fn is_delegate_sibling(name: &str) -> bool {
+    matches!(
+        name,
+        "accountId"
+            | "delegateName"
+            | "managerEndpoint"
+            | "managerUrl"
+            | "delegateDockerImage"
+            | "account_id"
+            | "delegate_name"
+            | "manager_endpoint"
+    )
+}
+
+/// A container image of the Harness delegate: `harness/delegate:…`,
+/// `harness/delegate-immutable`, a mirror such as `registry.example.com/harness/delegate`, or
+/// a repository named `harness-delegate`.
+pub fn is_delegate_image(image: &str) -> bool {
+    let image = image.split('@').next().unwrap_or_default();
+    let segments: Vec<&str> = image.split('/').collect();
+    let last = segments.last().copied().unwrap_or_default();
+    let repository = last.split(':').next().unwrap_or_default();
+    repository.starts_with("harness-delegate")
+        || (repository.starts_with("delegate")
+            && segments[..segments.len() - 1]
+                .iter()
+                .any(|s| s.contains("harness")))
+}
+
+/// A reference to the Harness delegate Helm chart (`harness-delegate/harness-delegate-ng`,
+/// `harness-delegate-ng`, an OCI URL ending in it).
+pub fn is_delegate_chart(chart: &str) -> bool {
+    chart
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with("harness-delegate"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +87,28 @@ mod tests {
         assert!(is_token_key("UPGRADER_TOKEN"));
         assert!(!is_token_key("existingDelegateToken"));
         assert!(!is_env_name("delegateToken"));
+    }
+
+    #[test]
+    fn delegate_images_and_charts() {
+        for image in [
+            "harness/delegate:25.10.87100",
+            "harness/delegate",
+            "harness/delegate-immutable:23.03.78904",
+            "us-docker.pkg.dev/gar-prod-setup/harness-public/harness/delegate:25.10.87100",
+            "registry.example.com/mirror/harness-delegate:1@sha256:abc",
+        ] {
+            assert!(is_delegate_image(image), "{image}");
+        }
+        for image in [
+            "nginx:1.27",
+            "example/delegate-proxy:1",
+            "harness/upgrader:latest",
+        ] {
+            assert!(!is_delegate_image(image), "{image}");
+        }
+        assert!(is_delegate_chart("harness-delegate/harness-delegate-ng"));
+        assert!(is_delegate_chart("harness-delegate-ng"));
+        assert!(!is_delegate_chart("harness/harness"));
     }
 }

@@ -2,7 +2,8 @@
 //! without changing any other byte. The pipeline maps onto modules: `source` (or `git` for
 //! a commit's tree or the index) → `engine` (with `formats`) → `plan` (with `edit`) →
 //! `verify` → `writer` (or `git` for a commit) → `report`. `check` and `policy` judge scans
-//! for CI; `cli` turns arguments into options and exit codes. Only `report` prints.
+//! for CI; `plan` and `check` ask `migration` which legacy keys a rotation renames; `cli`
+//! turns arguments into options and exit codes. Only `report` prints.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -16,6 +17,7 @@ pub mod formats;
 pub mod git;
 pub mod interrupt;
 pub mod keys;
+pub mod migration;
 pub mod plan;
 pub mod policy;
 pub mod position;

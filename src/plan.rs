@@ -1,11 +1,14 @@
 //! The plan stage: turns the sites of a scan into edits. It decides which tokens a rotation
 //! touches (refusing to guess between several), writes the new token in each site's own
-//! encoding, fills placeholders on request and migrates legacy keys, keeping
-//! `secretKeyRef.key` references in step with the Secret keys they name.
+//! encoding, fills placeholders on request and migrates legacy keys where a delegate reads
+//! them (`migration` says where), keeping `secretKeyRef.key` references in step with the
+//! Secret keys they name. Tokens that live elsewhere (external stores, encrypted values)
+//! get a note saying where and how to rotate them.
 
 use crate::edit::Edit;
 use crate::engine::{Scan, ScannedFile};
 use crate::keys;
+use crate::migration::Migration;
 use crate::redact;
 use crate::site::{Limit, Role, Site};
 use crate::token::{Encoding, Fingerprint, Kind, NewToken};
@@ -105,6 +108,7 @@ pub fn plan<'a>(
 ) -> Result<Plan<'a>, PlanError> {
     let selected = select_tokens(scan, new.fingerprint(), options)?;
     let migrated_secrets = migrated_secrets(scan, &selected, options);
+    let migration = Migration::of(scan);
     let mut blocked = Vec::new();
     let mut notes = Vec::new();
     let mut files = Vec::new();
@@ -116,7 +120,10 @@ pub fn plan<'a>(
                 let (line, column) = file.line_col(site.location);
                 format!("{}:{line}:{column}", file.display)
             };
-            let value = value_change(site, &selected, new, options);
+            let mut value = value_change(site, &selected, new, options);
+            if let Some(note) = elsewhere_note(site, &migration) {
+                notes.push(format!("{}: {note}", at()));
+            }
             if let (Some(change), Some(limit)) = (&value, &site.limit) {
                 match (change, limit) {
                     (ValueChange::Rotated { .. }, Limit::Refused(reason)) => {
@@ -130,15 +137,27 @@ pub fn plan<'a>(
                         notes.push(format!("{}: {} not filled: {reason}", at(), site.key));
                     }
                 }
-                continue;
+                // A placeholder that cannot be filled still has its key migrated, so a run
+                // with --fill-placeholders renames exactly what a plain run renames.
+                if !matches!(value, Some(ValueChange::Filled { .. })) {
+                    continue;
+                }
+                value = None;
             }
             if matches!(site.limit, Some(Limit::ReportOnly(_))) {
                 // Nothing about a report-only site is rewritten, its key included.
                 continue;
             }
-            let renamed_to = rename_target(site, &selected, &migrated_secrets, options, &value);
+            let renamed_to = rename_target(
+                site,
+                &selected,
+                &migration,
+                &migrated_secrets,
+                options,
+                &value,
+            );
             if renamed_to.is_none() && !options.keep_legacy_keys {
-                if let Some(why) = legacy_key_kept(site, &migrated_secrets) {
+                if let Some(why) = legacy_key_kept(site, &migration, &migrated_secrets) {
                     notes.push(format!("{}: {why}", at()));
                 }
             }
@@ -308,39 +327,46 @@ fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool
             .is_some_and(|f| !selected.contains(f))
 }
 
-/// Why a legacy key that migration would rename stays as it is.
-fn legacy_key_kept(site: &Site, migrated_secrets: &HashSet<String>) -> Option<String> {
-    let target = site.legacy_target()?;
-    let key = &site.key;
-    if site.rename_conflict {
-        return Some(format!(
-            "legacy key {key} kept: {target} already sits beside it"
-        ));
+/// Why a legacy key stays as it is (a note for the user), unless it holds a token this
+/// rotation leaves alone.
+fn legacy_key_kept(
+    site: &Site,
+    migration: &Migration,
+    migrated_secrets: &HashSet<String>,
+) -> Option<String> {
+    migration.kept_because(site, migrated_secrets)
+}
+
+/// Where a token this rotation cannot reach lives and how to rotate it there. A
+/// `secretKeyRef` to a Secret among the scanned files needs no note: the Secret is rotated.
+fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
+    let elsewhere = site.elsewhere.as_ref()?;
+    if migration.rotated_with_its_secret(site) {
+        return None;
     }
-    match &site.role {
-        Role::SecretKeyRef { secret } if !migrated_secrets.contains(secret) => Some(format!(
-            "secretKeyRef key {key} kept: Secret {secret} is not migrated in the scanned files; rename its key first"
-        )),
-        _ => None,
-    }
+    Some(format!(
+        "{} lives in {}; rotate it there: {}",
+        site.key, elsewhere.location, elsewhere.how_to_rotate
+    ))
 }
 
 fn rename_target(
     site: &Site,
     selected: &BTreeSet<Fingerprint>,
+    migration: &Migration,
     migrated_secrets: &HashSet<String>,
     options: &RotateOptions,
     value: &Option<ValueChange>,
 ) -> Option<&'static str> {
     let target = site.legacy_target()?;
-    if options.keep_legacy_keys || site.rename_conflict {
+    if options.keep_legacy_keys {
         return None;
     }
     if value.is_none() && holds_unselected_token(site, selected) {
         return None;
     }
-    match &site.role {
-        Role::SecretKeyRef { secret } => migrated_secrets.contains(secret).then_some(target),
-        _ => Some(target),
-    }
+    migration
+        .kept_because(site, migrated_secrets)
+        .is_none()
+        .then_some(target)
 }

@@ -25,16 +25,20 @@ pub enum Rule {
     /// A file that could hold a site but was not judged (too large, unreadable, binary or
     /// UTF-16 beside a key name, not UTF-8), or a temp file an interrupted rotation left.
     UncheckedFile,
+    /// A delegate token kept in an external store or encrypted (ExternalSecret, ECS
+    /// `secrets`, Vault agent, SOPS, SealedSecret): rekey can neither judge nor rotate it.
+    ExternalToken,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::RevokedToken,
         Rule::StaleToken,
         Rule::LegacyKey,
         Rule::MalformedToken,
         Rule::Unparseable,
         Rule::UncheckedFile,
+        Rule::ExternalToken,
     ];
 
     pub fn id(self) -> &'static str {
@@ -45,12 +49,16 @@ impl Rule {
             Rule::MalformedToken => "malformed-token",
             Rule::Unparseable => "unparseable",
             Rule::UncheckedFile => "unchecked-file",
+            Rule::ExternalToken => "external-token",
         }
     }
 
     pub fn default_level(self) -> Level {
         match self {
             Rule::MalformedToken => Level::Warning,
+            // Keeping the token out of git is good practice, not a violation: the note lists
+            // the copies a rotation must reach by hand without failing CI.
+            Rule::ExternalToken => Level::Note,
             _ => Level::Error,
         }
     }

@@ -2,10 +2,12 @@
 //! byte span of its key, the byte span of its value (the token characters only, inside any
 //! quotes), the value's classification and what a rotation may do there. Scanners produce
 //! sites; the planner, the verifier and the reports consume them. A site holds no part of
-//! the value itself, so it can be logged or debug-printed safely.
+//! the value itself, so it can be logged or debug-printed safely. A site also says who reads
+//! its key (a legacy key is renamed only where a delegate does) and, for a token kept in an
+//! external store or encrypted, where it lives and how to rotate it there.
 
 use crate::keys;
-use crate::token::Value;
+use crate::token::{Kind, Value};
 use std::ops::Range;
 
 /// A byte range into a file's original buffer.
@@ -27,6 +29,66 @@ pub struct Site {
     pub limit: Option<Limit>,
     /// The legacy key cannot be renamed because its current name already sits beside it.
     pub rename_conflict: bool,
+    /// Who reads the key: a legacy key is renamed only where a delegate does.
+    pub reader: Reader,
+    /// Where the value really lives when it is not in this file (or is encrypted here), and
+    /// how to rotate it there.
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// Who reads a site's key, as far as the scanned files show. Renaming a legacy key is only
+/// safe when its reader accepts the new name, which only a delegate is known to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// A delegate: env of a delegate container, the shell delegate's config files and the
+    /// script lines that write them, the delegate chart's values.
+    Delegate,
+    /// The entries of Secret `.0` (a `Secret`, a kustomize `secretGenerator`): read by a
+    /// delegate when a delegate container of the scanned files refers to that Secret.
+    Secret(String),
+    /// Nothing shows a delegate reads it; the reason is shown when a legacy key is kept.
+    Unknown(String),
+}
+
+impl Reader {
+    pub fn unknown(reason: &str) -> Reader {
+        Reader::Unknown(reason.to_owned())
+    }
+}
+
+/// Where a token that is not in the file as plain text really lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub store: Store,
+    /// A short description of the place (an ARN, a remote key, a key path): never a token.
+    pub location: String,
+    /// How to rotate the token there.
+    pub how_to_rotate: String,
+}
+
+/// The kinds of places a delegate token can live outside a plain value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// Encrypted in this file by SOPS.
+    Sops,
+    /// Encrypted in this file for the cluster's sealed-secrets controller.
+    SealedSecret,
+    /// Synced by the External Secrets operator from an external store.
+    ExternalSecret,
+    /// AWS Secrets Manager or SSM Parameter Store (an ECS `secrets[].valueFrom` ARN).
+    Aws,
+    /// Injected by the Vault agent from a Vault path.
+    Vault,
+    /// A key of a Kubernetes Secret (`secretKeyRef`).
+    KubernetesSecret,
+}
+
+impl Store {
+    /// The token is kept outside git (or only encrypted in it): rekey cannot judge it
+    /// against the policy. A Kubernetes Secret is usually one of the scanned files.
+    pub fn is_outside_git(self) -> bool {
+        self != Store::KubernetesSecret
+    }
 }
 
 /// Why a site's value is not rewritten in place.
@@ -85,6 +147,8 @@ impl Site {
             role: Role::Plain,
             limit: None,
             rename_conflict: false,
+            reader: Reader::unknown("nothing in the scanned files shows that a delegate reads it"),
+            elsewhere: None,
         }
     }
 
@@ -100,6 +164,33 @@ impl Site {
 
     pub fn with_role(mut self, role: Role) -> Site {
         self.role = role;
+        self
+    }
+
+    pub fn with_reader(mut self, reader: Reader) -> Site {
+        self.reader = reader;
+        self
+    }
+
+    pub fn with_elsewhere(mut self, elsewhere: Elsewhere) -> Site {
+        self.elsewhere = Some(elsewhere);
+        self
+    }
+
+    /// The kind reports show: a key mention is its own kind, whatever its value.
+    pub fn kind(&self) -> Kind {
+        if self.role == Role::KeyMention {
+            Kind::Mention
+        } else {
+            self.value.kind()
+        }
+    }
+
+    /// Moves every span of the site by `delta` bytes (a site found in an embedded document).
+    pub fn shifted(mut self, delta: usize) -> Site {
+        self.key_span = self.key_span.start + delta..self.key_span.end + delta;
+        self.value_span = self.value_span.start + delta..self.value_span.end + delta;
+        self.location += delta;
         self
     }
 

@@ -1,5 +1,5 @@
 //! The delegate-token model: how a value found in a file is classified (literal token,
-//! placeholder, reference, empty), the 0/1/2 base64 layers a literal token can wear over its
+//! placeholder, reference, encrypted, empty), the 0/1/2 base64 layers a literal token can wear over its
 //! 32 hex characters, its canonical form and its fingerprint, and the new token a rotation
 //! writes. A token's value never leaves this module except through [`NewToken::encode`];
 //! everything else handles fingerprints.
@@ -44,7 +44,11 @@ pub enum Kind {
     Literal,
     Placeholder,
     Reference,
+    /// Encrypted in the file (SOPS `ENC[…]`, SealedSecret `encryptedData`): never rewritten.
+    Encrypted,
     Empty,
+    /// A key named without a value (a comment-free grep guard): no token here.
+    Mention,
 }
 
 impl Kind {
@@ -53,7 +57,9 @@ impl Kind {
             Kind::Literal => "literal",
             Kind::Placeholder => "placeholder",
             Kind::Reference => "reference",
+            Kind::Encrypted => "encrypted",
             Kind::Empty => "empty",
+            Kind::Mention => "mention",
         }
     }
 }
@@ -112,6 +118,7 @@ pub enum Value {
     },
     Placeholder,
     Reference,
+    Encrypted,
     Empty,
 }
 
@@ -121,6 +128,7 @@ impl Value {
             Value::Literal { .. } => Kind::Literal,
             Value::Placeholder => Kind::Placeholder,
             Value::Reference => Kind::Reference,
+            Value::Encrypted => Kind::Encrypted,
             Value::Empty => Kind::Empty,
         }
     }
@@ -153,6 +161,9 @@ pub fn classify(text: &str) -> Value {
     }
     if is_reference(trimmed) {
         return Value::Reference;
+    }
+    if is_sops_value(trimmed) {
+        return Value::Encrypted;
     }
     if let Some((encoding, canonical)) = decode_token(trimmed) {
         return Value::Literal {
@@ -212,6 +223,11 @@ fn is_reference(text: &str) -> bool {
         || text.starts_with("<+")
         || text.starts_with("var.")
         || text.starts_with("local.")
+}
+
+/// SOPS writes every encrypted value as `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`.
+fn is_sops_value(text: &str) -> bool {
+    text.starts_with("ENC[AES256_GCM,") && text.ends_with(']')
 }
 
 /// Words that only stand in for a token: installation templates and docs use them.
@@ -371,6 +387,10 @@ mod tests {
         ] {
             assert_eq!(classify(placeholder), Value::Placeholder, "{placeholder}");
         }
+        assert_eq!(
+            classify("ENC[AES256_GCM,data:Zm9v,iv:YmFy,tag:YmF6,type:str]"),
+            Value::Encrypted
+        );
         let api_key = classify("pat.AbCdEf123.0123456789abcdef.XyZ");
         assert_eq!(api_key.encoding(), Some(Encoding::Other));
         assert!(!api_key.is_token());

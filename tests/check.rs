@@ -180,7 +180,8 @@ fn sarif_results_carry_rules_regions_and_stable_fingerprints() {
             "legacy-key",
             "malformed-token",
             "unparseable",
-            "unchecked-file"
+            "unchecked-file",
+            "external-token"
         ]
     );
     let revoked = run["results"]

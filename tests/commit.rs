@@ -160,7 +160,7 @@ fn commit_creates_one_commit_on_a_new_branch_and_touches_nothing_else() {
         "Rotate Harness delegate token {OLD_FINGERPRINT} -> {NEW_FINGERPRINT}\n"
     )));
     assert!(message.contains(
-        "27 sites rotated, 0 placeholders filled, 13 legacy keys migrated, in 20 files:"
+        "27 sites rotated, 0 placeholders filled, 11 legacy keys migrated, in 20 files:"
     ));
     let trailer = repo.git(&[
         "log",

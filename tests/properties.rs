@@ -498,6 +498,17 @@ fn fragment() -> impl Strategy<Value = &'static str> {
         "{{",
         "*a",
         "&a ",
+        "\u{feff}",
+        "ENV ",
+        "ARG ",
+        "FROM harness/delegate\n",
+        "Environment=",
+        "ExecStart=/opt/start.sh\n",
+        ":-",
+        "ENC[AES256_GCM,data:x,type:str]",
+        "values = [<<-EOT\n",
+        "EOT\n",
+        "yamlencode(",
     ])
 }
 
@@ -507,7 +518,10 @@ proptest! {
     #[test]
     fn no_scanner_panics_and_every_span_is_a_char_range(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
-        for name in ["x.yaml", "x.json", "x.toml", "x.tf", "x.tfstate", "x.sh", ".env"] {
+        for name in [
+            "x.yaml", "x.json", "x.toml", "x.tf", "x.tfstate", "x.sh", ".env", "Dockerfile",
+            "x.service", "templates/x.yaml", "config-watcher.yml",
+        ] {
             let Ok(Some(file)) = scan_file(SourceFile {
                 path: PathBuf::from(name),
                 display: name.to_owned(),

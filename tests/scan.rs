@@ -70,8 +70,13 @@ fn json_lists_every_site_with_the_contract_fields() {
     );
     let kinds = |kind: &str| sites.iter().filter(|s| s["kind"] == kind).count();
     assert_eq!(
-        (kinds("literal"), kinds("placeholder"), kinds("reference")),
-        (30, 2, 9)
+        (
+            kinds("literal"),
+            kinds("placeholder"),
+            kinds("reference"),
+            kinds("mention")
+        ),
+        (30, 2, 8, 1)
     );
     let formats: std::collections::BTreeSet<&str> = sites
         .iter()
@@ -142,7 +147,7 @@ fn text_groups_sites_by_file_with_a_summary() {
     assert_eq!(run.status, 0);
     assert_eq!(
         run.stdout,
-        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/start.sh\n  8:16     accountSecret    reference   legacy (key mention)\n  9:24     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  14:16    accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  18:24    ACCOUNT_SECRET   literal     hex      sha256:ff25d2389ab7917a legacy\n\n7 sites in 4 files: 6 literal (1 distinct token), 0 placeholders, 1 reference, 0 empty; 6 legacy keys\n"
+        "helm/umbrella/values.yaml\n  9:18     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/config-delegate.yml\n  2:17     delegateToken    literal     hex      sha256:ff25d2389ab7917a\nshell-delegate/config-watcher.yml\n  2:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\nshell-delegate/start.sh\n  8:16     accountSecret    mention     legacy\n  9:24     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  14:16    accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n  18:24    ACCOUNT_SECRET   literal     hex      sha256:ff25d2389ab7917a legacy\n\n7 sites in 4 files: 6 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 1 key mention; 6 legacy keys\n"
 
     );
     assert_eq!(run.stderr, "");

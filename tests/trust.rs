@@ -359,7 +359,7 @@ fn a_half_migrated_secret_and_its_reference_are_completed() {
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: farm\nstringData:\n  DELEGATE_TOKEN: {NEW_HEX}\n"),
     )
     .unwrap();
-    let deployment = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        env:\n        - name: ACCOUNT_SECRET\n          valueFrom:\n            secretKeyRef:\n              name: farm\n              key: ACCOUNT_SECRET\n";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - name: ACCOUNT_SECRET\n          valueFrom:\n            secretKeyRef:\n              name: farm\n              key: ACCOUNT_SECRET\n";
     fs::write(dir.path().join("deployment.yaml"), deployment).unwrap();
     let token = new_token_file();
     let run = rekey(

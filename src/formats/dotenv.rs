@@ -2,12 +2,14 @@
 //! since the dotenv parsers expose no spans. It follows dotenvy's rules, which the tests
 //! cross-check: `KEY=value` with an optional `export`, values bare, `'single'` (verbatim)
 //! or `"double"` (escapes, may span lines), `#` comments on their own line or after a bare
-//! value. A commented-out assignment of a token key is reported and never rewritten.
+//! value. A commented-out assignment of a token key is reported and never rewritten. A
+//! `${VAR:-default}` value's default is a literal. Whatever loads a `.env` file reads its
+//! variables by name (compose `${NAME}` interpolation, `env_file:`), so a legacy key here is
+//! never renamed.
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Site};
-use crate::token;
+use crate::site::{Limit, Reader, Site};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = Vec::new();
@@ -83,8 +85,15 @@ fn lex_line(
         } else {
             limit
         };
-        let value = token::classify(&text[value_span.clone()]);
-        sites.push(Site::new(key, at..at + key_len, value_span, value).with_limit(limit));
+        let (value_span, value) = super::classify_value(text, value_span);
+        let reader = Reader::unknown(
+            "a .env variable is read by name (compose ${NAME} interpolation, env_file:): rename it with every reader by hand",
+        );
+        sites.push(
+            Site::new(key, at..at + key_len, value_span, value)
+                .with_limit(limit)
+                .with_reader(reader),
+        );
     }
     Ok(next)
 }
@@ -174,6 +183,16 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_braced_default_is_a_literal_site() {
+        let text = format!("DELEGATE_TOKEN=${{T:-{HEX}}}\nUPGRADER_TOKEN=\"${{T-{HEX}}}\"\n");
+        let found = found(&text);
+        assert_eq!(found.len(), 2);
+        assert!(found
+            .iter()
+            .all(|(_, value, kind, _)| value == HEX && *kind == Kind::Literal));
     }
 
     #[test]

@@ -2,17 +2,30 @@
 //! pairs in any key order, `secrets[]` `valueFrom` ARNs as references), CloudFormation's
 //! `Name`/`Value` spelling, and plain `"delegateToken": "…"` keys. Parsed with
 //! `jsonc-parser`, in strict JSON mode, which gives byte ranges for every node. Terraform
-//! state is JSON too: its sites are reported, never rewritten.
+//! state is JSON too: its sites are reported, never rewritten, including those inside a
+//! `helm_release`'s `values` strings (YAML or JSON held in a JSON string).
+//!
+//! An env entry is read by a delegate when its container definition's `image` is a delegate
+//! image; a plain key when `accountId` / `delegateName` / `managerEndpoint` sit beside it.
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Site, Span};
+use crate::site::{Elsewhere, Limit, Reader, Site, Span, Store};
 use crate::token;
 use jsonc_parser::ast::{Object, ObjectPropName, StringLit, Value as Json};
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
+    let mut sites = Vec::new();
+    if let Some(root) = &parse(text)?.value {
+        visit(text, root, None, &mut sites);
+    }
+    super::mark_conflicts(&mut sites);
+    Ok(sites)
+}
+
+fn parse(text: &str) -> Result<jsonc_parser::ParseResult<'_>, ParseError> {
     let strict = ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -25,29 +38,21 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    // A BOM is not JSON, but editors write one; spans stay offsets into the whole file.
-    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    let parsed = jsonc_parser::parse_to_ast(&text[bom..], &CollectOptions::default(), &strict)
-        .map_err(|error| ParseError {
-            offset: bom + error.range().start,
+    jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &strict).map_err(|error| {
+        ParseError {
+            offset: error.range().start,
             message: error.kind().to_string(),
-        })?;
-    let mut sites = Vec::new();
-    if let Some(root) = &parsed.value {
-        visit(&text[bom..], root, &mut sites);
-    }
-    for site in &mut sites {
-        site.key_span = site.key_span.start + bom..site.key_span.end + bom;
-        site.value_span = site.value_span.start + bom..site.value_span.end + bom;
-        site.location += bom;
-    }
-    super::mark_conflicts(&mut sites);
-    Ok(sites)
+        }
+    })
 }
 
 /// Terraform state: the same sites, each reported and never rewritten.
 pub fn scan_state(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = scan(text)?;
+    if let Some(root) = &parse(text)?.value {
+        embedded_values(text, root, &mut sites);
+    }
+    sites.sort_by_key(|site| site.location);
     for site in &mut sites {
         site.limit = Some(Limit::ReportOnly(
             "Terraform state: refresh it with terraform apply after rotating the configuration; rekey never rewrites state".to_owned(),
@@ -56,39 +61,148 @@ pub fn scan_state(text: &str) -> Result<Vec<Site>, ParseError> {
     Ok(sites)
 }
 
-fn visit(text: &str, node: &Json, sites: &mut Vec<Site>) {
+/// `container`: who reads the env entries below (set inside a container definition).
+/// A `helm_release`'s `values` as state records them: strings holding YAML (or JSON).
+fn embedded_values(text: &str, node: &Json, sites: &mut Vec<Site>) {
     match node {
         Json::Object(object) => {
-            env_entry(text, object, sites);
             for property in &object.properties {
-                if let ObjectPropName::String(name) = &property.name {
-                    if keys::is_token_key(&name.value) {
-                        if let Json::StringLit(value) = &property.value {
-                            sites.push(string_site(text, &name.value, inner(name), value));
+                let is_values =
+                    matches!(&property.name, ObjectPropName::String(n) if n.value == "values");
+                match (&property.value, is_values) {
+                    (Json::StringLit(string), true) => embedded_sites(text, string, sites),
+                    (Json::Array(array), true) => {
+                        for element in &array.elements {
+                            if let Json::StringLit(string) = element {
+                                embedded_sites(text, string, sites);
+                            }
                         }
                     }
+                    (value, _) => embedded_values(text, value, sites),
                 }
-                visit(text, &property.value, sites);
             }
         }
         Json::Array(array) => {
             for element in &array.elements {
-                visit(text, element, sites);
+                embedded_values(text, element, sites);
             }
         }
         _ => {}
     }
 }
 
+/// The sites of a YAML document held in a JSON string, with spans mapped back through the
+/// string's escapes to the file's bytes.
+fn embedded_sites(text: &str, string: &StringLit, sites: &mut Vec<Site>) {
+    if !crate::source::has_marker(string.value.as_bytes()) {
+        return;
+    }
+    let raw = inner(string);
+    let offsets = decoded_offsets(&text[raw.clone()]);
+    let Ok(found) = super::yaml::scan(&string.value) else {
+        return;
+    };
+    let map = |offset: usize| raw.start + offsets.get(offset).copied().unwrap_or(0);
+    for mut site in found {
+        site.key_span = map(site.key_span.start)..map(site.key_span.end);
+        site.value_span = map(site.value_span.start)..map(site.value_span.end);
+        site.location = map(site.location);
+        sites.push(site);
+    }
+}
+
+/// For each byte of a JSON string's decoded value (and one past its end), the offset of the
+/// escape or character it came from in the raw string.
+fn decoded_offsets(raw: &str) -> Vec<usize> {
+    let bytes = raw.as_bytes();
+    let mut offsets = Vec::with_capacity(raw.len() + 1);
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            offsets.push(at);
+            at += 1;
+            continue;
+        }
+        let (decoded_len, escape_len) = match bytes.get(at + 1) {
+            Some(b'u') => {
+                let code =
+                    u32::from_str_radix(raw.get(at + 2..at + 6).unwrap_or("0"), 16).unwrap_or(0);
+                // A surrogate pair is two escapes for one four-byte character.
+                if (0xd800..0xdc00).contains(&code) {
+                    (4, 12)
+                } else {
+                    (char::from_u32(code).map_or(3, char::len_utf8), 6)
+                }
+            }
+            _ => (1, 2),
+        };
+        offsets.extend(std::iter::repeat(at).take(decoded_len));
+        at += escape_len;
+    }
+    offsets.push(bytes.len());
+    offsets
+}
+
+fn visit(text: &str, node: &Json, container: Option<&Reader>, sites: &mut Vec<Site>) {
+    match node {
+        Json::Object(object) => {
+            let env_reader = container.cloned().unwrap_or_else(|| {
+                Reader::unknown("a name/value entry outside a container definition with a Harness delegate image")
+            });
+            env_entry(text, object, &env_reader, sites);
+            let image = property(object, ["image", "Image"]).and_then(|v| match v {
+                Json::StringLit(image) => Some(image.value.as_ref()),
+                _ => None,
+            });
+            let own = image.map(|image| {
+                if keys::is_delegate_image(image) {
+                    Reader::Delegate
+                } else {
+                    Reader::Unknown(format!(
+                        "the container's image {image} is not a Harness delegate image"
+                    ))
+                }
+            });
+            let beside_delegate_keys = object.properties.iter().any(|p| {
+                matches!(&p.name, ObjectPropName::String(n) if keys::is_delegate_sibling(&n.value))
+            });
+            for property in &object.properties {
+                if let ObjectPropName::String(name) = &property.name {
+                    if keys::is_token_key(&name.value) {
+                        if let Json::StringLit(value) = &property.value {
+                            let reader = if beside_delegate_keys {
+                                Reader::Delegate
+                            } else {
+                                Reader::unknown("not beside accountId / delegateName / managerEndpoint, so not known to be a delegate's setting")
+                            };
+                            let site = string_site(text, &name.value, inner(name), value);
+                            sites.push(site.with_reader(reader));
+                        }
+                    }
+                }
+                visit(text, &property.value, own.as_ref().or(container), sites);
+            }
+        }
+        Json::Array(array) => {
+            for element in &array.elements {
+                visit(text, element, container, sites);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn property<'o, 'a>(object: &'o Object<'a>, names: [&str; 2]) -> Option<&'o Json<'a>> {
+    object.properties.iter().find_map(|p| match &p.name {
+        ObjectPropName::String(n) if names.contains(&n.value.as_ref()) => Some(&p.value),
+        _ => None,
+    })
+}
+
 /// `{"name": "DELEGATE_TOKEN", "value": "…"}` (or `valueFrom`: a reference), any key order,
 /// ECS or CloudFormation spelling; also Helm `set` entries as Terraform state records them.
-fn env_entry(text: &str, object: &Object, sites: &mut Vec<Site>) {
-    let get = |names: [&str; 2]| {
-        object.properties.iter().find_map(|p| match &p.name {
-            ObjectPropName::String(n) if names.contains(&n.value.as_ref()) => Some(&p.value),
-            _ => None,
-        })
-    };
+fn env_entry(text: &str, object: &Object, reader: &Reader, sites: &mut Vec<Site>) {
+    let get = |names: [&str; 2]| property(object, names);
     let Some(Json::StringLit(name)) = get(["name", "Name"]) else {
         return;
     };
@@ -100,10 +214,29 @@ fn env_entry(text: &str, object: &Object, sites: &mut Vec<Site>) {
     let name_span = inner(name);
     let key_span = name_span.end - key.len()..name_span.end;
     if let Some(Json::StringLit(value)) = get(["value", "Value"]) {
-        sites.push(string_site(text, key, key_span, value));
+        sites.push(string_site(text, key, key_span, value).with_reader(reader.clone()));
     } else if let Some(reference) = get(["valueFrom", "ValueFrom"]) {
         let at = reference.range().start;
-        sites.push(Site::reference(key, key_span, at));
+        let mut site = Site::reference(key, key_span, at).with_reader(reader.clone());
+        if let Json::StringLit(arn) = reference {
+            site = site.with_elsewhere(aws_location(&arn.value));
+        }
+        sites.push(site);
+    }
+}
+
+/// An ECS `secrets[].valueFrom`: a Secrets Manager or SSM Parameter Store ARN (or a bare
+/// parameter name, which ECS reads from SSM).
+fn aws_location(arn: &str) -> Elsewhere {
+    let how_to_rotate = if arn.contains(":secretsmanager:") {
+        format!("put the new token in AWS Secrets Manager (aws secretsmanager put-secret-value --secret-id {arn} …), then restart the ECS service's tasks")
+    } else {
+        format!("put the new token in SSM Parameter Store (aws ssm put-parameter --overwrite --name {arn} …), then restart the ECS service's tasks")
+    };
+    Elsewhere {
+        store: Store::Aws,
+        location: arn.to_owned(),
+        how_to_rotate,
     }
 }
 
@@ -155,6 +288,18 @@ mod tests {
             Kind::Literal,
             "escaped, but still the token"
         );
+    }
+
+    #[test]
+    fn state_reports_tokens_inside_helm_release_values_strings() {
+        let text = format!(
+            "{{\"resources\":[{{\"type\":\"helm_release\",\"instances\":[{{\"attributes\":{{\"values\":[\"accountId: x\\n\\u00e9t\\u00e9: \\\"q\\\"\\ndelegateToken: {HEX}\\n\"]}}}}]}}]}}"
+        );
+        let sites = scan_state(&text).unwrap();
+        assert_eq!(sites.len(), 1);
+        assert_eq!(&text[sites[0].value_span.clone()], HEX);
+        assert_eq!(&text[sites[0].key_span.clone()], "delegateToken");
+        assert!(matches!(sites[0].limit, Some(Limit::ReportOnly(_))));
     }
 
     #[test]

@@ -5,24 +5,124 @@
 //! `KEY=value` (assignments, `export`, `-e`, `--env`, `--env=`, `helm --set`), and
 //! `"delegateToken: value"` as the shell delegate's `echo … >> config-watcher.yml` writes
 //! it. Heredoc bodies are scanned as YAML, or as `.env` lines. A commented-out line is
-//! reported, never rewritten. Every whole-word `accountSecret` (grep guards included) is a
-//! mention that migration renames along with the sites.
+//! reported, never rewritten; prose in comments is nothing. Every whole-word `accountSecret`
+//! outside comments (grep guards included) is a mention that migration renames along with
+//! the sites.
+//!
+//! Who reads a key decides whether its legacy name may be renamed: `-e KEY=…` of a command
+//! that runs a `harness/delegate` image, `--set KEY=…` of a command installing the delegate
+//! chart and `echo "KEY: …" >> config-watcher.yml` are read by a delegate; any other
+//! assignment is a shell variable whose readers are not known. All the occurrences of one
+//! legacy name in a script are renamed together or not at all.
 //!
 //! A hand lexer, because the shell parsers available report characters, not bytes, or
 //! mishandle heredocs; the property tests in `tests/properties.rs` exercise it.
 
 use super::{dotenv, yaml, ParseError};
 use crate::keys;
-use crate::site::{Limit, Role, Site};
+use crate::site::{Limit, Reader, Role, Site, Span};
 use crate::source::has_marker;
 use crate::token::{self, Value};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
-    let mut sites = Lexer::new(text, 0, text.len()).run()?;
-    add_mentions(text, &mut sites);
+    let mut lexer = Lexer::new(text, 0, text.len());
+    lexer.lex()?;
+    let mut sites = lexer.sites;
+    add_mentions(text, &lexer.comments, &mut sites);
     sites.sort_by_key(|site| (site.location, site.key_span.start));
     super::mark_conflicts(&mut sites);
+    rename_together(text, &lexer.comments, &mut sites);
     Ok(sites)
+}
+
+/// How a site was written, which tells who reads it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// `KEY=value`: an assignment, a `-e` / `--env` flag, a `--set` value.
+    Assignment,
+    /// `"KEY: value"`, as the shell delegate's scripts echo into its config files.
+    ConfigLine,
+}
+
+/// Who reads the sites written by one simple command, from its words.
+fn command_reader(words: &[String], form: Form) -> Reader {
+    let has = |test: &dyn Fn(&str) -> bool| words.iter().any(|w| test(w));
+    match form {
+        Form::ConfigLine
+            if has(&|w| w.ends_with("config-watcher.yml") || w.ends_with("config-delegate.yml")) =>
+        {
+            Reader::Delegate
+        }
+        Form::ConfigLine => Reader::unknown(
+            "the line is not written into the shell delegate's config-watcher.yml or config-delegate.yml",
+        ),
+        Form::Assignment if has(&keys::is_delegate_image) => Reader::Delegate,
+        Form::Assignment
+            if words.first().is_some_and(|w| w == "helm") && has(&keys::is_delegate_chart) =>
+        {
+            Reader::Delegate
+        }
+        Form::Assignment => Reader::unknown(
+            "a shell variable, or the env of a command that is not a Harness delegate: what reads it is not known",
+        ),
+    }
+}
+
+/// A shell variable is renamed together with every use of it in the file, or not at all:
+/// every occurrence of a legacy name (sites and mentions) keeps its name unless each of its
+/// sites is read by a delegate and the script never expands it as `$NAME`.
+fn rename_together(text: &str, comments: &[Span], sites: &mut [Site]) {
+    let legacy: std::collections::BTreeSet<String> = sites
+        .iter()
+        .filter(|s| s.is_legacy())
+        .map(|s| s.key.clone())
+        .collect();
+    for name in legacy {
+        let live = |s: &&Site| s.key == name && !matches!(s.limit, Some(Limit::ReportOnly(_)));
+        let blocker = if expands(text, comments, &name) {
+            Some(format!(
+                "the script reads ${name}: a shell variable is renamed with every use of it or not at all"
+            ))
+        } else if let Some(site) = sites.iter().filter(live).find(|s| {
+            s.role != Role::KeyMention && (s.rename_conflict || s.reader != Reader::Delegate)
+        }) {
+            let (line, _) = crate::position::line_col(text.as_bytes(), site.key_span.start);
+            Some(format!(
+                "{name} on line {line} cannot be renamed, and every use of a name in a script is renamed together or not at all"
+            ))
+        } else if !sites
+            .iter()
+            .filter(live)
+            .any(|s| s.role != Role::KeyMention)
+        {
+            Some(format!("{name} is only mentioned here, not written"))
+        } else {
+            None
+        };
+        // A site whose own reader is unknown keeps its own reason.
+        for site in sites.iter_mut().filter(|s| s.key == name) {
+            match (&blocker, &site.reader) {
+                (Some(_), Reader::Unknown(_)) if site.role != Role::KeyMention => {}
+                (Some(reason), _) => site.reader = Reader::Unknown(reason.clone()),
+                (None, _) => site.reader = Reader::Delegate,
+            }
+        }
+    }
+}
+
+/// Whether the script expands `$name` or `${name…}` outside comments.
+fn expands(text: &str, comments: &[Span], name: &str) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    [format!("${name}"), format!("${{{name}")]
+        .iter()
+        .any(|pattern| {
+            text.match_indices(pattern.as_str()).any(|(at, _)| {
+                let end = at + pattern.len();
+                let whole = pattern.ends_with('{')
+                    || !text.as_bytes().get(end).copied().is_some_and(is_word);
+                whole && !comments.iter().any(|c| c.contains(&at))
+            })
+        })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -70,6 +170,11 @@ struct Lexer<'a> {
     word: Option<Word>,
     heredocs: Vec<Heredoc>,
     sites: Vec<Site>,
+    /// The `#` comments met, as byte ranges: prose there is never a mention.
+    comments: Vec<Span>,
+    /// The words of the simple command being read, and the sites it wrote with their form.
+    command: Vec<String>,
+    command_sites: Vec<(usize, Form)>,
 }
 
 impl<'a> Lexer<'a> {
@@ -82,6 +187,9 @@ impl<'a> Lexer<'a> {
             word: None,
             heredocs: Vec::new(),
             sites: Vec::new(),
+            comments: Vec::new(),
+            command: Vec::new(),
+            command_sites: Vec::new(),
         }
     }
 
@@ -108,6 +216,20 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(mut self) -> Result<Vec<Site>, ParseError> {
+        self.lex()?;
+        Ok(self.sites)
+    }
+
+    /// Ends the simple command being read: its sites learn who reads them.
+    fn end_command(&mut self) {
+        self.finish_word();
+        for (index, form) in std::mem::take(&mut self.command_sites) {
+            self.sites[index].reader = command_reader(&self.command, form);
+        }
+        self.command.clear();
+    }
+
+    fn lex(&mut self) -> Result<(), ParseError> {
         while self.at < self.end {
             let byte = self.bytes[self.at];
             match byte {
@@ -126,11 +248,15 @@ impl<'a> Lexer<'a> {
                     self.at += 2;
                 }
                 b'\n' => {
-                    self.finish_word();
+                    self.end_command();
                     self.at += 1;
                     self.heredoc_bodies();
                 }
-                b' ' | b'\t' | b'\r' | b';' | b'&' | b'|' | b'(' | b')' | b'>' => {
+                b';' | b'&' | b'|' | b'(' | b')' => {
+                    self.end_command();
+                    self.at += 1;
+                }
+                b' ' | b'\t' | b'\r' | b'>' => {
                     self.finish_word();
                     self.at += 1;
                 }
@@ -153,8 +279,8 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        self.finish_word();
-        Ok(self.sites)
+        self.end_command();
+        Ok(())
     }
 
     fn unclosed(&self, what: &str) -> ParseError {
@@ -265,6 +391,7 @@ impl<'a> Lexer<'a> {
             .find('\n')
             .map_or(self.end, |i| start + i);
         self.at = end;
+        self.comments.push(start - 1..end);
         if !has_marker(&self.bytes[start..end]) {
             return;
         }
@@ -337,6 +464,7 @@ impl<'a> Lexer<'a> {
             return;
         };
         let logical = word.logical();
+        self.command.push(logical.clone());
         if !has_marker(logical.as_bytes()) {
             return;
         }
@@ -357,7 +485,7 @@ impl<'a> Lexer<'a> {
                         let value_end = logical[value_start..]
                             .find(',')
                             .map_or(logical.len(), |i| value_start + i);
-                        self.site(&word, key, start, value_start..value_end);
+                        self.site(&word, key, start, value_start..value_end, Form::Assignment);
                     }
                     // `echo "delegateToken: value" >> config-watcher.yml`
                     Some(b':') if before.is_none() => {
@@ -365,7 +493,8 @@ impl<'a> Lexer<'a> {
                         let value = rest.trim();
                         if !value.is_empty() && rest.starts_with([' ', '\t']) {
                             let value_start = from + 1 + (rest.len() - rest.trim_start().len());
-                            self.site(&word, key, start, value_start..value_start + value.len());
+                            let value = value_start..value_start + value.len();
+                            self.site(&word, key, start, value, Form::ConfigLine);
                         }
                     }
                     _ => {}
@@ -375,7 +504,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// A site from logical ranges of `word`.
-    fn site(&mut self, word: &Word, key: &str, key_start: usize, value: std::ops::Range<usize>) {
+    fn site(&mut self, word: &Word, key: &str, key_start: usize, value: Span, form: Form) {
         let key_chars = &word.chars[key_start..key_start + key.len()];
         let Some(key_span) = contiguous(key_chars) else {
             return;
@@ -393,8 +522,15 @@ impl<'a> Lexer<'a> {
                 );
             (at..at, Value::Empty, None)
         } else if value_chars.iter().any(|c| c.quote == Quote::Substitution) {
+            // `${VAR:-default}` standing alone: its default is a literal.
             let at = value_chars[0].at;
-            (at..at, Value::Reference, None)
+            let default = contiguous(value_chars)
+                .filter(|_| value_chars.iter().all(|c| c.quote == Quote::Substitution))
+                .and_then(|span| super::literal_default(self.text, span));
+            match default {
+                Some((span, value)) => (span, value, None),
+                None => (at..at, Value::Reference, None),
+            }
         } else {
             let first = value_chars[0].quote;
             let uniform = value_chars.iter().all(|c| c.quote == first && !c.escaped);
@@ -415,13 +551,14 @@ impl<'a> Lexer<'a> {
                 }
             }
         };
+        self.command_sites.push((self.sites.len(), form));
         self.sites
             .push(Site::new(key, key_span, value_span, classified).with_limit(limit));
     }
 }
 
 /// The source span of `chars` when they are consecutive unescaped bytes of the source.
-fn contiguous(chars: &[Char]) -> Option<std::ops::Range<usize>> {
+fn contiguous(chars: &[Char]) -> Option<Span> {
     let first = chars.first()?;
     let ok = chars
         .iter()
@@ -441,21 +578,13 @@ fn embedded_sites(text: &str, start: usize, end: usize) -> Vec<Site> {
         Ok(sites) if !sites.is_empty() => sites,
         _ => dotenv::scan(body).unwrap_or_default(),
     };
-    sites
-        .into_iter()
-        .map(|mut site| {
-            site.key_span = site.key_span.start + start..site.key_span.end + start;
-            site.value_span = site.value_span.start + start..site.value_span.end + start;
-            site.location += start;
-            site
-        })
-        .collect()
+    sites.into_iter().map(|site| site.shifted(start)).collect()
 }
 
-/// Every whole-word `accountSecret` that is not already a site's key and not a `$NAME`
-/// expansion: grep guards and the like, renamed with the sites so the script stays
+/// Every whole-word `accountSecret` outside comments that is not already a site's key and not
+/// a `$NAME` expansion: grep guards and the like, renamed with the sites so the script stays
 /// consistent.
-fn add_mentions(text: &str, sites: &mut Vec<Site>) {
+fn add_mentions(text: &str, comments: &[Span], sites: &mut Vec<Site>) {
     const LEGACY: &str = "accountSecret";
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = text.as_bytes();
@@ -468,7 +597,8 @@ fn add_mentions(text: &str, sites: &mut Vec<Site>) {
         let whole = !before.is_some_and(is_word) && !bytes.get(end).copied().is_some_and(is_word);
         let expansion = matches!(before, Some(b'$' | b'{'));
         let taken = sites.iter().any(|s| s.key_span.start == start);
-        if whole && !expansion && !taken {
+        let prose = comments.iter().any(|c| c.contains(&start));
+        if whole && !expansion && !taken && !prose {
             sites.push(Site::reference(LEGACY, start..end, start).with_role(Role::KeyMention));
         }
     }

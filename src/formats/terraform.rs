@@ -1,15 +1,22 @@
 //! Terraform scanner (`.tf`, `.tfvars`): `delegate_token = "…"` attributes at any depth
-//! (tfvars, module arguments, objects), and `helm_release` values set through `set` /
-//! `set_sensitive` blocks or the list form `set = [{ name = "delegateToken", value = … }]`.
-//! `var.x`, `local.x`, resource attributes, function calls and `"${…}"` interpolations are
-//! references. Parsed with `hcl-edit`, which keeps the byte span of every expression.
+//! (tfvars, module arguments, objects, function arguments such as `yamlencode({…})`,
+//! `jsonencode(…)` and `templatefile(…, {…})` variables), and `helm_release` values set
+//! through `set` / `set_sensitive` blocks, the list form `set = [{ name = "delegateToken",
+//! value = … }]`, or `values = [<<-EOT … EOT]` heredocs holding Helm values YAML (scanned in
+//! place). `var.x`, `local.x`, resource attributes, function calls and `"${…}"`
+//! interpolations are references. Parsed with `hcl-edit`, which keeps the byte span of every
+//! expression.
+//!
+//! A legacy key is read by a delegate inside a `module` whose source is the Harness delegate
+//! module and a `helm_release` of the delegate chart; a top-level (tfvars) value belongs to
+//! a variable declared elsewhere and keeps its name.
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Site, Span};
+use crate::site::{Limit, Reader, Site, Span};
 use crate::token::{self, Value};
 use hcl_edit::expr::{Expression, Object, ObjectKey};
-use hcl_edit::structure::{Body, Structure};
+use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::Span as _;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
@@ -18,31 +25,68 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         message: error.message().to_string(),
     })?;
     let mut sites = Vec::new();
-    walk_body(text, &body, &mut sites);
+    let top = Reader::unknown(
+        "a Terraform variable value: rename it with its variable block and every var. use, by hand",
+    );
+    walk_body(text, &body, &top, &mut sites)?;
     super::mark_conflicts(&mut sites);
     Ok(sites)
 }
 
-fn walk_body(text: &str, body: &Body, sites: &mut Vec<Site>) {
+/// Who reads the token attributes of a block: a `module` whose source is the Harness
+/// delegate module, a `helm_release` of the delegate chart.
+fn block_reader(block: &Block) -> Reader {
+    let attribute = |name: &str| match block.body.attributes().find(|a| a.key.as_str() == name) {
+        Some(attribute) => match &attribute.value {
+            Expression::String(value) => Some(value.value().clone()),
+            _ => None,
+        },
+        None => None,
+    };
+    let label = block.labels.first().map(|l| l.as_str());
+    match (block.ident.as_str(), label) {
+        ("module", _) => match attribute("source") {
+            Some(source) if source.contains("harness") && source.contains("delegate") => {
+                Reader::Delegate
+            }
+            _ => Reader::unknown("the module's source is not a Harness delegate module"),
+        },
+        ("resource", Some("helm_release")) => match attribute("chart") {
+            Some(chart) if keys::is_delegate_chart(&chart) => Reader::Delegate,
+            _ => Reader::unknown("the helm_release does not install the harness-delegate-ng chart"),
+        },
+        _ => Reader::unknown("not in a Harness delegate module or helm_release"),
+    }
+}
+
+fn walk_body(
+    text: &str,
+    body: &Body,
+    reader: &Reader,
+    sites: &mut Vec<Site>,
+) -> Result<(), ParseError> {
     for structure in body.iter() {
         match structure {
             Structure::Attribute(attribute) => {
                 let name = attribute.key.as_str();
                 if keys::is_token_key(name) {
                     if let Some(span) = attribute.key.span() {
-                        push(text, name, span, &attribute.value, sites);
+                        push(text, name, span, &attribute.value, reader, sites);
                     }
                 }
                 if matches!(name, "set" | "set_sensitive") {
                     if let Expression::Array(items) = &attribute.value {
                         for item in items.iter() {
                             if let Expression::Object(object) = item {
-                                helm_set_object(text, object, sites);
+                                helm_set_object(text, object, reader, sites);
                             }
                         }
                     }
                 }
-                walk_expression(text, &attribute.value, sites);
+                if name == "values" {
+                    heredoc_values(text, &attribute.value, reader, sites)?;
+                }
+                walk_expression(text, &attribute.value, reader, sites);
             }
             Structure::Block(block) if matches!(block.ident.as_str(), "set" | "set_sensitive") => {
                 let get = |wanted: &str| {
@@ -53,16 +97,63 @@ fn walk_body(text: &str, body: &Body, sites: &mut Vec<Site>) {
                         .map(|a| &a.value)
                 };
                 if let (Some(name), Some(value)) = (get("name"), get("value")) {
-                    helm_set(text, name, value, sites);
+                    helm_set(text, name, value, reader, sites);
                 }
             }
-            Structure::Block(block) => walk_body(text, &block.body, sites),
+            Structure::Block(block) => walk_body(text, &block.body, &block_reader(block), sites)?,
         }
     }
+    Ok(())
 }
 
-/// Objects at any depth: `{ delegate_token = "…" }` in module arguments and tfvars maps.
-fn walk_expression(text: &str, expression: &Expression, sites: &mut Vec<Site>) {
+/// `values = [<<-EOT … EOT]`: Helm values YAML in a heredoc, scanned in place. Sites are
+/// read by the delegate when the release installs the delegate chart.
+fn heredoc_values(
+    text: &str,
+    values: &Expression,
+    reader: &Reader,
+    sites: &mut Vec<Site>,
+) -> Result<(), ParseError> {
+    let heredocs: Vec<&Expression> = match values {
+        Expression::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for heredoc in heredocs {
+        let (Expression::HeredocTemplate(_), Some(span)) = (heredoc, heredoc.span()) else {
+            continue;
+        };
+        // The body runs from the line after `<<EOT` to the line holding the delimiter.
+        let raw = &text[span.clone()];
+        let Some(first_newline) = raw.find('\n') else {
+            continue;
+        };
+        let body_start = span.start + first_newline + 1;
+        let body_end = text[..span.end]
+            .rfind('\n')
+            .map_or(body_start, |i| i + 1)
+            .max(body_start);
+        let body = &text[body_start..body_end];
+        if !crate::source::has_marker(body.as_bytes()) {
+            continue;
+        }
+        let found = super::yaml::scan(body).map_err(|error| ParseError {
+            offset: body_start + error.offset,
+            message: format!("the Helm values in this heredoc: {}", error.message),
+        })?;
+        for mut site in found {
+            if *reader == Reader::Delegate {
+                site.reader = Reader::Delegate;
+            }
+            sites.push(site.shifted(body_start));
+        }
+    }
+    Ok(())
+}
+
+/// Objects at any depth, function arguments included: `{ delegate_token = "…" }` in module
+/// arguments and tfvars maps, `yamlencode({ delegateToken = "…" })`, `jsonencode(…)`,
+/// `templatefile("…", { delegate_token = "…" })`.
+fn walk_expression(text: &str, expression: &Expression, reader: &Reader, sites: &mut Vec<Site>) {
     match expression {
         Expression::Object(object) => {
             for (key, value) in object.iter() {
@@ -76,15 +167,27 @@ fn walk_expression(text: &str, expression: &Expression, sites: &mut Vec<Site>) {
                 };
                 if let Some((name, Some(span))) = name {
                     if keys::is_token_key(&name) {
-                        push(text, &name, span, value.expr(), sites);
+                        push(text, &name, span, value.expr(), reader, sites);
                     }
                 }
-                walk_expression(text, value.expr(), sites);
+                walk_expression(text, value.expr(), reader, sites);
             }
         }
         Expression::Array(array) => {
             for element in array.iter() {
-                walk_expression(text, element, sites);
+                walk_expression(text, element, reader, sites);
+            }
+        }
+        Expression::FuncCall(call) => {
+            let name = call.name.name.as_str();
+            // A templatefile's variables are read by the template, under their own names.
+            let reader = if name == "templatefile" {
+                Reader::unknown("a templatefile variable: the template reads it by this name")
+            } else {
+                reader.clone()
+            };
+            for argument in call.args.iter() {
+                walk_expression(text, argument, &reader, sites);
             }
         }
         _ => {}
@@ -92,7 +195,7 @@ fn walk_expression(text: &str, expression: &Expression, sites: &mut Vec<Site>) {
 }
 
 /// `{ name = "delegateToken", value = … }` in the list form of `set`.
-fn helm_set_object(text: &str, object: &Object, sites: &mut Vec<Site>) {
+fn helm_set_object(text: &str, object: &Object, reader: &Reader, sites: &mut Vec<Site>) {
     let get = |wanted: &str| {
         object.iter().find_map(|(key, value)| match key {
             ObjectKey::Ident(ident) if ident.as_str() == wanted => Some(value.expr()),
@@ -100,13 +203,20 @@ fn helm_set_object(text: &str, object: &Object, sites: &mut Vec<Site>) {
         })
     };
     if let (Some(name), Some(value)) = (get("name"), get("value")) {
-        helm_set(text, name, value, sites);
+        helm_set(text, name, value, reader, sites);
     }
 }
 
 /// A helm value path whose last segment is a token key (`delegateToken`,
 /// `harness-delegate-ng.accountSecret`): the key span is that segment inside the string.
-fn helm_set(text: &str, name: &Expression, value: &Expression, sites: &mut Vec<Site>) {
+/// A path through a `harness-delegate*` sub-chart is the delegate's, whatever the chart.
+fn helm_set(
+    text: &str,
+    name: &Expression,
+    value: &Expression,
+    reader: &Reader,
+    sites: &mut Vec<Site>,
+) {
     let Expression::String(path) = name else {
         return;
     };
@@ -117,11 +227,23 @@ fn helm_set(text: &str, name: &Expression, value: &Expression, sites: &mut Vec<S
     if !keys::is_token_key(last) {
         return;
     }
+    let reader = if path.value().starts_with("harness-delegate") {
+        Reader::Delegate
+    } else {
+        reader.clone()
+    };
     let end = span.end - 1;
-    push(text, last, end - last.len()..end, value, sites);
+    push(text, last, end - last.len()..end, value, &reader, sites);
 }
 
-fn push(text: &str, key: &str, key_span: Span, value: &Expression, sites: &mut Vec<Site>) {
+fn push(
+    text: &str,
+    key: &str,
+    key_span: Span,
+    value: &Expression,
+    reader: &Reader,
+    sites: &mut Vec<Site>,
+) {
     let Some(span) = value.span() else {
         return;
     };
@@ -141,7 +263,10 @@ fn push(text: &str, key: &str, key_span: Span, value: &Expression, sites: &mut V
         | Expression::Conditional(_) => (span.start..span.start, Value::Reference, None),
         _ => return,
     };
-    sites.push(Site::new(key, key_span, value_span, classified).with_limit(limit));
+    let site = Site::new(key, key_span, value_span, classified)
+        .with_limit(limit)
+        .with_reader(reader.clone());
+    sites.push(site);
 }
 
 #[cfg(test)]
@@ -183,5 +308,31 @@ mod tests {
         assert_eq!(&text[sites[0].key_span.clone()], "delegateToken");
         assert_eq!(&text[sites[1].key_span.clone()], "accountSecret");
         assert!(sites.iter().all(|s| &text[s.value_span.clone()] == HEX));
+    }
+
+    #[test]
+    fn heredoc_values_and_function_arguments_are_scanned_in_place() {
+        let text = format!(
+            "resource \"helm_release\" \"d\" {{\n  chart = \"harness-delegate-ng\"\n  values = [<<-EOT\n    accountSecret: {HEX}\n    upgrader:\n      enabled: true\n  EOT\n  , yamlencode({{ delegateToken = \"{HEX}\" }})]\n}}\nmodule \"x\" {{\n  source = \"./other\"\n  values = templatefile(\"v.tpl\", {{ account_secret = \"{HEX}\" }})\n}}\n"
+        );
+        let sites = scan(&text).unwrap();
+        let found: Vec<(&str, &str, bool)> = sites
+            .iter()
+            .map(|s| {
+                (
+                    s.key.as_str(),
+                    &text[s.value_span.clone()],
+                    s.reader == Reader::Delegate,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("accountSecret", HEX, true),
+                ("delegateToken", HEX, true),
+                ("account_secret", HEX, false),
+            ]
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! TOML scanner: any `delegateToken` / `delegate_token` (or legacy) key holding a string, in
 //! tables, inline tables and arrays of tables. Parsed with `toml_edit`'s read-only
 //! `Document`, which keeps the byte span of every key and value (`DocumentMut` drops them).
+//! A key is read by a delegate when `accountId` / `delegateName` / `managerEndpoint` (or
+//! their snake_case forms) sit beside it in its table.
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Site, Span};
+use crate::site::{Limit, Reader, Site, Span};
 use crate::token;
 use toml_edit::{Document, Item, Key, TableLike, Value};
 
@@ -20,12 +22,20 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
 }
 
 fn table(text: &str, table: &dyn TableLike, sites: &mut Vec<Site>) {
+    let reader = if table
+        .iter()
+        .any(|(name, _)| keys::is_delegate_sibling(name))
+    {
+        Reader::Delegate
+    } else {
+        Reader::unknown("not beside accountId / delegateName / managerEndpoint in its table, so not known to be a delegate's setting")
+    };
     for (name, item) in table.iter() {
         match item {
             Item::Value(value) => {
                 if let (Some(key), true) = (table.key(name), keys::is_token_key(name)) {
                     if let Some(site) = site(text, key, value) {
-                        sites.push(site);
+                        sites.push(site.with_reader(reader.clone()));
                     }
                 }
                 value_children(text, value, sites);

@@ -1,13 +1,19 @@
 //! YAML scanner: Kubernetes manifests (env lists, Secrets, ConfigMaps), kustomize
 //! `secretGenerator` literals, docker-compose `environment:`, Helm values at any depth and the
-//! shell delegate's `config-*.yml`. It parses with `granit-parser`, which reports byte spans,
-//! builds a small tree per document and walks it with the rules of GUIDE §2. Helm chart
+//! shell delegate's `config-*.yml`; also what says where a token really lives: SealedSecret
+//! `encryptedData` and SOPS `ENC[…]` values (encrypted, with their key path), ExternalSecret
+//! `secretKey`/`remoteRef`, Vault agent annotations and `secretKeyRef` (references, with
+//! their location). It parses with `granit-parser`, which reports byte spans, builds a small
+//! tree per document and walks it, noting who reads each key: a container's image, the
+//! delegate chart's sibling keys, a Secret that delegate containers load. Helm chart
 //! templates, which are often not YAML at all, fall back to a line search that only ever
-//! yields references.
+//! yields references; a file is a template only on real evidence (a `{{` outside comments,
+//! or a chart's `templates/` directory), so broken YAML is never hidden. A file that parses
+//! but is not a mapping (HCL saved as `.yaml`) is an error when it holds a key name.
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Role, Site, Span};
+use crate::site::{Elsewhere, Limit, Reader, Role, Site, Span, Store};
 use crate::token::{self, Value};
 use granit_parser::{Event, Options, Parser, ScalarStyle};
 use std::collections::{HashMap, HashSet};
@@ -15,17 +21,70 @@ use std::collections::{HashMap, HashSet};
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     match parse(text) {
         Ok(documents) => {
-            let mut sites = Vec::new();
-            for document in &documents.roots {
-                Walker::new(text, &documents.anchors, document).walk(document, &mut sites);
-            }
-            Ok(sites)
+            refuse_non_mapping(text, &documents)?;
+            Ok(walk_all(text, &documents))
         }
         // A Helm template: `{{ … }}` makes most of them invalid YAML, and what they hold
-        // are references to values, never literals.
-        Err(_) if text.contains("{{") => Ok(scan_template(text)),
+        // are references to values, never literals. Only a `{{` outside comments counts:
+        // a broken file that merely mentions one in a comment is still broken.
+        Err(_) if has_template_expression(text) => Ok(scan_template(text)),
         Err(error) => Err(error),
     }
+}
+
+/// A file under a chart's `templates/`: YAML when it parses, references by line otherwise.
+pub fn scan_template_file(text: &str) -> Result<Vec<Site>, ParseError> {
+    let mut sites = match parse(text) {
+        Ok(documents) => walk_all(text, &documents),
+        Err(_) => scan_template(text),
+    };
+    for site in &mut sites {
+        site.reader = Reader::unknown(TEMPLATE_READER);
+    }
+    Ok(sites)
+}
+
+const TEMPLATE_READER: &str =
+    "a chart template: its keys are renamed together with the chart's values and templates, by hand";
+
+fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
+    let mut sites = Vec::new();
+    let delegate_secrets = delegate_env_from_secrets(&documents.roots);
+    for document in &documents.roots {
+        Walker::new(text, &documents.anchors, document, &delegate_secrets)
+            .walk(document, &mut sites);
+    }
+    sites
+}
+
+/// A `{{` that is not inside a `#` comment.
+fn has_template_expression(text: &str) -> bool {
+    text.lines().any(|line| {
+        let comment = line
+            .char_indices()
+            .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with([' ', '\t'])))
+            .map_or(line.len(), |(i, _)| i);
+        line[..comment].contains("{{")
+    })
+}
+
+/// A file that holds a key name but whose documents are not mappings or sequences (HCL or
+/// `.env` lines saved as `.yaml` read as one long plain scalar) would silently yield no site.
+fn refuse_non_mapping(text: &str, documents: &Documents) -> Result<(), ParseError> {
+    let scalar_document = documents
+        .roots
+        .iter()
+        .any(|root| matches!(root, Node::Scalar(s) if !s.value.trim().is_empty()));
+    if !scalar_document {
+        return Ok(());
+    }
+    let Some(offset) = keys::ALL.iter().filter_map(|key| text.find(key)).min() else {
+        return Ok(());
+    };
+    Err(ParseError {
+        offset,
+        message: "it holds a delegate-token key but is not a YAML mapping (HCL or .env lines saved as .yaml?): give it its real extension or write it as YAML".to_owned(),
+    })
 }
 
 struct Scalar {
@@ -159,7 +218,25 @@ fn parse(text: &str) -> Result<Documents, ParseError> {
     Ok(documents)
 }
 
-/// Where a walk is inside a document: decides the role of the sites found there.
+/// Where a walk is inside a document: decides the role, reader and kind of the sites found
+/// there.
+#[derive(Clone)]
+struct Context {
+    place: Place,
+    at_root: bool,
+    /// The env names declared by the sequence the node is an item of.
+    env_names: HashSet<String>,
+    /// Inside a container's `env` / `environment` / `envFrom`: who reads them.
+    container: Option<Reader>,
+    /// Directly the `environment:` map (compose) or a `literals:` / env list: who reads
+    /// the entries.
+    entries_reader: Option<Reader>,
+    /// Under a `harness-delegate*` key (an umbrella chart's delegate sub-chart).
+    under_delegate_chart: bool,
+    /// The key path from the document root, SOPS style: `["data"]["DELEGATE_TOKEN"]`.
+    path: String,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Place {
     Elsewhere,
@@ -167,104 +244,225 @@ enum Place {
     SecretEntries {
         base64_data: bool,
     },
+    /// Directly under a SealedSecret's `encryptedData:`.
+    SealedEntries,
+    /// Directly under pod `annotations:` (Vault agent injection).
+    Annotations,
 }
 
 struct Walker<'a> {
     text: &'a str,
     anchors: &'a HashMap<usize, Scalar>,
-    is_secret: bool,
-    secret_name: Option<String>,
+    kind: Option<&'a str>,
+    name: Option<String>,
+    namespace: Option<String>,
+    /// Secrets a delegate container of this file loads whole (`envFrom: secretRef`).
+    delegate_secrets: &'a HashSet<String>,
+    root: &'a Node,
 }
 
 impl<'a> Walker<'a> {
-    fn new(text: &'a str, anchors: &'a HashMap<usize, Scalar>, root: &Node) -> Self {
+    fn new(
+        text: &'a str,
+        anchors: &'a HashMap<usize, Scalar>,
+        root: &'a Node,
+        delegate_secrets: &'a HashSet<String>,
+    ) -> Self {
+        let metadata = root.get("metadata");
         Walker {
             text,
             anchors,
-            is_secret: root.get_str("kind") == Some("Secret"),
-            secret_name: root
-                .get("metadata")
-                .and_then(|m| m.get_str("name"))
+            kind: root.get_str("kind"),
+            name: metadata.and_then(|m| m.get_str("name")).map(str::to_owned),
+            namespace: metadata
+                .and_then(|m| m.get_str("namespace"))
                 .map(str::to_owned),
+            delegate_secrets,
+            root,
         }
     }
 
     fn walk(&self, root: &Node, sites: &mut Vec<Site>) {
-        self.visit(root, Place::Elsewhere, true, &HashSet::new(), sites);
+        let context = Context {
+            place: Place::Elsewhere,
+            at_root: true,
+            env_names: HashSet::new(),
+            container: None,
+            entries_reader: None,
+            under_delegate_chart: false,
+            path: String::new(),
+        };
+        self.visit(root, &context, sites);
     }
 
-    /// `env_names`: the env names declared by the sequence `node` is an item of.
-    fn visit(
-        &self,
-        node: &Node,
-        place: Place,
-        at_root: bool,
-        env_names: &HashSet<String>,
-        sites: &mut Vec<Site>,
-    ) {
-        let none = HashSet::new();
+    fn visit(&self, node: &Node, context: &Context, sites: &mut Vec<Site>) {
         match node {
             Node::Map { entries, .. } => {
-                self.env_entry(node, env_names, sites);
+                self.env_entry(node, context, sites);
+                if self.kind == Some("ExternalSecret") {
+                    self.external_secret_entry(node, sites);
+                }
                 let names: HashSet<&str> = entries
                     .iter()
                     .filter_map(|(k, _)| k.as_scalar().map(|k| k.value.as_str()))
                     .collect();
+                let container = node.get_str("image").map(container_reader);
+                let beside_delegate_keys = names.iter().any(|name| keys::is_delegate_sibling(name));
+                if context.place == Place::Annotations {
+                    self.vault_annotations(entries, sites);
+                }
                 for (key, value) in entries {
                     let Some(key) = key.as_scalar() else { continue };
+                    let path = format!("{}[\"{}\"]", context.path, key.value);
                     if keys::is_token_key(&key.value) {
-                        let role = match place {
+                        let reader = self.map_key_reader(context, beside_delegate_keys);
+                        let role = match context.place {
                             Place::SecretEntries { base64_data } => Role::SecretEntry {
-                                secret: self.secret_name.clone(),
+                                secret: self.name.clone(),
                                 base64_data,
                             },
-                            Place::Elsewhere => Role::Plain,
+                            _ => Role::Plain,
                         };
                         let conflict = keys::current_name(&key.value)
                             .is_some_and(|current| names.contains(current));
-                        self.push_site(key, inner_span(key), value, role, conflict, sites);
+                        let found = Found {
+                            key,
+                            key_span: inner_span(key),
+                            role,
+                            reader,
+                            conflict,
+                            path: &path,
+                        };
+                        self.push_site(found, value, context.place == Place::SealedEntries, sites);
                     } else if key.value == "secretKeyRef" {
-                        self.secret_key_ref(value, sites);
+                        self.secret_key_ref(value, context, sites);
                     }
-                    let child_place = match key.value.as_str() {
-                        "data" if at_root && self.is_secret => {
-                            Place::SecretEntries { base64_data: true }
-                        }
-                        "stringData" if at_root && self.is_secret => {
-                            Place::SecretEntries { base64_data: false }
-                        }
-                        _ => Place::Elsewhere,
-                    };
-                    self.visit(value, child_place, false, &none, sites);
+                    let child =
+                        self.child_context(context, &key.value, container.as_ref(), node, path);
+                    self.visit(value, &child, sites);
                 }
             }
             Node::Seq { items } => {
                 let names = env_names_in(items);
-                for item in items {
+                for (index, item) in items.iter().enumerate() {
+                    let path = format!("{}[{index}]", context.path);
                     if let Node::Scalar(scalar) = item {
-                        self.env_literal(scalar, &names, sites);
+                        self.env_literal(scalar, &names, context, &path, sites);
                     }
-                    self.visit(item, Place::Elsewhere, false, &names, sites);
+                    let child = Context {
+                        place: Place::Elsewhere,
+                        at_root: false,
+                        env_names: names.clone(),
+                        path,
+                        ..context.clone()
+                    };
+                    self.visit(item, &child, sites);
                 }
             }
             Node::Scalar(_) | Node::Alias { .. } => {}
         }
     }
 
+    /// The context of the value of `key`, a key of `map`.
+    fn child_context(
+        &self,
+        context: &Context,
+        key: &str,
+        container: Option<&Reader>,
+        map: &Node,
+        path: String,
+    ) -> Context {
+        let place = match key {
+            "data" if context.at_root && self.kind == Some("Secret") => {
+                Place::SecretEntries { base64_data: true }
+            }
+            "stringData" if context.at_root && self.kind == Some("Secret") => {
+                Place::SecretEntries { base64_data: false }
+            }
+            "encryptedData" if self.kind == Some("SealedSecret") => Place::SealedEntries,
+            "annotations" => Place::Annotations,
+            _ => Place::Elsewhere,
+        };
+        let env_key = matches!(key, "env" | "environment" | "envFrom");
+        let (container, entries_reader) = match container {
+            // A container or compose service: its env is read by its image.
+            Some(reader) if env_key => (Some(reader.clone()), Some(reader.clone())),
+            Some(_) => (None, None),
+            None if key == "literals" => {
+                // A kustomize secretGenerator: its literals are the entries of that Secret.
+                let reader = map
+                    .get_str("name")
+                    .map(|name| Reader::Secret(name.to_owned()));
+                (context.container.clone(), reader)
+            }
+            None => (context.container.clone(), None),
+        };
+        Context {
+            place,
+            at_root: false,
+            env_names: HashSet::new(),
+            container,
+            entries_reader,
+            under_delegate_chart: context.under_delegate_chart
+                || key.starts_with("harness-delegate"),
+            path,
+        }
+    }
+
+    /// Who reads a token key of a mapping.
+    fn map_key_reader(&self, context: &Context, beside_delegate_keys: bool) -> Reader {
+        match context.place {
+            Place::SecretEntries { .. } => self.secret_reader(),
+            Place::SealedEntries => Reader::unknown(
+                "a SealedSecret entry: re-seal the Secret under the new key name",
+            ),
+            _ => match &context.entries_reader {
+                Some(reader) => reader.clone(),
+                None if beside_delegate_keys || context.under_delegate_chart => Reader::Delegate,
+                None => Reader::unknown(
+                    "not beside accountId / delegateName / managerEndpoint, nor under a harness-delegate* chart key, so not known to be the delegate's values",
+                ),
+            },
+        }
+    }
+
+    /// Who reads the entries of this Secret: a delegate when a delegate container of this
+    /// file loads it, else whatever the scanned files show refers to it.
+    fn secret_reader(&self) -> Reader {
+        match &self.name {
+            Some(name) if self.delegate_secrets.contains(name) => Reader::Delegate,
+            Some(name) => Reader::Secret(name.clone()),
+            None => Reader::unknown("a Secret without a name"),
+        }
+    }
+
     /// `- name: DELEGATE_TOKEN` with `value:` (a literal) or `valueFrom:` (a reference).
-    fn env_entry(&self, entry: &Node, env_names: &HashSet<String>, sites: &mut Vec<Site>) {
+    fn env_entry(&self, entry: &Node, context: &Context, sites: &mut Vec<Site>) {
         let Some(name) = entry.get("name").and_then(Node::as_scalar) else {
             return;
         };
         if !keys::is_env_name(&name.value) {
             return;
         }
-        let conflict =
-            keys::current_name(&name.value).is_some_and(|current| env_names.contains(current));
+        let reader = context.container.clone().unwrap_or_else(|| {
+            Reader::unknown("an env entry outside a container with a Harness delegate image")
+        });
+        let conflict = keys::current_name(&name.value)
+            .is_some_and(|current| context.env_names.contains(current));
         if let Some(value) = entry.get("value") {
-            self.push_site(name, inner_span(name), value, Role::Plain, conflict, sites);
+            let path = format!("{}[\"value\"]", context.path);
+            let found = Found {
+                key: name,
+                key_span: inner_span(name),
+                role: Role::Plain,
+                reader,
+                conflict,
+                path: &path,
+            };
+            self.push_site(found, value, false, sites);
         } else if let Some(Node::Map { start, .. }) = entry.get("valueFrom") {
-            let mut site = Site::reference(&name.value, inner_span(name), *start);
+            let mut site =
+                Site::reference(&name.value, inner_span(name), *start).with_reader(reader);
             site.rename_conflict = conflict;
             sites.push(site);
         }
@@ -272,7 +470,7 @@ impl<'a> Walker<'a> {
 
     /// `secretKeyRef: {name: …, key: ACCOUNT_SECRET}`: a reference whose key must follow
     /// the Secret's own key when that is migrated.
-    fn secret_key_ref(&self, reference: &Node, sites: &mut Vec<Site>) {
+    fn secret_key_ref(&self, reference: &Node, context: &Context, sites: &mut Vec<Site>) {
         let (Some(secret), Some(key)) = (
             reference.get_str("name"),
             reference.get("key").and_then(Node::as_scalar),
@@ -286,11 +484,154 @@ impl<'a> Walker<'a> {
         let role = Role::SecretKeyRef {
             secret: secret.to_owned(),
         };
-        sites.push(Site::reference(&key.value, span.clone(), span.start).with_role(role));
+        let elsewhere = Elsewhere {
+            store: Store::KubernetesSecret,
+            location: format!("Secret {secret}, key {}", key.value),
+            how_to_rotate: format!(
+                "update Secret {secret} where it is managed (rekey rotates it when that Secret is among the scanned files)"
+            ),
+        };
+        let reader = context
+            .container
+            .clone()
+            .unwrap_or_else(|| Reader::unknown("not in a container's env"));
+        sites.push(
+            Site::reference(&key.value, span.clone(), span.start)
+                .with_role(role)
+                .with_reader(reader)
+                .with_elsewhere(elsewhere),
+        );
+    }
+
+    /// An ExternalSecret `spec.data[]` entry `{secretKey: DELEGATE_TOKEN, remoteRef: {key,
+    /// property}}`: the token lives in the external store; the operator writes it into the
+    /// target Secret under `secretKey`.
+    fn external_secret_entry(&self, entry: &Node, sites: &mut Vec<Site>) {
+        let (Some(secret_key), Some(remote)) = (
+            entry.get("secretKey").and_then(Node::as_scalar),
+            entry.get("remoteRef"),
+        ) else {
+            return;
+        };
+        if !keys::is_token_key(&secret_key.value) {
+            return;
+        }
+        let spec = self.root.get("spec");
+        let store = spec.and_then(|s| s.get("secretStoreRef"));
+        let store_name = store.and_then(|s| s.get_str("name")).unwrap_or("?");
+        let store_kind = store
+            .and_then(|s| s.get_str("kind"))
+            .unwrap_or("SecretStore");
+        let target = spec
+            .and_then(|s| s.get("target"))
+            .and_then(|t| t.get_str("name"))
+            .map(str::to_owned)
+            .or_else(|| self.name.clone());
+        let mut location = format!("remote key {}", remote.get_str("key").unwrap_or("?"));
+        if let Some(property) = remote.get_str("property") {
+            location.push_str(&format!(", property {property}"));
+        }
+        location.push_str(&format!(", through {store_kind} {store_name}"));
+        let how_to_rotate = format!(
+            "write the new token at that remote key in the store behind {store_kind} {store_name}; the External Secrets operator syncs it into Secret {} on its next refresh",
+            target.as_deref().unwrap_or("?")
+        );
+        let at = match remote {
+            Node::Map { start, .. } => *start,
+            _ => inner_span(secret_key).start,
+        };
+        let reader = match &target {
+            Some(name) if self.delegate_secrets.contains(name) => Reader::Delegate,
+            Some(name) => Reader::Secret(name.clone()),
+            None => Reader::unknown("an ExternalSecret without a target name"),
+        };
+        let role = Role::SecretEntry {
+            secret: target,
+            base64_data: false,
+        };
+        let site = Site::reference(&secret_key.value, inner_span(secret_key), at)
+            .with_role(role)
+            .with_reader(reader)
+            .with_elsewhere(Elsewhere {
+                store: Store::ExternalSecret,
+                location,
+                how_to_rotate,
+            });
+        sites.push(site);
+    }
+
+    /// Vault agent injection: `vault.hashicorp.com/agent-inject-template-<file>` whose
+    /// template writes a token key, or `agent-inject-secret-<KEY>` named after one. The
+    /// token lives at the Vault path of `agent-inject-secret-<file>`.
+    fn vault_annotations(&self, entries: &[(Node, Node)], sites: &mut Vec<Site>) {
+        const SECRET: &str = "vault.hashicorp.com/agent-inject-secret-";
+        const TEMPLATE: &str = "vault.hashicorp.com/agent-inject-template-";
+        let annotation = |name: &str| {
+            entries
+                .iter()
+                .find_map(|(k, v)| (k.as_scalar()?.value == name).then_some(v.as_scalar()?))
+        };
+        for (key, value) in entries {
+            let (Some(key), Some(value)) = (key.as_scalar(), value.as_scalar()) else {
+                continue;
+            };
+            let (file, found) = if let Some(file) = key.value.strip_prefix(TEMPLATE) {
+                // The token key as the template writes it, found in the scalar's own bytes.
+                let raw = &self.text[value.span.clone()];
+                let Some((name, offset)) = keys::ALL
+                    .iter()
+                    .filter_map(|k| raw.find(k).map(|i| (*k, i)))
+                    .min_by_key(|(_, i)| *i)
+                else {
+                    continue;
+                };
+                let start = value.span.start + offset;
+                (file, (name, start..start + name.len()))
+            } else if let Some(file) = key.value.strip_prefix(SECRET) {
+                if !keys::is_token_key(file) || annotation(&format!("{TEMPLATE}{file}")).is_some() {
+                    continue;
+                }
+                let end = inner_span(key).end;
+                (
+                    file,
+                    (
+                        keys::ALL
+                            .iter()
+                            .find(|k| **k == file)
+                            .copied()
+                            .unwrap_or(file),
+                        end - file.len()..end,
+                    ),
+                )
+            } else {
+                continue;
+            };
+            let path = annotation(&format!("{SECRET}{file}")).map_or("?", |s| s.value.as_str());
+            let (name, key_span) = found;
+            let site = Site::reference(name, key_span.clone(), key_span.start)
+                .with_reader(Reader::unknown(
+                    "a Vault agent template: rename the key in the template and wherever the rendered file is read",
+                ))
+                .with_elsewhere(Elsewhere {
+                    store: Store::Vault,
+                    location: format!("Vault path {path} (rendered to /vault/secrets/{file})"),
+                    how_to_rotate: format!(
+                        "write the new token at Vault path {path}; the Vault agent renders it on the pod's next start"
+                    ),
+                });
+            sites.push(site);
+        }
     }
 
     /// `DELEGATE_TOKEN=<v>` as a sequence item: kustomize `literals:`, compose `environment:`.
-    fn env_literal(&self, scalar: &Scalar, names: &HashSet<String>, sites: &mut Vec<Site>) {
+    fn env_literal(
+        &self,
+        scalar: &Scalar,
+        names: &HashSet<String>,
+        context: &Context,
+        path: &str,
+        sites: &mut Vec<Site>,
+    ) {
         let Some((name, rest)) = scalar.value.split_once('=') else {
             return;
         };
@@ -301,18 +642,23 @@ impl<'a> Walker<'a> {
         let verbatim = self.is_verbatim(scalar);
         let key_start = inner.start;
         let value_start = key_start + name.len() + 1;
-        let value_span = if verbatim {
-            value_start..inner.end
+        let (value_span, value) = if verbatim {
+            let span = value_start..inner.end;
+            super::literal_default(self.text, span.clone())
+                .unwrap_or_else(|| (span, classify_scalar_text(rest, scalar.style)))
         } else {
-            inner.clone()
+            (inner.clone(), classify_scalar_text(rest, scalar.style))
         };
-        let value = classify_scalar_text(rest, scalar.style);
         let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
-        let mut site =
-            Site::new(name, key_start..key_start + name.len(), value_span, value).with_limit(limit);
+        let reader = context.entries_reader.clone().unwrap_or_else(|| {
+            Reader::unknown("not in a container's environment nor a secretGenerator")
+        });
+        let mut site = Site::new(name, key_start..key_start + name.len(), value_span, value)
+            .with_limit(limit)
+            .with_reader(reader);
         site.rename_conflict =
             keys::current_name(name).is_some_and(|current| names.contains(current));
-        sites.push(site);
+        sites.push(sops_located(site, path));
     }
 
     /// The scalar's characters are its value: no escapes, folding or block indicators, so
@@ -322,15 +668,8 @@ impl<'a> Walker<'a> {
             && !matches!(scalar.style, ScalarStyle::Literal | ScalarStyle::Folded)
     }
 
-    fn push_site(
-        &self,
-        key: &Scalar,
-        key_span: Span,
-        value: &Node,
-        role: Role,
-        rename_conflict: bool,
-        sites: &mut Vec<Site>,
-    ) {
+    fn push_site(&self, found: Found, value: &Node, sealed: bool, sites: &mut Vec<Site>) {
+        let key = found.key;
         let (scalar, location) = match value {
             Node::Scalar(scalar) => (scalar, inner_span(scalar).start),
             Node::Alias { anchor, start } => match self.anchors.get(anchor) {
@@ -339,33 +678,119 @@ impl<'a> Walker<'a> {
             },
             Node::Map { start, .. } if self.text[*start..].starts_with("{{") => {
                 // `key: {{ .Values.x }}` parses as a flow mapping inside a flow mapping.
-                let mut site = Site::reference(&key.value, key_span, *start).with_role(role);
-                site.rename_conflict = rename_conflict;
+                let mut site = Site::reference(&key.value, found.key_span, *start)
+                    .with_role(found.role)
+                    .with_reader(found.reader);
+                site.rename_conflict = found.conflict;
                 sites.push(site);
                 return;
             }
             Node::Map { .. } | Node::Seq { .. } => return,
         };
-        let value_span = inner_span(scalar);
+        let mut value_span = inner_span(scalar);
         let verbatim = self.is_verbatim(scalar);
         let is_null = scalar.style == ScalarStyle::Plain
             && matches!(scalar.value.as_str(), "~" | "null" | "Null" | "NULL" | "");
-        let (value, limit) = if is_null {
+        let (value, limit) = if sealed {
+            (Value::Encrypted, None)
+        } else if is_null {
             let reason =
                 "the value is missing (null): write an empty quoted value (\"\") to have it filled";
             (Value::Empty, Some(Limit::Refused(reason.to_owned())))
+        } else if let Some((span, value)) = verbatim
+            .then(|| super::literal_default(self.text, value_span.clone()))
+            .flatten()
+        {
+            value_span = span;
+            (value, None)
         } else {
             let value = classify_scalar_text(&scalar.value, scalar.style);
             let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
             (value, limit)
         };
-        let mut site = Site::new(&key.value, key_span, value_span, value)
+        let mut site = Site::new(&key.value, found.key_span, value_span, value)
             .with_limit(limit)
-            .with_role(role);
+            .with_role(found.role)
+            .with_reader(found.reader);
         site.location = location;
-        site.rename_conflict = rename_conflict;
-        sites.push(site);
+        site.rename_conflict = found.conflict;
+        if sealed {
+            site = self.sealed(site);
+        }
+        sites.push(sops_located(site, found.path));
     }
+
+    fn sealed(&self, site: Site) -> Site {
+        let name = self.name.as_deref().unwrap_or("?");
+        let mut location = format!("SealedSecret {name}");
+        if let Some(namespace) = &self.namespace {
+            location.push_str(&format!(" in namespace {namespace}"));
+        }
+        location.push_str(&format!(", key {}", site.key));
+        let how_to_rotate = format!(
+            "seal the new token with kubeseal (kubectl create secret generic {name} --from-literal={}=<new token> --dry-run=client -o yaml | kubeseal -o yaml) and replace this entry",
+            site.key
+        );
+        site.with_elsewhere(Elsewhere {
+            store: Store::SealedSecret,
+            location,
+            how_to_rotate,
+        })
+    }
+}
+
+/// What `push_site` needs to know about a key that holds a value.
+struct Found<'k> {
+    key: &'k Scalar,
+    key_span: Span,
+    role: Role,
+    reader: Reader,
+    conflict: bool,
+    path: &'k str,
+}
+
+/// A SOPS value names its key path, so the user knows where to put the new token.
+fn sops_located(site: Site, path: &str) -> Site {
+    if site.value == Value::Encrypted && site.elsewhere.is_none() {
+        super::sops_site(site, path)
+    } else {
+        site
+    }
+}
+
+fn container_reader(image: &str) -> Reader {
+    if keys::is_delegate_image(image) {
+        Reader::Delegate
+    } else {
+        Reader::Unknown(format!(
+            "the container's image {image} is not a Harness delegate image"
+        ))
+    }
+}
+
+/// Secrets that a delegate container of these documents loads whole (`envFrom:
+/// - secretRef: {name: …}`): their entries are read by the delegate.
+fn delegate_env_from_secrets(roots: &[Node]) -> HashSet<String> {
+    fn visit(node: &Node, found: &mut HashSet<String>) {
+        match node {
+            Node::Map { entries, .. } => {
+                let delegate = node.get_str("image").is_some_and(keys::is_delegate_image);
+                if let (true, Some(Node::Seq { items })) = (delegate, node.get("envFrom")) {
+                    found.extend(items.iter().filter_map(|item| {
+                        item.get("secretRef")?.get_str("name").map(str::to_owned)
+                    }));
+                }
+                for (_, value) in entries {
+                    visit(value, found);
+                }
+            }
+            Node::Seq { items } => items.iter().for_each(|item| visit(item, found)),
+            Node::Scalar(_) | Node::Alias { .. } => {}
+        }
+    }
+    let mut found = HashSet::new();
+    roots.iter().for_each(|root| visit(root, &mut found));
+    found
 }
 
 /// The env names declared by the items of a sequence (env lists and `KEY=value` lists), so a
@@ -447,7 +872,10 @@ fn scan_template(text: &str) -> Vec<Site> {
                 let offset = key_start + key.find(key_text).unwrap_or(0);
                 let value_at = line_start + line.find("{{").unwrap_or(0);
                 let key_span = offset..offset + key_text.len();
-                sites.push(Site::reference(key_text, key_span, value_at));
+                sites.push(
+                    Site::reference(key_text, key_span, value_at)
+                        .with_reader(Reader::unknown(TEMPLATE_READER)),
+                );
             }
         }
         line_start += line.len();

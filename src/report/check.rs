@@ -195,6 +195,11 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
             "A file holding a delegate-token key could not be parsed.",
             "rekey could not parse this file, so it cannot tell what the token key holds. Fix the syntax; the message gives the line and column.",
         ),
+        Rule::ExternalToken => (
+            "ExternalDelegateToken",
+            "A delegate token is kept outside git or encrypted.",
+            "The token lives in an external store (ExternalSecret, ECS secrets, Vault agent) or is encrypted (SOPS, SealedSecret). rekey cannot check it against the policy or rotate it: rotate it where it lives, as the message says.",
+        ),
     }
 }
 

@@ -1,9 +1,11 @@
 //! `rekey scan` output: every site grouped by file, a summary, and the files that could not
-//! be read or parsed; or the `rekey.scan/v1` JSON object.
+//! be read or parsed; or the `rekey.scan/v1` JSON object. A token that lives elsewhere shows
+//! where and how to rotate it there.
 
 use super::{ErrorRecord, Style};
 use crate::engine::{Scan, ScannedFile};
-use crate::site::{Limit, Role, Site};
+use crate::redact;
+use crate::site::{Limit, Site};
 use crate::token::{Encoding, Fingerprint, Kind};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -22,6 +24,12 @@ pub struct SiteRecord<'a> {
     /// Why rotate cannot rewrite this value in place, when it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'a str>,
+    /// Where the value really lives (an ARN, a remote key, a SOPS key path), when elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// How to rotate the value where it lives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how_to_rotate: Option<String>,
 }
 
 impl<'a> SiteRecord<'a> {
@@ -33,11 +41,18 @@ impl<'a> SiteRecord<'a> {
             column,
             format: file.format.name(),
             key: &site.key,
-            kind: site.value.kind(),
+            kind: site.kind(),
             encoding: site.value.encoding(),
             legacy: site.is_legacy(),
             fingerprint: site.value.fingerprint(),
             note: site.limit.as_ref().map(Limit::reason),
+            // Swept like every other text bound for output: a location is never a token, but
+            // it is read from the user's file.
+            location: site.elsewhere.as_ref().map(|e| redact::sweep(&e.location)),
+            how_to_rotate: site
+                .elsewhere
+                .as_ref()
+                .map(|e| redact::sweep(&e.how_to_rotate)),
         }
     }
 }
@@ -120,10 +135,13 @@ fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {
     if let Some(note) = record.note {
         line.push_str(&style.dim(&format!(" ({note})")));
     }
-    if site.role == Role::KeyMention {
-        line.push_str(&style.dim(" (key mention)"));
+    let mut out = format!("{}\n", line.trim_end());
+    if let (Some(location), Some(how)) = (record.location, record.how_to_rotate) {
+        out.push_str(&style.dim(&format!(
+            "           lives in {location}; to rotate: {how}\n"
+        )));
     }
-    format!("{}\n", line.trim_end())
+    out
 }
 
 fn encoding_is_other(site: &Site) -> bool {
@@ -131,7 +149,7 @@ fn encoding_is_other(site: &Site) -> bool {
 }
 
 fn summary(scan: &Scan) -> String {
-    let count = |kind: Kind| scan.sites().filter(|(_, s)| s.value.kind() == kind).count();
+    let count = |kind: Kind| scan.sites().filter(|(_, s)| s.kind() == kind).count();
     let tokens: BTreeSet<&Fingerprint> = scan
         .sites()
         .filter(|(_, s)| s.value.is_token())
@@ -140,14 +158,16 @@ fn summary(scan: &Scan) -> String {
     let sites = scan.sites().count();
     let legacy = scan.sites().filter(|(_, s)| s.is_legacy()).count();
     let mut line = format!(
-        "{} in {}: {} literal ({}), {}, {}, {} empty; {}",
+        "{} in {}: {} literal ({}), {}, {}, {} encrypted, {} empty, {}; {}",
         plural(sites, "site"),
         plural(scan.files.len(), "file"),
         count(Kind::Literal),
         plural(tokens.len(), "distinct token"),
         plural(count(Kind::Placeholder), "placeholder"),
         plural(count(Kind::Reference), "reference"),
+        count(Kind::Encrypted),
         count(Kind::Empty),
+        plural(count(Kind::Mention), "key mention"),
         plural(legacy, "legacy key"),
     );
     if !scan.errors.is_empty() {
