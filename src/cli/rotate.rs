@@ -64,6 +64,13 @@ pub struct RotateArgs {
     format: RotateFormat,
 }
 
+impl RotateArgs {
+    /// Whether the new token comes from standard input (perhaps typed at a terminal).
+    pub fn reads_stdin(&self) -> bool {
+        self.new_token_stdin
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum RotateFormat {
     Text,

@@ -108,6 +108,8 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
         .args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
         // A CI runner's own identity must not leak into the identity tests.
         .env_remove("GIT_AUTHOR_NAME")
         .env_remove("GIT_AUTHOR_EMAIL")
