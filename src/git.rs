@@ -8,7 +8,9 @@
 use crate::engine::{self, Scan};
 use crate::source::{self, Skipped};
 use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
+use git2::{
+    FileMode, ObjectType, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
+};
 use std::path::{Path, PathBuf};
 
 /// A repository and the part of it the given paths select.
@@ -132,6 +134,32 @@ impl GitRepo {
             .sort_by(|a: &Skipped, b| a.display.cmp(&b.display));
         scan.files_seen = seen;
         Ok(scan)
+    }
+
+    /// Which of `paths` (repository-relative) have uncommitted edits: staged or in the
+    /// working tree, compared with HEAD. A commit built from a commit's tree leaves those
+    /// edits out, so the user must hear about them. A bare repository has none.
+    pub fn uncommitted_edits(&self, paths: &[&str]) -> Vec<String> {
+        if self.repo.is_bare() {
+            return Vec::new();
+        }
+        let edited = Status::INDEX_MODIFIED
+            | Status::INDEX_DELETED
+            | Status::INDEX_RENAMED
+            | Status::INDEX_TYPECHANGE
+            | Status::WT_MODIFIED
+            | Status::WT_DELETED
+            | Status::WT_RENAMED
+            | Status::WT_TYPECHANGE;
+        paths
+            .iter()
+            .filter(|path| {
+                self.repo
+                    .status_file(Path::new(path))
+                    .is_ok_and(|status| status.intersects(edited))
+            })
+            .map(|path| (*path).to_owned())
+            .collect()
     }
 
     /// The bytes of `path` in `commit`'s tree, if it holds a regular file there.

@@ -60,6 +60,9 @@ pub struct RotateArgs {
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
+    /// Print one line of counts per file instead of the diff (text format).
+    #[arg(long)]
+    stat: bool,
     #[arg(long, value_enum, default_value_t = RotateFormat::Text)]
     format: RotateFormat,
 }
@@ -102,6 +105,9 @@ struct PolicyUpdate {
 }
 
 pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
+    if args.stat && args.format == RotateFormat::Json {
+        return fail("--stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)");
+    }
     match rotate(args, cwd) {
         Ok(()) => EXIT_OK,
         Err(message) => fail(&message),
@@ -149,7 +155,14 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
             plural(scan.errors.len(), "file")
         ));
     }
-    let plan = plan::plan(&scan, &new, &options).map_err(|e| e.to_string())?;
+    let mut plan = plan::plan(&scan, &new, &options).map_err(|e| e.to_string())?;
+    if let Source::Commit { repo, .. } = &source {
+        let rotated: Vec<&str> = plan.files.iter().map(|f| f.file.display.as_str()).collect();
+        let dirty = repo.uncommitted_edits(&rotated);
+        if !dirty.is_empty() {
+            plan.notes.push(rotate_report::uncommitted_note(&dirty));
+        }
+    }
     let rewrites = verify::rewrite_all(&plan).map_err(|failures| {
         for failure in &failures {
             report::error(failure);
@@ -207,7 +220,11 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
             report::to_stdout(&rotate_report::json(&plan, outcome, secrets, committed));
         }
         RotateFormat::Text => {
-            let mut out = text_report(&plan, outcome, secrets);
+            let mut out = if args.stat {
+                rotate_report::stat(&plan, outcome)
+            } else {
+                text_report(&plan, outcome, secrets)
+            };
             if let Some(update) = &policy_update {
                 out.push_str(&rotate_report::policy_updated(
                     &update.display,
@@ -216,7 +233,7 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
                 ));
             }
             if let Some((branch, id)) = &committed {
-                out.push_str(&rotate_report::committed(branch, id));
+                out.push_str(&rotate_report::committed(branch, id, &plan));
             } else if matches!(mode, Mode::Commit { .. }) {
                 out.push_str("No commit was made.\n");
             }
