@@ -22,7 +22,7 @@ helm/stale-values.yaml:2:16: error[stale-token] delegateToken holds a token that
 helm/typo-values.yaml:1:16: warning[malformed-token] delegateToken holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo? (sha256:a3c660cb9d2bab8e)\n\
 k8s/old.yaml:3:11: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
 shell/config-watcher.yml:1:1: error[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (sha256:ff25d2389ab7917a)\n\
-rekey check: 4 errors, 1 warning, 0 notes in 7 files checked (5 sites in 5 files)\n"
+rekey check: 4 errors, 1 warning, 0 notes in 6 files checked (5 sites in 5 files)\n"
     );
     assert_eq!(run.stderr, "");
 }

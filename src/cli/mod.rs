@@ -182,11 +182,25 @@ impl PolicyFile {
         })
     }
 
-    /// Whether the policy's excludes name `absolute`.
+    fn is_policy_file(&self, absolute: &Path) -> bool {
+        absolute.file_name() == self.path.file_name()
+            && (absolute == self.path
+                || matches!(
+                    (absolute.canonicalize(), self.path.canonicalize()),
+                    (Ok(a), Ok(b)) if a == b
+                ))
+    }
+
+    /// Whether the policy's excludes name `absolute`. The policy file itself is never
+    /// judged or counted: it holds fingerprints, not tokens, and a hook that is handed it
+    /// must not report it as a checked file.
     fn excludes(&self, absolute: &Path) -> bool {
         let Some(policy) = &self.policy else {
             return false;
         };
+        if self.is_policy_file(absolute) {
+            return true;
+        }
         // Called for every walked file: resolve symlinks only when the plain path does not
         // already lie below the policy's directory.
         let relative = match absolute.strip_prefix(&self.root) {
