@@ -96,18 +96,12 @@ fn step_script(id: &str) -> String {
 /// Runs the check step as the runner would: bash, the inputs in the environment, rekey on
 /// PATH. Returns stdout and the step's outputs.
 fn run_check_step(dir: &Path, paths: &str, format: &str) -> (String, String) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_rekey")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let temp = tempfile::tempdir().unwrap();
     let outputs = temp.path().join("outputs");
     let output = Command::new("bash")
         .args(["-e", "-c", &step_script("check")])
         .current_dir(dir)
-        .env("PATH", path)
+        .env("PATH", path_with_rekey())
         .env("PATHS", paths)
         .env("CONFIG", "")
         .env("FORMAT", format)

@@ -17,12 +17,6 @@ fn try_repo(scratch: &Path) -> (bool, String) {
 
 fn try_hook(scratch: &Path, hook: &str) -> (bool, String) {
     let project = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The system hook finds the test build of rekey on PATH.
-    let bin = Path::new(env!("CARGO_BIN_EXE_rekey")).parent().unwrap();
-    let path = std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
     let Output {
         status,
         stdout,
@@ -35,7 +29,8 @@ fn try_hook(scratch: &Path, hook: &str) -> (bool, String) {
             "--color",
             "never",
         ])
-        .env("PATH", path)
+        // The system hook finds the test build of rekey on PATH.
+        .env("PATH", path_with_rekey())
         .current_dir(scratch)
         // Kept under target/ so the hook's build is reused across runs; the hook's behaviour,
         // not its speed, is under test, so its build skips optimisation.
@@ -51,8 +46,8 @@ fn try_hook(scratch: &Path, hook: &str) -> (bool, String) {
     (status.success(), text)
 }
 
-#[test]
-fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
+/// A scratch git repository holding the policy fixture's `.rekey.toml`.
+fn repo_with_policy() -> tempfile::TempDir {
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     git(dir, dir, &["init", "-q"]);
@@ -61,6 +56,13 @@ fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
         dir.join(".rekey.toml"),
     )
     .unwrap();
+    scratch
+}
+
+#[test]
+fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
+    let scratch = repo_with_policy();
+    let dir = scratch.path();
     fs::write(
         dir.join("values.yaml"),
         format!("delegateToken: {OTHER_HEX}\n"),
@@ -93,14 +95,8 @@ fn the_hook_fails_a_staged_revoked_token_and_passes_a_clean_change() {
 
 #[test]
 fn the_system_hook_runs_the_installed_rekey_once_with_one_summary_line() {
-    let scratch = tempfile::tempdir().unwrap();
+    let scratch = repo_with_policy();
     let dir = scratch.path();
-    git(dir, dir, &["init", "-q"]);
-    fs::copy(
-        fixtures().join("policy/.rekey.toml"),
-        dir.join(".rekey.toml"),
-    )
-    .unwrap();
     // Enough files that pre-commit would split them into batches across cores.
     for n in 0..11 {
         fs::write(
