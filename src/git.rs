@@ -9,7 +9,9 @@ use crate::apply;
 use crate::engine::{self, Scan};
 use crate::source::{self, Candidate, Skipped};
 use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, ObjectType, Oid, Repository, Signature, TreeWalkMode, TreeWalkResult};
+use git2::{
+    FileMode, ObjectType, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
+};
 use std::path::{Path, PathBuf};
 
 /// A repository and the part of it the given paths select.
@@ -114,11 +116,11 @@ impl GitRepo {
             if !self.wanted(&path) || exclude(&path) {
                 continue;
             }
+            seen += 1;
             if path.rsplit('/').next().is_some_and(apply::is_leftover) {
                 leftovers.push((PathBuf::from(&path), path));
                 continue;
             }
-            seen += 1;
             let blob = self
                 .repo
                 .find_blob(id)
@@ -142,6 +144,32 @@ impl GitRepo {
         scan.files_seen = seen;
         scan.leftovers = leftovers;
         Ok(scan)
+    }
+
+    /// Which of `paths` (repository-relative) have uncommitted edits: staged or in the
+    /// working tree, compared with HEAD. A commit built from a commit's tree leaves those
+    /// edits out, so the user must hear about them. A bare repository has none.
+    pub fn uncommitted_edits(&self, paths: &[&str]) -> Vec<String> {
+        if self.repo.is_bare() {
+            return Vec::new();
+        }
+        let edited = Status::INDEX_MODIFIED
+            | Status::INDEX_DELETED
+            | Status::INDEX_RENAMED
+            | Status::INDEX_TYPECHANGE
+            | Status::WT_MODIFIED
+            | Status::WT_DELETED
+            | Status::WT_RENAMED
+            | Status::WT_TYPECHANGE;
+        paths
+            .iter()
+            .filter(|path| {
+                self.repo
+                    .status_file(Path::new(path))
+                    .is_ok_and(|status| status.intersects(edited))
+            })
+            .map(|path| (*path).to_owned())
+            .collect()
     }
 
     /// The bytes of `path` in `commit`'s tree, if it holds a regular file there.

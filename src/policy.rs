@@ -268,11 +268,28 @@ impl PolicyFile {
             .unwrap_or_else(|| DEFAULT.get_or_init(Policy::default))
     }
 
-    /// Whether the policy's excludes name `absolute`.
+    fn is_policy_file(&self, absolute: &Path) -> bool {
+        let Some(path) = &self.path else {
+            return false;
+        };
+        absolute.file_name() == path.file_name()
+            && (absolute == path
+                || matches!(
+                    (absolute.canonicalize(), path.canonicalize()),
+                    (Ok(a), Ok(b)) if a == b
+                ))
+    }
+
+    /// Whether the policy's excludes name `absolute`. The policy file itself is never
+    /// judged or counted: it holds fingerprints, not tokens, and a hook that is handed it
+    /// must not report it as a checked file.
     pub fn excludes(&self, absolute: &Path) -> bool {
         let Some(policy) = &self.policy else {
             return false;
         };
+        if self.is_policy_file(absolute) {
+            return true;
+        }
         // Called for every walked file: resolve symlinks only when the plain path does not
         // already lie below the policy's directory.
         let relative = match absolute.strip_prefix(&self.root) {

@@ -149,7 +149,15 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
 pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<'s>, Error> {
     let scan = &prepared.scan;
     let new = request.new.fingerprint();
-    let plan = plan::plan(scan, &request.new, &request.options).map_err(|e| e.to_string())?;
+    let mut plan = plan::plan(scan, &request.new, &request.options).map_err(|e| e.to_string())?;
+    if let Input::Commit { repo, .. } = &prepared.input {
+        // --commit rotates the committed version: say when the working tree holds more.
+        let rotated: Vec<&str> = plan.files.iter().map(|f| f.file.display.as_str()).collect();
+        let dirty = repo.uncommitted_edits(&rotated);
+        if !dirty.is_empty() {
+            plan.notes.push(rotate_report::uncommitted_note(&dirty));
+        }
+    }
     // Each verified file with its new bytes (the files borrow the scan, not the plan).
     let rewrites: Vec<(&ScannedFile, Vec<u8>)> = verify::rewrite_all(&plan)
         .map_err(|failures| Error::new(format!("{}\nnothing was written", failures.join("\n"))))?

@@ -99,7 +99,9 @@ pub fn walk<T: Send>(
             if entry.file_name().to_str().is_some_and(apply::is_leftover) {
                 let display = display_path(entry.path(), cwd);
                 let leftover = (entry.path().to_owned(), display);
-                found.lock().unwrap().leftovers.push(leftover);
+                let mut found = found.lock().unwrap();
+                found.seen += 1;
+                found.leftovers.push(leftover);
                 return WalkState::Continue;
             }
             let outcome = match read_candidate(entry.path(), cwd) {

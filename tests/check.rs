@@ -22,7 +22,7 @@ helm/stale-values.yaml:2:16: error[stale-token] delegateToken holds a token that
 helm/typo-values.yaml:1:16: warning[malformed-token] delegateToken holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo? (sha256:a3c660cb9d2bab8e)\n\
 k8s/old.yaml:3:11: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
 shell/config-watcher.yml:1:1: error[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (sha256:ff25d2389ab7917a)\n\
-rekey check: 4 errors, 1 warning, 0 notes in 7 files checked (5 sites in 5 files); policy .rekey.toml\n"
+rekey check: 4 errors, 1 warning, 0 notes in 6 files checked (5 sites in 5 files); policy .rekey.toml\n"
     );
     assert_eq!(run.stderr, "");
 }
@@ -150,6 +150,59 @@ fn github_format_emits_workflow_commands() {
         "::error file=k8s/old.yaml,line=3,col=11,endColumn=43,title=rekey revoked-token::DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
 rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (2 sites in 2 files); policy .rekey.toml\n"
     );
+}
+
+#[test]
+fn gitlab_format_is_a_code_quality_report() {
+    let run = rekey(
+        &fixtures().join("policy"),
+        &[
+            "check",
+            "k8s",
+            "helm/typo-values.yaml",
+            "--format",
+            "gitlab",
+        ],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("the report is JSON");
+    assert_eq!(
+        report,
+        serde_json::json!([
+            {
+                "type": "issue",
+                "check_name": "malformed-token",
+                "description": "delegateToken holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo? (sha256:a3c660cb9d2bab8e)",
+                "categories": ["Security"],
+                "severity": "minor",
+                "fingerprint": report[0]["fingerprint"],
+                "location": { "path": "helm/typo-values.yaml", "lines": { "begin": 1 } },
+            },
+            {
+                "type": "issue",
+                "check_name": "revoked-token",
+                "description": "DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)",
+                "categories": ["Security"],
+                "severity": "critical",
+                "fingerprint": report[1]["fingerprint"],
+                "location": { "path": "k8s/old.yaml", "lines": { "begin": 3 } },
+            },
+        ])
+    );
+    // Fingerprints are distinct, and survive unrelated lines moving.
+    assert_ne!(report[0]["fingerprint"], report[1]["fingerprint"]);
+    let repo = copy_fixture("policy");
+    let old = repo.path().join("k8s/old.yaml");
+    let text = fs::read_to_string(&old).unwrap();
+    fs::write(&old, format!("# moved\n{text}")).unwrap();
+    let moved = rekey(repo.path(), &["check", "k8s", "--format", "gitlab"]);
+    let moved: Value = serde_json::from_str(&moved.stdout).unwrap();
+    assert_eq!(moved[0]["location"]["lines"]["begin"], 4);
+    assert_eq!(moved[0]["fingerprint"], report[1]["fingerprint"]);
+
+    let empty = tempfile::tempdir().unwrap();
+    let clean = rekey(empty.path(), &["check", "--format", "gitlab"]);
+    assert_eq!((clean.status, clean.stdout.as_str()), (0, "[]\n"));
 }
 
 fn sarif_of(dir: &Path, args: &[&str]) -> Value {

@@ -177,12 +177,23 @@ fn commit_creates_one_commit_on_a_new_branch_and_touches_nothing_else() {
 
     let commit = repo.git(&["rev-parse", BRANCH]);
     assert!(
-        run.stdout.contains(&format!(
-            "Committed {} on new branch {BRANCH}.\nNext: git push origin {BRANCH}\n",
+        run.stdout.ends_with(&format!(
+            "Committed {} on new branch {BRANCH}.\n\
+Next:\n  \
+1. git push origin {BRANCH}, then open a pull request (merge request) from it.\n  \
+2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
+(kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n  \
+3. Revoke the old token ({OLD_FINGERPRINT}) in Harness (Delegates > Tokens, where it was issued).\n  \
+4. rekey revoke {OLD_FINGERPRINT}, so rekey check fails wherever it is still found.\n",
             commit.trim()
         )),
         "{}",
         run.stdout
+    );
+    assert!(
+        !run.stderr.contains("uncommitted"),
+        "a clean tree has nothing to warn about: {}",
+        run.stderr
     );
     assert_no_token(&run.stdout, "stdout");
 }
@@ -305,6 +316,40 @@ fn uncommitted_working_tree_changes_never_reach_the_commit() {
     );
     let files = repo.git(&["ls-tree", "-r", "--name-only", BRANCH]);
     assert!(!files.contains("untracked.yaml"));
+    assert!(
+        run.stderr.contains("note: 1 rotated file has uncommitted edits that the commit does not include (it rotates the committed version): helm/harness-delegate-values.yaml; commit them first and rerun, or carry them onto the new branch\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn staged_and_unstaged_edits_to_rotated_files_are_named_in_the_json_notes() {
+    let repo = Repo::demo();
+    let append = |path: &str| {
+        let path = repo.path.join(path);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, format!("{text}# edited\n")).unwrap();
+    };
+    append("compose/.env");
+    repo.git(&["add", "compose/.env"]);
+    append("terraform/prod.tfvars");
+    // An edit to a file the rotation does not touch is none of its business.
+    fs::write(repo.path.join("README.md"), "edited\n").unwrap();
+    let run = repo.rekey(&["--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let notes: Vec<&str> = report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .filter(|n| n.contains("uncommitted"))
+        .collect();
+    assert_eq!(
+        notes,
+        ["2 rotated files have uncommitted edits that the commit does not include (it rotates the committed version): compose/.env, terraform/prod.tfvars; commit them first and rerun, or carry them onto the new branch"]
+    );
 }
 
 #[test]

@@ -392,3 +392,46 @@ fn a_legacy_key_beside_its_current_name_is_kept_with_a_note() {
         env.replace(OLD_HEX, NEW_HEX)
     );
 }
+
+#[test]
+fn stat_prints_per_file_counts_instead_of_the_diff() {
+    let (dir, run) = rotate_copy("demo", &["--stat"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            " compose/.env                       | 2 rotated
+ compose/docker-compose.yml         | 2 rotated
+ config/delegate.toml               | 1 rotated
+ docker/launch-harness-delegate.sh  | 2 rotated
+ ecs/minified-task.json             | 1 rotated
+ ecs/task-spec.json                 | 1 rotated, 1 migrated
+ helm/anchors-values.yaml           | 2 rotated
+ helm/harness-delegate-values.yaml  | 1 rotated
+ helm/install.sh                    | 1 rotated
+ helm/umbrella/values.yaml          | 1 rotated, 1 migrated
+ k8s/firstgen-statefulset.yaml      | 1 rotated, 1 migrated
+ k8s/harness-delegate.yaml          | 2 rotated
+ k8s/legacy-secret-ref.yaml         | 1 rotated, 3 migrated
+ kustomize/kustomization.yaml       | 1 rotated
+ rendered/delegate-secret.yaml      | 1 rotated
+ shell-delegate/config-delegate.yml | 1 rotated
+ shell-delegate/config-watcher.yml  | 1 rotated, 1 migrated
+ shell-delegate/start.sh            | 3 rotated, 3 migrated
+ terraform/main.tf                  | 1 rotated, 1 migrated
+ terraform/prod.tfvars              | 1 rotated
+Would rotate {OLD_FINGERPRINT} -> {NEW_FINGERPRINT} in 20 files: 27 sites rotated, 0 placeholders filled, 11 legacy keys migrated. Dry run: nothing was written; add --write to apply.
+Policy: none (no .rekey.toml in this directory or above it, up to the filesystem root)
+"
+        )
+    );
+    assert_same_tree(dir.path(), &fixtures().join("demo"));
+
+    let json = rotate_copy("demo", &["--stat", "--format", "json"]).1;
+    assert_eq!(json.status, 2);
+    assert_eq!(json.stdout, "");
+    assert_eq!(
+        json.stderr,
+        "error: --stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)\n"
+    );
+}

@@ -32,6 +32,7 @@ enum CheckFormat {
     Json,
     Sarif,
     Github,
+    Gitlab,
 }
 
 pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
@@ -56,6 +57,7 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         CheckFormat::Json => check_report::json(&findings, &coverage),
         CheckFormat::Sarif => check_report::sarif(&findings),
         CheckFormat::Github => check_report::github(&findings, &coverage),
+        CheckFormat::Gitlab => check_report::gitlab(&findings),
     };
     report::to_stdout(&output);
     if findings.iter().any(|f| f.level == Level::Error) {

@@ -1,15 +1,18 @@
 //! The command line: clap definitions, turned into built options before the engine sees
 //! them, and the one place that decides the exit status (0 clean, 1 violation, 2 error).
-//! Each command lives in its own submodule.
+//! Each command lives in its own submodule; the global flags (`--color`, `--quiet`) live on
+//! [`Cli`] and configure the report stage once.
 
 mod check;
+mod help;
 mod policy_file;
 mod rotate;
+mod shell;
 
 use crate::engine;
 use crate::policy::PolicyFile;
 use crate::redact;
-use crate::report::{self, scan as scan_report, Style};
+use crate::report::{self, progress, scan as scan_report, Style};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -19,25 +22,51 @@ use std::process::ExitCode;
 #[command(
     name = "rekey",
     version,
-    about = "Find, rotate and police Harness delegate tokens across an infra repo, byte for byte."
+    about = "Find, rotate and police Harness delegate tokens across an infra repo, byte for byte.",
+    after_help = help::TOP
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// When to colour the output: auto colours a terminal unless NO_COLOR is set (or
+    /// CLICOLOR_FORCE forces it).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true, value_name = "WHEN")]
+    color: ColorArg,
+    /// Print nothing but errors: the exit status tells the outcome.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// List every place a delegate token lives (values redacted to fingerprints).
+    #[command(after_help = help::SCAN)]
     Scan(ScanArgs),
     /// Rotate the token to a new one: a redacted dry-run diff unless --write or --commit.
+    #[command(after_help = help::ROTATE)]
     Rotate(rotate::RotateArgs),
     /// Fail on revoked or stale tokens, legacy keys and malformed values (for CI and hooks).
+    #[command(after_help = help::CHECK)]
     Check(check::CheckArgs),
     /// Write a commented .rekey.toml whose `current` lists the tokens the repo holds now.
+    #[command(after_help = help::INIT)]
     Init(policy_file::InitArgs),
     /// Mark tokens as revoked in .rekey.toml (and remove them from `current`).
+    #[command(after_help = help::REVOKE)]
     Revoke(policy_file::RevokeArgs),
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(after_help = help::MAN)]
+    Man(shell::ManArgs),
 }
 
 #[derive(Args)]
@@ -76,6 +105,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_OK);
         }
     };
+    report::configure(report::Output {
+        color: match cli.color {
+            ColorArg::Auto => report::ColorChoice::Auto,
+            ColorArg::Always => report::ColorChoice::Always,
+            ColorArg::Never => report::ColorChoice::Never,
+        },
+        quiet: cli.quiet,
+    });
     if let Err(error) = crate::interrupt::install() {
         return ExitCode::from(fail(&format!("cannot watch for interrupts: {error}")));
     }
@@ -86,12 +123,27 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Scan(args) => scan(args, &cwd),
-        Command::Rotate(args) => rotate::run(args, &cwd),
-        Command::Check(args) => check::run(args, &cwd),
+        Command::Scan(args) => {
+            progress::start("scanning");
+            scan(args, &cwd)
+        }
+        Command::Rotate(args) => {
+            // A token typed at the terminal must not race the spinner's line.
+            if !args.reads_stdin() {
+                progress::start("rotating");
+            }
+            rotate::run(args, &cwd)
+        }
+        Command::Check(args) => {
+            progress::start("checking");
+            check::run(args, &cwd)
+        }
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     };
+    progress::finish();
     // A signal that stopped a transaction ends the run like the signal would have.
     match crate::interrupt::interrupted() {
         Some(signal) => ExitCode::from(128 + signal as u8),

@@ -63,8 +63,18 @@ pub struct RotateArgs {
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
+    /// Print one line of counts per file instead of the diff (text format).
+    #[arg(long)]
+    stat: bool,
     #[arg(long, value_enum, default_value_t = RotateFormat::Text)]
     format: RotateFormat,
+}
+
+impl RotateArgs {
+    /// Whether the new token comes from standard input (perhaps typed at a terminal).
+    pub fn reads_stdin(&self) -> bool {
+        self.new_token_stdin
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +91,9 @@ pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
 }
 
 fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
+    if args.stat && args.format == RotateFormat::Json {
+        return Err("--stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)".to_owned());
+    }
     let mode = if args.commit {
         Mode::Commit {
             branch: args.branch.clone(),
@@ -108,7 +121,9 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
     };
     let out = match args.format {
         RotateFormat::Json => rotate_report::json(&rotation, secrets),
-        RotateFormat::Text => rotate_report::text(&rotation, secrets, Style::for_stdout()),
+        RotateFormat::Text => {
+            rotate_report::text(&rotation, secrets, args.stat, Style::for_stdout())
+        }
     };
     match secrets {
         Secrets::Shown => report::to_stdout_revealing(&out),

@@ -1,6 +1,7 @@
 //! `rekey check` output: one line per finding for people, the `rekey.check/v1` JSON object,
-//! SARIF 2.1.0 for code-scanning dashboards, and GitHub Actions workflow commands. Messages
-//! carry fingerprints only; SARIF results carry no snippets.
+//! SARIF 2.1.0 for code-scanning dashboards, GitHub Actions workflow commands, and a GitLab
+//! Code Quality report (Code Climate issues). Messages carry fingerprints only; SARIF
+//! results carry no snippets.
 
 use super::scan::plural;
 use super::Style;
@@ -201,6 +202,41 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
             "The token lives in an external store (ExternalSecret, ECS secrets, Vault agent) or is encrypted (SOPS, SealedSecret). rekey cannot check it against the policy or rotate it: rotate it where it lives, as the message says.",
         ),
     }
+}
+
+/// A GitLab Code Quality report: a JSON array of Code Climate issues. GitLab reads
+/// `description`, `check_name`, `fingerprint`, `severity` and `location.path` /
+/// `location.lines.begin`; `type` and `categories` complete the Code Climate issue. The
+/// fingerprint is stable when unrelated lines move, as SARIF's is, so merge requests show
+/// only new and fixed findings.
+pub fn gitlab(findings: &[Finding]) -> String {
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    let issues: Vec<_> = findings
+        .iter()
+        .map(|finding| {
+            let mut description = finding.message.clone();
+            if let Some(fingerprint) = &finding.fingerprint {
+                description.push_str(&format!(" ({fingerprint})"));
+            }
+            json!({
+                "type": "issue",
+                "check_name": finding.rule.id(),
+                "description": redact::sweep(&description),
+                "categories": ["Security"],
+                "severity": match finding.level {
+                    Level::Error => "critical",
+                    Level::Warning => "minor",
+                    Level::Note | Level::Off => "info",
+                },
+                "fingerprint": line_hash(finding, &mut occurrences),
+                "location": {
+                    "path": finding.path,
+                    "lines": { "begin": finding.line },
+                },
+            })
+        })
+        .collect();
+    super::json(&issues)
 }
 
 /// SARIF 2.1.0, shaped for GitHub code scanning: rules with help, results with

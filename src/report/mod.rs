@@ -1,9 +1,14 @@
 //! The report stage, the only code that prints. It turns scans and plans into text for
-//! people (grouped, concise, coloured on a terminal unless `NO_COLOR` is set) or JSON for
-//! machines. Sites carry fingerprints, never values; a diff shows token values only with
-//! `--show-secrets`, and every text bound for output passes the redaction mask.
+//! people (grouped, concise, coloured as `--color` says) or JSON for machines. Sites carry
+//! fingerprints, never values; a diff shows token values only with `--show-secrets`, and
+//! every text bound for output passes the redaction mask (see `redact`).
+//!
+//! How output looks is set once per run by [`configure`] (the `--color` choice and
+//! `--quiet`), so every printing function obeys the global flags without each command
+//! passing them along.
 
 pub mod check;
+pub mod progress;
 pub mod rotate;
 pub mod scan;
 
@@ -11,8 +16,57 @@ use crate::engine::FileError;
 use crate::redact;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 
-/// ANSI styling, on only for a terminal without `NO_COLOR`.
+/// The `--color` choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless `NO_COLOR` says no or `CLICOLOR_FORCE` says yes.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The global output flags of one run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Output {
+    pub color: ColorChoice,
+    /// Errors and the exit status only: nothing on stdout, no notes, no progress.
+    pub quiet: bool,
+}
+
+static OUTPUT: OnceLock<Output> = OnceLock::new();
+
+/// Sets the run's output flags; the first call wins (the command line calls it once).
+pub fn configure(output: Output) {
+    let _ = OUTPUT.set(output);
+}
+
+pub fn output() -> Output {
+    OUTPUT.get().copied().unwrap_or_default()
+}
+
+/// Whether to colour a stream, following the `NO_COLOR` and `CLICOLOR` conventions for
+/// `auto`: a non-empty `NO_COLOR` turns colour off, then `CLICOLOR_FORCE` (non-empty, not
+/// `0`) turns it on, then `CLICOLOR=0` off; otherwise colour only a terminal.
+pub fn colour_enabled(
+    choice: ColorChoice,
+    is_terminal: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> bool {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+        ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+        ColorChoice::Auto if set("CLICOLOR").is_some_and(|v| v == "0") => false,
+        ColorChoice::Auto => is_terminal,
+    }
+}
+
+/// ANSI styling, on as [`colour_enabled`] decides for the stream.
 #[derive(Clone, Copy)]
 pub struct Style {
     enabled: bool,
@@ -28,9 +82,9 @@ impl Style {
     }
 
     fn detect(is_terminal: bool) -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let env = |name: &str| std::env::var(name).ok();
         Style {
-            enabled: is_terminal && !no_color,
+            enabled: colour_enabled(output().color, is_terminal, &env),
         }
     }
 
@@ -69,8 +123,8 @@ impl Style {
     }
 }
 
-/// Writes a whole report to stdout at once, masked (see `redact`). A closed pipe
-/// (`rekey scan | head`) is not an error worth a message.
+/// Writes a whole report to stdout at once, masked (nothing with `--quiet`). A closed
+/// pipe (`rekey scan | head`) is not an error worth a message.
 pub fn to_stdout(text: &str) {
     write_stdout(&redact::mask(text));
 }
@@ -81,6 +135,10 @@ pub fn to_stdout_revealing(text: &str) {
 }
 
 fn write_stdout(text: &str) {
+    progress::finish();
+    if output().quiet {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if error.kind() != std::io::ErrorKind::BrokenPipe {
@@ -91,6 +149,7 @@ fn write_stdout(text: &str) {
 
 /// Writes to stderr, masked.
 pub fn to_stderr(text: &str) {
+    progress::finish();
     // Nothing sensible is left to do when stderr itself is gone.
     let _ = std::io::stderr()
         .lock()
@@ -108,12 +167,20 @@ pub fn error(message: &str) {
     to_stderr(&out);
 }
 
+/// A warning for people: skipped with `--quiet`, which keeps errors only.
 pub fn warning(message: &str) {
+    if output().quiet {
+        return;
+    }
     let style = Style::for_stderr();
     to_stderr(&format!("{} {}\n", style.yellow("warning:"), message));
 }
 
+/// A note for people: skipped with `--quiet`.
 pub fn note(message: &str) {
+    if output().quiet {
+        return;
+    }
     let style = Style::for_stderr();
     to_stderr(&format!("{} {}\n", style.yellow("note:"), message));
 }
@@ -143,4 +210,40 @@ pub fn json<T: Serialize>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("reports serialize");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(choice: ColorChoice, is_terminal: bool, vars: &[(&str, &str)]) -> bool {
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        colour_enabled(choice, is_terminal, &env)
+    }
+
+    #[test]
+    fn auto_follows_the_terminal_and_the_colour_variables() {
+        use ColorChoice::*;
+        assert!(decide(Auto, true, &[]));
+        assert!(!decide(Auto, false, &[]));
+        assert!(!decide(Auto, true, &[("NO_COLOR", "1")]));
+        assert!(
+            decide(Auto, true, &[("NO_COLOR", "")]),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(decide(Auto, false, &[("CLICOLOR_FORCE", "1")]));
+        assert!(!decide(Auto, false, &[("CLICOLOR_FORCE", "0")]));
+        assert!(!decide(
+            Auto,
+            false,
+            &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+        ));
+        assert!(!decide(Auto, true, &[("CLICOLOR", "0")]));
+        assert!(decide(Always, false, &[("NO_COLOR", "1")]));
+        assert!(!decide(Never, true, &[("CLICOLOR_FORCE", "1")]));
+    }
 }

@@ -1,11 +1,12 @@
 //! `rekey rotate` output: the unified diff of every file the rotation changes (token values
-//! redacted to fingerprint labels unless `--show-secrets`), the summary line, and the
-//! `rekey.rotate/v1` JSON object.
+//! redacted to fingerprint labels unless `--show-secrets`) or, with `--stat`, one count line
+//! per file; the summary line; what to do after `--commit`; and the `rekey.rotate/v1` JSON
+//! object.
 
 use super::scan::plural;
 use super::Style;
 use crate::edit::{self, Edit, Text};
-use crate::plan::{FilePlan, Plan, ValueChange};
+use crate::plan::{Change, FilePlan, Plan, ValueChange};
 use crate::redact;
 use crate::rotation::{Applied, Rotation, Status};
 use crate::token::Fingerprint;
@@ -40,19 +41,25 @@ impl Outcome {
 
 /// The whole text report of a rotation: each file's diff, the summary, the policy file and
 /// where a commit went.
-pub fn text(rotation: &Rotation, secrets: Secrets, style: Style) -> String {
+/// `stat` prints one line of counts per file instead of each diff.
+pub fn text(rotation: &Rotation, secrets: Secrets, stat_only: bool, style: Style) -> String {
     let plan = &rotation.plan;
     let outcome = Outcome::of(&rotation.applied);
     let mut out = String::new();
-    for file_plan in &plan.files {
-        out.push_str(&colour_diff(&file_diff(file_plan, secrets), style));
-    }
     match rotation.status {
         Status::AlreadyRotated => out.push_str(&format!(
             "Already rotated: the sites hold {}; nothing left to rotate.\n",
             plan.new
         )),
-        Status::Planned | Status::NothingToDo => out.push_str(&summary(plan, outcome)),
+        Status::Planned | Status::NothingToDo if stat_only => {
+            out.push_str(&stat(plan, outcome));
+        }
+        Status::Planned | Status::NothingToDo => {
+            for file_plan in &plan.files {
+                out.push_str(&colour_diff(&file_diff(file_plan, secrets), style));
+            }
+            out.push_str(&summary(plan, outcome));
+        }
     }
     if let Some(update) = &rotation.policy_update {
         out.push_str(&policy_updated(&update.display, plan, outcome));
@@ -69,7 +76,7 @@ pub fn text(rotation: &Rotation, secrets: Secrets, style: Style) -> String {
         });
     }
     match &rotation.applied {
-        Applied::Committed { branch, id } => out.push_str(&committed(branch, id)),
+        Applied::Committed { branch, id } => out.push_str(&committed(branch, id, plan)),
         Applied::NotCommitted => out.push_str("No commit was made.\n"),
         Applied::DryRun | Applied::Written => {}
     }
@@ -167,7 +174,7 @@ pub fn summary(plan: &Plan, outcome: Outcome) -> String {
     let mut line = format!(
         "{action} in {}: {}.",
         plural(plan.files.len(), "file"),
-        counts(plan)
+        counts(all_changes(plan))
     );
     match outcome {
         Outcome::DryRun => line.push_str(" Dry run: nothing was written; add --write to apply."),
@@ -184,17 +191,66 @@ fn old_tokens(plan: &Plan) -> Option<String> {
     (!old.is_empty()).then(|| old.join(", "))
 }
 
+fn all_changes<'p>(plan: &'p Plan) -> impl Iterator<Item = &'p Change> {
+    plan.files.iter().flat_map(|file_plan| &file_plan.changes)
+}
+
+/// How many sites a set of changes rotates, fills and migrates.
+fn tally<'c>(changes: impl IntoIterator<Item = &'c Change>) -> [usize; 3] {
+    let mut counts = [0; 3];
+    for change in changes {
+        match change.value {
+            Some(ValueChange::Rotated { .. }) => counts[0] += 1,
+            Some(ValueChange::Filled { .. }) => counts[1] += 1,
+            None => {}
+        }
+        if change.renamed_to.is_some() {
+            counts[2] += 1;
+        }
+    }
+    counts
+}
+
 /// `27 sites rotated, 0 placeholders filled, 13 legacy keys migrated`.
-fn counts(plan: &Plan) -> String {
-    let rotated = plan.count(|c| matches!(c.value, Some(ValueChange::Rotated { .. })));
-    let filled = plan.count(|c| matches!(c.value, Some(ValueChange::Filled { .. })));
-    let renamed = plan.count(|c| c.renamed_to.is_some());
+fn counts<'c>(changes: impl IntoIterator<Item = &'c Change>) -> String {
+    let [rotated, filled, renamed] = tally(changes);
     format!(
         "{} rotated, {} filled, {} migrated",
         plural(rotated, "site"),
         plural(filled, "placeholder"),
         plural(renamed, "legacy key"),
     )
+}
+
+/// `--stat`: one line per file with what changes in it (zero counts left out), then the
+/// summary line; no diff, so a rotation across thousands of files stays readable.
+pub fn stat(plan: &Plan, outcome: Outcome) -> String {
+    let width = plan
+        .files
+        .iter()
+        .map(|file_plan| file_plan.file.display.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for file_plan in &plan.files {
+        let [rotated, filled, renamed] = tally(&file_plan.changes);
+        let parts: Vec<String> = [
+            (rotated, "rotated"),
+            (filled, "filled"),
+            (renamed, "migrated"),
+        ]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, verb)| format!("{count} {verb}"))
+        .collect();
+        out.push_str(&format!(
+            " {:<width$} | {}\n",
+            file_plan.file.display,
+            parts.join(", ")
+        ));
+    }
+    out.push_str(&summary(plan, outcome));
+    redact::mask(&out)
 }
 
 /// The policy file line: `current` now lists the new token.
@@ -209,9 +265,35 @@ pub fn policy_updated(display: &str, plan: &Plan, outcome: Outcome) -> String {
     )
 }
 
-/// Where a `--commit` rotation went and what to run next.
-pub fn committed(branch: &str, commit: &str) -> String {
-    format!("Committed {commit} on new branch {branch}.\nNext: git push origin {branch}\n")
+/// Where a `--commit` rotation went, and the rest of the rotation: review, roll out, revoke.
+pub fn committed(branch: &str, commit: &str, plan: &Plan) -> String {
+    let mut out = format!(
+        "Committed {commit} on new branch {branch}.\n\
+         Next:\n  \
+         1. git push origin {branch}, then open a pull request (merge request) from it.\n  \
+         2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
+         (kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n"
+    );
+    if let Some(old) = old_tokens(plan) {
+        let list: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
+        out.push_str(&format!(
+            "  3. Revoke the old token ({old}) in Harness (Delegates > Tokens, where it was issued).\n  \
+             4. rekey revoke {}, so rekey check fails wherever it is still found.\n",
+            list.join(" ")
+        ));
+    }
+    out
+}
+
+/// The note for rotated files whose working-tree copy has edits the commit does not hold:
+/// `--commit` rotates the base commit's version, never the working tree's.
+pub fn uncommitted_note(paths: &[String]) -> String {
+    let has = if paths.len() == 1 { "has" } else { "have" };
+    format!(
+        "{} {has} uncommitted edits that the commit does not include (it rotates the committed version): {}; commit them first and rerun, or carry them onto the new branch",
+        plural(paths.len(), "rotated file"),
+        paths.join(", ")
+    )
 }
 
 /// The commit message of a `--commit` rotation: what happened, in fingerprints only, and a
@@ -224,7 +306,7 @@ pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
     message.push_str(&format!(
         "Old: {from}\nNew: {}\n\n{}, in {}:\n",
         plan.new,
-        counts(plan),
+        counts(all_changes(plan)),
         plural(plan.files.len(), "file"),
     ));
     for file_plan in &plan.files {

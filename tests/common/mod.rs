@@ -91,6 +91,15 @@ pub fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// `PATH` with the directory of the rekey under test first, for tools that run `rekey` from
+/// `PATH` (the system pre-commit hook, the GitHub Action's script).
+pub fn path_with_rekey() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_rekey")).parent().unwrap();
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(&inherited)))
+        .unwrap()
+}
+
 pub struct Run {
     pub status: i32,
     pub stdout: String,
@@ -108,6 +117,8 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
         .args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
         // A CI runner's own identity must not leak into the identity tests.
         .env_remove("GIT_AUTHOR_NAME")
         .env_remove("GIT_AUTHOR_EMAIL")

@@ -1,0 +1,87 @@
+//! The text after each command's `--help` (and in the manual pages): examples people can
+//! copy and the exit statuses the command can end with. Kept apart from the argument
+//! definitions so the definitions stay readable.
+
+pub const TOP: &str = "\
+Examples:
+  rekey scan                                   # where do delegate tokens live here?
+  rekey rotate --new-token-env NEW_TOKEN       # dry run: the redacted diff
+  rekey rotate --new-token-env NEW_TOKEN --commit
+  rekey check --format sarif > rekey.sarif     # in CI
+
+Exit status:
+  0  success (check: no error-level finding)
+  1  check found an error-level finding
+  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error
+
+Run `rekey COMMAND --help` for each command's examples.";
+
+pub const SCAN: &str = "\
+Examples:
+  rekey scan
+  rekey scan k8s/ helm/values.yaml
+  rekey scan --format json | jq '.sites[] | select(.legacy)'
+
+Exit status:
+  0  every file was read
+  2  a file holding a token key could not be parsed (listed under errors), or bad input";
+
+pub const ROTATE: &str = "\
+Examples:
+  rekey rotate --new-token-env NEW_TOKEN                # dry run: the redacted diff
+  rekey rotate --new-token-env NEW_TOKEN --stat         # dry run: per-file counts only
+  rekey rotate --new-token-file new.txt --write         # rewrite the working tree
+  rekey rotate --new-token-env NEW_TOKEN --commit       # a commit on a new branch
+  rekey rotate --only sha256:0123456789abcdef --new-token-stdin --write < new.txt
+
+Exit status:
+  0  rotated, or nothing to rotate, or a dry run
+  2  an error; nothing was written or committed";
+
+pub const CHECK: &str = "\
+Examples:
+  rekey check
+  rekey check --staged                          # what the next commit holds
+  rekey check --format sarif > rekey.sarif      # GitHub code scanning
+  rekey check --format gitlab > gl-code-quality-report.json
+
+Exit status:
+  0  no error-level finding (warnings and notes may remain)
+  1  an error-level finding
+  2  an error: bad policy file, missing path, git failure";
+
+pub const INIT: &str = "\
+Examples:
+  rekey init
+  rekey init k8s/ --config policy/rekey.toml
+
+Exit status:
+  0  the policy file was written
+  2  it already exists, or an error";
+
+pub const REVOKE: &str = "\
+Examples:
+  rekey revoke sha256:0123456789abcdef
+
+Exit status:
+  0  the policy file now lists the fingerprints as revoked
+  2  not a fingerprint, no policy file, or an error";
+
+pub const COMPLETIONS: &str = "\
+Examples:
+  rekey completions bash > ~/.local/share/bash-completion/completions/rekey
+  rekey completions zsh > \"${fpath[1]}/_rekey\"
+  rekey completions fish > ~/.config/fish/completions/rekey.fish
+
+Exit status:
+  0  the script was printed
+  2  an unknown shell";
+
+pub const MAN: &str = "\
+Examples:
+  rekey man | man -l -
+  rekey man --out-dir /usr/local/share/man/man1
+
+Exit status:
+  0  the page was printed or the pages were written
+  2  the directory could not be written";

@@ -1,0 +1,138 @@
+//! The JSON contracts under `schemas/` hold for real output: every JSON report rekey prints
+//! (scan, check, rotate in each mode, the GitLab Code Quality report) is validated against
+//! its schema by Python's `jsonschema` (Draft 2020-12; `.ci/run` installs it from PyPI),
+//! and a report that breaks the contract is rejected.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const VALIDATE: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+instance = json.load(open(sys.argv[2]))
+errors = sorted(Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+for error in errors:
+    print("/".join(str(p) for p in error.absolute_path) + ": " + error.message)
+sys.exit(1 if errors else 0)
+"#;
+
+fn schema(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name)
+}
+
+/// The schema's complaints about `json` (empty when it is valid).
+fn violations(schema_name: &str, json: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = dir.path().join("instance.json");
+    fs::write(&instance, json).unwrap();
+    let output = Command::new("python3")
+        .args(["-c", VALIDATE])
+        .arg(schema(schema_name))
+        .arg(&instance)
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.is_empty(),
+        "the validator failed (is jsonschema installed? .ci/run installs it): {stderr}"
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn assert_valid(schema_name: &str, run: &Run) {
+    assert_eq!(violations(schema_name, &run.stdout), "", "{}", run.stdout);
+}
+
+#[test]
+fn scan_json_matches_its_schema() {
+    let demo = rekey(&fixtures().join("demo"), &["scan", "--format", "json"]);
+    assert_eq!(demo.status, 0, "{}", demo.stderr);
+    assert_valid("rekey.scan.v1.json", &demo);
+    // Errors (with and without a position) and notes.
+    let broken = rekey(&fixtures().join("broken"), &["scan", "--format", "json"]);
+    assert_eq!(broken.status, 2);
+    assert!(broken.stdout.contains("\"errors\": [\n    {"));
+    assert_valid("rekey.scan.v1.json", &broken);
+    let block = rekey(
+        &fixtures().join("block-scalar"),
+        &["scan", "--format", "json"],
+    );
+    assert!(block.stdout.contains("\"note\": "), "{}", block.stdout);
+    assert_valid("rekey.scan.v1.json", &block);
+}
+
+#[test]
+fn check_json_and_the_gitlab_report_match_their_schemas() {
+    let check = rekey(&fixtures().join("policy"), &["check", "--format", "json"]);
+    assert_eq!(check.status, 1);
+    assert_valid("rekey.check.v1.json", &check);
+    let gitlab = rekey(&fixtures().join("policy"), &["check", "--format", "gitlab"]);
+    assert_eq!(gitlab.status, 1);
+    assert_valid("gitlab-code-quality.json", &gitlab);
+}
+
+#[test]
+fn rotate_json_matches_its_schema_in_every_mode() {
+    let token = new_token_file();
+    let token = token.to_str().unwrap();
+    let repo = copy_fixture("demo");
+    for mode in [&[][..], &["--write"][..]] {
+        let mut args = vec!["rotate", "--new-token-file", token, "--format", "json"];
+        args.extend_from_slice(mode);
+        let run = rekey(repo.path(), &args);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_valid("rekey.rotate.v1.json", &run);
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let repo = copy_fixture("demo");
+    git(repo.path(), home.path(), &["init", "-q", "-b", "main"]);
+    git(repo.path(), home.path(), &["add", "-A"]);
+    git(
+        repo.path(),
+        home.path(),
+        &["commit", "-q", "-m", "manifests"],
+    );
+    let home = home.path().to_str().unwrap();
+    let mut env = vec![("HOME", home), ("GIT_CONFIG_NOSYSTEM", "1")];
+    env.extend_from_slice(&IDENTITY);
+    let run = rekey_with(
+        repo.path(),
+        &[
+            "rotate",
+            "--new-token-file",
+            token,
+            "--commit",
+            "--format",
+            "json",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"commit\": {"), "{}", run.stdout);
+    assert_valid("rekey.rotate.v1.json", &run);
+}
+
+#[test]
+fn a_report_that_breaks_the_contract_is_rejected() {
+    let scan = rekey(&fixtures().join("demo"), &["scan", "--format", "json"]);
+    let mut report: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
+    report["sites"][0]["fingerprint"] = "sha256:XYZ".into();
+    report["sites"][1]["kind"] = "secret".into();
+    report["sites"][2]["extra"] = true.into();
+    assert_eq!(
+        violations("rekey.scan.v1.json", &report.to_string()),
+        "sites/0/fingerprint: 'sha256:XYZ' is not valid under any of the given schemas\n\
+sites/1/kind: 'secret' is not one of ['literal', 'placeholder', 'reference', 'encrypted', 'empty', 'mention']\n\
+sites/2: Additional properties are not allowed ('extra' was unexpected)\n"
+    );
+}
