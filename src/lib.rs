@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod formats;
 pub mod git;
+pub mod ignore_rules;
 pub mod interrupt;
 pub mod keys;
 pub mod migration;

@@ -5,6 +5,7 @@
 
 use crate::apply;
 use crate::formats::Format;
+use crate::ignore_rules::IgnoreRules;
 use crate::keys;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
@@ -71,11 +72,23 @@ pub fn walk<T: Send>(
     for root in &roots[1..] {
         builder.add(root);
     }
+    // Ignore files are read by `ignore_rules`, never by the walker itself (see there).
+    let rules = IgnoreRules::new(cwd);
     builder
         .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(false)
+        .git_global(false)
+        .git_exclude(false)
         .require_git(false)
         .follow_links(false)
-        .filter_entry(|entry| entry.file_name() != ".git");
+        .filter_entry(move |entry| {
+            entry.file_name() != ".git"
+                && (entry.depth() == 0
+                    || !rules
+                        .is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
+        });
     builder.build_parallel().run(|| {
         let found = &found;
         Box::new(move |entry| {

@@ -393,3 +393,38 @@ fn a_policy_holding_a_raw_token_is_named_by_fingerprint_only() {
         format!("error: .rekey.toml:2:11: [tokens] current holds a delegate token itself, not its fingerprint: write {OLD_FINGERPRINT} instead, and treat the token as exposed (it is in this file's history)\n")
     );
 }
+
+#[test]
+fn hostile_ignore_files_cannot_hang_or_flood_the_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("a")).unwrap();
+    fs::create_dir_all(root.join("b")).unwrap();
+    fs::write(
+        root.join("a/values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("b/values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(root.join("a/.gitignore"))
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("/dev/zero", root.join("b/.gitignore")).unwrap();
+    // The test harness would hang with rekey; a finished run is the proof.
+    let run = rekey(root, &["scan", "--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let paths: Vec<&str> = report["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|site| site["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["a/values.yaml", "b/values.yaml"]);
+}

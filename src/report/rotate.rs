@@ -95,18 +95,85 @@ pub fn file_diff(file_plan: &FilePlan, secrets: Secrets) -> String {
     };
     let old = String::from_utf8_lossy(&old);
     let new = String::from_utf8_lossy(&new);
-    let diff = TextDiff::from_lines(old.as_ref(), new.as_ref())
-        .unified_diff()
-        .context_radius(2)
-        .header(
-            &format!("a/{}", file.display),
-            &format!("b/{}", file.display),
-        )
-        .to_string();
+    let diff = unified_diff(&old, &new, &file.display);
     match secrets {
         Secrets::Shown => diff,
         Secrets::Redacted => redact::mask(&diff),
     }
+}
+
+/// Lines of context around each change.
+const CONTEXT: usize = 2;
+
+/// The unified diff of a file whose edits never add or remove a line break (token values
+/// and key names hold none): line `i` before is line `i` after, so the changed lines are
+/// found in one pass, however many thousands of sites the file holds. Should the line
+/// counts ever differ, a general diff takes over.
+fn unified_diff(old: &str, new: &str, display: &str) -> String {
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    if old_lines.len() != new_lines.len() {
+        return TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(CONTEXT)
+            .header(&format!("a/{display}"), &format!("b/{display}"))
+            .to_string();
+    }
+    let changed: Vec<usize> = (0..old_lines.len())
+        .filter(|&i| old_lines[i] != new_lines[i])
+        .collect();
+    if changed.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("--- a/{display}\n+++ b/{display}\n");
+    // Changes closer than twice the context share a hunk.
+    let mut hunks: Vec<(usize, usize)> = Vec::new();
+    for &line in &changed {
+        match hunks.last_mut() {
+            Some((_, last)) if line - *last <= 2 * CONTEXT + 1 => *last = line,
+            _ => hunks.push((line, line)),
+        }
+    }
+    let count = old_lines.len();
+    let push_line = |out: &mut String, sign: char, line: &str| {
+        out.push(sign);
+        out.push_str(line);
+        if !line.ends_with('\n') {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    };
+    for (first, last) in hunks {
+        let start = first.saturating_sub(CONTEXT);
+        let end = (last + CONTEXT + 1).min(count);
+        let range = |length: usize| match length {
+            1 => format!("{}", start + 1),
+            _ => format!("{},{length}", start + 1),
+        };
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(end - start),
+            range(end - start)
+        ));
+        let mut line = start;
+        while line < end {
+            if old_lines[line] == new_lines[line] {
+                push_line(&mut out, ' ', old_lines[line]);
+                line += 1;
+                continue;
+            }
+            let block_end = (line..end)
+                .find(|&i| old_lines[i] == new_lines[i])
+                .unwrap_or(end);
+            for old_line in &old_lines[line..block_end] {
+                push_line(&mut out, '-', old_line);
+            }
+            for new_line in &new_lines[line..block_end] {
+                push_line(&mut out, '+', new_line);
+            }
+            line = block_end;
+        }
+    }
+    out
 }
 
 /// The file before and after with every literal value replaced by its fingerprint label.
@@ -418,4 +485,57 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
             _ => None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The general diff, for comparison.
+    fn similar_diff(old: &str, new: &str) -> String {
+        TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(CONTEXT)
+            .header("a/f", "b/f")
+            .to_string()
+    }
+
+    #[test]
+    fn the_line_aligned_diff_matches_the_general_one() {
+        let lines: Vec<String> = (0..30).map(|i| format!("line {i}\n")).collect();
+        // Changes at the edges, close together (sharing a hunk) and just far enough apart
+        // to split, and a last line without a line break.
+        for changed in [
+            vec![0],
+            vec![29],
+            vec![3, 4, 5],
+            vec![3, 8],
+            vec![3, 9],
+            vec![3, 10],
+            vec![0, 14, 29],
+        ] {
+            for final_newline in [true, false] {
+                let mut old = lines.concat();
+                if !final_newline {
+                    old.pop();
+                }
+                let new: String = old
+                    .split_inclusive('\n')
+                    .enumerate()
+                    .map(|(i, line)| {
+                        if changed.contains(&i) {
+                            line.replacen("line", "LINE", 1)
+                        } else {
+                            line.to_owned()
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    unified_diff(&old, &new, "f"),
+                    similar_diff(&old, &new),
+                    "changed {changed:?}, final newline {final_newline}"
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,144 @@
+//! The walk's ignore rules: `.gitignore` and `.ignore` files in every directory from a file
+//! up to the repository's top (the directory holding `.git`; the filesystem root outside a
+//! repository), and `.git/info/exclude`, with git's precedence: the rules nearest the file
+//! decide, `.ignore` over `.gitignore` over `info/exclude`, the last matching line wins.
+//!
+//! The `ignore` crate reads these files itself with a plain open and read, so a FIFO named
+//! `.gitignore` hangs the walk and a committed symlink `.gitignore -> /dev/zero` grows
+//! without bound. Here every rule file is read like any other file rekey reads: regular
+//! files only (as git, which no longer follows a symlinked `.gitignore`), bounded in size.
+//! The matching itself is the `ignore` crate's `Gitignore`. A user's global excludes file
+//! is not read: what a CI gate judges must not depend on the machine it runs on.
+
+use crate::source::{self, ReadError};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::Match;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Rule files larger than this are not read (a real one is a few kilobytes).
+const MAX_RULES_SIZE: u64 = 1024 * 1024;
+
+/// The rules of every directory seen so far, shared by the walker's threads.
+#[derive(Clone)]
+pub struct IgnoreRules {
+    /// Relative paths are taken from here, so that the rules of directories above the
+    /// current one apply too.
+    cwd: PathBuf,
+    by_directory: Arc<Mutex<HashMap<PathBuf, Option<Arc<Gitignore>>>>>,
+}
+
+impl IgnoreRules {
+    pub fn new(cwd: &Path) -> IgnoreRules {
+        IgnoreRules {
+            cwd: cwd.to_owned(),
+            by_directory: Arc::default(),
+        }
+    }
+
+    /// Whether `path` (a file, or a directory when `is_dir`) is ignored.
+    pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        let path = &self.cwd.join(path);
+        let mut directory = path.parent();
+        while let Some(current) = directory {
+            if let Some(rules) = self.rules_of(current) {
+                match rules.matched(path, is_dir) {
+                    Match::Ignore(_) => return true,
+                    Match::Whitelist(_) => return false,
+                    Match::None => {}
+                }
+            }
+            if current.join(".git").exists() {
+                break;
+            }
+            directory = current.parent();
+        }
+        false
+    }
+
+    fn rules_of(&self, directory: &Path) -> Option<Arc<Gitignore>> {
+        if let Some(known) = self.lock().get(directory) {
+            return known.clone();
+        }
+        let rules = read_rules(directory).map(Arc::new);
+        self.lock().insert(directory.to_owned(), rules.clone());
+        rules
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Option<Arc<Gitignore>>>> {
+        self.by_directory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The rules one directory's files give, lowest precedence first; `None` when it has none.
+fn read_rules(directory: &Path) -> Option<Gitignore> {
+    let files = [
+        directory.join(".git/info/exclude"),
+        directory.join(".gitignore"),
+        directory.join(".ignore"),
+    ];
+    let mut builder = GitignoreBuilder::new(directory);
+    let mut any = false;
+    for file in &files {
+        let text = match source::read_regular(file, MAX_RULES_SIZE) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            // Absent, or not a regular file (a FIFO, a symlink, a device): no rules from it.
+            Err(ReadError::NotRegular(_) | ReadError::Io(_) | ReadError::TooLarge(_)) => continue,
+        };
+        for line in text.lines() {
+            // A line that is not a valid pattern is passed over, as git does.
+            let _ = builder.add_line(Some(file.clone()), line);
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
+    builder.build().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn nearer_rules_win_and_negations_re_include() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join(".git/info")).unwrap();
+        fs::create_dir_all(root.join("k8s/vendor")).unwrap();
+        fs::write(root.join(".git/info/exclude"), "*.local\n").unwrap();
+        fs::write(root.join(".gitignore"), "*.yaml\n!keep.yaml\n").unwrap();
+        fs::write(root.join("k8s/.gitignore"), "!prod.yaml\nvendor/\n").unwrap();
+        fs::write(root.join("k8s/.ignore"), "prod.yaml\n").unwrap();
+        let rules = IgnoreRules::new(root);
+        let ignored = |path: &str, is_dir: bool| rules.is_ignored(Path::new(path), is_dir);
+        assert!(ignored("a.yaml", false));
+        assert!(!ignored("keep.yaml", false));
+        assert!(ignored("notes.local", false));
+        assert!(ignored("k8s/staging.yaml", false));
+        // .ignore beats .gitignore in the same directory.
+        assert!(ignored("k8s/prod.yaml", false));
+        assert!(ignored("k8s/vendor", true));
+        assert!(!ignored("k8s/run.sh", false));
+    }
+
+    #[test]
+    fn a_fifo_or_symlink_rules_file_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join("a")).unwrap();
+        let fifo = root.join("a/.gitignore");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        std::os::unix::fs::symlink("/dev/zero", root.join(".gitignore")).unwrap();
+        let rules = IgnoreRules::new(root);
+        assert!(!rules.is_ignored(&root.join("a/values.yaml"), false));
+    }
+}
