@@ -1,9 +1,13 @@
 //! rekey finds every place a Harness delegate token lives in an infra repo and rotates it
-//! without changing any other byte. The pipeline maps onto modules: `source` (or `git` for
-//! a commit's tree or the index) → `engine` (with `formats`) → `plan` (with `edit`) →
-//! `verify` → `writer` (or `git` for a commit) → `report`. `check` and `policy` judge scans
-//! for CI; `plan` and `check` ask `migration` which legacy keys a rotation renames; `cli`
-//! turns arguments into options and exit codes. Only `report` prints.
+//! without changing any other byte. The pipeline maps onto modules: `source` (with
+//! `ignore_rules`; or `git` for a commit's tree or the index) → `engine` (with `formats`) →
+//! `plan` (with `edit`) → `verify` → `apply` (or `git` for a commit) → `report`.
+//! `rotation` runs the whole pipeline as one library stage and returns a typed outcome;
+//! `interrupt` owns signals and temp-file cleanup; `redact` masks every token in every
+//! output. `check` and `policy` judge scans for CI; `plan` and `check` ask `migration`
+//! which legacy keys a rotation renames; `property` states the rotate property the tests
+//! and the fuzz target check; `cli` turns arguments into options and exit codes. Only
+//! `report` prints.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
@@ -22,6 +26,7 @@ pub mod migration;
 pub mod plan;
 pub mod policy;
 pub mod position;
+pub mod property;
 pub mod redact;
 pub mod report;
 pub mod rotation;

@@ -538,3 +538,53 @@ proptest! {
         }
     }
 }
+
+/// The file names the rotate property is tried under: one per scanner.
+const PROPERTY_NAMES: [&str; 11] = [
+    "x.yaml",
+    "x.json",
+    "x.toml",
+    "x.tf",
+    "x.tfstate",
+    "x.sh",
+    ".env",
+    "Dockerfile",
+    "x.service",
+    "templates/x.yaml",
+    "config-watcher.yml",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The property the fuzz target checks (see `rekey::property`): no panic, a rotation
+    /// changes only token values and legacy key names, a second rotation changes nothing.
+    #[test]
+    fn rotations_of_hostile_fragments_keep_the_rotate_property(parts in prop::collection::vec(fragment(), 0..40)) {
+        let text: String = parts.concat();
+        for name in PROPERTY_NAMES {
+            if let Err(broken) = rekey::property::check(name, text.as_bytes()) {
+                prop_assert!(false, "{name}: {broken}\n{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rotations_of_generated_files_keep_the_rotate_property(
+        lines in prop::collection::vec(env_line(), 1..12),
+        pieces in prop::collection::vec(yaml_piece(), 1..6),
+        shell in prop::collection::vec(shell_piece(), 1..8),
+        token in token(),
+        newline in newline(),
+    ) {
+        for (name, planted) in [
+            (".env", env_file(&lines, &token, newline)),
+            ("values.yaml", yaml_file(&pieces, &token, newline)),
+            ("start.sh", shell_script(&shell, &token, newline)),
+        ] {
+            if let Err(broken) = rekey::property::check(name, planted.text.as_bytes()) {
+                prop_assert!(false, "{name}: {broken}\n{:?}", planted.text);
+            }
+        }
+    }
+}
