@@ -30,6 +30,8 @@ pub fn label(fingerprint: &Fingerprint) -> String {
 struct Known {
     /// Every form of every remembered token, and the label that replaces it.
     forms: Vec<(Zeroizing<String>, String)>,
+    /// Every `PIECE`-character piece of every form, with its label.
+    pieces: Vec<(Zeroizing<String>, String)>,
     /// Tokens already expanded, so remembering a token twice costs nothing.
     seen: BTreeSet<Fingerprint>,
     /// Built on first use after a change.
@@ -38,9 +40,19 @@ struct Known {
 
 static KNOWN: Mutex<Known> = Mutex::new(Known {
     forms: Vec::new(),
+    pieces: Vec::new(),
     seen: BTreeSet::new(),
     matcher: None,
 });
+
+/// The shortest piece of a token form that is masked on its own: no output may hold a
+/// piece this long of any token rekey read, even a token split in two or stripped of its
+/// base64 padding.
+const PIECE: usize = 12;
+
+/// Pieces are remembered for this many tokens; past that (a repository holding hundreds of
+/// distinct tokens) whole forms and the shape sweep mask them, and the matcher stays small.
+const TOKENS_WITH_PIECES: usize = 64;
 
 /// Remembers a token value read in this run, as it was written (any encoding). Anything
 /// that does not decode as a delegate token is ignored.
@@ -52,23 +64,45 @@ pub fn remember(written: &str) {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     let fingerprint = Fingerprint::of_canonical(&canonical);
     let label = label(&fingerprint);
+    let mut forms: Vec<Zeroizing<String>> = vec![Zeroizing::new(written.to_owned())];
     if !known.seen.contains(&fingerprint) {
         let upper = Zeroizing::new(canonical.to_ascii_uppercase());
-        let mut forms = vec![Zeroizing::new(canonical.to_string())];
+        forms.push(Zeroizing::new(canonical.to_string()));
         for hex in [&canonical, &upper] {
             let once = Zeroizing::new(STANDARD.encode(hex.as_bytes()));
-            forms.push(Zeroizing::new(STANDARD.encode(once.as_bytes())));
-            forms.push(once);
+            let twice = Zeroizing::new(STANDARD.encode(once.as_bytes()));
+            // Also without their padding, as people paste them.
+            for layer in [once, twice] {
+                forms.push(Zeroizing::new(layer.trim_end_matches('=').to_owned()));
+                forms.push(layer);
+            }
         }
-        known
-            .forms
-            .extend(forms.into_iter().map(|form| (form, label.clone())));
         known.seen.insert(fingerprint);
     }
-    if !known.forms.iter().any(|(form, _)| form.as_str() == written) {
-        known
+    let with_pieces = known.seen.len() <= TOKENS_WITH_PIECES;
+    for form in forms {
+        if known
             .forms
-            .push((Zeroizing::new(written.to_owned()), label));
+            .iter()
+            .any(|(known, _)| known.as_str() == form.as_str())
+        {
+            continue;
+        }
+        if !with_pieces || form.ends_with(|c: char| c != '=') && form.len() % 4 != 0 {
+            // An unpadded form's pieces are those of its padded form.
+            known.forms.push((form, label.clone()));
+            continue;
+        }
+        // Every piece of PIECE characters, so that a part of a token is masked too; the
+        // whole form is matched first where it stands whole (leftmost-longest).
+        let bytes = form.as_bytes();
+        for start in 0..bytes.len().saturating_sub(PIECE - 1) {
+            let piece = &form[start..start + PIECE];
+            known
+                .pieces
+                .push((Zeroizing::new(piece.to_owned()), label.clone()));
+        }
+        known.forms.push((form, label.clone()));
     }
     known.matcher = None;
 }
@@ -90,16 +124,28 @@ fn mask_known(text: &str) -> String {
         let matcher = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .build(known.forms.iter().map(|(form, _)| form.as_bytes()))
+            .build(
+                known
+                    .forms
+                    .iter()
+                    .chain(&known.pieces)
+                    .map(|(form, _)| form.as_bytes()),
+            )
             .expect("token forms are valid patterns");
         known.matcher = Some(matcher);
     }
     let matcher = known.matcher.as_ref().expect("just built");
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;
+    let forms = known.forms.len();
     for found in matcher.find_iter(text) {
+        let index = found.pattern().as_usize();
+        let label = match index.checked_sub(forms) {
+            Some(piece) => &known.pieces[piece].1,
+            None => &known.forms[index].1,
+        };
         out.push_str(&text[cursor..found.start()]);
-        out.push_str(&known.forms[found.pattern().as_usize()].1);
+        out.push_str(label);
         cursor = found.end();
     }
     out.push_str(&text[cursor..]);
@@ -144,19 +190,38 @@ pub fn token_shapes(text: &str) -> Vec<(Range<usize>, Fingerprint)> {
             found.push((start..at, token_fingerprint(&text[start..at])));
         }
     }
+    // Base64 words, padded or not: one layer over the hex is 43-44 characters (more when
+    // the hex was encoded with a line break, as `echo $TOKEN | base64` does), two are 59-60.
     let is_base64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    for (end, _) in text.match_indices('=') {
-        for length in [44, 60] {
-            let Some(start) = (end + 1).checked_sub(length) else {
-                continue;
-            };
-            if bytes[start..end].iter().all(|&b| is_base64(b)) {
-                let value = token::classify(&text[start..=end]);
-                if let (true, Some(fingerprint)) = (value.is_token(), value.fingerprint()) {
-                    found.push((start..end + 1, fingerprint.clone()));
-                }
-            }
+    let mut at = 0;
+    while at < bytes.len() {
+        if !is_base64(bytes[at]) {
+            at += 1;
+            continue;
         }
+        let start = at;
+        while at < bytes.len() && is_base64(bytes[at]) {
+            at += 1;
+        }
+        let mut end = at;
+        while end < bytes.len() && end - at < 2 && bytes[end] == b'=' {
+            end += 1;
+        }
+        if !(40..=64).contains(&(at - start)) {
+            continue;
+        }
+        let word = &text[start..at];
+        let decoded = ["", "=", "=="].iter().find_map(|padding| {
+            let value = token::classify(&format!("{word}{padding}"));
+            value
+                .is_token()
+                .then(|| value.fingerprint().cloned())
+                .flatten()
+        });
+        if let Some(fingerprint) = decoded {
+            found.push((start..end, fingerprint));
+        }
+        at = end;
     }
     // Longest first at each start; a span inside one already taken is dropped.
     found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
@@ -220,6 +285,35 @@ mod tests {
         let ui = STANDARD.encode(hex);
         let masked = mask(&format!("abc{hex}def {} {ui}x", hex.to_ascii_uppercase()));
         assert_eq!(masked, format!("abc{label}def {label} {label}x"));
+    }
+
+    #[test]
+    fn pieces_and_unpadded_forms_of_remembered_tokens_are_masked() {
+        let hex = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
+        remember(hex);
+        let label = label(&Fingerprint::of_canonical(hex));
+        let ui = STANDARD.encode(hex);
+        let unpadded = ui.trim_end_matches('=');
+        let masked = mask(&format!("# {} {}\n# {unpadded}\n", &hex[..16], &hex[16..]));
+        assert_eq!(
+            masked,
+            format!(
+                "# {label}{} {label}{}\n# {label}\n",
+                &hex[12..16],
+                &hex[28..]
+            )
+        );
+        for piece_start in 0..ui.len() - PIECE {
+            assert!(!mask(&ui[piece_start..]).contains(&ui[piece_start..piece_start + PIECE]));
+        }
+    }
+
+    #[test]
+    fn sweep_finds_unpadded_and_newline_encoded_base64() {
+        let unpadded = UI.trim_end_matches('=');
+        assert_eq!(sweep(&format!("# {unpadded}\n")), format!("# {LABEL}\n"));
+        let with_newline = STANDARD.encode(format!("{HEX}\n"));
+        assert_eq!(sweep(&format!("v: {with_newline}")), format!("v: {LABEL}"));
     }
 
     #[test]

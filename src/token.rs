@@ -205,10 +205,14 @@ pub fn decode_token(text: &str) -> Option<(Encoding, Zeroizing<String>)> {
     })
 }
 
+/// Decodes one base64 layer. A trailing line break inside it is dropped: `echo $TOKEN |
+/// base64`, the most common way a Secret's `data` is made by hand, encodes one.
 fn decode_base64_text(text: &str) -> Option<Zeroizing<String>> {
     let bytes = Zeroizing::new(STANDARD.decode(text).ok()?);
     let text = std::str::from_utf8(&bytes).ok()?;
-    Some(Zeroizing::new(text.to_owned()))
+    Some(Zeroizing::new(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
 }
 
 fn is_hex32(text: &str) -> bool {
