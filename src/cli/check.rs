@@ -56,7 +56,8 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         return match staged(&args, cwd) {
             Ok((scan, policy)) => {
                 let findings = check(&scan, policy.rules());
-                finish(&args, &findings, &scan, &policy, &[])
+                let label = policy.path.is_some().then(|| policy.display.clone());
+                finish(&args, &findings, &scan, label, &[])
             }
             Err(message) => fail(&message),
         };
@@ -77,22 +78,28 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         }
         findings.extend(found);
     }
+    let own_policies = gathering.inputs.iter().any(|i| i.policy.is_some());
     let (scan, policy, failed) = gathering.merged();
-    finish(&args, &findings, &scan, &policy, &failed)
+    let label = if own_policies {
+        Some("each repository's committed .rekey.toml".to_owned())
+    } else {
+        policy.path.is_some().then(|| policy.display.clone())
+    };
+    finish(&args, &findings, &scan, label, &failed)
 }
 
 fn finish(
     args: &CheckArgs,
     findings: &[Finding],
     scan: &Scan,
-    policy: &PolicyFile,
+    policy: Option<String>,
     failed: &[String],
 ) -> u8 {
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
         sites: scan.sites().count(),
-        policy: policy.path.is_some().then(|| policy.display.clone()),
+        policy,
     };
     let output = match args.format {
         CheckFormat::Text => check_report::text(findings, &coverage, Style::for_stdout()),

@@ -417,4 +417,34 @@ mod tests {
         let error = scan("{\n  // no\n  \"delegateToken\": \"x\"\n}").unwrap_err();
         assert_eq!(error.offset, 4);
     }
+
+    #[test]
+    fn docker_inspect_env_strings_and_ecs_families_name_their_owner() {
+        let text = format!(
+            r#"[{{"Name":"/edge","Config":{{"Image":"harness/delegate:1","Env":["PATH=/bin","DELEGATE_TOKEN={HEX}"]}}}}]"#
+        );
+        let sites = scan(&text).unwrap();
+        assert_eq!(sites.len(), 1);
+        assert_eq!(&text[sites[0].key_span.clone()], "DELEGATE_TOKEN");
+        assert_eq!(&text[sites[0].value_span.clone()], HEX);
+        assert_eq!(sites[0].reader, Reader::Delegate);
+        assert_eq!(
+            sites[0].owner,
+            Some(Owner::Docker {
+                name: Some("edge".to_owned()),
+                image: Some("harness/delegate:1".to_owned())
+            })
+        );
+        let text = format!(
+            r#"{{"taskDefinition":{{"family":"f","containerDefinitions":[{{"name":"c","image":"i","environment":[{{"name":"DELEGATE_TOKEN","value":"{HEX}"}}]}}]}}}}"#
+        );
+        let owner = scan(&text).unwrap().remove(0).owner;
+        assert_eq!(
+            owner,
+            Some(Owner::Ecs {
+                family: Some("f".to_owned()),
+                container: Some("c".to_owned())
+            })
+        );
+    }
 }

@@ -789,4 +789,22 @@ mod tests {
         let error = scan("docker run -e \"DELEGATE_TOKEN=abc\n").unwrap_err();
         assert_eq!(error.offset, 14);
     }
+
+    #[test]
+    fn docker_run_sites_name_their_container_and_image() {
+        let text = "docker run -d --name=edge -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\ndocker run --rm -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\nexport DELEGATE_TOKEN=abc\n";
+        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        let image = Some("harness/delegate:25.10.87100".to_owned());
+        assert_eq!(
+            owners,
+            [
+                Some(Owner::Docker {
+                    name: Some("edge".to_owned()),
+                    image: image.clone()
+                }),
+                Some(Owner::Docker { name: None, image }),
+                None,
+            ]
+        );
+    }
 }

@@ -355,4 +355,18 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn sites_carry_their_resource_or_module_address() {
+        let text = "resource \"helm_release\" \"delegate\" {\n  set {\n    name  = \"delegateToken\"\n    value = \"0123456789abcdef0123456789abcdef\"\n  }\n}\nmodule \"ng\" {\n  delegate_token = \"x\"\n}\ndelegate_token = \"y\"\n";
+        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        assert_eq!(
+            owners,
+            [
+                Some(Owner::Terraform("helm_release.delegate".to_owned())),
+                Some(Owner::Terraform("module.ng".to_owned())),
+                None,
+            ]
+        );
+    }
 }

@@ -1146,4 +1146,54 @@ mod tests {
         let error = scan("a: [b\ndelegateToken: d: e\n").unwrap_err();
         assert!(error.offset > 0);
     }
+
+    #[test]
+    fn list_items_are_objects_and_secrets_know_who_loads_them() {
+        let text = "kind: List\nitems:\n- kind: Deployment\n  metadata: {name: d, namespace: n}\n  spec:\n    template:\n      spec:\n        containers:\n        - name: delegate\n          image: harness/delegate:1\n          envFrom:\n          - secretRef: {name: t}\n          env:\n          - {name: UPGRADER_TOKEN, value: x}\n- kind: Secret\n  metadata: {name: t, namespace: n}\n  stringData:\n    DELEGATE_TOKEN: y\n";
+        let sites = scan(text).unwrap();
+        let workload = Workload {
+            kind: "Deployment".to_owned(),
+            namespace: Some("n".to_owned()),
+            name: "d".to_owned(),
+            container: Some("delegate".to_owned()),
+        };
+        assert_eq!(
+            sites[0].owner,
+            Some(Owner::Kubernetes {
+                kind: "Deployment".to_owned(),
+                namespace: Some("n".to_owned()),
+                name: "d".to_owned(),
+                container: Some("delegate".to_owned()),
+                loaded_by: Vec::new(),
+            })
+        );
+        assert_eq!(sites[0].reader, Reader::Delegate);
+        assert_eq!(
+            sites[1].owner,
+            Some(Owner::Kubernetes {
+                kind: "Secret".to_owned(),
+                namespace: Some("n".to_owned()),
+                name: "t".to_owned(),
+                container: None,
+                loaded_by: vec![workload],
+            })
+        );
+    }
+
+    #[test]
+    fn compose_services_and_umbrella_sub_charts_name_their_owner() {
+        let compose = "services:\n  edge:\n    image: harness/delegate:1\n    environment:\n      DELEGATE_TOKEN: x\n";
+        assert_eq!(
+            scan(compose).unwrap()[0].owner,
+            Some(Owner::ComposeService("edge".to_owned()))
+        );
+        let umbrella = "harness-delegate-ng:\n  delegateName: eu\n  delegateToken: x\n";
+        assert_eq!(
+            scan(umbrella).unwrap()[0].owner,
+            Some(Owner::Values {
+                subchart: Some("harness-delegate-ng".to_owned()),
+                delegate_name: Some("eu".to_owned())
+            })
+        );
+    }
 }
