@@ -6,7 +6,6 @@ use super::{fail, roots, EXIT_ERROR, EXIT_OK, EXIT_VIOLATION};
 use crate::check::{check, Finding};
 use crate::engine::Scan;
 use crate::git::GitRepo;
-use crate::inventory::{self, Input};
 use crate::policy::{Level, PolicyFile};
 use crate::report::{self, check as check_report, inventory as inventory_report, Style};
 use crate::token::Fingerprint;
@@ -132,16 +131,7 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
             Ok(gathering) => gathering,
             Err(message) => return fail(&message),
         };
-    let inputs: Vec<Input> = gathering
-        .inputs
-        .iter()
-        .map(|input| Input {
-            repository: input.repository.clone(),
-            scan: &input.scan,
-            policy: gathering.policy_of(input),
-        })
-        .collect();
-    let inventory = inventory::build(&inputs);
+    let inventory = gathering.inventory();
     let holders: Vec<_> = inventory.holding(&fingerprint).collect();
     let mut out = String::new();
     if !holders.is_empty() {

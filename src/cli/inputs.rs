@@ -5,6 +5,7 @@
 
 use super::roots;
 use crate::engine::{self, Scan};
+use crate::inventory::{self, Input, Inventory};
 use crate::policy::{Policy, PolicyFile};
 use crate::repos;
 use crate::stdin::{self, StreamFormat};
@@ -52,6 +53,20 @@ pub struct Gathering {
 impl Gathering {
     pub fn policy_of<'a>(&'a self, input: &'a Gathered) -> &'a Policy {
         input.policy.as_ref().unwrap_or_else(|| self.policy.rules())
+    }
+
+    /// The delegates of every input, each judged under its own policy.
+    pub fn inventory(&self) -> Inventory {
+        let inputs: Vec<Input> = self
+            .inputs
+            .iter()
+            .map(|input| Input {
+                repository: input.repository.clone(),
+                scan: &input.scan,
+                policy: self.policy_of(input),
+            })
+            .collect();
+        inventory::build(&inputs)
     }
 
     /// Every input as one scan, repository files shown under the repository's label.

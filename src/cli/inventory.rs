@@ -3,7 +3,6 @@
 
 use super::inputs::{self, SourceArgs};
 use super::{fail, EXIT_ERROR, EXIT_OK};
-use crate::inventory::{self, Input};
 use crate::report::{self, inventory as inventory_report, Style};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -34,16 +33,7 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
-    let inputs: Vec<Input> = gathering
-        .inputs
-        .iter()
-        .map(|input| Input {
-            repository: input.repository.clone(),
-            scan: &input.scan,
-            policy: gathering.policy_of(input),
-        })
-        .collect();
-    let inventory = inventory::build(&inputs);
+    let inventory = gathering.inventory();
     let output = match args.format {
         InventoryFormat::Text => inventory_report::text(&inventory, Style::for_stdout()),
         InventoryFormat::Json => inventory_report::json(&inventory),
