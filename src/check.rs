@@ -89,7 +89,7 @@ fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, Stri
         } else if policy.revoked.contains(fingerprint) {
             verdicts.push((
                 Rule::RevokedToken,
-                format!("{key} holds a token revoked in Harness: rotate it with `rekey rotate --only {fingerprint}`"),
+                format!("{key} holds a token revoked in Harness{}: rotate it with `rekey rotate --only {fingerprint}`", listed_in(policy, fingerprint)),
                 false,
             ));
         } else if !policy.current.is_empty() && !policy.current.contains(fingerprint) {
@@ -121,6 +121,14 @@ fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, Stri
         ));
     }
     verdicts
+}
+
+/// ` (listed in org.toml)` for a fingerprint an extended policy file listed.
+fn listed_in(policy: &Policy, fingerprint: &Fingerprint) -> String {
+    policy
+        .listed_in
+        .get(fingerprint)
+        .map_or_else(String::new, |file| format!(" (listed in {file})"))
 }
 
 fn site_finding(

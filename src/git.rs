@@ -36,6 +36,17 @@ impl GitRepo {
         Ok(GitRepo { repo, prefixes })
     }
 
+    /// Opens the repository at exactly `dir` (a clone's top or a bare repository), without
+    /// searching the directories above it: `--repo DIR` names the repository itself.
+    pub fn open_exact(dir: &Path, display: &str) -> Result<GitRepo, String> {
+        let repo = Repository::open(dir)
+            .map_err(|e| format!("{display}: not a git repository ({})", e.message()))?;
+        Ok(GitRepo {
+            repo,
+            prefixes: Vec::new(),
+        })
+    }
+
     /// The working tree's top (the repository directory itself when bare).
     pub fn root(&self) -> PathBuf {
         let top = self.repo.workdir().unwrap_or_else(|| self.repo.path());

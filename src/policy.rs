@@ -3,6 +3,13 @@
 //! and every edit rekey makes to it (`init`, `revoke`, a rotation updating `current`) go
 //! through `toml_edit`, so the user's comments and layout survive byte for byte outside the
 //! values that change.
+//!
+//! `extends = ["../policy/org.toml"]` includes other policy files (paths relative to the
+//! file that names them; a missing file is an error, a cycle is refused), so an
+//! organisation writes a revocation once and every repository's `check` sees it. Their
+//! token lists, rule levels and excludes are merged in; the including file's own rule
+//! levels win. `listed_in` remembers which included file listed each fingerprint, so a
+//! finding can say where a revocation came from.
 
 use crate::position::line_col;
 use crate::source::{self, ReadError};
@@ -100,6 +107,9 @@ pub struct Policy {
     pub revoked: BTreeSet<Fingerprint>,
     levels: BTreeMap<Rule, Level>,
     excludes: Option<GlobSet>,
+    exclude_patterns: Vec<String>,
+    /// For each fingerprint listed by a file this one extends: that file.
+    pub listed_in: BTreeMap<Fingerprint, String>,
 }
 
 impl Policy {
@@ -163,6 +173,7 @@ impl Policy {
                 let glob = Glob::new(pattern)
                     .map_err(|e| format!("{at}: bad exclude pattern {pattern:?}: {e}"))?;
                 builder.add(glob);
+                policy.exclude_patterns.push(pattern.to_owned());
             }
             let set = builder
                 .build()
@@ -171,6 +182,110 @@ impl Policy {
         }
         Ok(policy)
     }
+
+    /// Parses a policy file at `path` (shown as `display`) and the files it extends.
+    pub fn parse_extending(text: &str, display: &str, path: &Path) -> Result<Policy, String> {
+        let mut chain = vec![canonical(path)];
+        Policy::parse_chain(text, display, path, &mut chain)
+    }
+
+    fn parse_chain(
+        text: &str,
+        display: &str,
+        path: &Path,
+        chain: &mut Vec<PathBuf>,
+    ) -> Result<Policy, String> {
+        let mut policy = Policy::parse(text, display)?;
+        let document = toml_edit::Document::parse(text.to_owned())
+            .map_err(|error| toml_error(text, display, &error))?;
+        let Some(item) = document.get("extends") else {
+            return Ok(policy);
+        };
+        let at = located(text, display, item);
+        let entries = item
+            .as_array()
+            .ok_or_else(|| format!("{at}: extends must be an array of policy file paths"))?;
+        let directory = path.parent().unwrap_or(Path::new(""));
+        for entry in entries.iter() {
+            let relative = entry
+                .as_str()
+                .ok_or_else(|| format!("{at}: extends holds a value that is not a path string"))?;
+            let included = directory.join(relative);
+            let included_display = beside(display, relative);
+            if !included.exists() {
+                return Err(format!(
+                    "{at}: extends {relative:?}: no such file ({}); fix the path, which is relative to {display}",
+                    included.display()
+                ));
+            }
+            let resolved = canonical(&included);
+            if chain.contains(&resolved) {
+                return Err(format!(
+                    "{at}: extends {relative:?} includes a policy file that is already being read ({included_display}): remove the cycle"
+                ));
+            }
+            let included_text = read_text(&included, &included_display)?;
+            chain.push(resolved);
+            let base = Policy::parse_chain(&included_text, &included_display, &included, chain)?;
+            chain.pop();
+            policy.merge(base, &included_display)?;
+        }
+        Ok(policy)
+    }
+
+    /// Adds what an extended policy (`display`) says; this policy's own levels win.
+    fn merge(&mut self, base: Policy, display: &str) -> Result<(), String> {
+        for (own, theirs) in [
+            (&mut self.current, &base.current),
+            (&mut self.revoked, &base.revoked),
+        ] {
+            for fingerprint in theirs {
+                if own.insert(fingerprint.clone()) {
+                    let source = base
+                        .listed_in
+                        .get(fingerprint)
+                        .cloned()
+                        .unwrap_or_else(|| display.to_owned());
+                    self.listed_in.insert(fingerprint.clone(), source);
+                }
+            }
+        }
+        for (rule, level) in base.levels {
+            self.levels.entry(rule).or_insert(level);
+        }
+        if !base.exclude_patterns.is_empty() {
+            self.exclude_patterns.extend(base.exclude_patterns);
+            let mut builder = GlobSetBuilder::new();
+            for pattern in &self.exclude_patterns {
+                builder.add(Glob::new(pattern).map_err(|e| format!("{display}: {e}"))?);
+            }
+            self.excludes = Some(builder.build().map_err(|e| format!("{display}: {e}"))?);
+        }
+        Ok(())
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+/// How to show `relative`, named by the policy file shown as `display`: beside it, with
+/// `dir/../` folded away.
+fn beside(display: &str, relative: &str) -> String {
+    let mut parts: Vec<&str> = match display.rsplit_once('/') {
+        Some((directory, _)) => directory.split('/').collect(),
+        None => Vec::new(),
+    };
+    for part in relative.split('/') {
+        match part {
+            "." | "" => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 /// A policy file is small; anything larger is refused rather than read.
@@ -250,7 +365,7 @@ impl PolicyFile {
 
     fn load(path: PathBuf, display: String, cwd: &Path) -> Result<PolicyFile, String> {
         let text = read_text(&path, &display)?;
-        let policy = Policy::parse(&text, &display)?;
+        let policy = Policy::parse_extending(&text, &display, &path)?;
         let root = path.parent().map_or_else(|| cwd.to_owned(), Path::to_owned);
         Ok(PolicyFile {
             display,

@@ -267,7 +267,13 @@ fn write(
 /// The policy file of the base commit, at the repository root.
 fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<Policy>, String> {
     match repo.read_at(base, policy::FILE_NAME) {
-        Some(bytes) => Policy::parse(&String::from_utf8_lossy(&bytes), policy::FILE_NAME).map(Some),
+        // `extends` paths are relative to the policy file: the repository's top on disk.
+        Some(bytes) => Policy::parse_extending(
+            &String::from_utf8_lossy(&bytes),
+            policy::FILE_NAME,
+            &repo.root().join(policy::FILE_NAME),
+        )
+        .map(Some),
         None => Ok(None),
     }
 }

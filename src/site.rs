@@ -34,6 +34,54 @@ pub struct Site {
     /// Where the value really lives when it is not in this file (or is encrypted here), and
     /// how to rotate it there.
     pub elsewhere: Option<Elsewhere>,
+    /// The delegate configuration the site sits in, as far as its file shows (the object,
+    /// container, service, task or address): what `inventory` attributes the site to.
+    pub owner: Option<Owner>,
+}
+
+/// Which delegate configuration holds a site, named as the file names it. Scanners fill it
+/// where the file says; `inventory` falls back to the file (and its directory) otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// A Kubernetes object; `container` when the site is in a container's env. For a
+    /// Secret, `loaded_by` lists the workloads of the same input that load it whole
+    /// (`envFrom: secretRef`).
+    Kubernetes {
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+        container: Option<String>,
+        loaded_by: Vec<Workload>,
+    },
+    /// A docker-compose service.
+    ComposeService(String),
+    /// An ECS task definition's container definition.
+    Ecs {
+        family: Option<String>,
+        container: Option<String>,
+    },
+    /// A `docker run` command, or a running container as `docker inspect` shows it.
+    Docker {
+        name: Option<String>,
+        image: Option<String>,
+    },
+    /// A Terraform resource or module address (`helm_release.delegate`, `module.ng`).
+    Terraform(String),
+    /// A key of a values or config mapping: the umbrella chart's sub-chart key it is under
+    /// (`harness-delegate-ng`) and the `delegateName` beside it, when there are.
+    Values {
+        subchart: Option<String>,
+        delegate_name: Option<String>,
+    },
+}
+
+/// A Kubernetes workload container that refers to a Secret.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Workload {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub container: Option<String>,
 }
 
 /// Who reads a site's key, as far as the scanned files show. Renaming a legacy key is only
@@ -149,6 +197,7 @@ impl Site {
             rename_conflict: false,
             reader: Reader::unknown("nothing in the scanned files shows that a delegate reads it"),
             elsewhere: None,
+            owner: None,
         }
     }
 
@@ -174,6 +223,11 @@ impl Site {
 
     pub fn with_elsewhere(mut self, elsewhere: Elsewhere) -> Site {
         self.elsewhere = Some(elsewhere);
+        self
+    }
+
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Site {
+        self.owner = owner;
         self
     }
 

@@ -145,3 +145,11 @@ fn the_check_step_writes_sarif_annotations_and_the_status() {
         "rekey check: 0 errors, 0 warnings, 0 notes in 1 file checked (1 site in 1 file); policy .rekey.toml\n"
     );
 }
+
+#[test]
+fn actionlint_accepts_the_fleet_matrix_workflow() {
+    let fleet = fs::read_to_string(project().join("examples/github/rekey-fleet.yml")).unwrap();
+    assert!(fleet.contains("rekey check --ready-to-revoke \"$FINGERPRINT\" --repo target-repo"));
+    let (passed, output) = actionlint(&fleet);
+    assert!(passed, "{output}");
+}

@@ -8,10 +8,11 @@ use common::*;
 use std::fs;
 use std::process::Command;
 
-const COMMANDS: [&str; 7] = [
+const COMMANDS: [&str; 8] = [
     "scan",
     "rotate",
     "check",
+    "inventory",
     "init",
     "revoke",
     "completions",

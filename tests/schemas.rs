@@ -136,3 +136,44 @@ sites/1/kind: 'secret' is not one of ['literal', 'placeholder', 'reference', 'en
 sites/2: Additional properties are not allowed ('extra' was unexpected)\n"
     );
 }
+
+#[test]
+fn inventory_json_matches_its_schema() {
+    let demo = rekey(&fixtures().join("demo"), &["inventory", "--format", "json"]);
+    assert_eq!(demo.status, 0, "{}", demo.stderr);
+    assert!(
+        demo.stdout.contains("\"kind\": \"shell delegate\""),
+        "{}",
+        demo.stdout
+    );
+    assert_valid("rekey.inventory.v1.json", &demo);
+    let policy = rekey(
+        &fixtures().join("org-policy/app"),
+        &["inventory", "--format", "json"],
+    );
+    assert!(
+        policy.stdout.contains("\"state\": \"revoked\""),
+        "{}",
+        policy.stdout
+    );
+    assert_valid("rekey.inventory.v1.json", &policy);
+    let broken = rekey(
+        &fixtures().join("broken"),
+        &["inventory", "--format", "json"],
+    );
+    assert_eq!(broken.status, 2);
+    assert!(
+        broken.stdout.contains("\"unjudged\": [\n    {"),
+        "{}",
+        broken.stdout
+    );
+    assert_valid("rekey.inventory.v1.json", &broken);
+    let mut report: serde_json::Value = serde_json::from_str(&demo.stdout).unwrap();
+    report["delegates"][0]["tokens"] =
+        serde_json::json!([{"fingerprint": "sha256:1", "state": "gone"}]);
+    assert_eq!(
+        violations("rekey.inventory.v1.json", &report.to_string()),
+        "delegates/0/tokens/0/fingerprint: 'sha256:1' does not match '^sha256:[0-9a-f]{16}$'\n\
+delegates/0/tokens/0/state: 'gone' is not one of ['current', 'stale', 'revoked', 'unknown']\n"
+    );
+}

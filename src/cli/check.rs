@@ -1,20 +1,29 @@
 //! `rekey check`: scans the working tree, or with `--staged` the git index, judges every
 //! site against the policy and reports findings. Exit 1 when an error-level finding remains.
 
-use super::{fail, roots, EXIT_OK, EXIT_VIOLATION};
-use crate::check::check;
-use crate::engine::{self, Scan};
+use super::inputs::{self, Gathering, SourceArgs};
+use super::{fail, roots, EXIT_ERROR, EXIT_OK, EXIT_VIOLATION};
+use crate::check::{check, Finding};
+use crate::engine::Scan;
 use crate::git::GitRepo;
 use crate::policy::{Level, PolicyFile};
-use crate::report::{self, check as check_report, Style};
+use crate::report::{self, check as check_report, inventory as inventory_report, Style};
+use crate::token::Fingerprint;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// Files or directories to check (default: the current directory). Files named here are
-    /// still subject to the policy's excludes.
+    /// Files or directories to check, `-` for a stream on standard input (default: the
+    /// current directory, unless --repo names repositories). Files named here are still
+    /// subject to the policy's excludes.
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Exit 0 only when nothing in the inputs still holds the token with this fingerprint;
+    /// otherwise list the delegates that do and exit 1.
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "staged")]
+    ready_to_revoke: Option<String>,
     /// The policy file (default: .rekey.toml in the current directory, or at the
     /// repository root with --staged).
     #[arg(long, value_name = "FILE")]
@@ -36,42 +45,130 @@ enum CheckFormat {
 }
 
 pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
-    let scan_and_policy = if args.staged {
-        staged(&args, cwd)
-    } else {
-        working_tree(&args, cwd)
-    };
-    let (scan, policy) = match scan_and_policy {
-        Ok(found) => found,
+    if let Some(fingerprint) = &args.ready_to_revoke {
+        return ready_to_revoke(&args, fingerprint, cwd);
+    }
+    if args.staged {
+        if inputs::reads_stdin(&args.paths) {
+            return fail("--staged checks the git index: it takes no `-`");
+        }
+        return match staged(&args, cwd) {
+            Ok((scan, policy)) => {
+                let findings = check(&scan, policy.rules());
+                let label = policy.path.is_some().then(|| policy.display.clone());
+                finish(&args, &findings, &scan, label, &[])
+            }
+            Err(message) => fail(&message),
+        };
+    }
+    let gathering = match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
+        Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
-    let findings = check(&scan, policy.rules());
+    // Each input is judged under its own policy; repository paths are shown under the
+    // repository's label.
+    let mut findings: Vec<Finding> = Vec::new();
+    for input in &gathering.inputs {
+        let mut found = check(&input.scan, gathering.policy_of(input));
+        if let Some(label) = &input.repository {
+            for finding in &mut found {
+                finding.path = format!("{label}/{}", finding.path);
+            }
+        }
+        findings.extend(found);
+    }
+    let own_policies = gathering.inputs.iter().any(|i| i.policy.is_some());
+    let (scan, policy, failed) = gathering.merged();
+    let label = if own_policies {
+        Some("each repository's committed .rekey.toml".to_owned())
+    } else {
+        policy.path.is_some().then(|| policy.display.clone())
+    };
+    finish(&args, &findings, &scan, label, &failed)
+}
+
+fn finish(
+    args: &CheckArgs,
+    findings: &[Finding],
+    scan: &Scan,
+    policy: Option<String>,
+    failed: &[String],
+) -> u8 {
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
         sites: scan.sites().count(),
-        policy: policy.path.is_some().then(|| policy.display.clone()),
+        policy,
     };
     let output = match args.format {
-        CheckFormat::Text => check_report::text(&findings, &coverage, Style::for_stdout()),
-        CheckFormat::Json => check_report::json(&findings, &coverage),
-        CheckFormat::Sarif => check_report::sarif(&findings),
-        CheckFormat::Github => check_report::github(&findings, &coverage),
-        CheckFormat::Gitlab => check_report::gitlab(&findings),
+        CheckFormat::Text => check_report::text(findings, &coverage, Style::for_stdout()),
+        CheckFormat::Json => check_report::json(findings, &coverage),
+        CheckFormat::Sarif => check_report::sarif(findings),
+        CheckFormat::Github => check_report::github(findings, &coverage),
+        CheckFormat::Gitlab => check_report::gitlab(findings),
     };
     report::to_stdout(&output);
-    if findings.iter().any(|f| f.level == Level::Error) {
+    for message in failed {
+        report::error(message);
+    }
+    if !failed.is_empty() {
+        EXIT_ERROR
+    } else if findings.iter().any(|f| f.level == Level::Error) {
         EXIT_VIOLATION
     } else {
         EXIT_OK
     }
 }
 
-fn working_tree(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {
-    let roots = roots(args.paths.clone(), cwd)?;
-    let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
-    let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
-    Ok((scan, policy))
+/// `--ready-to-revoke`: which delegates of the inputs still hold the token. Anything that
+/// could not be read might hold it too, so it also keeps the answer at "not ready".
+fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
+    let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
+        return fail("--ready-to-revoke takes a fingerprint as `rekey scan` prints it: sha256: and 16 hex digits");
+    };
+    let gathering: Gathering =
+        match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
+            Ok(gathering) => gathering,
+            Err(message) => return fail(&message),
+        };
+    let inventory = gathering.inventory();
+    let holders: Vec<_> = inventory.holding(&fingerprint).collect();
+    let mut out = String::new();
+    if !holders.is_empty() {
+        out.push_str(&inventory_report::table(&holders, Style::for_stdout()));
+        out.push('\n');
+    }
+    for unjudged in &inventory.unjudged {
+        let prefix = unjudged
+            .repository
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{r}/"));
+        out.push_str(&format!(
+            "not judged (it may hold the token): {prefix}{}: {}\n",
+            unjudged.path, unjudged.reason
+        ));
+    }
+    for message in &gathering.failed {
+        out.push_str(&format!("not read (it may hold the token): {message}\n"));
+    }
+    let ready = holders.is_empty() && inventory.unjudged.is_empty() && gathering.failed.is_empty();
+    out.push_str(&if ready {
+        format!("rekey check: ready to revoke {fingerprint}: no delegate in the inputs holds it\n")
+    } else if holders.is_empty() {
+        format!("rekey check: not ready to revoke {fingerprint}: some inputs could not be read\n")
+    } else {
+        format!(
+            "rekey check: not ready to revoke {fingerprint}: {} still {} it; rotate them first (`rekey rotate --only {fingerprint}`)\n",
+            report::scan::plural(holders.len(), "delegate"),
+            if holders.len() == 1 { "holds" } else { "hold" }
+        )
+    });
+    report::to_stdout(&out);
+    if ready {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    }
 }
 
 fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {

@@ -21,6 +21,8 @@ Examples:
   rekey scan
   rekey scan k8s/ helm/values.yaml
   rekey scan --format json | jq '.sites[] | select(.legacy)'
+  kubectl get deploy,sts,secret -A -o yaml | rekey scan -
+  rekey scan --repo ../infra --repo ../platform.git
 
 Exit status:
   0  every file was read
@@ -44,11 +46,25 @@ Examples:
   rekey check --staged                          # what the next commit holds
   rekey check --format sarif > rekey.sarif      # GitHub code scanning
   rekey check --format gitlab > gl-code-quality-report.json
+  rekey check --ready-to-revoke sha256:0123456789abcdef --repos repos.txt
+  kubectl get deploy,sts,ds,secret -A -o yaml | rekey check --ready-to-revoke sha256:0123456789abcdef -
 
 Exit status:
   0  no error-level finding (warnings and notes may remain)
   1  an error-level finding
   2  an error: bad policy file, missing path, git failure";
+
+pub const INVENTORY: &str = "\
+Examples:
+  rekey inventory
+  rekey inventory --repo ../infra --repo ../platform.git --format markdown >> \"$GITHUB_STEP_SUMMARY\"
+  kubectl get deploy,sts,ds,secret -A -o yaml | rekey inventory -
+  aws ecs describe-task-definition --task-definition harness-delegate | rekey inventory -
+  docker inspect $(docker ps -q) | rekey inventory -
+
+Exit status:
+  0  every input was read
+  2  a file or a repository could not be read (the rest is still listed), or bad input";
 
 pub const INIT: &str = "\
 Examples:

@@ -5,12 +5,13 @@
 
 mod check;
 mod help;
+mod inputs;
+mod inventory;
 mod policy_file;
 mod rotate;
 mod shell;
 
 use crate::engine;
-use crate::policy::PolicyFile;
 use crate::redact;
 use crate::report::{self, progress, scan as scan_report, Style};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -55,6 +56,10 @@ enum Command {
     /// Fail on revoked or stale tokens, legacy keys and malformed values (for CI and hooks).
     #[command(after_help = help::CHECK)]
     Check(check::CheckArgs),
+    /// List the delegates that hold each token (and its policy state), across working
+    /// trees, live state on stdin and repositories.
+    #[command(after_help = help::INVENTORY)]
+    Inventory(inventory::InventoryArgs),
     /// Write a commented .rekey.toml whose `current` lists the tokens the repo holds now.
     #[command(after_help = help::INIT)]
     Init(policy_file::InitArgs),
@@ -71,8 +76,11 @@ enum Command {
 
 #[derive(Args)]
 struct ScanArgs {
-    /// Files or directories to scan (default: the current directory).
+    /// Files or directories to scan, `-` for a stream on standard input (default: the
+    /// current directory, unless --repo names repositories).
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    sources: inputs::SourceArgs,
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
     format: ScanFormat,
 }
@@ -138,6 +146,10 @@ pub fn main() -> ExitCode {
             progress::start("checking");
             check::run(args, &cwd)
         }
+        Command::Inventory(args) => {
+            progress::start("reading");
+            inventory::run(args, &cwd)
+        }
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),
         Command::Completions(args) => shell::completions(args),
@@ -202,15 +214,13 @@ fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 fn scan(args: ScanArgs, cwd: &Path) -> u8 {
-    let roots = match roots(args.paths, cwd) {
-        Ok(roots) => roots,
+    let (scan, _, failed) = match inputs::gather(&args.paths, &args.sources, None, cwd) {
+        Ok(gathering) => gathering.merged(),
         Err(message) => return fail(&message),
     };
-    let policy = match PolicyFile::discover(cwd, None) {
-        Ok(policy) => policy,
-        Err(message) => return fail(&message),
-    };
-    let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
+    for message in &failed {
+        report::error(message);
+    }
     match args.format {
         ScanFormat::Json => report::to_stdout(&scan_report::json(&scan)),
         ScanFormat::Text => {
@@ -218,7 +228,7 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             report_errors(&scan);
         }
     }
-    if scan.errors.is_empty() {
+    if scan.errors.is_empty() && failed.is_empty() {
         EXIT_OK
     } else {
         EXIT_ERROR

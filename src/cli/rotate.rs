@@ -105,6 +105,9 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
     } else {
         Mode::DryRun
     };
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err("-: rotate never rewrites a stream; rotate the files it was deployed from, then redeploy (`rekey inventory -` says which delegates hold the token)".to_owned());
+    }
     let request = Request {
         new: read_new_token(&args)?,
         options: rotate_options(&args)?,

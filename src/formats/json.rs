@@ -10,7 +10,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Elsewhere, Limit, Reader, Site, Span, Store};
+use crate::site::{Elsewhere, Limit, Owner, Reader, Site, Span, Store};
 use crate::token;
 use jsonc_parser::ast::{Object, ObjectPropName, StringLit, Value as Json};
 use jsonc_parser::common::Ranged;
@@ -19,7 +19,7 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = Vec::new();
     if let Some(root) = &parse(text)?.value {
-        visit(text, root, None, &mut sites);
+        visit(text, root, None, None, &mut sites);
     }
     super::mark_conflicts(&mut sites);
     Ok(sites)
@@ -143,9 +143,19 @@ fn decoded_offsets(raw: &str) -> Vec<usize> {
     offsets
 }
 
-fn visit(text: &str, node: &Json, container: Option<&Reader>, sites: &mut Vec<Site>) {
+/// `owner`: the task definition and container, or the inspected container, around `node`.
+fn visit(
+    text: &str,
+    node: &Json,
+    container: Option<&Reader>,
+    owner: Option<&Owner>,
+    sites: &mut Vec<Site>,
+) {
     match node {
         Json::Object(object) => {
+            let before = sites.len();
+            let own_owner = object_owner(object, owner);
+            let owner = own_owner.as_ref().or(owner);
             let env_reader = container.cloned().unwrap_or_else(|| {
                 Reader::unknown("a name/value entry outside a container definition with a Harness delegate image")
             });
@@ -180,15 +190,115 @@ fn visit(text: &str, node: &Json, container: Option<&Reader>, sites: &mut Vec<Si
                         }
                     }
                 }
-                visit(text, &property.value, own.as_ref().or(container), sites);
+                if is_docker_env(object, property) {
+                    docker_env(text, &property.value, own.as_ref().or(container), sites);
+                }
+                visit(
+                    text,
+                    &property.value,
+                    own.as_ref().or(container),
+                    owner,
+                    sites,
+                );
+            }
+            for site in &mut sites[before..] {
+                if site.owner.is_none() {
+                    site.owner = owner.cloned();
+                }
             }
         }
         Json::Array(array) => {
             for element in &array.elements {
-                visit(text, element, container, sites);
+                visit(text, element, container, owner, sites);
             }
         }
         _ => {}
+    }
+}
+
+fn string<'o>(object: &'o Object, names: [&str; 2]) -> Option<&'o str> {
+    match property(object, names) {
+        Some(Json::StringLit(value)) => Some(value.value.as_ref()),
+        _ => None,
+    }
+}
+
+/// Who `object` says it is: an ECS task definition (`family`), one of its container
+/// definitions (`name` beside `image`), or a container as `docker inspect` prints it
+/// (`Name` beside `Config`).
+fn object_owner(object: &Object, around: Option<&Owner>) -> Option<Owner> {
+    if let Some(family) = string(object, ["family", "Family"]) {
+        if property(object, ["containerDefinitions", "ContainerDefinitions"]).is_some() {
+            return Some(Owner::Ecs {
+                family: Some(family.to_owned()),
+                container: None,
+            });
+        }
+    }
+    if let Some(Json::Object(config)) = property(object, ["Config", "config"]) {
+        if property(config, ["Env", "env"]).is_some() {
+            return Some(Owner::Docker {
+                name: string(object, ["Name", "name"])
+                    .map(|n| n.trim_start_matches('/').to_owned()),
+                image: string(config, ["Image", "image"]).map(str::to_owned),
+            });
+        }
+    }
+    match (
+        around,
+        string(object, ["name", "Name"]),
+        string(object, ["image", "Image"]),
+    ) {
+        (Some(Owner::Ecs { family, .. }), Some(name), Some(_)) => Some(Owner::Ecs {
+            family: family.clone(),
+            container: Some(name.to_owned()),
+        }),
+        (None, Some(name), Some(_))
+            if property(object, ["environment", "Environment"]).is_some() =>
+        {
+            Some(Owner::Ecs {
+                family: None,
+                container: Some(name.to_owned()),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `"Env": [...]` directly under a `docker inspect` container's `Config`.
+fn is_docker_env(object: &Object, property: &jsonc_parser::ast::ObjectProp) -> bool {
+    matches!(&property.name, ObjectPropName::String(n) if n.value == "Env")
+        && self::property(object, ["Image", "image"]).is_some()
+}
+
+/// `docker inspect`'s `Config.Env`: `"KEY=value"` strings, split at the first `=`.
+fn docker_env(text: &str, env: &Json, reader: Option<&Reader>, sites: &mut Vec<Site>) {
+    let Json::Array(array) = env else { return };
+    for element in &array.elements {
+        let Json::StringLit(entry) = element else {
+            continue;
+        };
+        let Some((name, value)) = entry.value.split_once('=') else {
+            continue;
+        };
+        if !keys::is_env_name(name) {
+            continue;
+        }
+        let raw = inner(entry);
+        let key_span = raw.start..raw.start + name.len();
+        let value_span = key_span.end + 1..raw.end;
+        let limit = Limit::refused_unless(
+            text[raw.clone()] == *entry.value,
+            "the value uses JSON escapes: write the token without backslashes",
+        );
+        let reader = reader.cloned().unwrap_or_else(|| {
+            Reader::unknown("the container's image is not a Harness delegate image")
+        });
+        sites.push(
+            Site::new(name, key_span, value_span, token::classify(value))
+                .with_limit(limit)
+                .with_reader(reader),
+        );
     }
 }
 
@@ -306,5 +416,35 @@ mod tests {
     fn strict_json_rejects_comments_with_an_offset() {
         let error = scan("{\n  // no\n  \"delegateToken\": \"x\"\n}").unwrap_err();
         assert_eq!(error.offset, 4);
+    }
+
+    #[test]
+    fn docker_inspect_env_strings_and_ecs_families_name_their_owner() {
+        let text = format!(
+            r#"[{{"Name":"/edge","Config":{{"Image":"harness/delegate:1","Env":["PATH=/bin","DELEGATE_TOKEN={HEX}"]}}}}]"#
+        );
+        let sites = scan(&text).unwrap();
+        assert_eq!(sites.len(), 1);
+        assert_eq!(&text[sites[0].key_span.clone()], "DELEGATE_TOKEN");
+        assert_eq!(&text[sites[0].value_span.clone()], HEX);
+        assert_eq!(sites[0].reader, Reader::Delegate);
+        assert_eq!(
+            sites[0].owner,
+            Some(Owner::Docker {
+                name: Some("edge".to_owned()),
+                image: Some("harness/delegate:1".to_owned())
+            })
+        );
+        let text = format!(
+            r#"{{"taskDefinition":{{"family":"f","containerDefinitions":[{{"name":"c","image":"i","environment":[{{"name":"DELEGATE_TOKEN","value":"{HEX}"}}]}}]}}}}"#
+        );
+        let owner = scan(&text).unwrap().remove(0).owner;
+        assert_eq!(
+            owner,
+            Some(Owner::Ecs {
+                family: Some("f".to_owned()),
+                container: Some("c".to_owned())
+            })
+        );
     }
 }

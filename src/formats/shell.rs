@@ -20,7 +20,7 @@
 
 use super::{dotenv, yaml, ParseError};
 use crate::keys;
-use crate::site::{Limit, Reader, Role, Site, Span};
+use crate::site::{Limit, Owner, Reader, Role, Site, Span};
 use crate::source::has_marker;
 use crate::token::{self, Value};
 
@@ -66,6 +66,51 @@ fn command_reader(words: &[String], form: Form) -> Reader {
             "a shell variable, or the env of a command that is not a Harness delegate: what reads it is not known",
         ),
     }
+}
+
+/// A `docker run` command's container: its `--name`, and its image (the first word after
+/// `run` that is not a flag or a flag's value).
+fn docker_run_owner(words: &[String]) -> Option<Owner> {
+    let run = words.iter().position(|w| w == "run")?;
+    if !words
+        .first()
+        .is_some_and(|w| w == "docker" || w.ends_with("/docker"))
+    {
+        return None;
+    }
+    let mut name = None;
+    let mut image = None;
+    let mut rest = words[run + 1..].iter();
+    // Flags whose value is the next word, as `docker run --help` lists the common ones.
+    const VALUED: [&str; 14] = [
+        "-e",
+        "--env",
+        "--name",
+        "-v",
+        "--volume",
+        "-p",
+        "--publish",
+        "--network",
+        "--cpus",
+        "--memory",
+        "-m",
+        "--restart",
+        "--env-file",
+        "-w",
+    ];
+    while let Some(word) = rest.next() {
+        if let Some(value) = word.strip_prefix("--name=") {
+            name = Some(value.to_owned());
+        } else if word == "--name" {
+            name = rest.next().cloned();
+        } else if VALUED.contains(&word.as_str()) {
+            rest.next();
+        } else if !word.starts_with('-') {
+            image = Some(word.clone());
+            break;
+        }
+    }
+    Some(Owner::Docker { name, image })
 }
 
 /// A shell variable is renamed together with every use of it in the file, or not at all:
@@ -223,8 +268,17 @@ impl<'a> Lexer<'a> {
     /// Ends the simple command being read: its sites learn who reads them.
     fn end_command(&mut self) {
         self.finish_word();
+        let owner = docker_run_owner(&self.command);
         for (index, form) in std::mem::take(&mut self.command_sites) {
             self.sites[index].reader = command_reader(&self.command, form);
+            self.sites[index].owner = match form {
+                Form::Assignment => owner.clone(),
+                // A line the shell delegate's scripts write into its config files.
+                Form::ConfigLine => Some(Owner::Values {
+                    subchart: None,
+                    delegate_name: None,
+                }),
+            };
         }
         self.command.clear();
     }
@@ -734,5 +788,23 @@ mod tests {
     fn an_unclosed_quote_is_an_error() {
         let error = scan("docker run -e \"DELEGATE_TOKEN=abc\n").unwrap_err();
         assert_eq!(error.offset, 14);
+    }
+
+    #[test]
+    fn docker_run_sites_name_their_container_and_image() {
+        let text = "docker run -d --name=edge -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\ndocker run --rm -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\nexport DELEGATE_TOKEN=abc\n";
+        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        let image = Some("harness/delegate:25.10.87100".to_owned());
+        assert_eq!(
+            owners,
+            [
+                Some(Owner::Docker {
+                    name: Some("edge".to_owned()),
+                    image: image.clone()
+                }),
+                Some(Owner::Docker { name: None, image }),
+                None,
+            ]
+        );
     }
 }

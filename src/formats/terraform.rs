@@ -13,7 +13,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Limit, Reader, Site, Span};
+use crate::site::{Limit, Owner, Reader, Site, Span};
 use crate::token::{self, Value};
 use hcl_edit::expr::{Expression, Object, ObjectKey};
 use hcl_edit::structure::{Block, Body, Structure};
@@ -59,6 +59,18 @@ fn block_reader(block: &Block) -> Reader {
     }
 }
 
+/// A block's Terraform address: `helm_release.delegate`, `module.delegate`,
+/// `data.x.y`; `None` for blocks without one (`locals`, `variable`, nested blocks).
+fn address(block: &Block) -> Option<String> {
+    let labels: Vec<&str> = block.labels.iter().map(|l| l.as_str()).collect();
+    match (block.ident.as_str(), labels.as_slice()) {
+        ("resource", [kind, name]) => Some(format!("{kind}.{name}")),
+        ("data", [kind, name]) => Some(format!("data.{kind}.{name}")),
+        ("module", [name]) => Some(format!("module.{name}")),
+        _ => None,
+    }
+}
+
 fn walk_body(
     text: &str,
     body: &Body,
@@ -100,7 +112,15 @@ fn walk_body(
                     helm_set(text, name, value, reader, sites);
                 }
             }
-            Structure::Block(block) => walk_body(text, &block.body, &block_reader(block), sites)?,
+            Structure::Block(block) => {
+                let before = sites.len();
+                walk_body(text, &block.body, &block_reader(block), sites)?;
+                if let Some(address) = address(block) {
+                    for site in &mut sites[before..] {
+                        site.owner = Some(Owner::Terraform(address.clone()));
+                    }
+                }
+            }
         }
     }
     Ok(())
@@ -332,6 +352,20 @@ mod tests {
                 ("accountSecret", HEX, true),
                 ("delegateToken", HEX, true),
                 ("account_secret", HEX, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn sites_carry_their_resource_or_module_address() {
+        let text = "resource \"helm_release\" \"delegate\" {\n  set {\n    name  = \"delegateToken\"\n    value = \"0123456789abcdef0123456789abcdef\"\n  }\n}\nmodule \"ng\" {\n  delegate_token = \"x\"\n}\ndelegate_token = \"y\"\n";
+        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        assert_eq!(
+            owners,
+            [
+                Some(Owner::Terraform("helm_release.delegate".to_owned())),
+                Some(Owner::Terraform("module.ng".to_owned())),
+                None,
             ]
         );
     }

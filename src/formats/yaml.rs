@@ -13,7 +13,7 @@
 
 use super::ParseError;
 use crate::keys;
-use crate::site::{Elsewhere, Limit, Reader, Role, Site, Span, Store};
+use crate::site::{Elsewhere, Limit, Owner, Reader, Role, Site, Span, Store, Workload};
 use crate::token::{self, Value};
 use granit_parser::{Event, Options, Parser, ScalarStyle};
 use std::collections::{HashMap, HashSet};
@@ -50,11 +50,67 @@ const TEMPLATE_READER: &str =
 fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
     let mut sites = Vec::new();
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
-    for document in &documents.roots {
-        Walker::new(text, &documents.anchors, document, &delegate_secrets)
-            .walk(document, &mut sites);
+    let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
+    let loaders = secret_loaders(&objects);
+    for object in objects {
+        let mut walker = Walker::new(text, &documents.anchors, object, &delegate_secrets);
+        walker.loaders = &loaders;
+        walker.walk(object, &mut sites);
     }
     sites
+}
+
+/// The objects of a document: the `items` of a `kind: List` (as `kubectl get … -o yaml`
+/// prints them), each read as its own document, or the document itself.
+fn list_items(root: &Node) -> Vec<&Node> {
+    match (root.get_str("kind"), root.get("items")) {
+        (Some("List"), Some(Node::Seq { items })) => items.iter().collect(),
+        _ => vec![root],
+    }
+}
+
+/// For each Secret name, the workload containers of these objects that load it whole
+/// (`envFrom: - secretRef: {name: …}`): the delegates its entries configure.
+fn secret_loaders(objects: &[&Node]) -> HashMap<String, Vec<Workload>> {
+    fn visit(node: &Node, object: &Node, found: &mut HashMap<String, Vec<Workload>>) {
+        match node {
+            Node::Map { entries, .. } => {
+                if let (Some(_), Some(Node::Seq { items })) =
+                    (node.get_str("image"), node.get("envFrom"))
+                {
+                    for secret in items
+                        .iter()
+                        .filter_map(|item| item.get("secretRef")?.get_str("name"))
+                    {
+                        if let Some(workload) = workload(object, node.get_str("name")) {
+                            found.entry(secret.to_owned()).or_default().push(workload);
+                        }
+                    }
+                }
+                for (_, value) in entries {
+                    visit(value, object, found);
+                }
+            }
+            Node::Seq { items } => items.iter().for_each(|item| visit(item, object, found)),
+            Node::Scalar(_) | Node::Alias { .. } => {}
+        }
+    }
+    let mut found = HashMap::new();
+    for object in objects {
+        visit(object, object, &mut found);
+    }
+    found
+}
+
+/// A Kubernetes object (kind and `metadata.name`) and one of its containers.
+fn workload(object: &Node, container: Option<&str>) -> Option<Workload> {
+    let metadata = object.get("metadata")?;
+    Some(Workload {
+        kind: object.get_str("kind")?.to_owned(),
+        namespace: metadata.get_str("namespace").map(str::to_owned),
+        name: metadata.get_str("name")?.to_owned(),
+        container: container.map(str::to_owned),
+    })
 }
 
 /// A `{{` that is not inside a `#` comment.
@@ -235,6 +291,12 @@ struct Context {
     under_delegate_chart: bool,
     /// The key path from the document root, SOPS style: `["data"]["DELEGATE_TOKEN"]`.
     path: String,
+    /// The mapping key the node sits under (a sequence's items share their sequence's).
+    key: Option<String>,
+    /// Inside a container's env: the container's name, or the compose service's key.
+    container_name: Option<String>,
+    /// Under an umbrella chart's `harness-delegate*` key: that key.
+    subchart: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -258,6 +320,8 @@ struct Walker<'a> {
     namespace: Option<String>,
     /// Secrets a delegate container of this file loads whole (`envFrom: secretRef`).
     delegate_secrets: &'a HashSet<String>,
+    /// The workloads that load each Secret whole (`envFrom`), for the Secret's owner.
+    loaders: &'a HashMap<String, Vec<Workload>>,
     root: &'a Node,
 }
 
@@ -278,6 +342,7 @@ impl<'a> Walker<'a> {
                 .and_then(|m| m.get_str("namespace"))
                 .map(str::to_owned),
             delegate_secrets,
+            loaders: &NO_LOADERS,
             root,
         }
     }
@@ -291,11 +356,49 @@ impl<'a> Walker<'a> {
             entries_reader: None,
             under_delegate_chart: false,
             path: String::new(),
+            key: None,
+            container_name: None,
+            subchart: None,
         };
         self.visit(root, &context, sites);
     }
 
     fn visit(&self, node: &Node, context: &Context, sites: &mut Vec<Site>) {
+        let before = sites.len();
+        self.visit_node(node, context, sites);
+        // Children filled their own sites first: the innermost context names the owner best.
+        let delegate_name = node.get_str("delegateName");
+        for site in &mut sites[before..] {
+            if site.owner.is_none() {
+                site.owner = Some(self.owner(context, delegate_name));
+            }
+        }
+    }
+
+    /// The delegate configuration a site found in `context` belongs to.
+    fn owner(&self, context: &Context, delegate_name: Option<&str>) -> Owner {
+        match (self.kind, &self.name) {
+            (Some(kind), Some(name)) => Owner::Kubernetes {
+                kind: kind.to_owned(),
+                namespace: self.namespace.clone(),
+                name: name.clone(),
+                container: context.container_name.clone(),
+                loaded_by: match kind {
+                    "Secret" => self.loaders.get(name).cloned().unwrap_or_default(),
+                    _ => Vec::new(),
+                },
+            },
+            _ => match &context.container_name {
+                Some(service) => Owner::ComposeService(service.clone()),
+                None => Owner::Values {
+                    subchart: context.subchart.clone(),
+                    delegate_name: delegate_name.map(str::to_owned),
+                },
+            },
+        }
+    }
+
+    fn visit_node(&self, node: &Node, context: &Context, sites: &mut Vec<Site>) {
         match node {
             Node::Map { entries, .. } => {
                 self.env_entry(node, context, sites);
@@ -384,6 +487,15 @@ impl<'a> Walker<'a> {
             _ => Place::Elsewhere,
         };
         let env_key = matches!(key, "env" | "environment" | "envFrom");
+        // A Kubernetes container is named by its `name`; a compose service by its key.
+        let container_name = match (container, context.key.as_deref()) {
+            (Some(_), Some("containers" | "initContainers")) if env_key => {
+                map.get_str("name").map(str::to_owned)
+            }
+            (Some(_), parent) if env_key => parent.map(str::to_owned),
+            (Some(_), _) => None,
+            (None, _) => context.container_name.clone(),
+        };
         let (container, entries_reader) = match container {
             // A container or compose service: its env is read by its image.
             Some(reader) if env_key => (Some(reader.clone()), Some(reader.clone())),
@@ -406,6 +518,12 @@ impl<'a> Walker<'a> {
             under_delegate_chart: context.under_delegate_chart
                 || key.starts_with("harness-delegate"),
             path,
+            key: Some(key.to_owned()),
+            container_name,
+            subchart: context
+                .subchart
+                .clone()
+                .or_else(|| key.starts_with("harness-delegate").then(|| key.to_owned())),
         }
     }
 
@@ -758,6 +876,9 @@ fn sops_located(site: Site, path: &str) -> Site {
     }
 }
 
+static NO_LOADERS: std::sync::LazyLock<HashMap<String, Vec<Workload>>> =
+    std::sync::LazyLock::new(HashMap::new);
+
 fn container_reader(image: &str) -> Reader {
     if keys::is_delegate_image(image) {
         Reader::Delegate
@@ -1024,5 +1145,55 @@ mod tests {
     fn broken_yaml_is_an_error_with_its_offset() {
         let error = scan("a: [b\ndelegateToken: d: e\n").unwrap_err();
         assert!(error.offset > 0);
+    }
+
+    #[test]
+    fn list_items_are_objects_and_secrets_know_who_loads_them() {
+        let text = "kind: List\nitems:\n- kind: Deployment\n  metadata: {name: d, namespace: n}\n  spec:\n    template:\n      spec:\n        containers:\n        - name: delegate\n          image: harness/delegate:1\n          envFrom:\n          - secretRef: {name: t}\n          env:\n          - {name: UPGRADER_TOKEN, value: x}\n- kind: Secret\n  metadata: {name: t, namespace: n}\n  stringData:\n    DELEGATE_TOKEN: y\n";
+        let sites = scan(text).unwrap();
+        let workload = Workload {
+            kind: "Deployment".to_owned(),
+            namespace: Some("n".to_owned()),
+            name: "d".to_owned(),
+            container: Some("delegate".to_owned()),
+        };
+        assert_eq!(
+            sites[0].owner,
+            Some(Owner::Kubernetes {
+                kind: "Deployment".to_owned(),
+                namespace: Some("n".to_owned()),
+                name: "d".to_owned(),
+                container: Some("delegate".to_owned()),
+                loaded_by: Vec::new(),
+            })
+        );
+        assert_eq!(sites[0].reader, Reader::Delegate);
+        assert_eq!(
+            sites[1].owner,
+            Some(Owner::Kubernetes {
+                kind: "Secret".to_owned(),
+                namespace: Some("n".to_owned()),
+                name: "t".to_owned(),
+                container: None,
+                loaded_by: vec![workload],
+            })
+        );
+    }
+
+    #[test]
+    fn compose_services_and_umbrella_sub_charts_name_their_owner() {
+        let compose = "services:\n  edge:\n    image: harness/delegate:1\n    environment:\n      DELEGATE_TOKEN: x\n";
+        assert_eq!(
+            scan(compose).unwrap()[0].owner,
+            Some(Owner::ComposeService("edge".to_owned()))
+        );
+        let umbrella = "harness-delegate-ng:\n  delegateName: eu\n  delegateToken: x\n";
+        assert_eq!(
+            scan(umbrella).unwrap()[0].owner,
+            Some(Owner::Values {
+                subchart: Some("harness-delegate-ng".to_owned()),
+                delegate_name: Some("eu".to_owned())
+            })
+        );
     }
 }

@@ -1,0 +1,160 @@
+//! What `scan`, `check` and `inventory` read: paths of the working tree, `-` for a stream on
+//! standard input, and `--repo DIR` / `--repos FILE` for repositories' `HEAD` trees, each
+//! with the policy that governs it. A repository that fails is reported and left out; the
+//! command's exit status says so.
+
+use super::roots;
+use crate::engine::{self, Scan};
+use crate::inventory::{self, Input, Inventory};
+use crate::policy::{Policy, PolicyFile};
+use crate::repos;
+use crate::stdin::{self, StreamFormat};
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct SourceArgs {
+    /// Read this repository's HEAD tree from its object store (a clone or a bare mirror),
+    /// instead of a working tree (repeatable).
+    #[arg(long = "repo", value_name = "DIR")]
+    repo: Vec<PathBuf>,
+    /// Read the repositories listed in FILE (one path per line, relative to FILE).
+    #[arg(long = "repos", value_name = "FILE")]
+    repos: Option<PathBuf>,
+    /// The format of the stream `-` reads from standard input (default: sniffed).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    stdin_format: Option<StdinFormatArg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StdinFormatArg {
+    Yaml,
+    Json,
+}
+
+/// One input, scanned.
+pub struct Gathered {
+    /// The repository's label, for `--repo` inputs.
+    pub repository: Option<String>,
+    pub scan: Scan,
+    /// The repository's own committed policy; `None`: the command's policy applies.
+    pub policy: Option<Policy>,
+}
+
+pub struct Gathering {
+    pub inputs: Vec<Gathered>,
+    /// The policy of paths and streams, and of repositories when `--config` or
+    /// `REKEY_CONFIG` names one.
+    pub policy: PolicyFile,
+    /// Repositories that could not be read, with why.
+    pub failed: Vec<String>,
+}
+
+impl Gathering {
+    pub fn policy_of<'a>(&'a self, input: &'a Gathered) -> &'a Policy {
+        input.policy.as_ref().unwrap_or_else(|| self.policy.rules())
+    }
+
+    /// The delegates of every input, each judged under its own policy.
+    pub fn inventory(&self) -> Inventory {
+        let inputs: Vec<Input> = self
+            .inputs
+            .iter()
+            .map(|input| Input {
+                repository: input.repository.clone(),
+                scan: &input.scan,
+                policy: self.policy_of(input),
+            })
+            .collect();
+        inventory::build(&inputs)
+    }
+
+    /// Every input as one scan, repository files shown under the repository's label.
+    pub fn merged(self) -> (Scan, PolicyFile, Vec<String>) {
+        let mut all = Scan::default();
+        for input in self.inputs {
+            let mut scan = input.scan;
+            if let Some(label) = &input.repository {
+                let under = |path: &mut String| *path = format!("{label}/{path}");
+                scan.files.iter_mut().for_each(|f| under(&mut f.display));
+                scan.errors.iter_mut().for_each(|e| under(&mut e.display));
+                scan.skipped.iter_mut().for_each(|s| under(&mut s.display));
+            }
+            all.files.extend(scan.files);
+            all.errors.extend(scan.errors);
+            all.skipped.extend(scan.skipped);
+            all.leftovers.extend(scan.leftovers);
+            all.files_seen += scan.files_seen;
+        }
+        (all, self.policy, self.failed)
+    }
+}
+
+/// Whether `paths` names standard input.
+pub fn reads_stdin(paths: &[PathBuf]) -> bool {
+    paths.iter().any(|p| p.as_os_str() == "-")
+}
+
+/// Scans every input the arguments name. No path, no `-` and no repository: the current
+/// directory.
+pub fn gather(
+    paths: &[PathBuf],
+    sources: &SourceArgs,
+    config: Option<&Path>,
+    cwd: &Path,
+) -> Result<Gathering, String> {
+    let from_stdin = reads_stdin(paths);
+    let mut tree: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .collect();
+    let repositories = repos::named(&sources.repo, sources.repos.as_deref(), cwd)?;
+    if tree.is_empty() && !from_stdin && repositories.is_empty() {
+        tree.push(PathBuf::from("."));
+    }
+    let policy = PolicyFile::discover(cwd, config)?;
+    let mut inputs = Vec::new();
+    if !tree.is_empty() {
+        let roots = roots(tree, cwd)?;
+        let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
+        inputs.push(Gathered {
+            repository: None,
+            scan,
+            policy: None,
+        });
+    }
+    if from_stdin {
+        let format = sources.stdin_format.map(|f| match f {
+            StdinFormatArg::Yaml => StreamFormat::Yaml,
+            StdinFormatArg::Json => StreamFormat::Json,
+        });
+        inputs.push(Gathered {
+            repository: None,
+            scan: stdin::scan(stdin::read()?, format),
+            policy: None,
+        });
+    }
+    // A policy named for the run (an organisation's) governs every repository; otherwise
+    // each repository's own committed .rekey.toml does.
+    let named = config.is_some() || std::env::var_os("REKEY_CONFIG").is_some_and(|v| !v.is_empty());
+    let mut failed = Vec::new();
+    for (repository, scanned) in repositories
+        .iter()
+        .zip(repos::scan_all(&repositories, !named))
+    {
+        match scanned {
+            Ok(scanned) => inputs.push(Gathered {
+                repository: Some(repository.label.clone()),
+                scan: scanned.scan,
+                policy: scanned.policy,
+            }),
+            Err(message) => failed.push(message),
+        }
+    }
+    Ok(Gathering {
+        inputs,
+        policy,
+        failed,
+    })
+}

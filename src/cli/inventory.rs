@@ -1,0 +1,51 @@
+//! `rekey inventory`: which delegates hold which tokens, across working trees, streams on
+//! standard input and repositories. Exit 0 when every input was read, 2 otherwise.
+
+use super::inputs::{self, SourceArgs};
+use super::{fail, EXIT_ERROR, EXIT_OK};
+use crate::report::{self, inventory as inventory_report, Style};
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct InventoryArgs {
+    /// Files or directories to read, `-` for a stream on standard input (default: the
+    /// current directory, unless --repo names repositories).
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// The policy file that judges the tokens (default: .rekey.toml found upwards).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Text)]
+    format: InventoryFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InventoryFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
+    let gathering = match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
+        Ok(gathering) => gathering,
+        Err(message) => return fail(&message),
+    };
+    let inventory = gathering.inventory();
+    let output = match args.format {
+        InventoryFormat::Text => inventory_report::text(&inventory, Style::for_stdout()),
+        InventoryFormat::Json => inventory_report::json(&inventory),
+        InventoryFormat::Markdown => inventory_report::markdown(&inventory),
+    };
+    report::to_stdout(&output);
+    for message in &gathering.failed {
+        report::error(message);
+    }
+    if gathering.failed.is_empty() && inventory.unjudged.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    }
+}
