@@ -299,18 +299,26 @@ fn stage(target: &Target) -> Result<NamedTempFile, String> {
     let written = (|| {
         temp.write_all(target.bytes)?;
         fs::set_permissions(temp.path(), metadata.permissions())?;
-        // Keeps the owner when rekey runs as root; for anyone else this is their own file
-        // already, or the chown fails and nothing is replaced.
-        std::os::unix::fs::fchown(temp.as_file(), Some(metadata.uid()), Some(metadata.gid()))?;
         temp.as_file().sync_all()
     })();
-    match written {
-        Ok(()) => Ok(temp),
-        Err(error) => {
+    if let Err(error) = written {
+        forget(temp);
+        return Err(fail("stage its new content", error));
+    }
+    // The replacement keeps the file's owner and group. As root that always works; anyone
+    // else can keep only a group they belong to, and a file that would change hands is
+    // refused rather than replaced.
+    let (uid, gid) = (metadata.uid(), metadata.gid());
+    let staged = fs::metadata(temp.path()).map(|m| (m.uid(), m.gid()));
+    if staged.ok() != Some((uid, gid)) {
+        if let Err(error) = std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)) {
             forget(temp);
-            Err(fail("stage its new content", error))
+            return Err(format!(
+                "{display}: cannot keep its owner and group ({uid}:{gid}): {error}; rekey never replaces a file it would hand to another owner. Run as its owner, in its group, or as root"
+            ));
         }
     }
+    Ok(temp)
 }
 
 /// Removes rekey's own leftover temp files (see [`is_leftover`]) and returns the ones
@@ -434,6 +442,26 @@ mod tests {
             fs::read(dir.path().join("other-name.yaml")).unwrap(),
             b"old\n"
         );
+    }
+
+    #[test]
+    fn the_owner_and_group_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.yaml");
+        fs::write(&path, "old\n").unwrap();
+        let owner = fs::metadata(&path).unwrap();
+        // As root (CI), hand the file to another user and group first: the rotation must
+        // give it back to them, not to root.
+        let (uid, gid) = if owner.uid() == 0 {
+            (4242, 4343)
+        } else {
+            (owner.uid(), owner.gid())
+        };
+        std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+        apply(&[target(&path, b"old\n", b"new\n")], Options::default()).unwrap();
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!((after.uid(), after.gid()), (uid, gid));
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
     }
 
     #[test]

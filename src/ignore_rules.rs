@@ -1,7 +1,10 @@
-//! The walk's ignore rules: `.gitignore` and `.ignore` files in every directory from a file
-//! up to the repository's top (the directory holding `.git`; the filesystem root outside a
+//! The walk's ignore rules: `.gitignore` files in every directory from a file up to the
+//! repository's top (the directory holding `.git`; the filesystem root outside a
 //! repository), and `.git/info/exclude`, with git's precedence: the rules nearest the file
-//! decide, `.ignore` over `.gitignore` over `info/exclude`, the last matching line wins.
+//! decide, `.gitignore` over `info/exclude`, the last matching line wins. As in git, a file
+//! the index tracks is never ignored (a committed file listed in `.gitignore` later is still
+//! in every checkout and every push), and ripgrep's `.ignore` files play no part: what a
+//! gate judges is what git holds.
 //!
 //! The `ignore` crate reads these files itself with a plain open and read, so a FIFO named
 //! `.gitignore` hangs the walk and a committed symlink `.gitignore -> /dev/zero` grows
@@ -13,9 +16,9 @@
 use crate::source::{self, ReadError};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Rule files larger than this are not read (a real one is a few kilobytes).
 const MAX_RULES_SIZE: u64 = 1024 * 1024;
@@ -26,20 +29,43 @@ pub struct IgnoreRules {
     /// Relative paths are taken from here, so that the rules of directories above the
     /// current one apply too.
     cwd: PathBuf,
+    /// The walk's roots, whose repositories' indexes say which files are tracked.
+    roots: Vec<PathBuf>,
     by_directory: Arc<Mutex<HashMap<PathBuf, Option<Arc<Gitignore>>>>>,
+    /// Read on the first ignored path only: most walks never need it.
+    tracked: Arc<OnceLock<BTreeSet<PathBuf>>>,
 }
 
 impl IgnoreRules {
-    pub fn new(cwd: &Path) -> IgnoreRules {
+    pub fn new(cwd: &Path, roots: &[PathBuf]) -> IgnoreRules {
         IgnoreRules {
             cwd: cwd.to_owned(),
+            roots: roots.iter().map(|root| cwd.join(root)).collect(),
             by_directory: Arc::default(),
+            tracked: Arc::default(),
         }
     }
 
     /// Whether `path` (a file, or a directory when `is_dir`) is ignored.
     pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
         let path = &self.cwd.join(path);
+        self.ignored_by_rules(path, is_dir) && !self.is_tracked(path, is_dir)
+    }
+
+    /// Whether the index tracks `path`, or any file below it for a directory.
+    fn is_tracked(&self, path: &Path, is_dir: bool) -> bool {
+        let tracked = self.tracked.get_or_init(|| tracked_files(&self.roots));
+        if is_dir {
+            tracked
+                .range(path.to_owned()..)
+                .next()
+                .is_some_and(|first| first.starts_with(path))
+        } else {
+            tracked.contains(path)
+        }
+    }
+
+    fn ignored_by_rules(&self, path: &Path, is_dir: bool) -> bool {
         let mut directory = path.parent();
         while let Some(current) = directory {
             if let Some(rules) = self.rules_of(current) {
@@ -71,12 +97,46 @@ impl IgnoreRules {
     }
 }
 
+/// Every file the indexes of the repositories holding `roots` track, as absolute paths.
+fn tracked_files(roots: &[PathBuf]) -> BTreeSet<PathBuf> {
+    let mut tracked = BTreeSet::new();
+    let mut seen = Vec::new();
+    for root in roots {
+        let Ok(repo) = git2::Repository::discover(root) else {
+            continue;
+        };
+        let Some(top) = repo.workdir().map(Path::to_owned) else {
+            continue;
+        };
+        if seen.contains(&top) {
+            continue;
+        }
+        // The walk reaches files through the path it was given, the index through the
+        // repository's own: both spellings, when symlinks make them differ.
+        let mut tops = vec![top.clone()];
+        if let Ok(canonical) = top.canonicalize() {
+            if canonical != top {
+                tops.push(canonical);
+            }
+        }
+        if let Ok(index) = repo.index() {
+            for entry in index.iter() {
+                let relative = String::from_utf8_lossy(&entry.path).into_owned();
+                for top in &tops {
+                    tracked.insert(top.join(&relative));
+                }
+            }
+        }
+        seen.push(top);
+    }
+    tracked
+}
+
 /// The rules one directory's files give, lowest precedence first; `None` when it has none.
 fn read_rules(directory: &Path) -> Option<Gitignore> {
     let files = [
         directory.join(".git/info/exclude"),
         directory.join(".gitignore"),
-        directory.join(".ignore"),
     ];
     let mut builder = GitignoreBuilder::new(directory);
     let mut any = false;
@@ -112,15 +172,15 @@ mod tests {
         fs::write(root.join(".git/info/exclude"), "*.local\n").unwrap();
         fs::write(root.join(".gitignore"), "*.yaml\n!keep.yaml\n").unwrap();
         fs::write(root.join("k8s/.gitignore"), "!prod.yaml\nvendor/\n").unwrap();
+        // ripgrep's .ignore is not git's: it hides nothing from the gate.
         fs::write(root.join("k8s/.ignore"), "prod.yaml\n").unwrap();
-        let rules = IgnoreRules::new(root);
+        let rules = IgnoreRules::new(root, &[PathBuf::from(".")]);
         let ignored = |path: &str, is_dir: bool| rules.is_ignored(Path::new(path), is_dir);
         assert!(ignored("a.yaml", false));
         assert!(!ignored("keep.yaml", false));
         assert!(ignored("notes.local", false));
         assert!(ignored("k8s/staging.yaml", false));
-        // .ignore beats .gitignore in the same directory.
-        assert!(ignored("k8s/prod.yaml", false));
+        assert!(!ignored("k8s/prod.yaml", false));
         assert!(ignored("k8s/vendor", true));
         assert!(!ignored("k8s/run.sh", false));
     }
@@ -138,7 +198,7 @@ mod tests {
             .unwrap()
             .success());
         std::os::unix::fs::symlink("/dev/zero", root.join(".gitignore")).unwrap();
-        let rules = IgnoreRules::new(root);
+        let rules = IgnoreRules::new(root, &[PathBuf::from(".")]);
         assert!(!rules.is_ignored(&root.join("a/values.yaml"), false));
     }
 }

@@ -333,34 +333,52 @@ impl PolicyFile {
                 file
             });
         }
-        let mut in_repository = false;
-        for directory in cwd.ancestors() {
-            let candidate = directory.join(FILE_NAME);
-            if std::fs::symlink_metadata(&candidate).is_ok() {
-                let display = source::display_path(&candidate, cwd);
-                let display = if display.starts_with('/') {
-                    relative_upwards(cwd, directory, &display)
-                } else {
-                    display
-                };
-                return PolicyFile::load(candidate, display, cwd);
-            }
-            if directory.join(".git").exists() {
-                in_repository = true;
-                break;
+        match find_upwards(cwd, cwd) {
+            Found::Policy(path, display) => PolicyFile::load(path, display, cwd),
+            Found::Nothing { in_repository } => Ok(PolicyFile::none(cwd, in_repository)),
+        }
+    }
+
+    /// [`PolicyFile::discover`], and when the current directory has none, the nearest
+    /// policy above the first path given: `rekey check ../infra` from outside the
+    /// repository still judges it by its own policy.
+    pub fn discover_for(
+        cwd: &Path,
+        config: Option<&Path>,
+        roots: &[PathBuf],
+    ) -> Result<PolicyFile, String> {
+        let file = PolicyFile::discover(cwd, config)?;
+        if file.path.is_some() {
+            return Ok(file);
+        }
+        for root in roots {
+            let start = cwd.join(root);
+            let start = if start.is_dir() {
+                start
+            } else {
+                start
+                    .parent()
+                    .map_or_else(|| cwd.to_owned(), Path::to_owned)
+            };
+            if let Found::Policy(path, display) = find_upwards(&start, cwd) {
+                return PolicyFile::load(path, display, cwd);
             }
         }
+        Ok(file)
+    }
+
+    fn none(cwd: &Path, in_repository: bool) -> PolicyFile {
         let top = if in_repository {
             "the repository's top"
         } else {
             "the filesystem root"
         };
-        Ok(PolicyFile {
+        PolicyFile {
             path: None,
             display: format!("none (no {FILE_NAME} in this directory or above it, up to {top})"),
             root: cwd.to_owned(),
             policy: None,
-        })
+        }
     }
 
     fn load(path: PathBuf, display: String, cwd: &Path) -> Result<PolicyFile, String> {
@@ -418,6 +436,36 @@ impl PolicyFile {
             },
         };
         policy.excludes(&source::display_path(&relative, Path::new("")))
+    }
+}
+
+enum Found {
+    Policy(PathBuf, String),
+    Nothing { in_repository: bool },
+}
+
+/// The nearest policy file from `start` up to its repository's top (or the filesystem
+/// root), named relative to `cwd`.
+fn find_upwards(start: &Path, cwd: &Path) -> Found {
+    for directory in start.ancestors() {
+        let candidate = directory.join(FILE_NAME);
+        if std::fs::symlink_metadata(&candidate).is_ok() {
+            let display = source::display_path(&candidate, cwd);
+            let display = if display.starts_with('/') {
+                relative_upwards(cwd, directory, &display)
+            } else {
+                display
+            };
+            return Found::Policy(candidate, display);
+        }
+        if directory.join(".git").exists() {
+            return Found::Nothing {
+                in_repository: true,
+            };
+        }
+    }
+    Found::Nothing {
+        in_repository: false,
     }
 }
 

@@ -113,7 +113,7 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
             (Input::Commit { repo, base, policy }, scan)
         }
         Mode::DryRun | Mode::Write(_) => {
-            let policy = PolicyFile::discover(cwd, None)?;
+            let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
             let scan = engine::scan_paths(&request.roots, cwd, &|path| {
                 policy.excludes(&cwd.join(path))
             });

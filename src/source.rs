@@ -73,7 +73,7 @@ pub fn walk<T: Send>(
         builder.add(root);
     }
     // Ignore files are read by `ignore_rules`, never by the walker itself (see there).
-    let rules = IgnoreRules::new(cwd);
+    let rules = IgnoreRules::new(cwd, roots);
     builder
         .hidden(false)
         .parents(false)

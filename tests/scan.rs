@@ -107,6 +107,13 @@ fn ignored_files_and_prose_are_not_scanned_but_hidden_files_are() {
         format!("delegateToken: {OLD_HEX}\n"),
     )
     .unwrap();
+    // A developer's local override, listed in the demo's .gitignore (and, like it, never
+    // committed: a tracked file is judged whatever .gitignore says).
+    fs::write(
+        repo.path().join("k8s/override.local.yaml"),
+        format!("delegateToken: {OTHER_HEX}\n"),
+    )
+    .unwrap();
     let (_, report) = scan_json(repo.path(), &[]);
     let paths: Vec<&str> = report["sites"]
         .as_array()

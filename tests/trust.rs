@@ -428,3 +428,135 @@ fn hostile_ignore_files_cannot_hang_or_flood_the_walk() {
         .collect();
     assert_eq!(paths, ["a/values.yaml", "b/values.yaml"]);
 }
+
+#[test]
+fn a_tracked_file_is_judged_even_when_gitignore_lists_it() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("untracked.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    git(root, home.path(), &["init", "-q", "-b", "main"]);
+    git(root, home.path(), &["add", ".rekey.toml", "values.yaml"]);
+    git(root, home.path(), &["commit", "-qm", "base"]);
+    // Listed in .gitignore after it was committed: still in every clone and every push.
+    fs::write(root.join(".gitignore"), "*.yaml\n").unwrap();
+    // ripgrep's .ignore is no reason either.
+    fs::write(root.join(".ignore"), "values.yaml\n").unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("values.yaml:1:16: error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+    // The untracked, ignored one is not part of the repository.
+    assert!(!run.stdout.contains("untracked.yaml"), "{}", run.stdout);
+}
+
+#[test]
+fn a_literal_in_a_template_that_does_not_parse_is_still_a_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("chart/templates")).unwrap();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    let template = format!("kind: Secret\nmetadata:\n  name: {{{{ include \"x\" . }}}}\n{{{{- if .Values.on }}}}\nstringData:\n  DELEGATE_TOKEN: \"{OLD_HEX}\"\n{{{{- end }}}}\n");
+    fs::write(root.join("chart/templates/secret.yaml"), &template).unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("chart/templates/secret.yaml:6:20: error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+    let token = new_token_file();
+    let rotate = rekey(
+        root,
+        &[
+            "rotate",
+            "--write",
+            "--new-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rotate.status, 0, "{}", rotate.stderr);
+    assert_eq!(
+        fs::read_to_string(root.join("chart/templates/secret.yaml")).unwrap(),
+        template.replace(OLD_HEX, NEW_HEX)
+    );
+}
+
+#[test]
+fn base64_made_with_a_line_break_is_the_token_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    // What `echo $TOKEN | base64` writes: the token and a line break.
+    let encoded = STANDARD.encode(format!("{OLD_HEX}\n"));
+    fs::write(
+        root.join("secret.yaml"),
+        format!("kind: Secret\nmetadata:\n  name: d\ndata:\n  DELEGATE_TOKEN: {encoded}\n"),
+    )
+    .unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+    assert_no_piece(&run.stdout, "check");
+}
+
+#[test]
+fn checking_a_repository_from_outside_it_uses_its_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("infra");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::write(
+        repo.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(
+        repo.join("values.yaml"),
+        format!("delegateToken: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    let run = rekey(dir.path(), &["check", "infra"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("infra/values.yaml:1:16: error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("; policy infra/.rekey.toml\n"),
+        "{}",
+        run.stdout
+    );
+}

@@ -175,7 +175,7 @@ fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
     let top = repo.root();
-    let policy = PolicyFile::discover(cwd, args.config.as_deref())?;
+    let policy = PolicyFile::discover_for(cwd, args.config.as_deref(), &roots)?;
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;
     Ok((scan, policy))
 }

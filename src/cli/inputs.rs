@@ -113,7 +113,7 @@ pub fn gather(
     if tree.is_empty() && !from_stdin && repositories.is_empty() {
         tree.push(PathBuf::from("."));
     }
-    let policy = PolicyFile::discover(cwd, config)?;
+    let policy = PolicyFile::discover_for(cwd, config, &tree)?;
     let mut inputs = Vec::new();
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;

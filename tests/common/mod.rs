@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 pub const OLD_HEX: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 pub const OLD_BASE64: &str = "YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVjNmQ3ZThmOTA=";
 pub const OLD_BASE64X2: &str = "WVRGaU1tTXpaRFJsTldZMk1EY3hPREk1TTJFMFlqVmpObVEzWlRobU9UQT0=";
-/// The second made-up token of `fixtures/multi-token` (and the ignored demo file).
+/// The second made-up token of `fixtures/multi-token`.
 pub const OTHER_HEX: &str = "fedcba98765432100123456789abcdef";
 /// `fixtures/new-token.txt`, in its three encodings.
 pub const NEW_HEX: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
