@@ -71,7 +71,59 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
             });
         }
     }
+    findings.extend(stray_findings(scan, policy));
     findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    findings
+}
+
+/// Token-shaped strings outside every site, judged by fingerprint alone. A revoked one is
+/// always a finding; one that is not in force is a finding when it is known to be a
+/// delegate token (a site somewhere holds it): an unknown 32-hex string may be a checksum.
+fn stray_findings(scan: &Scan, policy: &Policy) -> Vec<Finding> {
+    let known: std::collections::HashSet<&Fingerprint> = scan
+        .sites()
+        .filter(|(_, site)| site.value.is_token())
+        .filter_map(|(_, site)| site.value.fingerprint())
+        .collect();
+    let mut findings = Vec::new();
+    for stray in &scan.strays {
+        let fingerprint = &stray.fingerprint;
+        let (rule, message) = if policy.revoked.contains(fingerprint) {
+            (
+                Rule::RevokedToken,
+                format!(
+                    "a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it{}",
+                    listed_in(policy, fingerprint)
+                ),
+            )
+        } else if known.contains(fingerprint)
+            && !policy.current.is_empty()
+            && !policy.current.contains(fingerprint)
+        {
+            (
+                Rule::StaleToken,
+                "a copy of a token that is not in [tokens] current, outside any key rekey rewrites: remove it".to_owned(),
+            )
+        } else {
+            continue;
+        };
+        let level = policy.level(rule);
+        if level == Level::Off {
+            continue;
+        }
+        let width = stray.span.len();
+        findings.push(Finding {
+            rule,
+            level,
+            path: stray.display.clone(),
+            line: stray.line,
+            column: stray.column,
+            end_column: stray.column + width,
+            message,
+            fingerprint: Some(fingerprint.clone()),
+            subject: format!("stray|{fingerprint}"),
+        });
+    }
     findings
 }
 

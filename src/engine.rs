@@ -6,6 +6,7 @@ use crate::position::{line_col, LineIndex};
 use crate::redact;
 use crate::site::Site;
 use crate::source::{self, Skipped, SourceFile};
+use crate::sweep::Stray;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -73,6 +74,9 @@ pub struct Scan {
     pub files_seen: usize,
     /// rekey's own temp files left by an interrupted run (path to open, path to show).
     pub leftovers: Vec<(PathBuf, String)>,
+    /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
+    /// scanner reads.
+    pub strays: Vec<Stray>,
 }
 
 impl Scan {
@@ -93,10 +97,33 @@ pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> boo
     let mut scan = Scan::collect(walked.files, walked.skipped);
     scan.files_seen = walked.seen;
     scan.leftovers = walked.leftovers;
+    scan.add_strays(walked.strays);
     scan
 }
 
 impl Scan {
+    /// Keeps the strays that stand outside every site of their file (the sites are judged
+    /// as sites).
+    pub fn add_strays(&mut self, strays: Vec<Stray>) {
+        let files: std::collections::HashMap<&str, &ScannedFile> = self
+            .files
+            .iter()
+            .map(|file| (file.display.as_str(), file))
+            .collect();
+        let outside: Vec<Stray> = strays
+            .into_iter()
+            .filter(|stray| {
+                files.get(stray.display.as_str()).map_or(true, |file| {
+                    !file.sites.iter().any(|site| {
+                        site.value_span.start < stray.span.end
+                            && stray.span.start < site.value_span.end
+                    })
+                })
+            })
+            .collect();
+        self.strays.extend(outside);
+    }
+
     /// Gathers per-file outcomes (in the order given) and skips into one scan.
     pub fn collect(
         outcomes: Vec<Result<Option<ScannedFile>, FileError>>,

@@ -122,6 +122,7 @@ impl GitRepo {
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
         let mut leftovers = Vec::new();
+        let mut strays = Vec::new();
         let mut seen = 0;
         for (path, id) in blobs {
             if !self.wanted(&path) || exclude(&path) {
@@ -142,6 +143,7 @@ impl GitRepo {
                 }
                 continue;
             }
+            strays.extend(source::strays_of(&path, blob.content()));
             match source::candidate(PathBuf::from(&path), path, blob.content().to_vec()) {
                 Candidate::Parse(file) => outcomes.push(engine::scan_file(file)),
                 Candidate::Unjudged(skip) => skipped.push(skip),
@@ -154,6 +156,7 @@ impl GitRepo {
             .sort_by(|a: &Skipped, b| a.display.cmp(&b.display));
         scan.files_seen = seen;
         scan.leftovers = leftovers;
+        scan.add_strays(strays);
         Ok(scan)
     }
 

@@ -35,5 +35,6 @@ pub mod rotation;
 pub mod site;
 pub mod source;
 pub mod stdin;
+pub mod sweep;
 pub mod token;
 pub mod verify;

@@ -172,70 +172,9 @@ pub fn sweep(text: &str) -> String {
 }
 
 /// Where token-shaped words that decode as delegate tokens stand in `text`, in order and
-/// not overlapping, with their fingerprints.
+/// not overlapping, with their fingerprints (see `sweep`).
 pub fn token_shapes(text: &str) -> Vec<(Range<usize>, Fingerprint)> {
-    let bytes = text.as_bytes();
-    let mut found: Vec<(Range<usize>, Fingerprint)> = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        if !bytes[at].is_ascii_hexdigit() {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        while at < bytes.len() && bytes[at].is_ascii_hexdigit() {
-            at += 1;
-        }
-        if at - start == 32 {
-            found.push((start..at, token_fingerprint(&text[start..at])));
-        }
-    }
-    // Base64 words, padded or not: one layer over the hex is 43-44 characters (more when
-    // the hex was encoded with a line break, as `echo $TOKEN | base64` does), two are 59-60.
-    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    let mut at = 0;
-    while at < bytes.len() {
-        if !is_base64(bytes[at]) {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        while at < bytes.len() && is_base64(bytes[at]) {
-            at += 1;
-        }
-        let mut end = at;
-        while end < bytes.len() && end - at < 2 && bytes[end] == b'=' {
-            end += 1;
-        }
-        if !(40..=64).contains(&(at - start)) {
-            continue;
-        }
-        let word = &text[start..at];
-        let decoded = ["", "=", "=="].iter().find_map(|padding| {
-            let value = token::classify(&format!("{word}{padding}"));
-            value
-                .is_token()
-                .then(|| value.fingerprint().cloned())
-                .flatten()
-        });
-        if let Some(fingerprint) = decoded {
-            found.push((start..end, fingerprint));
-        }
-        at = end;
-    }
-    // Longest first at each start; a span inside one already taken is dropped.
-    found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
-    let mut kept: Vec<(Range<usize>, Fingerprint)> = Vec::with_capacity(found.len());
-    for (span, fingerprint) in found {
-        if kept.last().map_or(true, |(last, _)| span.start >= last.end) {
-            kept.push((span, fingerprint));
-        }
-    }
-    kept
-}
-
-fn token_fingerprint(hex: &str) -> Fingerprint {
-    Fingerprint::of_canonical(&hex.to_ascii_lowercase())
+    crate::sweep::find(text.as_bytes())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::git::GitRepo;
 use crate::plan::{self, Plan, RotateOptions};
 use crate::policy::{self, Policy, PolicyFile};
 use crate::report::{rotate as rotate_report, scan::plural};
+use crate::sweep::Stray;
 use crate::token::{Fingerprint, NewToken};
 use crate::verify;
 use std::collections::BTreeSet;
@@ -96,6 +97,9 @@ pub struct Rotation<'s> {
     pub policy_update: Option<PolicyUpdate>,
     /// Leftover temp files of an interrupted run: removed by a write, listed otherwise.
     pub leftovers: Vec<String>,
+    /// Copies of a rotated token outside every site (a comment, prose, a file no scanner
+    /// reads): the rotation is not finished while they remain.
+    pub left_behind: Vec<Stray>,
 }
 
 /// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
@@ -198,7 +202,14 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         policy,
         policy_update,
         leftovers: scan.leftovers.iter().map(|(_, d)| d.clone()).collect(),
+        left_behind: Vec::new(),
     };
+    rotation.left_behind = scan
+        .strays
+        .iter()
+        .filter(|stray| replaced.contains(&stray.fingerprint))
+        .cloned()
+        .collect();
     match (&request.mode, &prepared.input) {
         (Mode::DryRun, _) => {}
         (Mode::Write(options), _) => {

@@ -7,6 +7,7 @@ use crate::apply;
 use crate::formats::Format;
 use crate::ignore_rules::IgnoreRules;
 use crate::keys;
+use crate::sweep::{self, Stray};
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub struct Walked<T> {
     pub seen: usize,
     /// rekey's own temp files left by an interrupted run: never scanned, always reported.
     pub leftovers: Vec<(PathBuf, String)>,
+    /// Token-shaped strings in every text file, sites included (the engine leaves those out).
+    pub strays: Vec<Stray>,
 }
 
 static MARKERS: LazyLock<AhoCorasick> =
@@ -67,6 +70,7 @@ pub fn walk<T: Send>(
         skipped: Vec::new(),
         seen: 0,
         leftovers: Vec::new(),
+        strays: Vec::new(),
     });
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
@@ -117,13 +121,15 @@ pub fn walk<T: Send>(
                 found.leftovers.push(leftover);
                 return WalkState::Continue;
             }
-            let outcome = match read_candidate(entry.path(), cwd) {
+            let (candidate, strays) = read_candidate(entry.path(), cwd);
+            let outcome = match candidate {
                 Candidate::Parse(file) => Some(Ok(inspect(file))),
                 Candidate::Unjudged(skipped) => Some(Err(skipped)),
                 Candidate::Nothing => None,
             };
             let mut found = found.lock().unwrap();
             found.seen += 1;
+            found.strays.extend(strays);
             match outcome {
                 Some(Ok(result)) => found.files.push(result),
                 Some(Err(skipped)) => found.skipped.push(skipped),
@@ -139,6 +145,9 @@ pub fn walk<T: Send>(
     walked.skipped.sort_by(|a, b| a.display.cmp(&b.display));
     walked.leftovers.sort();
     walked
+        .strays
+        .sort_by(|a, b| (&a.display, a.span.start).cmp(&(&b.display, b.span.start)));
+    walked
 }
 
 /// What the walk makes of one file.
@@ -151,10 +160,14 @@ pub enum Candidate {
     Nothing,
 }
 
-fn read_candidate(path: &Path, cwd: &Path) -> Candidate {
+fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     let display = || display_path(path, cwd);
-    match read_regular(path, MAX_FILE_SIZE) {
-        Ok(bytes) => candidate(path.to_owned(), display(), bytes),
+    let candidate = match read_regular(path, MAX_FILE_SIZE) {
+        Ok(bytes) => {
+            let display = display();
+            let strays = strays_of(&display, &bytes);
+            return (candidate(path.to_owned(), display, bytes), strays);
+        }
         // A large file is searched for key names in bounded chunks, never skipped unread.
         Err(ReadError::TooLarge(size)) => match stream_has_marker(path) {
             Ok(false) => Candidate::Nothing,
@@ -164,7 +177,16 @@ fn read_candidate(path: &Path, cwd: &Path) -> Candidate {
         // Replaced by something else since the walk saw a regular file: not a file to read.
         Err(ReadError::NotRegular(_)) => Candidate::Nothing,
         Err(ReadError::Io(error)) => Candidate::Unjudged(unreadable(&display(), &error)),
+    };
+    (candidate, Vec::new())
+}
+
+/// The token-shaped strings of a text file (none for binary data).
+pub fn strays_of(display: &str, bytes: &[u8]) -> Vec<Stray> {
+    if memchr::memchr(0, bytes).is_some() {
+        return Vec::new();
     }
+    sweep::strays(display, bytes, &[])
 }
 
 fn unreadable(display: &str, error: &std::io::Error) -> Skipped {

@@ -9,6 +9,7 @@ use crate::edit::{self, Edit, Text};
 use crate::plan::{Change, FilePlan, Plan, ValueChange};
 use crate::redact;
 use crate::rotation::{Applied, Rotation, Status};
+use crate::sweep::Stray;
 use crate::token::Fingerprint;
 use serde::Serialize;
 use similar::TextDiff;
@@ -64,6 +65,7 @@ pub fn text(rotation: &Rotation, secrets: Secrets, stat_only: bool, style: Style
     if let Some(update) = &rotation.policy_update {
         out.push_str(&policy_updated(&update.display, plan, outcome));
     }
+    out.push_str(&left_behind(&rotation.left_behind));
     out.push_str(&format!("Policy: {}\n", rotation.policy));
     if !rotation.leftovers.is_empty() {
         let what = plural(rotation.leftovers.len(), "leftover temp file");
@@ -320,6 +322,27 @@ pub fn stat(plan: &Plan, outcome: Outcome) -> String {
     redact::mask(&out)
 }
 
+/// The copies of the old token a rotation cannot reach, to remove before revoking it.
+fn left_behind(strays: &[Stray]) -> String {
+    if strays.is_empty() {
+        return String::new();
+    }
+    let copies = match strays.len() {
+        1 => "1 copy".to_owned(),
+        count => format!("{count} copies"),
+    };
+    let mut out = format!(
+        "Left behind: {copies} of the old token outside any key rekey rewrites (a comment, prose, a file it does not parse); remove them before revoking it:\n"
+    );
+    for stray in strays {
+        out.push_str(&format!(
+            "  {}:{}:{} ({})\n",
+            stray.display, stray.line, stray.column, stray.fingerprint
+        ));
+    }
+    out
+}
+
 /// The policy file line: `current` now lists the new token.
 pub fn policy_updated(display: &str, plan: &Plan, outcome: Outcome) -> String {
     let verb = match outcome {
@@ -416,12 +439,22 @@ struct RotateReport<'a> {
     policy_updated: bool,
     /// rekey's own temp files left by an interrupted run.
     leftovers: &'a [String],
+    /// Copies of a rotated token outside every site.
+    left_behind: Vec<StrayRecord<'a>>,
     old: Vec<&'a Fingerprint>,
     new: &'a Fingerprint,
     files: Vec<FileRecord<'a>>,
     notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<CommitRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct StrayRecord<'a> {
+    path: &'a str,
+    line: usize,
+    column: usize,
+    fingerprint: &'a Fingerprint,
 }
 
 #[derive(Serialize)]
@@ -476,6 +509,16 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
         policy: &rotation.policy,
         policy_updated: rotation.policy_update.is_some(),
         leftovers: &rotation.leftovers,
+        left_behind: rotation
+            .left_behind
+            .iter()
+            .map(|stray| StrayRecord {
+                path: &stray.display,
+                line: stray.line,
+                column: stray.column,
+                fingerprint: &stray.fingerprint,
+            })
+            .collect(),
         old: plan.rotated.iter().collect(),
         new: &plan.new,
         files,

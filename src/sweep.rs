@@ -1,0 +1,206 @@
+//! The token sweep: every token-shaped string in a file, under a key rekey reads or not. A
+//! delegate token is 32 hex digits, or one or two base64 layers over them (43-44 and 59-60
+//! characters, padded or not, a little longer when the hex was encoded with a line break).
+//! One pass over the bytes finds the runs of hex digits and of base64 characters; only
+//! runs of those lengths are decoded.
+//!
+//! `check` judges every string found against the policy, so a revoked token pasted into a
+//! README, a Dockerfile comment or a file rekey does not parse still fails the gate; a
+//! rotation lists the copies of the old token it could not rewrite ("left behind"); and
+//! `redact` masks whatever it finds in output.
+
+use crate::position::line_col;
+use crate::redact;
+use crate::site::Span;
+use crate::token::{self, Fingerprint};
+use std::ops::Range;
+
+/// A token-shaped string outside every site of its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stray {
+    pub display: String,
+    pub span: Span,
+    pub line: usize,
+    pub column: usize,
+    pub fingerprint: Fingerprint,
+}
+
+const HEX: u8 = 1;
+const BASE64: u8 = 2;
+
+/// The character classes of every byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0;
+        if b.is_ascii_hexdigit() {
+            class |= HEX;
+        }
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' {
+            class |= BASE64;
+        }
+        table[byte] = class;
+        byte += 1;
+    }
+    table
+};
+
+/// Where token-shaped strings that decode as delegate tokens stand in `bytes`, in order
+/// and not overlapping, with their fingerprints.
+pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
+    let mut found: Vec<(Range<usize>, Fingerprint)> = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if CLASS[bytes[at] as usize] & BASE64 == 0 {
+            at += 1;
+            continue;
+        }
+        // A run of base64 characters, and the hex runs inside it.
+        let start = at;
+        let mut hex_start = start;
+        while at < bytes.len() && CLASS[bytes[at] as usize] & BASE64 != 0 {
+            if CLASS[bytes[at] as usize] & HEX == 0 {
+                if at - hex_start == 32 {
+                    found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
+                }
+                hex_start = at + 1;
+            }
+            at += 1;
+        }
+        if at - hex_start == 32 {
+            found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
+        }
+        let mut end = at;
+        while end < bytes.len() && end - at < 2 && bytes[end] == b'=' {
+            end += 1;
+        }
+        if (40..=64).contains(&(at - start)) {
+            if let Some(fingerprint) = base64_fingerprint(&bytes[start..at]) {
+                found.push((start..end, fingerprint));
+            }
+        }
+        at = end.max(at + 1);
+    }
+    // Longest first at each start; a span inside one already taken is dropped.
+    found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
+    let mut kept: Vec<(Range<usize>, Fingerprint)> = Vec::with_capacity(found.len());
+    for (span, fingerprint) in found {
+        if kept.last().map_or(true, |(last, _)| span.start >= last.end) {
+            kept.push((span, fingerprint));
+        }
+    }
+    kept
+}
+
+fn hex_fingerprint(hex: &[u8]) -> Fingerprint {
+    let canonical = String::from_utf8_lossy(hex).to_ascii_lowercase();
+    Fingerprint::of_canonical(&canonical)
+}
+
+/// The token a base64 word decodes to, padded or not.
+fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
+    let word = std::str::from_utf8(word).ok()?;
+    ["", "=", "=="].iter().find_map(|padding| {
+        let value = token::classify(&format!("{word}{padding}"));
+        value
+            .is_token()
+            .then(|| value.fingerprint().cloned())
+            .flatten()
+    })
+}
+
+/// The token-shaped strings of one file that stand outside every span of `sites`, each
+/// remembered so that output masks it.
+pub fn strays(display: &str, bytes: &[u8], sites: &[Span]) -> Vec<Stray> {
+    let found = find(bytes);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut strays = Vec::new();
+    for (span, fingerprint) in found {
+        if let Ok(text) = std::str::from_utf8(&bytes[span.clone()]) {
+            redact::remember(text);
+        }
+        let inside_a_site = sites
+            .iter()
+            .any(|site| site.start < span.end && span.start < site.end);
+        if inside_a_site {
+            continue;
+        }
+        let (line, column) = line_col(bytes, span.start);
+        strays.push(Stray {
+            display: display.to_owned(),
+            span,
+            line,
+            column,
+            fingerprint,
+        });
+    }
+    strays
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef";
+    const FINGERPRINT: &str = "sha256:3eb1bd439947eb76";
+
+    fn found(text: &str) -> Vec<(&str, String)> {
+        find(text.as_bytes())
+            .into_iter()
+            .map(|(span, f)| (&text[span], f.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_form_is_found_wherever_it_stands() {
+        let ui = STANDARD.encode(HEX);
+        let twice = STANDARD.encode(&ui);
+        let with_newline = STANDARD.encode(format!("{HEX}\n"));
+        let unpadded = ui.trim_end_matches('=');
+        let upper = HEX.to_ascii_uppercase();
+        let text = format!(
+            "# {HEX}\nx=\"--token={ui}\"\n{twice} {with_newline}\nkey:{unpadded}\n{upper}\n"
+        );
+        let hits = found(&text);
+        let forms: Vec<&str> = hits.iter().map(|(form, _)| *form).collect();
+        assert_eq!(forms, [HEX, &ui, &twice, &with_newline, unpadded, &upper]);
+        assert!(hits.iter().all(|(_, f)| f == FINGERPRINT));
+    }
+
+    #[test]
+    fn near_misses_are_not_tokens() {
+        for text in [
+            // 31 and 33 hex digits, a 40-digit commit id, a longer base64 blob.
+            &HEX[1..],
+            &format!("{HEX}a"),
+            "0123456789abcdef0123456789abcdef01234567",
+            &STANDARD.encode(format!("{HEX}{HEX}")),
+            "sha256:3eb1bd439947eb76",
+        ] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn strays_leave_out_the_sites() {
+        let text = format!("delegateToken: {HEX} # was {HEX}\n");
+        let site = 15..47;
+        let strays = strays("values.yaml", text.as_bytes(), &[site]);
+        assert_eq!(
+            strays,
+            [Stray {
+                display: "values.yaml".to_owned(),
+                span: 54..86,
+                line: 1,
+                column: 55,
+                fingerprint: Fingerprint::parse(FINGERPRINT).unwrap(),
+            }]
+        );
+    }
+}

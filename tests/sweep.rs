@@ -1,0 +1,133 @@
+//! Nothing left behind: every token-shaped string in every text file is judged by `check`
+//! and listed by `rotate` when it is a copy of the token being rotated, wherever it stands
+//! (prose, comments, files rekey does not parse).
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+
+/// A repo where the old token is at a site and also pasted where no scanner rewrites it.
+fn pasted(root: &Path) {
+    fs::write(
+        root.join("values.yaml"),
+        format!("delegateToken: {OLD_HEX}  # was {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("README.md"),
+        format!("Run with DELEGATE_TOKEN={OLD_HEX} locally.\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("notes.txt"),
+        format!("old one: {OTHER_HEX}\nchecksum: 0123456789abcdef0123456789abcdef\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn check_judges_tokens_outside_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    pasted(root);
+    fs::write(
+        root.join(".rekey.toml"),
+        format!(
+            "[tokens]\ncurrent = [\"{OLD_FINGERPRINT}\"]\nrevoked = [\"{OTHER_FINGERPRINT}\"]\n"
+        ),
+    )
+    .unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    // The revoked token pasted into a text file is an error; the current one is fine; an
+    // unknown 32-hex string (a checksum) is not judged.
+    assert_eq!(
+        run.stdout,
+        format!("notes.txt:1:10: error[revoked-token] a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it ({OTHER_FINGERPRINT})\n\
+rekey check: 1 error, 0 warnings, 0 notes in 3 files checked (1 site in 1 file); policy .rekey.toml\n")
+    );
+    // Once the token at the site is rotated, its copies are stale.
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    let stale = rekey(root, &["check", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stale.stdout).unwrap();
+    let found: Vec<(String, String, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["path"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("stale-token".to_owned(), "README.md".to_owned(), 1),
+            ("stale-token".to_owned(), "values.yaml".to_owned(), 1),
+            ("stale-token".to_owned(), "values.yaml".to_owned(), 1),
+        ]
+    );
+    assert_no_token(&stale.stdout, "check json");
+}
+
+#[test]
+fn rotate_lists_the_copies_it_cannot_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    pasted(root);
+    let token = new_token_file();
+    let run = rekey(
+        root,
+        &[
+            "rotate",
+            "--write",
+            "--new-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "Left behind: 2 copies of the old token outside any key rekey rewrites (a comment, prose, a file it does not parse); remove them before revoking it:\n  README.md:1:25 ({OLD_FINGERPRINT})\n  values.yaml:1:56 ({OLD_FINGERPRINT})\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_no_token(&run.stdout, "rotate");
+    // The site was rotated; the copies were not touched.
+    assert_eq!(
+        fs::read_to_string(root.join("values.yaml")).unwrap(),
+        format!("delegateToken: {NEW_HEX}  # was {OLD_HEX}\n")
+    );
+    let json = rekey(
+        root,
+        &[
+            "rotate",
+            "--new-token-file",
+            token.to_str().unwrap(),
+            "--only",
+            OLD_FINGERPRINT,
+            "--format",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["status"], "already-rotated");
+    // A rerun naming the old token still lists what is left of it.
+    let left: Vec<&str> = report["left_behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stray| stray["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["README.md", "values.yaml"]);
+}
