@@ -31,7 +31,7 @@ pub struct IgnoreRules {
     cwd: PathBuf,
     /// The walk's roots, whose repositories' indexes say which files are tracked.
     roots: Vec<PathBuf>,
-    by_directory: Arc<Mutex<HashMap<PathBuf, Option<Arc<Gitignore>>>>>,
+    by_directory: Arc<Mutex<HashMap<PathBuf, Directory>>>,
     /// Read on the first ignored path only: most walks never need it.
     tracked: Arc<OnceLock<BTreeSet<PathBuf>>>,
 }
@@ -68,14 +68,15 @@ impl IgnoreRules {
     fn ignored_by_rules(&self, path: &Path, is_dir: bool) -> bool {
         let mut directory = path.parent();
         while let Some(current) = directory {
-            if let Some(rules) = self.rules_of(current) {
+            let known = self.directory(current);
+            if let Some(rules) = &known.rules {
                 match rules.matched(path, is_dir) {
                     Match::Ignore(_) => return true,
                     Match::Whitelist(_) => return false,
                     Match::None => {}
                 }
             }
-            if current.join(".git").exists() {
+            if known.is_top {
                 break;
             }
             directory = current.parent();
@@ -83,18 +84,29 @@ impl IgnoreRules {
         false
     }
 
-    fn rules_of(&self, directory: &Path) -> Option<Arc<Gitignore>> {
+    /// What one directory contributes, read once per walk.
+    fn directory(&self, directory: &Path) -> Directory {
         if let Some(known) = self.lock().get(directory) {
             return known.clone();
         }
-        let rules = read_rules(directory).map(Arc::new);
-        self.lock().insert(directory.to_owned(), rules.clone());
-        rules
+        let known = Directory {
+            rules: read_rules(directory).map(Arc::new),
+            is_top: directory.join(".git").exists(),
+        };
+        self.lock().insert(directory.to_owned(), known.clone());
+        known
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Option<Arc<Gitignore>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Directory>> {
         self.by_directory.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A directory's rules, and whether it is a repository's top (where the search stops).
+#[derive(Clone)]
+struct Directory {
+    rules: Option<Arc<Gitignore>>,
+    is_top: bool,
 }
 
 /// Every file the indexes of the repositories holding `roots` track, as absolute paths.
