@@ -91,6 +91,13 @@ pub fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Makes `dir` a repository whose one commit on `main` holds every file in it.
+pub fn commit_all(dir: &Path, home: &Path) {
+    git(dir, home, &["init", "-q", "-b", "main"]);
+    git(dir, home, &["add", "-A"]);
+    git(dir, home, &["commit", "-q", "-m", "Delegate config"]);
+}
+
 /// `PATH` with the directory of the rekey under test first, for tools that run `rekey` from
 /// `PATH` (the system pre-commit hook, the GitHub Action's script).
 pub fn path_with_rekey() -> std::ffi::OsString {
