@@ -38,9 +38,9 @@ impl GitRepo {
 
     /// Opens the repository at exactly `dir` (a clone's top or a bare repository), without
     /// searching the directories above it: `--repo DIR` names the repository itself.
-    pub fn open_exact(dir: &Path, display: &str) -> Result<GitRepo, String> {
-        let repo = Repository::open(dir)
-            .map_err(|e| format!("{display}: not a git repository ({})", e.message()))?;
+    pub fn open_exact(dir: &Path) -> Result<GitRepo, String> {
+        let repo =
+            Repository::open(dir).map_err(|e| format!("not a git repository ({})", e.message()))?;
         Ok(GitRepo {
             repo,
             prefixes: Vec::new(),
@@ -194,6 +194,34 @@ impl GitRepo {
         Some(blob.content().to_vec())
     }
 
+    /// Refuses a branch name git would refuse, and a branch that already exists.
+    pub fn can_create_branch(&self, branch: &str) -> Result<(), String> {
+        if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
+            return Err(format!("--branch {branch}: not a valid branch name"));
+        }
+        if self
+            .repo
+            .find_reference(&format!("refs/heads/{branch}"))
+            .is_ok()
+        {
+            return Err(format!(
+                "branch {branch} already exists; nothing was committed: delete it or choose another name with --branch"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A commit's id as `git rev-parse --short` prints it: `core.abbrev` digits (7 by
+    /// default), more when that many are ambiguous.
+    pub fn short_id(&self, id: Oid) -> String {
+        self.repo
+            .find_object(id, None)
+            .and_then(|object| object.short_id())
+            .ok()
+            .and_then(|short| short.as_str().map(str::to_owned))
+            .unwrap_or_else(|| id.to_string())
+    }
+
     /// Commits `files` (repository-relative path and new bytes) on top of the base commit
     /// and points a new branch `branch` at the commit. Nothing else is moved.
     pub fn commit(
@@ -203,15 +231,7 @@ impl GitRepo {
         message: &str,
         files: &[(&str, &[u8])],
     ) -> Result<Oid, String> {
-        let reference = format!("refs/heads/{branch}");
-        if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
-            return Err(format!("--branch {branch}: not a valid branch name"));
-        }
-        if self.repo.find_reference(&reference).is_ok() {
-            return Err(format!(
-                "branch {branch} already exists; nothing was committed: delete it or choose another name with --branch"
-            ));
-        }
+        self.can_create_branch(branch)?;
         let (author, committer) = identity(&self.repo)?;
         let base = self
             .repo
@@ -249,7 +269,12 @@ impl GitRepo {
             .commit(None, &author, &committer, message, &tree, &[&base])
             .map_err(|e| fail("write the commit", e))?;
         self.repo
-            .reference(&reference, commit, false, "rekey: rotate delegate token")
+            .reference(
+                &format!("refs/heads/{branch}"),
+                commit,
+                false,
+                "rekey: rotate delegate token",
+            )
             .map_err(|e| fail(&format!("create branch {branch}"), e))?;
         Ok(commit)
     }

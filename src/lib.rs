@@ -2,7 +2,8 @@
 //! without changing any other byte. The pipeline maps onto modules: `source` (with
 //! `ignore_rules`; or `git` for a commit's tree or the index) → `engine` (with `formats`) →
 //! `plan` (with `edit`) → `verify` → `apply` (or `git` for a commit) → `report`.
-//! `rotation` runs the whole pipeline as one library stage and returns a typed outcome;
+//! `rotation` runs the whole pipeline as one library stage and returns a typed outcome
+//! (`rotation_repos` runs it in many repositories at once, `repos` names and reads them);
 //! `interrupt` owns signals and temp-file cleanup; `redact` masks every token in every
 //! output. `check` and `policy` judge scans for CI; `plan` and `check` ask `migration`
 //! which legacy keys a rotation renames; `property` states the rotate property the tests
@@ -32,6 +33,7 @@ pub mod redact;
 pub mod report;
 pub mod repos;
 pub mod rotation;
+pub mod rotation_repos;
 pub mod site;
 pub mod source;
 pub mod stdin;

@@ -101,7 +101,7 @@ impl Level {
 }
 
 /// A parsed policy. The default (no file) has no token lists and default levels.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Policy {
     pub current: BTreeSet<Fingerprint>,
     pub revoked: BTreeSet<Fingerprint>,
@@ -317,21 +317,8 @@ impl PolicyFile {
     /// nearest `.rekey.toml` from `cwd` up to the repository's top (the directory holding
     /// `.git`), or up to the filesystem root outside a repository.
     pub fn discover(cwd: &Path, config: Option<&Path>) -> Result<PolicyFile, String> {
-        let from_env = std::env::var_os("REKEY_CONFIG").filter(|v| !v.is_empty());
-        let named = match (config, &from_env) {
-            (Some(config), _) => Some((cwd.join(config), "--config")),
-            (None, Some(path)) => Some((cwd.join(path), "REKEY_CONFIG")),
-            (None, None) => None,
-        };
-        if let Some((path, origin)) = named {
-            let display = source::display_path(&path, cwd);
-            if std::fs::symlink_metadata(&path).is_err() {
-                return Err(format!("{origin} {display}: no such file"));
-            }
-            return PolicyFile::load(path, display, cwd).map(|mut file| {
-                file.display = format!("{} ({origin})", file.display);
-                file
-            });
+        if let Some(named) = PolicyFile::named(cwd, config)? {
+            return Ok(named);
         }
         match find_upwards(cwd, cwd) {
             Found::Policy(path, display) => PolicyFile::load(path, display, cwd),
@@ -379,6 +366,24 @@ impl PolicyFile {
             root: cwd.to_owned(),
             policy: None,
         }
+    }
+
+    /// The policy `--config FILE` or else `REKEY_CONFIG` names for the run, if either does:
+    /// one policy for every input (an organisation's list), found nowhere else.
+    pub fn named(cwd: &Path, config: Option<&Path>) -> Result<Option<PolicyFile>, String> {
+        let from_env = std::env::var_os("REKEY_CONFIG").filter(|v| !v.is_empty());
+        let (path, origin) = match (config, &from_env) {
+            (Some(config), _) => (cwd.join(config), "--config"),
+            (None, Some(path)) => (cwd.join(path), "REKEY_CONFIG"),
+            (None, None) => return Ok(None),
+        };
+        let display = source::display_path(&path, cwd);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(format!("{origin} {display}: no such file"));
+        }
+        let mut file = PolicyFile::load(path, display, cwd)?;
+        file.display = format!("{} ({origin})", file.display);
+        Ok(Some(file))
     }
 
     fn load(path: PathBuf, display: String, cwd: &Path) -> Result<PolicyFile, String> {

@@ -57,23 +57,30 @@ pub fn named(dirs: &[PathBuf], list: Option<&Path>, cwd: &Path) -> Result<Vec<Re
     Ok(repositories)
 }
 
-/// Scans each repository's `HEAD` on its own thread (at most as many at once as there are
-/// cores), in the order given. `own_policy`: read each repository's committed `.rekey.toml`.
+/// Scans each repository's `HEAD`, in parallel, in the order given. `own_policy`: read each
+/// repository's committed `.rekey.toml`.
 pub fn scan_all(repositories: &[Repository], own_policy: bool) -> Vec<Result<Scanned, String>> {
+    in_parallel(repositories, &|repository| scan_one(repository, own_policy))
+}
+
+/// Runs `work` on each repository on its own thread, at most as many at once as there are
+/// cores, and returns the results in the order given. Each result is built whole on its
+/// thread, so nothing one repository prints can interleave with another's.
+pub fn in_parallel<T: Send>(
+    repositories: &[Repository],
+    work: &(dyn Fn(&Repository) -> Result<T, String> + Sync),
+) -> Vec<Result<T, String>> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results = Vec::with_capacity(repositories.len());
     for chunk in repositories.chunks(workers.max(1)) {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|repository| scope.spawn(move || scan_one(repository, own_policy)))
+                .map(|repository| scope.spawn(move || work(repository)))
                 .collect();
             for (handle, repository) in handles.into_iter().zip(chunk) {
                 results.push(handle.join().unwrap_or_else(|_| {
-                    Err(format!(
-                        "{}: the scan stopped unexpectedly",
-                        repository.label
-                    ))
+                    Err(format!("{}: stopped unexpectedly", repository.label))
                 }));
             }
         });
@@ -83,7 +90,7 @@ pub fn scan_all(repositories: &[Repository], own_policy: bool) -> Vec<Result<Sca
 
 fn scan_one(repository: &Repository, own_policy: bool) -> Result<Scanned, String> {
     let label = &repository.label;
-    let repo = GitRepo::open_exact(&repository.dir, label)?;
+    let repo = GitRepo::open_exact(&repository.dir).map_err(|e| format!("{label}: {e}"))?;
     let head = repo
         .resolve("HEAD")
         .map_err(|_| format!("{label}: HEAD does not name a commit (an empty repository?)"))?;

@@ -47,6 +47,9 @@ pub enum Input {
         repo: GitRepo,
         base: git2::Oid,
         policy: Option<Policy>,
+        /// How reports name `policy`: the committed `.rekey.toml`, or the file `--config` /
+        /// `REKEY_CONFIG` named for every repository of a `--repo` run.
+        policy_display: String,
     },
 }
 
@@ -107,15 +110,7 @@ pub struct Rotation<'s> {
 pub fn prepare(request: &Request) -> Result<Prepared, Error> {
     let cwd = &request.cwd;
     let (input, scan) = match &request.mode {
-        Mode::Commit { base, .. } => {
-            let repo = GitRepo::open(cwd, &request.roots)?;
-            let base = repo.resolve(base)?;
-            let policy = policy_in_commit(&repo, base)?;
-            let scan = repo.scan_commit(base, &|path| {
-                policy.as_ref().is_some_and(|p| p.excludes(path))
-            })?;
-            (Input::Commit { repo, base, policy }, scan)
-        }
+        Mode::Commit { base, .. } => read_commit(GitRepo::open(cwd, &request.roots)?, base, None)?,
         Mode::DryRun | Mode::Write(_) => {
             let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
             let scan = engine::scan_paths(&request.roots, cwd, &|path| {
@@ -124,9 +119,54 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
             (Input::WorkingTree(policy), scan)
         }
     };
+    refuse_unsafe(request, input, scan)
+}
+
+/// Prepares the rotation of the commit `base` names in a repository the caller opened
+/// (`--repo DIR`), under `named` (the policy `--config` or `REKEY_CONFIG` names for every
+/// repository) or else the `.rekey.toml` committed at the repository's root.
+pub fn prepare_commit(
+    request: &Request,
+    repo: GitRepo,
+    base: &str,
+    named: Option<&PolicyFile>,
+) -> Result<Prepared, Error> {
+    let (input, scan) = read_commit(repo, base, named)?;
+    refuse_unsafe(request, input, scan)
+}
+
+/// The commit's tree, scanned under its policy.
+fn read_commit(
+    repo: GitRepo,
+    base: &str,
+    named: Option<&PolicyFile>,
+) -> Result<(Input, Scan), Error> {
+    let base = repo.resolve(base)?;
+    let (policy, policy_display) = match named {
+        Some(file) => (file.policy.clone(), file.display.clone()),
+        None => (policy_in_commit(&repo, base)?, policy::FILE_NAME.to_owned()),
+    };
+    let scan = repo.scan_commit(base, &|path| {
+        policy.as_ref().is_some_and(|p| p.excludes(path))
+    })?;
+    let input = Input::Commit {
+        repo,
+        base,
+        policy,
+        policy_display,
+    };
+    Ok((input, scan))
+}
+
+/// Refuses a new token the policy lists as revoked, and any file that could not be parsed.
+fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared, Error> {
     let (rules, display) = match &input {
         Input::WorkingTree(file) => (file.policy.as_ref(), file.display.clone()),
-        Input::Commit { policy, .. } => (policy.as_ref(), policy::FILE_NAME.to_owned()),
+        Input::Commit {
+            policy,
+            policy_display,
+            ..
+        } => (policy.as_ref(), policy_display.clone()),
     };
     let new = request.new.fingerprint();
     if rules.is_some_and(|p| p.revoked.contains(new)) {
@@ -189,8 +229,10 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
     let policy = match &prepared.input {
         Input::WorkingTree(file) => file.display.clone(),
         Input::Commit {
-            policy: Some(_), ..
-        } => policy::FILE_NAME.to_owned(),
+            policy: Some(_),
+            policy_display,
+            ..
+        } => policy_display.clone(),
         Input::Commit { policy: None, .. } => {
             format!("no {} in the base commit", policy::FILE_NAME)
         }
@@ -225,9 +267,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         ) => {
             rotation.applied = Applied::NotCommitted;
             if !rotation.plan.is_empty() {
-                let branch = branch
-                    .clone()
-                    .unwrap_or_else(|| format!("rekey/rotate-{}", new.short()));
+                let branch = branch.clone().unwrap_or_else(|| default_branch(new));
                 let message = rotate_report::commit_message(&rotation.plan, message.as_deref());
                 let mut files: Vec<(&str, &[u8])> = rewrites
                     .iter()
@@ -248,6 +288,11 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         }
     }
     Ok(rotation)
+}
+
+/// The branch `--commit` creates unless `--branch` names one.
+pub fn default_branch(new: &Fingerprint) -> String {
+    format!("rekey/rotate-{}", new.short())
 }
 
 /// The working-tree transaction: the policy file first, so that an interrupted run never

@@ -1,7 +1,7 @@
 //! The JSON contracts under `schemas/` hold for real output: every JSON report rekey prints
-//! (scan, check, rotate in each mode, the GitLab Code Quality report) is validated against
-//! its schema by Python's `jsonschema` (Draft 2020-12; `.ci/run` installs it from PyPI),
-//! and a report that breaks the contract is rejected.
+//! (scan, check, inventory, rotate in each mode and over many repositories, the GitLab Code
+//! Quality report) is validated against its schema by Python's `jsonschema` (Draft 2020-12;
+//! `.ci/run` installs it from PyPI), and a report that breaks the contract is rejected.
 
 mod common;
 
@@ -175,5 +175,67 @@ fn inventory_json_matches_its_schema() {
         violations("rekey.inventory.v1.json", &report.to_string()),
         "delegates/0/tokens/0/fingerprint: 'sha256:1' does not match '^sha256:[0-9a-f]{16}$'\n\
 delegates/0/tokens/0/state: 'gone' is not one of ['current', 'stale', 'revoked', 'unknown']\n"
+    );
+}
+
+#[test]
+fn rotate_repos_json_matches_its_schema_and_holds_rotate_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    for name in ["api", "done"] {
+        let repo = dir.path().join(name);
+        copy_tree(&fixtures().join("repos").join(name), &repo);
+        commit_all(&repo, &home);
+    }
+    fs::create_dir(dir.path().join("notrepo")).unwrap();
+    let token = new_token_file();
+    let home = home.to_str().unwrap();
+    let mut env = vec![("HOME", home), ("GIT_CONFIG_NOSYSTEM", "1")];
+    env.extend_from_slice(&IDENTITY);
+    let rotate = |extra: &[&str]| {
+        let mut args = vec!["rotate", "--new-token-file", token.to_str().unwrap()];
+        args.extend_from_slice(&["--format", "json"]);
+        args.extend_from_slice(extra);
+        rekey_with(dir.path(), &args, &env, None)
+    };
+    for mode in [&[][..], &["--commit"][..]] {
+        let mut args = vec!["--repo", "api", "--repo", "done", "--repo", "notrepo"];
+        args.extend_from_slice(mode);
+        let run = rotate(&args);
+        assert_eq!(run.status, 2, "{}", run.stderr);
+        assert_valid("rekey.rotate-repos.v1.json", &run);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let results: Vec<&str> = report["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        let done = if mode.is_empty() {
+            "would-commit"
+        } else {
+            "committed"
+        };
+        assert_eq!(results, [done, "already-rotated", "failed"]);
+        for entry in report["repositories"].as_array().unwrap() {
+            if !entry["rotation"].is_null() {
+                assert_eq!(
+                    violations("rekey.rotate.v1.json", &entry["rotation"].to_string()),
+                    ""
+                );
+            }
+        }
+    }
+    let run = rotate(&["--repo", "notrepo"]);
+    let mut report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    report["repositories"][0]["rotation"] = serde_json::json!({"schema": "rekey.rotate/v1"});
+    report["repositories"][0]["branch"] = "rekey/x".into();
+    report["repositories"][0]["mode"] = "commit".into();
+    assert_eq!(
+        violations("rekey.rotate-repos.v1.json", &report.to_string()),
+        "repositories/0: Additional properties are not allowed ('mode' was unexpected)\n\
+repositories/0/branch: 'rekey/x' is not of type 'null'\n\
+repositories/0/rotation: {'schema': 'rekey.rotate/v1'} is not of type 'null'\n"
     );
 }

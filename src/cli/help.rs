@@ -35,10 +35,12 @@ Examples:
   rekey rotate --new-token-file new.txt --write         # rewrite the working tree
   rekey rotate --new-token-env NEW_TOKEN --commit       # a commit on a new branch
   rekey rotate --only sha256:0123456789abcdef --new-token-stdin --write < new.txt
+  rekey rotate --new-token-env NEW_TOKEN --repos fleet.txt --commit   # a branch in each repository
 
 Exit status:
   0  rotated, or nothing to rotate, or a dry run
-  2  an error; nothing was written or committed";
+  2  an error; nothing was written or committed (with --repo/--repos: a repository failed,
+     and each of the others was still rotated)";
 
 pub const CHECK: &str = "\
 Examples:

@@ -1,7 +1,7 @@
 //! What `scan`, `check` and `inventory` read: paths of the working tree, `-` for a stream on
 //! standard input, and `--repo DIR` / `--repos FILE` for repositories' `HEAD` trees, each
 //! with the policy that governs it. A repository that fails is reported and left out; the
-//! command's exit status says so.
+//! command's exit status says so. `rotate` takes the same `--repo` / `--repos` ([`RepoArgs`]).
 
 use super::roots;
 use crate::engine::{self, Scan};
@@ -14,6 +14,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct SourceArgs {
+    #[command(flatten)]
+    repositories: RepoArgs,
+    /// The format of the stream `-` reads from standard input (default: sniffed).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    stdin_format: Option<StdinFormatArg>,
+}
+
+/// `--repo DIR` and `--repos FILE`, shared by every command that reads many repositories.
+#[derive(Args)]
+pub struct RepoArgs {
     /// Read this repository's HEAD tree from its object store (a clone or a bare mirror),
     /// instead of a working tree (repeatable).
     #[arg(long = "repo", value_name = "DIR")]
@@ -21,9 +31,18 @@ pub struct SourceArgs {
     /// Read the repositories listed in FILE (one path per line, relative to FILE).
     #[arg(long = "repos", value_name = "FILE")]
     repos: Option<PathBuf>,
-    /// The format of the stream `-` reads from standard input (default: sniffed).
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    stdin_format: Option<StdinFormatArg>,
+}
+
+impl RepoArgs {
+    /// Whether any repository is named.
+    pub fn any(&self) -> bool {
+        !self.repo.is_empty() || self.repos.is_some()
+    }
+
+    /// The repositories named, in order: `--repo`s first, then the list file's lines.
+    pub fn named(&self, cwd: &Path) -> Result<Vec<repos::Repository>, String> {
+        repos::named(&self.repo, self.repos.as_deref(), cwd)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +128,7 @@ pub fn gather(
         .filter(|p| p.as_os_str() != "-")
         .cloned()
         .collect();
-    let repositories = repos::named(&sources.repo, sources.repos.as_deref(), cwd)?;
+    let repositories = sources.repositories.named(cwd)?;
     if tree.is_empty() && !from_stdin && repositories.is_empty() {
         tree.push(PathBuf::from("."));
     }

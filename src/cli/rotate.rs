@@ -2,12 +2,16 @@
 //! environment, a file or stdin; the mode, chosen once), hands it to the library's
 //! `rotation` stage and prints its outcome. Nothing here scans, plans or writes.
 
-use super::{fail, roots, EXIT_OK};
+use super::inputs::RepoArgs;
+use super::{fail, roots, EXIT_ERROR, EXIT_OK};
 use crate::apply;
 use crate::plan::RotateOptions;
+use crate::policy::PolicyFile;
 use crate::report::rotate::{self as rotate_report, Secrets};
+use crate::report::rotate_repos::{self as repos_report, View};
 use crate::report::{self, Style};
 use crate::rotation::{self, Mode, Request};
+use crate::rotation_repos::{self, Outcome};
 use crate::token::{Fingerprint, NewToken};
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -19,6 +23,13 @@ use zeroize::Zeroizing;
 pub struct RotateArgs {
     /// Files or directories to rotate in (default: the current directory).
     paths: Vec<PathBuf>,
+    // Each repository on a new branch of its own with --commit; without it, a dry run.
+    #[command(flatten)]
+    repositories: RepoArgs,
+    /// With --repo/--repos: the policy for every repository (default: each repository's
+    /// committed .rekey.toml; REKEY_CONFIG names one too).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Read the new token from this environment variable.
     #[arg(long, value_name = "NAME", group = "new-token")]
     new_token_env: Option<String>,
@@ -84,27 +95,22 @@ enum RotateFormat {
 }
 
 pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
-    match rotate(args, cwd) {
-        Ok(()) => EXIT_OK,
-        Err(message) => fail(&message),
+    if args.stat && args.format == RotateFormat::Json {
+        return fail("--stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)");
     }
+    let result = if args.repositories.any() {
+        rotate_repositories(args, cwd)
+    } else {
+        rotate(args, cwd).map(|()| EXIT_OK)
+    };
+    result.unwrap_or_else(|message| fail(&message))
 }
 
 fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
-    if args.stat && args.format == RotateFormat::Json {
-        return Err("--stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)".to_owned());
+    if args.config.is_some() {
+        return Err("--config names the policy of a --repo/--repos run; a rotation here uses the .rekey.toml found upwards (or REKEY_CONFIG), and --commit the one in the base commit".to_owned());
     }
-    let mode = if args.commit {
-        Mode::Commit {
-            branch: args.branch.clone(),
-            base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
-            message: args.message.clone(),
-        }
-    } else if args.write {
-        Mode::Write(apply::Options { force: args.force })
-    } else {
-        Mode::DryRun
-    };
+    let mode = mode(&args);
     if args.paths.iter().any(|p| p.as_os_str() == "-") {
         return Err("-: rotate never rewrites a stream; rotate the files it was deployed from, then redeploy (`rekey inventory -` says which delegates hold the token)".to_owned());
     }
@@ -117,21 +123,14 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
     };
     let prepared = rotation::prepare(&request).map_err(|e| e.to_string())?;
     let rotation = rotation::rotate(&request, &prepared).map_err(|e| e.to_string())?;
-    let secrets = if args.show_secrets {
-        Secrets::Shown
-    } else {
-        Secrets::Redacted
-    };
+    let secrets = secrets(&args);
     let out = match args.format {
         RotateFormat::Json => rotate_report::json(&rotation, secrets),
         RotateFormat::Text => {
             rotate_report::text(&rotation, secrets, args.stat, Style::for_stdout())
         }
     };
-    match secrets {
-        Secrets::Shown => report::to_stdout_revealing(&out),
-        Secrets::Redacted => report::to_stdout(&out),
-    }
+    print(&out, secrets);
     for skipped in &prepared.scan.skipped {
         report::warning(&format!(
             "{}: not rotated: {}; it may still hold the old token",
@@ -144,6 +143,92 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--repo`/`--repos`: each repository's base commit rotated on a branch of its own (a dry
+/// run without --commit), in parallel. Exit 2 when any repository failed.
+fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, String> {
+    if !args.paths.is_empty() {
+        return Err("--repo/--repos rotate each repository whole; drop the paths (or rotate one repository's paths with --commit from inside it)".to_owned());
+    }
+    if args.write {
+        return Err("--repo/--repos read each repository's commits, not a working tree: use --commit (a new branch in each repository) instead of --write".to_owned());
+    }
+    let mode = mode(&args);
+    let repositories = args.repositories.named(cwd)?;
+    if repositories.is_empty() {
+        return Err("--repos names no repository: list one path per line".to_owned());
+    }
+    let named = PolicyFile::named(cwd, args.config.as_deref())?;
+    let request = Request {
+        new: read_new_token(&args)?,
+        options: rotate_options(&args)?,
+        roots: Vec::new(),
+        cwd: cwd.to_owned(),
+        mode,
+    };
+    let secrets = secrets(&args);
+    let view = match (args.format, args.stat) {
+        (RotateFormat::Json, _) => View::Json,
+        (RotateFormat::Text, true) => View::Stat,
+        (RotateFormat::Text, false) => View::Diff,
+    };
+    let style = Style::for_stdout();
+    let rotations = rotation_repos::rotate_all(
+        &request,
+        &repositories,
+        named.as_ref(),
+        &|repository, prepared, rotation| {
+            repos_report::part(&repository.label, prepared, rotation, secrets, view, style)
+        },
+    );
+    let out = match view {
+        View::Json => repos_report::json(&rotations, args.commit),
+        View::Diff | View::Stat => repos_report::text(&rotations, args.commit, cwd, style),
+    };
+    print(&out, secrets);
+    let mut failed = false;
+    for rotation in &rotations {
+        if let Some(part) = &rotation.rendered {
+            part.warnings.iter().for_each(|w| report::warning(w));
+            part.notes.iter().for_each(|n| report::note(n));
+        }
+        if let Outcome::Failed(reason) = &rotation.outcome {
+            report::error(&format!("{}: {reason}", rotation.repository.label));
+            failed = true;
+        }
+    }
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+}
+
+/// The mode, chosen once.
+fn mode(args: &RotateArgs) -> Mode {
+    if args.commit {
+        Mode::Commit {
+            branch: args.branch.clone(),
+            base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
+            message: args.message.clone(),
+        }
+    } else if args.write {
+        Mode::Write(apply::Options { force: args.force })
+    } else {
+        Mode::DryRun
+    }
+}
+
+fn secrets(args: &RotateArgs) -> Secrets {
+    if args.show_secrets {
+        Secrets::Shown
+    } else {
+        Secrets::Redacted
+    }
+}
+
+fn print(out: &str, secrets: Secrets) {
+    match secrets {
+        Secrets::Shown => report::to_stdout_revealing(out),
+        Secrets::Redacted => report::to_stdout(out),
+    }
 }
 
 fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, String> {

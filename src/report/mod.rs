@@ -11,6 +11,7 @@ pub mod check;
 pub mod inventory;
 pub mod progress;
 pub mod rotate;
+pub mod rotate_repos;
 pub mod scan;
 
 use crate::engine::FileError;

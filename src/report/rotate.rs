@@ -13,7 +13,7 @@ use crate::sweep::Stray;
 use crate::token::Fingerprint;
 use serde::Serialize;
 use similar::TextDiff;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// Whether the diff may show token values.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn of(applied: &Applied) -> Outcome {
+    pub fn of(applied: &Applied) -> Outcome {
         match applied {
             Applied::Written => Outcome::Written,
             Applied::Committed { .. } => Outcome::Committed,
@@ -294,6 +294,13 @@ fn counts<'c>(changes: impl IntoIterator<Item = &'c Change>) -> String {
 /// `--stat`: one line per file with what changes in it (zero counts left out), then the
 /// summary line; no diff, so a rotation across thousands of files stays readable.
 pub fn stat(plan: &Plan, outcome: Outcome) -> String {
+    let mut out = stat_lines(plan);
+    out.push_str(&summary(plan, outcome));
+    out
+}
+
+/// The per-file lines of `--stat`.
+pub fn stat_lines(plan: &Plan) -> String {
     let width = plan
         .files
         .iter()
@@ -318,7 +325,6 @@ pub fn stat(plan: &Plan, outcome: Outcome) -> String {
             parts.join(", ")
         ));
     }
-    out.push_str(&summary(plan, outcome));
     redact::mask(&out)
 }
 
@@ -360,15 +366,24 @@ pub fn committed(branch: &str, commit: &str, plan: &Plan) -> String {
     let mut out = format!(
         "Committed {commit} on new branch {branch}.\n\
          Next:\n  \
-         1. git push origin {branch}, then open a pull request (merge request) from it.\n  \
-         2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
-         (kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n"
+         1. git push origin {branch}, then open a pull request (merge request) from it.\n"
     );
-    if let Some(old) = old_tokens(plan) {
-        let list: Vec<&str> = plan.rotated.iter().map(Fingerprint::as_str).collect();
+    out.push_str(&after_review(&plan.rotated));
+    out
+}
+
+/// The steps after the review, numbered from 2: roll out, revoke `rotated` in Harness,
+/// record the revocation.
+pub fn after_review(rotated: &BTreeSet<Fingerprint>) -> String {
+    let mut out = "  2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
+         (kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n"
+        .to_owned();
+    if !rotated.is_empty() {
+        let list: Vec<&str> = rotated.iter().map(Fingerprint::as_str).collect();
         out.push_str(&format!(
-            "  3. Revoke the old token ({old}) in Harness (Delegates > Tokens, where it was issued).\n  \
+            "  3. Revoke the old token ({}) in Harness (Delegates > Tokens, where it was issued).\n  \
              4. rekey revoke {}, so rekey check fails wherever it is still found.\n",
+            list.join(", "),
             list.join(" ")
         ));
     }
@@ -411,66 +426,74 @@ pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
 }
 
 #[derive(Serialize)]
-struct ChangeRecord<'a> {
+struct ChangeRecord {
     line: usize,
     column: usize,
-    key: &'a str,
+    key: String,
     action: &'static str,
     encoding: Option<&'static str>,
     renamed_to: Option<&'static str>,
 }
 
 #[derive(Serialize)]
-struct FileRecord<'a> {
-    path: &'a str,
-    changes: Vec<ChangeRecord<'a>>,
+struct FileRecord {
+    path: String,
+    changes: Vec<ChangeRecord>,
     diff: String,
 }
 
+/// The `rekey.rotate/v1` object. It owns its data, so that a rotation rendered on one
+/// thread (one of many repositories) can be serialized on another.
 #[derive(Serialize)]
-struct RotateReport<'a> {
+pub struct RotateReport {
     schema: &'static str,
     mode: &'static str,
     /// `planned`, `already-rotated` or `nothing-to-do`.
     status: &'static str,
     /// The policy file that applies, or where rekey looked for one.
-    policy: &'a str,
+    policy: String,
     /// Whether `[tokens] current` changes (or would, in a dry run).
     policy_updated: bool,
     /// rekey's own temp files left by an interrupted run.
-    leftovers: &'a [String],
+    leftovers: Vec<String>,
     /// Copies of a rotated token outside every site.
-    left_behind: Vec<StrayRecord<'a>>,
-    old: Vec<&'a Fingerprint>,
-    new: &'a Fingerprint,
-    files: Vec<FileRecord<'a>>,
+    left_behind: Vec<StrayRecord>,
+    old: Vec<Fingerprint>,
+    new: Fingerprint,
+    files: Vec<FileRecord>,
     notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<CommitRecord<'a>>,
+    commit: Option<CommitRecord>,
 }
 
 #[derive(Serialize)]
-struct StrayRecord<'a> {
-    path: &'a str,
+struct StrayRecord {
+    path: String,
     line: usize,
     column: usize,
-    fingerprint: &'a Fingerprint,
+    fingerprint: Fingerprint,
 }
 
 #[derive(Serialize)]
-struct CommitRecord<'a> {
-    branch: &'a str,
-    id: &'a str,
+struct CommitRecord {
+    branch: String,
+    id: String,
 }
 
-/// `committed`: the branch and commit id of a `--commit` rotation.
+/// The `rekey.rotate/v1` JSON text: the branch and commit id of a `--commit` rotation
+/// under `commit`.
 pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
+    super::json(&record(rotation, secrets))
+}
+
+/// The `rekey.rotate/v1` object of a rotation.
+pub fn record(rotation: &Rotation, secrets: Secrets) -> RotateReport {
     let plan = &rotation.plan;
     let files = plan
         .files
         .iter()
         .map(|file_plan| FileRecord {
-            path: &file_plan.file.display,
+            path: file_plan.file.display.clone(),
             changes: file_plan
                 .changes
                 .iter()
@@ -480,7 +503,7 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
                     ChangeRecord {
                         line,
                         column,
-                        key: &site.key,
+                        key: site.key.clone(),
                         action: match change.value {
                             Some(ValueChange::Rotated { .. }) => "rotated",
                             Some(ValueChange::Filled { .. }) => "filled",
@@ -494,7 +517,7 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
             diff: file_diff(file_plan, secrets),
         })
         .collect();
-    super::json(&RotateReport {
+    RotateReport {
         schema: "rekey.rotate/v1",
         mode: match rotation.applied {
             Applied::DryRun => "dry-run",
@@ -506,28 +529,31 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
             Status::AlreadyRotated => "already-rotated",
             Status::NothingToDo => "nothing-to-do",
         },
-        policy: &rotation.policy,
+        policy: rotation.policy.clone(),
         policy_updated: rotation.policy_update.is_some(),
-        leftovers: &rotation.leftovers,
+        leftovers: rotation.leftovers.clone(),
         left_behind: rotation
             .left_behind
             .iter()
             .map(|stray| StrayRecord {
-                path: &stray.display,
+                path: stray.display.clone(),
                 line: stray.line,
                 column: stray.column,
-                fingerprint: &stray.fingerprint,
+                fingerprint: stray.fingerprint.clone(),
             })
             .collect(),
-        old: plan.rotated.iter().collect(),
-        new: &plan.new,
+        old: plan.rotated.iter().cloned().collect(),
+        new: plan.new.clone(),
         files,
         notes: plan.notes.iter().map(|n| redact::mask(n)).collect(),
         commit: match &rotation.applied {
-            Applied::Committed { branch, id } => Some(CommitRecord { branch, id }),
+            Applied::Committed { branch, id } => Some(CommitRecord {
+                branch: branch.clone(),
+                id: id.clone(),
+            }),
             _ => None,
         },
-    })
+    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,13 @@ pub fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Makes `dir` a repository whose one commit on `main` holds every file in it.
+pub fn commit_all(dir: &Path, home: &Path) {
+    git(dir, home, &["init", "-q", "-b", "main"]);
+    git(dir, home, &["add", "-A"]);
+    git(dir, home, &["commit", "-q", "-m", "Delegate config"]);
+}
+
 /// `PATH` with the directory of the rekey under test first, for tools that run `rekey` from
 /// `PATH` (the system pre-commit hook, the GitHub Action's script).
 pub fn path_with_rekey() -> std::ffi::OsString {
@@ -137,12 +144,11 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
     let mut child = command.spawn().expect("the rekey binary runs");
     if let Some(input) = stdin {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        // rekey may refuse before reading stdin (rotate -): a closed pipe is its answer.
+        let written = child.stdin.take().unwrap().write_all(input.as_bytes());
+        if let Err(error) = written {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
     }
     let Output {
         status,
