@@ -47,12 +47,29 @@ pub struct Walked<T> {
     pub strays: Vec<Stray>,
 }
 
-static MARKERS: LazyLock<AhoCorasick> =
-    LazyLock::new(|| AhoCorasick::new(keys::ALL).expect("key names are valid patterns"));
+/// The key names as a SIMD multi-literal searcher (Teddy) where the processor has one,
+/// else an Aho-Corasick automaton: every file read goes through this search.
+enum Markers {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+static MARKERS: LazyLock<Markers> = LazyLock::new(|| {
+    let mut builder = aho_corasick::packed::Config::new().builder();
+    match builder.extend(keys::ALL).build() {
+        Some(searcher) => Markers::Packed(searcher),
+        None => {
+            Markers::Automaton(AhoCorasick::new(keys::ALL).expect("key names are valid patterns"))
+        }
+    }
+});
 
 /// True when `bytes` contains any key name: only such files are parsed.
 pub fn has_marker(bytes: &[u8]) -> bool {
-    MARKERS.is_match(bytes)
+    match &*MARKERS {
+        Markers::Packed(searcher) => searcher.find(bytes).is_some(),
+        Markers::Automaton(automaton) => automaton.is_match(bytes),
+    }
 }
 
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
@@ -160,14 +177,43 @@ pub enum Candidate {
     Nothing,
 }
 
+thread_local! {
+    /// Each walker thread reads every file into the same buffer: a file that holds neither
+    /// a key name nor a token-shaped string costs no allocation.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     let display = || display_path(path, cwd);
-    let candidate = match read_regular(path, MAX_FILE_SIZE) {
-        Ok(bytes) => {
-            let display = display();
-            let strays = strays_of(&display, &bytes);
-            return (candidate(path.to_owned(), display, bytes), strays);
+    let read = BUFFER.with_borrow_mut(|buffer| {
+        read_regular_into(path, MAX_FILE_SIZE, buffer)?;
+        let bytes = buffer.as_slice();
+        if memchr::memchr(0, bytes).is_some() {
+            // Binary data: never swept; judged only when a key name stands in it.
+            if !has_marker(bytes) && !has_utf16_marker(bytes) {
+                return Ok((Candidate::Nothing, Vec::new()));
+            }
+            return Ok((
+                candidate(path.to_owned(), display(), bytes.to_vec()),
+                Vec::new(),
+            ));
         }
+        let found = sweep::find(bytes);
+        let marked = has_marker(bytes);
+        if found.is_empty() && !marked {
+            return Ok((Candidate::Nothing, Vec::new()));
+        }
+        let display = display();
+        let strays = sweep::located(&display, bytes, found, &[]);
+        let candidate = if marked {
+            candidate(path.to_owned(), display, bytes.to_vec())
+        } else {
+            Candidate::Nothing
+        };
+        Ok((candidate, strays))
+    });
+    let candidate = match read {
+        Ok(outcome) => return outcome,
         // A large file is searched for key names in bounded chunks, never skipped unread.
         Err(ReadError::TooLarge(size)) => match stream_has_marker(path) {
             Ok(false) => Candidate::Nothing,
@@ -310,8 +356,16 @@ impl std::fmt::Display for ReadError {
 /// symlink and without blocking (a FIFO would otherwise wait forever for a writer), then
 /// checked to be a regular file on the open descriptor, and read no further than `limit`.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    read_regular_into(path, limit, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_regular`] into a buffer the caller reuses (cleared first).
+pub fn read_regular_into(path: &Path, limit: u64, bytes: &mut Vec<u8>) -> Result<(), ReadError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
+    bytes.clear();
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -327,15 +381,15 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     if metadata.len() > limit {
         return Err(ReadError::TooLarge(metadata.len()));
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    bytes.reserve(metadata.len() as usize);
     // The file may grow between the stat and the read: never read past the limit.
     file.take(limit + 1)
-        .read_to_end(&mut bytes)
+        .read_to_end(bytes)
         .map_err(ReadError::Io)?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge(bytes.len() as u64));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// What kind of thing a non-regular file is, for messages.

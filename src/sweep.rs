@@ -47,41 +47,37 @@ static CLASS: [u8; 256] = {
     table
 };
 
+/// The shortest run of base64 characters a token can be: 32 hex digits.
+const SHORTEST: usize = 32;
+
 /// Where token-shaped strings that decode as delegate tokens stand in `bytes`, in order
 /// and not overlapping, with their fingerprints.
+///
+/// Every token is a run of at least 32 base64-class characters (hex digits are among
+/// them), and any such run covers one of the bytes at 31, 63, 95, …: only those bytes are
+/// looked at until one falls inside a run, so ordinary text costs one byte in 32.
 pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
+    let is_base64 = |b: u8| CLASS[b as usize] & BASE64 != 0;
     let mut found: Vec<(Range<usize>, Fingerprint)> = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        if CLASS[bytes[at] as usize] & BASE64 == 0 {
-            at += 1;
+    let mut probe = SHORTEST - 1;
+    while probe < bytes.len() {
+        if !is_base64(bytes[probe]) {
+            probe += SHORTEST;
             continue;
         }
-        // A run of base64 characters, and the hex runs inside it.
-        let start = at;
-        let mut hex_start = start;
-        while at < bytes.len() && CLASS[bytes[at] as usize] & BASE64 != 0 {
-            if CLASS[bytes[at] as usize] & HEX == 0 {
-                if at - hex_start == 32 {
-                    found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
-                }
-                hex_start = at + 1;
-            }
-            at += 1;
+        let mut start = probe;
+        while start > 0 && is_base64(bytes[start - 1]) {
+            start -= 1;
         }
-        if at - hex_start == 32 {
-            found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
-        }
-        let mut end = at;
-        while end < bytes.len() && end - at < 2 && bytes[end] == b'=' {
+        let mut end = probe + 1;
+        while end < bytes.len() && is_base64(bytes[end]) {
             end += 1;
         }
-        if (40..=64).contains(&(at - start)) {
-            if let Some(fingerprint) = base64_fingerprint(&bytes[start..at]) {
-                found.push((start..end, fingerprint));
-            }
+        if end - start >= SHORTEST {
+            run_tokens(bytes, start..end, &mut found);
         }
-        at = end.max(at + 1);
+        // The next run starts after `end`; one of at least 32 characters covers this probe.
+        probe = end + SHORTEST;
     }
     // Longest first at each start; a span inside one already taken is dropped.
     found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
@@ -92,6 +88,29 @@ pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
         }
     }
     kept
+}
+
+/// The tokens in one maximal run of base64 characters: each run of exactly 32 hex digits
+/// inside it, and the run itself (with any `=` padding after it) when it decodes as one.
+fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fingerprint)>) {
+    let mut hex_start = run.start;
+    for at in run.clone().chain(std::iter::once(run.end)) {
+        if at == run.end || CLASS[bytes[at] as usize] & HEX == 0 {
+            if at - hex_start == 32 {
+                found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
+            }
+            hex_start = at + 1;
+        }
+    }
+    let mut end = run.end;
+    while end < bytes.len() && end - run.end < 2 && bytes[end] == b'=' {
+        end += 1;
+    }
+    if (40..=64).contains(&run.len()) {
+        if let Some(fingerprint) = base64_fingerprint(&bytes[run.clone()]) {
+            found.push((run.start..end, fingerprint));
+        }
+    }
 }
 
 fn hex_fingerprint(hex: &[u8]) -> Fingerprint {
@@ -114,10 +133,16 @@ fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
 /// The token-shaped strings of one file that stand outside every span of `sites`, each
 /// remembered so that output masks it.
 pub fn strays(display: &str, bytes: &[u8], sites: &[Span]) -> Vec<Stray> {
-    let found = find(bytes);
-    if found.is_empty() {
-        return Vec::new();
-    }
+    located(display, bytes, find(bytes), sites)
+}
+
+/// [`strays`] for strings [`find`] already found in `bytes`.
+pub fn located(
+    display: &str,
+    bytes: &[u8],
+    found: Vec<(Range<usize>, Fingerprint)>,
+    sites: &[Span],
+) -> Vec<Stray> {
     let mut strays = Vec::new();
     for (span, fingerprint) in found {
         if let Ok(text) = std::str::from_utf8(&bytes[span.clone()]) {
@@ -171,6 +196,18 @@ mod tests {
         let forms: Vec<&str> = hits.iter().map(|(form, _)| *form).collect();
         assert_eq!(forms, [HEX, &ui, &twice, &with_newline, unpadded, &upper]);
         assert!(hits.iter().all(|(_, f)| f == FINGERPRINT));
+    }
+
+    #[test]
+    fn tokens_are_found_at_every_offset_and_length_of_padding() {
+        // The probes fall every 32 bytes: a token must be found wherever it starts.
+        for lead in 0..70 {
+            let text = format!("{}{HEX}.", " ".repeat(lead));
+            assert_eq!(found(&text).len(), 1, "lead {lead}");
+            let text = format!("{}x={}\n", "ab ".repeat(lead), STANDARD.encode(HEX));
+            assert_eq!(found(&text).len(), 1, "lead {lead}");
+        }
+        assert_eq!(found(HEX).len(), 1);
     }
 
     #[test]
