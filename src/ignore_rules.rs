@@ -18,7 +18,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Rule files larger than this are not read (a real one is a few kilobytes).
 const MAX_RULES_SIZE: u64 = 1024 * 1024;
@@ -31,7 +31,7 @@ pub struct IgnoreRules {
     cwd: PathBuf,
     /// The walk's roots, whose repositories' indexes say which files are tracked.
     roots: Vec<PathBuf>,
-    by_directory: Arc<Mutex<HashMap<PathBuf, Directory>>>,
+    by_directory: Arc<RwLock<HashMap<PathBuf, Chain>>>,
     /// Read on the first ignored path only: most walks never need it.
     tracked: Arc<OnceLock<BTreeSet<PathBuf>>>,
 }
@@ -66,48 +66,48 @@ impl IgnoreRules {
     }
 
     fn ignored_by_rules(&self, path: &Path, is_dir: bool) -> bool {
-        let mut directory = path.parent();
-        while let Some(current) = directory {
-            let known = self.directory(current);
-            if let Some(rules) = &known.rules {
-                match rules.matched(path, is_dir) {
-                    Match::Ignore(_) => return true,
-                    Match::Whitelist(_) => return false,
-                    Match::None => {}
-                }
+        let Some(directory) = path.parent() else {
+            return false;
+        };
+        for rules in self.chain(directory).iter() {
+            match rules.matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
             }
-            if known.is_top {
-                break;
-            }
-            directory = current.parent();
         }
         false
     }
 
-    /// What one directory contributes, read once per walk.
-    fn directory(&self, directory: &Path) -> Directory {
-        if let Some(known) = self.lock().get(directory) {
-            return known.clone();
+    /// The rules that apply in `directory`, nearest first: its own, then its parent's, up
+    /// to the repository's top. Built once per directory and shared by the walker's threads
+    /// (one read lock per entry).
+    fn chain(&self, directory: &Path) -> Arc<Vec<Arc<Gitignore>>> {
+        if let Some(chain) = self.read().get(directory) {
+            return chain.clone();
         }
-        let known = Directory {
-            rules: read_rules(directory).map(Arc::new),
-            is_top: directory.join(".git").exists(),
-        };
-        self.lock().insert(directory.to_owned(), known.clone());
-        known
+        let mut chain = Vec::new();
+        if let Some(rules) = read_rules(directory) {
+            chain.push(Arc::new(rules));
+        }
+        let is_top = directory.join(".git").exists();
+        if let (false, Some(parent)) = (is_top, directory.parent()) {
+            chain.extend(self.chain(parent).iter().cloned());
+        }
+        let chain = Arc::new(chain);
+        self.by_directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(directory.to_owned(), chain.clone());
+        chain
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Directory>> {
-        self.by_directory.lock().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<PathBuf, Chain>> {
+        self.by_directory.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// A directory's rules, and whether it is a repository's top (where the search stops).
-#[derive(Clone)]
-struct Directory {
-    rules: Option<Arc<Gitignore>>,
-    is_top: bool,
-}
+type Chain = Arc<Vec<Arc<Gitignore>>>;
 
 /// Every file the indexes of the repositories holding `roots` track, as absolute paths.
 fn tracked_files(roots: &[PathBuf]) -> BTreeSet<PathBuf> {

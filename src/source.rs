@@ -82,13 +82,7 @@ pub fn walk<T: Send>(
     inspect: &(dyn Fn(SourceFile) -> T + Sync),
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
-    let found = Mutex::new(Walked {
-        files: Vec::new(),
-        skipped: Vec::new(),
-        seen: 0,
-        leftovers: Vec::new(),
-        strays: Vec::new(),
-    });
+    let found = Mutex::new(Walked::default());
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
         builder.add(root);
@@ -111,46 +105,42 @@ pub fn walk<T: Send>(
                         .is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
         });
     builder.build_parallel().run(|| {
-        let found = &found;
+        // Each thread gathers its own results and hands them over once, when it is done:
+        // no lock per file.
+        let mut local = ThreadResults {
+            shared: &found,
+            walked: Walked::default(),
+        };
         Box::new(move |entry| {
+            let walked = &mut local.walked;
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
                     let display = error_path(&error)
                         .map(|p| display_path(p, cwd))
                         .unwrap_or_default();
-                    let skipped = Skipped {
+                    walked.skipped.push(Skipped {
                         display,
                         reason: error.to_string(),
-                    };
-                    found.lock().unwrap().skipped.push(skipped);
+                    });
                     return WalkState::Continue;
                 }
             };
             if !entry.file_type().is_some_and(|t| t.is_file()) || exclude(entry.path()) {
                 return WalkState::Continue;
             }
+            walked.seen += 1;
             if entry.file_name().to_str().is_some_and(apply::is_leftover) {
                 let display = display_path(entry.path(), cwd);
-                let leftover = (entry.path().to_owned(), display);
-                let mut found = found.lock().unwrap();
-                found.seen += 1;
-                found.leftovers.push(leftover);
+                walked.leftovers.push((entry.path().to_owned(), display));
                 return WalkState::Continue;
             }
             let (candidate, strays) = read_candidate(entry.path(), cwd);
-            let outcome = match candidate {
-                Candidate::Parse(file) => Some(Ok(inspect(file))),
-                Candidate::Unjudged(skipped) => Some(Err(skipped)),
-                Candidate::Nothing => None,
-            };
-            let mut found = found.lock().unwrap();
-            found.seen += 1;
-            found.strays.extend(strays);
-            match outcome {
-                Some(Ok(result)) => found.files.push(result),
-                Some(Err(skipped)) => found.skipped.push(skipped),
-                None => {}
+            walked.strays.extend(strays);
+            match candidate {
+                Candidate::Parse(file) => walked.files.push(inspect(file)),
+                Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
+                Candidate::Nothing => {}
             }
             WalkState::Continue
         })
@@ -165,6 +155,37 @@ pub fn walk<T: Send>(
         .strays
         .sort_by(|a, b| (&a.display, a.span.start).cmp(&(&b.display, b.span.start)));
     walked
+}
+
+impl<T> Default for Walked<T> {
+    fn default() -> Self {
+        Walked {
+            files: Vec::new(),
+            skipped: Vec::new(),
+            seen: 0,
+            leftovers: Vec::new(),
+            strays: Vec::new(),
+        }
+    }
+}
+
+/// One walker thread's results, merged into the shared ones when the thread's visitor is
+/// dropped at the end of the walk.
+struct ThreadResults<'a, T> {
+    shared: &'a Mutex<Walked<T>>,
+    walked: Walked<T>,
+}
+
+impl<T> Drop for ThreadResults<'_, T> {
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.walked);
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.files.extend(mine.files);
+        shared.skipped.extend(mine.skipped);
+        shared.seen += mine.seen;
+        shared.leftovers.extend(mine.leftovers);
+        shared.strays.extend(mine.strays);
+    }
 }
 
 /// What the walk makes of one file.
@@ -186,7 +207,7 @@ thread_local! {
 fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     let display = || display_path(path, cwd);
     let read = BUFFER.with_borrow_mut(|buffer| {
-        read_regular_into(path, MAX_FILE_SIZE, buffer)?;
+        read_walked(path, buffer)?;
         let bytes = buffer.as_slice();
         if memchr::memchr(0, bytes).is_some() {
             // Binary data: never swept; judged only when a key name stands in it.
@@ -359,6 +380,37 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let mut bytes = Vec::new();
     read_regular_into(path, limit, &mut bytes)?;
     Ok(bytes)
+}
+
+/// Reads a file the walk found as a regular file, at most [`MAX_FILE_SIZE`] bytes, into a
+/// reused buffer. Opened without following a symlink and without blocking, and read no
+/// further than the limit: should the file be swapped for a FIFO or a device meanwhile,
+/// the read still ends (a FIFO without a writer reads as empty). No `fstat` per file: the
+/// walk already knows the type, and the bounded read is what keeps rekey safe.
+fn read_walked(path: &Path, bytes: &mut Vec<u8>) -> Result<(), ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    bytes.clear();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => ReadError::NotRegular("a symlink"),
+            _ => ReadError::Io(error),
+        })?;
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(bytes)
+        .map_err(|error| match error.raw_os_error() {
+            // A FIFO that has a writer but nothing written yet.
+            Some(libc::EAGAIN) => ReadError::NotRegular("a FIFO"),
+            _ => ReadError::Io(error),
+        })?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(ReadError::TooLarge(size));
+    }
+    Ok(())
 }
 
 /// [`read_regular`] into a buffer the caller reuses (cleared first).
