@@ -4,7 +4,7 @@
 use crate::formats::Format;
 use crate::position::{line_col, LineIndex};
 use crate::redact;
-use crate::site::Site;
+use crate::site::{Site, Span};
 use crate::source::{self, Skipped, SourceFile};
 use crate::sweep::Stray;
 use std::path::{Path, PathBuf};
@@ -105,20 +105,17 @@ impl Scan {
     /// Keeps the strays that stand outside every site of their file (the sites are judged
     /// as sites).
     pub fn add_strays(&mut self, strays: Vec<Stray>) {
-        let files: std::collections::HashMap<&str, &ScannedFile> = self
+        let sites: std::collections::HashMap<&str, SiteSpans> = self
             .files
             .iter()
-            .map(|file| (file.display.as_str(), file))
+            .map(|file| (file.display.as_str(), SiteSpans::new(file)))
             .collect();
         let outside: Vec<Stray> = strays
             .into_iter()
             .filter(|stray| {
-                files.get(stray.display.as_str()).map_or(true, |file| {
-                    !file.sites.iter().any(|site| {
-                        site.value_span.start < stray.span.end
-                            && stray.span.start < site.value_span.end
-                    })
-                })
+                sites
+                    .get(stray.display.as_str())
+                    .map_or(true, |sites| !sites.overlap(&stray.span))
             })
             .collect();
         self.strays.extend(outside);
@@ -139,6 +136,40 @@ impl Scan {
         }
         scan.skipped = skipped;
         scan
+    }
+}
+
+/// A file's site value spans, for telling whether a span overlaps one in a binary search
+/// however many sites the file holds.
+struct SiteSpans {
+    /// Start of each span, sorted.
+    starts: Vec<usize>,
+    /// The furthest end among the spans up to each index.
+    furthest_end: Vec<usize>,
+}
+
+impl SiteSpans {
+    fn new(file: &ScannedFile) -> SiteSpans {
+        let mut spans: Vec<&Span> = file.sites.iter().map(|site| &site.value_span).collect();
+        spans.sort_by_key(|span| span.start);
+        let mut furthest = 0;
+        let furthest_end = spans
+            .iter()
+            .map(|span| {
+                furthest = furthest.max(span.end);
+                furthest
+            })
+            .collect();
+        SiteSpans {
+            starts: spans.iter().map(|span| span.start).collect(),
+            furthest_end,
+        }
+    }
+
+    /// Some span starts before `span` ends and ends after it starts.
+    fn overlap(&self, span: &Span) -> bool {
+        let starting_before_end = self.starts.partition_point(|&start| start < span.end);
+        starting_before_end > 0 && self.furthest_end[starting_before_end - 1] > span.start
     }
 }
 

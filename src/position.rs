@@ -48,10 +48,10 @@ impl LineIndex {
         let line = self.starts.partition_point(|&start| start <= offset);
         let line_start = self.starts[line - 1];
         let block_start = offset - offset % BLOCK;
-        let (from, column) = if block_start > line_start {
-            (block_start, self.block_columns[block_start / BLOCK])
-        } else {
-            (line_start, 0)
+        let checkpoint = self.block_columns.get(block_start / BLOCK);
+        let (from, column) = match checkpoint {
+            Some(&column) if block_start > line_start => (block_start, column),
+            _ => (line_start, 0),
         };
         let mut text = &bytes[from..offset];
         if from == 0 {
@@ -66,7 +66,8 @@ impl LineIndex {
 /// The 1-based `(line, column)` of `offset` in `bytes`, for a one-off position (an error in
 /// a small file). Anything that converts many offsets of one buffer builds a [`LineIndex`].
 pub fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
-    LineIndex::new(&bytes[..offset.min(bytes.len())]).line_col(bytes, offset)
+    let before = &bytes[..offset.min(bytes.len())];
+    LineIndex::new(before).line_col(before, offset)
 }
 
 #[cfg(test)]
@@ -84,6 +85,9 @@ mod tests {
         // clamps to the end.
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, 999), (3, 1));
+        // An offset on a block boundary (a checkpoint the prefix does not have).
+        let long = "x".repeat(3000);
+        assert_eq!(line_col(long.as_bytes(), 2048), (1, 2049));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::token::{self, Fingerprint};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::Mutex;
@@ -110,13 +111,21 @@ pub fn remember(written: &str) {
 /// `text` with every remembered token form and every token-shaped word replaced by its
 /// label. Everything rekey prints or writes outside the rotated files passes through here.
 pub fn mask(text: &str) -> String {
-    sweep(&mask_known(text))
+    masked(text).into_owned()
 }
 
-fn mask_known(text: &str) -> String {
+/// [`mask`] without a copy when nothing needs masking: for whole reports.
+pub fn masked(text: &str) -> Cow<'_, str> {
+    match mask_known(text) {
+        Cow::Borrowed(text) => swept(text),
+        Cow::Owned(text) => Cow::Owned(swept(&text).into_owned()),
+    }
+}
+
+fn mask_known(text: &str) -> Cow<'_, str> {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     if known.forms.is_empty() {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     if known.matcher.is_none() {
         // Hex may be written in any case; matching base64 without case only ever masks
@@ -138,7 +147,11 @@ fn mask_known(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;
     let forms = known.forms.len();
-    for found in matcher.find_iter(text) {
+    let mut matches = matcher.find_iter(text).peekable();
+    if matches.peek().is_none() {
+        return Cow::Borrowed(text);
+    }
+    for found in matches {
         let index = found.pattern().as_usize();
         let label = match index.checked_sub(forms) {
             Some(piece) => &known.pieces[piece].1,
@@ -149,16 +162,20 @@ fn mask_known(text: &str) -> String {
         cursor = found.end();
     }
     out.push_str(&text[cursor..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Masks every token-shaped word that decodes as a delegate token: a run of exactly 32 hex
 /// digits, or a base64 word of 44 or 60 characters ending in `=` (one or two layers over
 /// the hex), wherever it stands.
 pub fn sweep(text: &str) -> String {
+    swept(text).into_owned()
+}
+
+fn swept(text: &str) -> Cow<'_, str> {
     let found = token_shapes(text);
     if found.is_empty() {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;
@@ -168,7 +185,7 @@ pub fn sweep(text: &str) -> String {
         cursor = span.end;
     }
     out.push_str(&text[cursor..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Where token-shaped words that decode as delegate tokens stand in `text`, in order and

@@ -9,7 +9,7 @@
 //! rotation lists the copies of the old token it could not rewrite ("left behind"); and
 //! `redact` masks whatever it finds in output.
 
-use crate::position::line_col;
+use crate::position::LineIndex;
 use crate::redact;
 use crate::site::Span;
 use crate::token::{self, Fingerprint};
@@ -144,6 +144,8 @@ pub fn located(
     sites: &[Span],
 ) -> Vec<Stray> {
     let mut strays = Vec::new();
+    // One line index for all of a file's strays: a file can hold thousands.
+    let lines = (!found.is_empty()).then(|| LineIndex::new(bytes));
     for (span, fingerprint) in found {
         if let Ok(text) = std::str::from_utf8(&bytes[span.clone()]) {
             redact::remember(text);
@@ -154,7 +156,9 @@ pub fn located(
         if inside_a_site {
             continue;
         }
-        let (line, column) = line_col(bytes, span.start);
+        let (line, column) = lines
+            .as_ref()
+            .map_or((1, 1), |lines| lines.line_col(bytes, span.start));
         strays.push(Stray {
             display: display.to_owned(),
             span,

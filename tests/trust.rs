@@ -560,3 +560,39 @@ fn checking_a_repository_from_outside_it_uses_its_policy() {
         run.stdout
     );
 }
+
+#[test]
+fn tens_of_thousands_of_tokens_in_one_file_stay_linear_and_whole() {
+    // Every value is a site and also a token-shaped string: the sweep must match them to
+    // their sites without comparing every pair, and a string on a 1 KiB boundary must not
+    // trip the line index.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:1\n        env:\n");
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "        - name: DELEGATE_TOKEN\n          value: {OLD_HEX}  # {i:05}\n"
+        ));
+    }
+    fs::write(dir.path().join("big.yaml"), &text).unwrap();
+    let token = new_token_file();
+    let run = rekey(
+        dir.path(),
+        &[
+            "rotate",
+            "--write",
+            "--stat",
+            "--new-token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(" big.yaml | 20000 rotated\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("big.yaml")).unwrap(),
+        text.replace(OLD_HEX, NEW_HEX)
+    );
+}

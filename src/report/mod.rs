@@ -128,7 +128,7 @@ impl Style {
 /// Writes a whole report to stdout at once, masked (nothing with `--quiet`). A closed
 /// pipe (`rekey scan | head`) is not an error worth a message.
 pub fn to_stdout(text: &str) {
-    write_stdout(&redact::mask(text));
+    write_stdout(&redact::masked(text));
 }
 
 /// Writes a report that may show token values: only `rotate --show-secrets` calls this.
@@ -155,7 +155,7 @@ pub fn to_stderr(text: &str) {
     // Nothing sensible is left to do when stderr itself is gone.
     let _ = std::io::stderr()
         .lock()
-        .write_all(redact::mask(text).as_bytes());
+        .write_all(redact::masked(text).as_bytes());
 }
 
 /// An error line for people: `rekey: error: path:line:col: message`.
