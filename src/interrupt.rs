@@ -8,13 +8,14 @@
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static IN_TRANSACTION: AtomicBool = AtomicBool::new(false);
-static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static TEMPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// Starts the thread that receives the signals. Called once, by the command line.
 pub fn install() -> std::io::Result<()> {
@@ -57,19 +58,19 @@ impl Drop for TransactionGuard {
 
 /// Remembers a temp file to remove should the process be ended by a signal.
 pub fn register_temp(path: &Path) {
-    lock().push(path.to_owned());
+    lock().insert(path.to_owned());
 }
 
 pub fn unregister_temp(path: &Path) {
-    lock().retain(|p| p != path);
+    lock().remove(path);
 }
 
 fn remove_temps() {
-    for path in lock().drain(..) {
+    for path in std::mem::take(&mut *lock()) {
         let _ = std::fs::remove_file(path);
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+fn lock() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
     TEMPS.lock().unwrap_or_else(|e| e.into_inner())
 }

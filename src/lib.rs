@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod inventory;
 pub mod keys;
 pub mod migration;
+pub mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod position;

@@ -4,6 +4,7 @@
 //! must be exactly as it was. A file that fails is never written.
 
 use crate::edit::{self, Text};
+use crate::parallel;
 use crate::plan::{Change, FilePlan, Plan};
 use crate::site::{Role, Site};
 use crate::token::Fingerprint;
@@ -19,8 +20,11 @@ pub struct Rewrite<'p, 'a> {
 pub fn rewrite_all<'p, 'a>(plan: &'p Plan<'a>) -> Result<Vec<Rewrite<'p, 'a>>, Vec<String>> {
     let mut rewrites = Vec::new();
     let mut failures = Vec::new();
-    for file_plan in &plan.files {
-        match rewrite(file_plan, &plan.new) {
+    let outcomes = parallel::map(&plan.files, parallel::cores(), |file_plan| {
+        rewrite(file_plan, &plan.new)
+    });
+    for (file_plan, outcome) in plan.files.iter().zip(outcomes) {
+        match outcome {
             Ok(bytes) => rewrites.push(Rewrite {
                 plan: file_plan,
                 bytes,
