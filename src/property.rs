@@ -18,6 +18,22 @@ use crate::token::NewToken;
 use crate::verify;
 use std::path::PathBuf;
 
+/// One file name per scanner: the property is tried under each (the fuzz target picks one
+/// by the input's first byte).
+pub const FILE_NAMES: [&str; 11] = [
+    "x.yaml",
+    "x.json",
+    "x.toml",
+    "x.tf",
+    "x.tfstate",
+    "x.sh",
+    ".env",
+    "Dockerfile",
+    "x.service",
+    "templates/x.yaml",
+    "config-watcher.yml",
+];
+
 /// The made-up token every property run rotates to.
 const NEW: &str = "5eed5eed5eed5eed5eed5eed5eed5eed";
 

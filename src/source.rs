@@ -377,8 +377,23 @@ impl std::fmt::Display for ReadError {
 /// symlink and without blocking (a FIFO would otherwise wait forever for a writer), then
 /// checked to be a regular file on the open descriptor, and read no further than `limit`.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let mut bytes = Vec::new();
-    read_regular_into(path, limit, &mut bytes)?;
+    use std::io::Read;
+    let file = open_without_following(path)?;
+    let metadata = file.metadata().map_err(ReadError::Io)?;
+    if !metadata.is_file() {
+        return Err(ReadError::NotRegular(kind_of(&metadata.file_type())));
+    }
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may grow between the stat and the read: never read past the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
     Ok(bytes)
 }
 
@@ -389,16 +404,8 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// walk already knows the type, and the bounded read is what keeps rekey safe.
 fn read_walked(path: &Path, bytes: &mut Vec<u8>) -> Result<(), ReadError> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     bytes.clear();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|error| match error.raw_os_error() {
-            Some(libc::ELOOP) => ReadError::NotRegular("a symlink"),
-            _ => ReadError::Io(error),
-        })?;
+    let file = open_without_following(path)?;
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(bytes)
         .map_err(|error| match error.raw_os_error() {
@@ -413,35 +420,18 @@ fn read_walked(path: &Path, bytes: &mut Vec<u8>) -> Result<(), ReadError> {
     Ok(())
 }
 
-/// [`read_regular`] into a buffer the caller reuses (cleared first).
-pub fn read_regular_into(path: &Path, limit: u64, bytes: &mut Vec<u8>) -> Result<(), ReadError> {
-    use std::io::Read;
+/// Opens `path` for reading without following a symlink and without blocking (a FIFO
+/// would otherwise wait forever for a writer).
+fn open_without_following(path: &Path) -> Result<std::fs::File, ReadError> {
     use std::os::unix::fs::OpenOptionsExt;
-    bytes.clear();
-    let file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|error| match error.raw_os_error() {
             Some(libc::ELOOP) => ReadError::NotRegular("a symlink"),
             _ => ReadError::Io(error),
-        })?;
-    let metadata = file.metadata().map_err(ReadError::Io)?;
-    if !metadata.is_file() {
-        return Err(ReadError::NotRegular(kind_of(&metadata.file_type())));
-    }
-    if metadata.len() > limit {
-        return Err(ReadError::TooLarge(metadata.len()));
-    }
-    bytes.reserve(metadata.len() as usize);
-    // The file may grow between the stat and the read: never read past the limit.
-    file.take(limit + 1)
-        .read_to_end(bytes)
-        .map_err(ReadError::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(ReadError::TooLarge(bytes.len() as u64));
-    }
-    Ok(())
+        })
 }
 
 /// What kind of thing a non-regular file is, for messages.

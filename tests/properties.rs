@@ -518,10 +518,7 @@ proptest! {
     #[test]
     fn no_scanner_panics_and_every_span_is_a_char_range(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
-        for name in [
-            "x.yaml", "x.json", "x.toml", "x.tf", "x.tfstate", "x.sh", ".env", "Dockerfile",
-            "x.service", "templates/x.yaml", "config-watcher.yml",
-        ] {
+        for name in rekey::property::FILE_NAMES {
             let Ok(Some(file)) = scan_file(SourceFile {
                 path: PathBuf::from(name),
                 display: name.to_owned(),
@@ -539,21 +536,6 @@ proptest! {
     }
 }
 
-/// The file names the rotate property is tried under: one per scanner.
-const PROPERTY_NAMES: [&str; 11] = [
-    "x.yaml",
-    "x.json",
-    "x.toml",
-    "x.tf",
-    "x.tfstate",
-    "x.sh",
-    ".env",
-    "Dockerfile",
-    "x.service",
-    "templates/x.yaml",
-    "config-watcher.yml",
-];
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -562,7 +544,7 @@ proptest! {
     #[test]
     fn rotations_of_hostile_fragments_keep_the_rotate_property(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
-        for name in PROPERTY_NAMES {
+        for name in rekey::property::FILE_NAMES {
             if let Err(broken) = rekey::property::check(name, text.as_bytes()) {
                 prop_assert!(false, "{name}: {broken}\n{text:?}");
             }

@@ -12,6 +12,15 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+/// A policy in `root` that lists the old token as revoked.
+fn revoke_old(root: &Path) {
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+}
+
 /// Every form of every token these tests use, upper-case hex included.
 fn token_forms() -> Vec<String> {
     let mut forms = Vec::new();
@@ -178,11 +187,7 @@ fn commit_messages_and_branch_names_hold_no_token() {
 fn check_fails_on_files_it_could_not_judge() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::write(
-        root.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(root);
     // A revoked token at the end of a file over the parse limit.
     let padding = "# padding\n".repeat(900_000);
     fs::write(
@@ -250,11 +255,7 @@ fn check_finds_the_policy_from_a_subdirectory_and_says_when_there_is_none() {
         "{}",
         none.stdout
     );
-    fs::write(
-        root.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(root);
     let found = rekey(&root.join("k8s/prod"), &["check"]);
     assert_eq!(found.status, 1, "{}", found.stdout);
     assert!(
@@ -434,11 +435,7 @@ fn a_tracked_file_is_judged_even_when_gitignore_lists_it() {
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::write(
-        root.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(root);
     fs::write(
         root.join("values.yaml"),
         format!("delegateToken: {OLD_HEX}\n"),
@@ -473,11 +470,7 @@ fn a_literal_in_a_template_that_does_not_parse_is_still_a_site() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     fs::create_dir_all(root.join("chart/templates")).unwrap();
-    fs::write(
-        root.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(root);
     let template = format!("kind: Secret\nmetadata:\n  name: {{{{ include \"x\" . }}}}\n{{{{- if .Values.on }}}}\nstringData:\n  DELEGATE_TOKEN: \"{OLD_HEX}\"\n{{{{- end }}}}\n");
     fs::write(root.join("chart/templates/secret.yaml"), &template).unwrap();
     let run = rekey(root, &["check"]);
@@ -509,11 +502,7 @@ fn a_literal_in_a_template_that_does_not_parse_is_still_a_site() {
 fn base64_made_with_a_line_break_is_the_token_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::write(
-        root.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(root);
     // What `echo $TOKEN | base64` writes: the token and a line break.
     let encoded = STANDARD.encode(format!("{OLD_HEX}\n"));
     fs::write(
@@ -536,11 +525,7 @@ fn checking_a_repository_from_outside_it_uses_its_policy() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("infra");
     fs::create_dir_all(repo.join(".git")).unwrap();
-    fs::write(
-        repo.join(".rekey.toml"),
-        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
-    )
-    .unwrap();
+    revoke_old(&repo);
     fs::write(
         repo.join("values.yaml"),
         format!("delegateToken: {OLD_HEX}\n"),

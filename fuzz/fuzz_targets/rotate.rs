@@ -5,25 +5,13 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 11] = [
-    "x.yaml",
-    "x.json",
-    "x.toml",
-    "x.tf",
-    "x.tfstate",
-    "x.sh",
-    ".env",
-    "Dockerfile",
-    "x.service",
-    "templates/x.yaml",
-    "config-watcher.yml",
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    let name = NAMES[usize::from(selector) % NAMES.len()];
+    let names = rekey::property::FILE_NAMES;
+    let name = names[usize::from(selector) % names.len()];
     if let Err(broken) = rekey::property::check(name, bytes) {
         panic!("{name}: {broken}");
     }
