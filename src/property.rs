@@ -17,6 +17,7 @@ use crate::source::SourceFile;
 use crate::token::NewToken;
 use crate::verify;
 use std::path::PathBuf;
+use zeroize::Zeroizing;
 
 /// One file name per scanner: the property is tried under each (the fuzz target picks one
 /// by the input's first byte).
@@ -67,7 +68,7 @@ fn scanned(name: &str, bytes: &[u8]) -> Option<ScannedFile> {
 }
 
 /// The rotated bytes, or `None` when the rotation changes nothing or is refused.
-fn rotate(file: ScannedFile, new: &NewToken) -> Option<Vec<u8>> {
+fn rotate(file: ScannedFile, new: &NewToken) -> Option<Zeroizing<Vec<u8>>> {
     let scan = Scan {
         files: vec![file],
         ..Scan::default()

@@ -20,6 +20,7 @@ use crate::token::{Fingerprint, NewToken};
 use crate::verify;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use zeroize::Zeroizing;
 
 /// How a rotation ends: one mode, chosen once.
 pub enum Mode {
@@ -203,7 +204,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         }
     }
     // Each verified file with its new bytes (the files borrow the scan, not the plan).
-    let rewrites: Vec<(&ScannedFile, Vec<u8>)> = verify::rewrite_all(&plan)
+    let rewrites: Vec<(&ScannedFile, Zeroizing<Vec<u8>>)> = verify::rewrite_all(&plan)
         .map_err(|failures| Error::new(format!("{}\nnothing was written", failures.join("\n"))))?
         .into_iter()
         .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
@@ -298,7 +299,7 @@ pub fn default_branch(new: &Fingerprint) -> String {
 /// The working-tree transaction: the policy file first, so that an interrupted run never
 /// leaves rotated files beside a policy that calls their token stale; then every file.
 fn write(
-    rewrites: &[(&ScannedFile, Vec<u8>)],
+    rewrites: &[(&ScannedFile, Zeroizing<Vec<u8>>)],
     policy_update: Option<&PolicyUpdate>,
     options: apply::Options,
 ) -> Result<(), Error> {

@@ -9,11 +9,13 @@ use crate::plan::{Change, FilePlan, Plan};
 use crate::site::{Role, Site};
 use crate::token::Fingerprint;
 use std::collections::HashMap;
+use zeroize::Zeroizing;
 
 /// A file's new bytes, verified.
 pub struct Rewrite<'p, 'a> {
     pub plan: &'p FilePlan<'a>,
-    pub bytes: Vec<u8>,
+    /// Holds the new token: wiped from memory when dropped.
+    pub bytes: Zeroizing<Vec<u8>>,
 }
 
 /// Splices and verifies every file of `plan`; all of them or an error naming each failure.
@@ -39,7 +41,7 @@ pub fn rewrite_all<'p, 'a>(plan: &'p Plan<'a>) -> Result<Vec<Rewrite<'p, 'a>>, V
     }
 }
 
-fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
+fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Zeroizing<Vec<u8>>, String> {
     let file = file_plan.file;
     let fail = |offset: usize, what: &str| {
         let (line, column) = file.line_col(offset);
@@ -48,8 +50,10 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Vec<u8>, String> {
             file.display
         )
     };
-    let bytes = edit::apply(&file.bytes, &file_plan.edits, Text::Replacement)
-        .map_err(|error| fail(0, &error.to_string()))?;
+    let bytes = Zeroizing::new(
+        edit::apply(&file.bytes, &file_plan.edits, Text::Replacement)
+            .map_err(|error| fail(0, &error.to_string()))?,
+    );
     let text = std::str::from_utf8(&bytes).map_err(|_| fail(0, "not UTF-8 after the splice"))?;
     let after = file
         .format

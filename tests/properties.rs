@@ -59,7 +59,7 @@ fn rotate(file: ScannedFile, to: &str) -> Vec<u8> {
     let plan = plan(&scan, &new, &options).expect("the rotation plans");
     let rewrites = rewrite_all(&plan).expect("the rotation verifies");
     assert_eq!(rewrites.len(), 1);
-    rewrites.into_iter().next().unwrap().bytes
+    rewrites.into_iter().next().unwrap().bytes.to_vec()
 }
 
 /// The whole property, for one generated file.
