@@ -8,11 +8,20 @@
 use crate::apply;
 use crate::engine::{self, Scan};
 use crate::source::{self, Candidate, Skipped};
+use crate::sweep::Stray;
 use git2::build::TreeUpdateBuilder;
 use git2::{
     FileMode, ObjectType, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
 };
 use std::path::{Path, PathBuf};
+
+/// libgit2 re-hashes every object it reads with collision-detecting SHA-1, which was most
+/// of the time of `check --staged` (git itself does not re-hash objects on an ordinary
+/// read; `git fsck` is the tool for integrity). Turned off once, before any read.
+fn read_objects_without_rehashing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| git2::opts::strict_hash_verification(false));
+}
 
 /// A repository and the part of it the given paths select.
 pub struct GitRepo {
@@ -25,6 +34,7 @@ impl GitRepo {
     /// Opens the repository holding `roots[0]` (relative to `cwd`).
     pub fn open(cwd: &Path, roots: &[PathBuf]) -> Result<GitRepo, String> {
         let path = cwd.join(&roots[0]);
+        read_objects_without_rehashing();
         let repo = Repository::discover(&path).map_err(|e| {
             format!(
                 "{}: not inside a git repository ({})",
@@ -41,6 +51,7 @@ impl GitRepo {
     pub fn open_exact(dir: &Path) -> Result<GitRepo, String> {
         let repo =
             Repository::open(dir).map_err(|e| format!("not a git repository ({})", e.message()))?;
+        read_objects_without_rehashing();
         Ok(GitRepo {
             repo,
             prefixes: Vec::new(),
@@ -119,35 +130,39 @@ impl GitRepo {
         blobs: Vec<(String, Oid)>,
         exclude: &dyn Fn(&str) -> bool,
     ) -> Result<Scan, String> {
+        let blobs: Vec<(String, Oid)> = blobs
+            .into_iter()
+            .filter(|(path, _)| self.wanted(path) && !exclude(path))
+            .collect();
+        let seen = blobs.len();
+        let (leftover_blobs, blobs): (Vec<_>, Vec<_>) = blobs
+            .into_iter()
+            .partition(|(path, _)| path.rsplit('/').next().is_some_and(apply::is_leftover));
+        // Inflating blobs is the cost: each thread reads its share through its own handle
+        // on the repository (a libgit2 repository is not shared between threads).
+        let threads = crate::parallel::cores();
+        let chunks: Vec<&[(String, Oid)]> =
+            blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
+        let location = self.repo.path().to_owned();
+        let results = crate::parallel::map(&chunks, threads, |chunk| {
+            let repo = Repository::open(&location)
+                .map_err(|e| format!("cannot open the repository again: {}", e.message()))?;
+            chunk
+                .iter()
+                .map(|(path, id)| judge_blob(&repo, path, *id))
+                .collect::<Result<Vec<_>, String>>()
+        });
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
-        let mut leftovers = Vec::new();
         let mut strays = Vec::new();
-        let mut seen = 0;
-        for (path, id) in blobs {
-            if !self.wanted(&path) || exclude(&path) {
-                continue;
-            }
-            seen += 1;
-            if path.rsplit('/').next().is_some_and(apply::is_leftover) {
-                leftovers.push((PathBuf::from(&path), path));
-                continue;
-            }
-            let blob = self
-                .repo
-                .find_blob(id)
-                .map_err(|e| format!("{path}: cannot read the blob: {}", e.message()))?;
-            if blob.size() as u64 > source::MAX_FILE_SIZE {
-                if source::has_marker(blob.content()) {
-                    skipped.push(source::too_large(blob.size() as u64, &path));
+        for result in results {
+            for judged in result? {
+                strays.extend(judged.strays);
+                match judged.candidate {
+                    Candidate::Parse(file) => outcomes.push(engine::scan_file(file)),
+                    Candidate::Unjudged(skip) => skipped.push(skip),
+                    Candidate::Nothing => {}
                 }
-                continue;
-            }
-            strays.extend(source::strays_of(&path, blob.content()));
-            match source::candidate(PathBuf::from(&path), path, blob.content().to_vec()) {
-                Candidate::Parse(file) => outcomes.push(engine::scan_file(file)),
-                Candidate::Unjudged(skip) => skipped.push(skip),
-                Candidate::Nothing => {}
             }
         }
         let mut scan = Scan::collect(outcomes, skipped);
@@ -155,7 +170,10 @@ impl GitRepo {
         scan.skipped
             .sort_by(|a: &Skipped, b| a.display.cmp(&b.display));
         scan.files_seen = seen;
-        scan.leftovers = leftovers;
+        scan.leftovers = leftover_blobs
+            .into_iter()
+            .map(|(path, _)| (PathBuf::from(&path), path))
+            .collect();
         scan.add_strays(strays);
         Ok(scan)
     }
@@ -278,6 +296,39 @@ impl GitRepo {
             .map_err(|e| fail(&format!("create branch {branch}"), e))?;
         Ok(commit)
     }
+}
+
+/// What one blob holds, for the scan.
+struct JudgedBlob {
+    candidate: Candidate,
+    strays: Vec<Stray>,
+}
+
+/// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
+/// scanner will parse it.
+fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, String> {
+    let blob = repo
+        .find_blob(id)
+        .map_err(|e| format!("{path}: cannot read the blob: {}", e.message()))?;
+    let content = blob.content();
+    if content.len() as u64 > source::MAX_FILE_SIZE {
+        let candidate = if source::has_marker(content) {
+            Candidate::Unjudged(source::too_large(content.len() as u64, path))
+        } else {
+            Candidate::Nothing
+        };
+        return Ok(JudgedBlob {
+            candidate,
+            strays: Vec::new(),
+        });
+    }
+    let strays = source::strays_of(path, content);
+    let candidate = if source::has_marker(content) || content.contains(&0) {
+        source::candidate(PathBuf::from(path), path.to_owned(), content.to_vec())
+    } else {
+        Candidate::Nothing
+    };
+    Ok(JudgedBlob { candidate, strays })
 }
 
 /// Author and committer as git itself finds them: `GIT_AUTHOR_*` / `GIT_COMMITTER_*`, then
