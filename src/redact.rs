@@ -35,6 +35,8 @@ struct Known {
     pieces: Vec<(Zeroizing<String>, String)>,
     /// Tokens already expanded, so remembering a token twice costs nothing.
     seen: BTreeSet<Fingerprint>,
+    /// Hashes of the forms already held: remembering is a set lookup, not a search.
+    held: BTreeSet<u64>,
     /// Built on first use after a change.
     matcher: Option<AhoCorasick>,
 }
@@ -43,6 +45,7 @@ static KNOWN: Mutex<Known> = Mutex::new(Known {
     forms: Vec::new(),
     pieces: Vec::new(),
     seen: BTreeSet::new(),
+    held: BTreeSet::new(),
     matcher: None,
 });
 
@@ -82,11 +85,7 @@ pub fn remember(written: &str) {
     }
     let with_pieces = known.seen.len() <= TOKENS_WITH_PIECES;
     for form in forms {
-        if known
-            .forms
-            .iter()
-            .any(|(known, _)| known.as_str() == form.as_str())
-        {
+        if !known.held.insert(form_hash(&form)) {
             continue;
         }
         if !with_pieces || form.ends_with(|c: char| c != '=') && form.len() % 4 != 0 {
@@ -106,6 +105,13 @@ pub fn remember(written: &str) {
         known.forms.push((form, label.clone()));
     }
     known.matcher = None;
+}
+
+fn form_hash(form: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    form.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// `text` with every remembered token form and every token-shaped word replaced by its
