@@ -28,7 +28,7 @@ run() {
   done
   local script=$1
   shift
-  echo "== ${settings[*]} benches/$script $*"
+  echo "== ${settings[*]:+${settings[*]} }benches/$script $*"
   env "${settings[@]}" "$bench_dir/$script" "$@" 2>&1 | tee "$scratch/out"
   grep '^summary ' "$scratch/out" >>"$scratch/summary" || true
   echo

@@ -2,8 +2,8 @@
 #
 # Every comparison follows the same protocol, so that a busy machine slows both sides alike
 # instead of faking a ratio: one untimed run of each command first (warms the page cache),
-# then RUNS rounds alternating the two commands (A B, then B A, ...), each run under GNU
-# time for its user time and peak RSS, and the median of each side reported.
+# then BENCH_RUNS rounds alternating the two commands (A B, then B A, ...), each run under
+# GNU time for its user time and peak RSS, and the median of each side reported.
 #
 # Environment: REKEY_BIN   use this rekey binary instead of building target/release/rekey
 #              BENCH_RUNS  rounds per comparison (default 5)
@@ -70,10 +70,9 @@ prepare() { :; }
 
 # measure LABEL COMMAND...: runs COMMAND once, stdout discarded, and appends
 # "wall_ns user_s sys_s maxrss_kib exit disk_reads" to $scratch/LABEL.samples; sets
-# $last_status. Exit
-# 0 and 1 are results (rg finding nothing, check finding violations), 124 is `timeout`
-# expiring; any other stops the script with the command's stderr, unless $keep_going is set
-# (then the failure is shown and recorded, and the caller decides).
+# $last_status. Exit 0 and 1 are results (rg finding nothing, check finding violations),
+# 124 is `timeout` expiring; any other stops the script with the command's stderr, unless
+# $keep_going is set (then the failure is shown and recorded, and the caller decides).
 keep_going=
 measure() {
   local label=$1 start end status=0
@@ -134,9 +133,9 @@ median() {
 }
 wall_ms() { awk -v ns="$(median "$1" 1)" 'BEGIN { printf "%.0f", ns / 1e6 }'; }
 user_s() { median "$1" 2; }
+rss_mib() { awk -v k="$(median "$1" 4)" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # describe LABEL: its medians, in words.
 describe() { echo "$(wall_ms "$1") ms wall, $(user_s "$1") s user, $(rss_mib "$1") MiB peak"; }
-rss_mib() { awk -v k="$(median "$1" 4)" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # ratio X Y: X / Y with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
