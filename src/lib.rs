@@ -6,9 +6,12 @@
 //! (`rotation_repos` runs it in many repositories at once, `repos` names and reads them);
 //! `interrupt` owns signals and temp-file cleanup; `redact` masks every token in every
 //! output. `check` and `policy` judge scans for CI; `plan` and `check` ask `migration`
-//! which legacy keys a rotation renames; `property` states the rotate property the tests
-//! and the fuzz target check; `cli` turns arguments into options and exit codes. Only
-//! `report` prints.
+//! which legacy keys a rotation renames; `sweep` finds every token-shaped string for
+//! `check`, `rotate` and `redact`; `inventory` attributes sites to the delegates they
+//! configure, and `stdin` reads live state from a pipe; `property` states the rotate
+//! property the tests and the fuzz target check; `parallel` spreads work over threads;
+//! `error` carries path and position; `cli` turns arguments into options and exit codes.
+//! Only `report` prints.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
