@@ -1,6 +1,14 @@
 //! The key names under which a delegate token is stored, which of them are legacy, and the
-//! current name each legacy one migrates to (GUIDE §2, "Key names"). Scanners ask this module
-//! whether a key matters; the prefilter searches for the same names.
+//! current name each legacy one migrates to:
+//!
+//! | meaning | current | legacy |
+//! | --- | --- | --- |
+//! | env, docker, ECS, compose, Secret keys | `DELEGATE_TOKEN` | `ACCOUNT_SECRET` |
+//! | upgrader token (same value) | `UPGRADER_TOKEN` | — |
+//! | Helm values, shell-delegate configs, `start.sh` | `delegateToken` | `accountSecret` |
+//! | Terraform variables, tfvars | `delegate_token` | `account_secret` |
+//!
+//! Scanners ask this module whether a key matters; the prefilter searches for the same names.
 
 /// Every key name that can hold a delegate token, in every format.
 pub const ALL: [&str; 7] = [

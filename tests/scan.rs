@@ -1,4 +1,5 @@
-//! `rekey scan` end to end: the JSON contract of GUIDE §4, the text report, discovery rules
+//! `rekey scan` end to end: the `rekey.scan/v1` JSON contract (README, schemas/), the text
+//! report, discovery rules
 //! (.gitignore, hidden files, prose skipped), errors and exit codes.
 
 mod common;
