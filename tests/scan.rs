@@ -1,6 +1,5 @@
 //! `rekey scan` end to end: the `rekey.scan/v1` JSON contract (README, schemas/), the text
-//! report, discovery rules
-//! (.gitignore, hidden files, prose skipped), errors and exit codes.
+//! report, discovery rules (.gitignore, hidden files, prose skipped), errors and exit codes.
 
 mod common;
 
