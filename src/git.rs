@@ -322,12 +322,7 @@ fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, Stri
             strays: Vec::new(),
         });
     }
-    let strays = source::strays_of(path, content);
-    let candidate = if source::has_marker(content) || content.contains(&0) {
-        source::candidate(PathBuf::from(path), path.to_owned(), content.to_vec())
-    } else {
-        Candidate::Nothing
-    };
+    let (candidate, strays) = source::judge(Path::new(path), || path.to_owned(), content);
     Ok(JudgedBlob { candidate, strays })
 }
 

@@ -208,30 +208,7 @@ fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     let display = || display_path(path, cwd);
     let read = BUFFER.with_borrow_mut(|buffer| {
         read_walked(path, buffer)?;
-        let bytes = buffer.as_slice();
-        if memchr::memchr(0, bytes).is_some() {
-            // Binary data: never swept; judged only when a key name stands in it.
-            if !has_marker(bytes) && !has_utf16_marker(bytes) {
-                return Ok((Candidate::Nothing, Vec::new()));
-            }
-            return Ok((
-                candidate(path.to_owned(), display(), bytes.to_vec()),
-                Vec::new(),
-            ));
-        }
-        let found = sweep::find(bytes);
-        let marked = has_marker(bytes);
-        if found.is_empty() && !marked {
-            return Ok((Candidate::Nothing, Vec::new()));
-        }
-        let display = display();
-        let strays = sweep::located(&display, bytes, found, &[]);
-        let candidate = if marked {
-            candidate(path.to_owned(), display, bytes.to_vec())
-        } else {
-            Candidate::Nothing
-        };
-        Ok((candidate, strays))
+        Ok(judge(path, display, buffer))
     });
     let candidate = match read {
         Ok(outcome) => return outcome,
@@ -248,12 +225,54 @@ fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     (candidate, Vec::new())
 }
 
-/// The token-shaped strings of a text file (none for binary data).
-pub fn strays_of(display: &str, bytes: &[u8]) -> Vec<Stray> {
+/// Sorts a file's bytes, whatever source they came from (the walk, a git blob, stdin), in
+/// one look at each property: binary data is judged only when a key name (or a UTF-16 one)
+/// stands in it, and never swept; text is swept for token-shaped strings, and parsed when
+/// it holds a key name and is UTF-8 (or is a format rekey reads that is not: unjudged).
+/// `display` is built only when something is found; the bytes are copied only to be parsed.
+pub fn judge(
+    path: &Path,
+    display: impl FnOnce() -> String,
+    bytes: &[u8],
+) -> (Candidate, Vec<Stray>) {
+    let unjudged = |display: String, reason: &str| {
+        Candidate::Unjudged(Skipped {
+            display,
+            reason: reason.to_owned(),
+        })
+    };
     if memchr::memchr(0, bytes).is_some() {
-        return Vec::new();
+        let candidate = if has_utf16_marker(bytes) {
+            unjudged(display(), "holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8")
+        } else if has_marker(bytes) {
+            unjudged(display(), "holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact")
+        } else {
+            Candidate::Nothing
+        };
+        return (candidate, Vec::new());
     }
-    sweep::strays(display, bytes, &[])
+    let found = sweep::find(bytes);
+    let marked = has_marker(bytes);
+    if found.is_empty() && !marked {
+        return (Candidate::Nothing, Vec::new());
+    }
+    let display = display();
+    let strays = sweep::located(&display, bytes, found);
+    let candidate = if !marked {
+        Candidate::Nothing
+    } else if std::str::from_utf8(bytes).is_err() && Format::detect(path, "").is_some() {
+        unjudged(
+            display,
+            "holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8",
+        )
+    } else {
+        Candidate::Parse(SourceFile {
+            path: path.to_owned(),
+            display,
+            bytes: bytes.to_vec(),
+        })
+    };
+    (candidate, strays)
 }
 
 fn unreadable(display: &str, error: &std::io::Error) -> Skipped {
@@ -281,7 +300,11 @@ fn stream_has_marker(path: &Path) -> std::io::Result<bool> {
     const CHUNK: usize = 1024 * 1024;
     // Chunks overlap by the longest key name, so a name across a boundary is still seen.
     let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
-    let mut file = std::fs::File::open(path)?;
+    // Never through a symlink, never blocking on a FIFO swapped in since the walk saw it.
+    let mut file = open_without_following(path).map_err(|error| match error {
+        ReadError::Io(error) => error,
+        other => std::io::Error::other(other.to_string()),
+    })?;
     let mut buffer = vec![0; CHUNK + overlap];
     let mut kept = 0;
     loop {
@@ -296,37 +319,6 @@ fn stream_has_marker(path: &Path) -> std::io::Result<bool> {
         kept = overlap.min(filled);
         buffer.copy_within(filled - kept..filled, 0);
     }
-}
-
-/// Sorts a file's bytes: text holding a key name is parsed; binary or UTF-16 data holding
-/// one, and text in a format rekey reads that is not UTF-8, cannot be judged.
-pub fn candidate(path: PathBuf, display: String, bytes: Vec<u8>) -> Candidate {
-    let unjudged = |reason: &str| {
-        Candidate::Unjudged(Skipped {
-            display: display.clone(),
-            reason: reason.to_owned(),
-        })
-    };
-    if memchr::memchr(0, &bytes).is_some() {
-        if has_utf16_marker(&bytes) {
-            return unjudged("holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8");
-        }
-        if has_marker(&bytes) {
-            return unjudged("holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact");
-        }
-        return Candidate::Nothing;
-    }
-    if !has_marker(&bytes) {
-        return Candidate::Nothing;
-    }
-    if std::str::from_utf8(&bytes).is_err() && Format::detect(&path, "").is_some() {
-        return unjudged("holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8");
-    }
-    Candidate::Parse(SourceFile {
-        path,
-        display,
-        bytes,
-    })
 }
 
 static UTF16_MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {

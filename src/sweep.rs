@@ -130,40 +130,26 @@ fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
     })
 }
 
-/// The token-shaped strings of one file that stand outside every span of `sites`.
-pub fn strays(display: &str, bytes: &[u8], sites: &[Span]) -> Vec<Stray> {
-    located(display, bytes, find(bytes), sites)
-}
-
-/// [`strays`] for strings [`find`] already found in `bytes`.
-pub fn located(
-    display: &str,
-    bytes: &[u8],
-    found: Vec<(Range<usize>, Fingerprint)>,
-    sites: &[Span],
-) -> Vec<Stray> {
-    let mut strays = Vec::new();
+/// Where the token-shaped strings [`find`] found in a file stand, as strays; the engine
+/// leaves out those at a site of the file (see `Scan::add_strays`).
+pub fn located(display: &str, bytes: &[u8], found: Vec<(Range<usize>, Fingerprint)>) -> Vec<Stray> {
     // One line index for all of a file's strays: a file can hold thousands.
     let lines = (!found.is_empty()).then(|| LineIndex::new(bytes));
-    for (span, fingerprint) in found {
-        let inside_a_site = sites
-            .iter()
-            .any(|site| site.start < span.end && span.start < site.end);
-        if inside_a_site {
-            continue;
-        }
-        let (line, column) = lines
-            .as_ref()
-            .map_or((1, 1), |lines| lines.line_col(bytes, span.start));
-        strays.push(Stray {
-            display: display.to_owned(),
-            span,
-            line,
-            column,
-            fingerprint,
-        });
-    }
-    strays
+    found
+        .into_iter()
+        .map(|(span, fingerprint)| {
+            let (line, column) = lines
+                .as_ref()
+                .map_or((1, 1), |lines| lines.line_col(bytes, span.start));
+            Stray {
+                display: display.to_owned(),
+                span,
+                line,
+                column,
+                fingerprint,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -225,19 +211,14 @@ mod tests {
     }
 
     #[test]
-    fn strays_leave_out_the_sites() {
+    fn strays_carry_their_positions() {
         let text = format!("delegateToken: {HEX} # was {HEX}\n");
-        let site = 15..47;
-        let strays = strays("values.yaml", text.as_bytes(), &[site]);
-        assert_eq!(
-            strays,
-            [Stray {
-                display: "values.yaml".to_owned(),
-                span: 54..86,
-                line: 1,
-                column: 55,
-                fingerprint: Fingerprint::parse(FINGERPRINT).unwrap(),
-            }]
-        );
+        let strays = located("values.yaml", text.as_bytes(), find(text.as_bytes()));
+        let positions: Vec<(Range<usize>, usize, usize)> = strays
+            .iter()
+            .map(|s| (s.span.clone(), s.line, s.column))
+            .collect();
+        assert_eq!(positions, [(15..47, 1, 16), (54..86, 1, 55)]);
+        assert!(strays.iter().all(|s| s.fingerprint.as_str() == FINGERPRINT));
     }
 }
