@@ -85,15 +85,7 @@ fn rotate_lists_the_copies_it_cannot_rewrite() {
     let root = dir.path();
     pasted(root);
     let token = new_token_file();
-    let run = rekey(
-        root,
-        &[
-            "rotate",
-            "--write",
-            "--new-token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let run = rotate_to_new_token(root, &["--write"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains(&format!(

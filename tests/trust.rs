@@ -336,16 +336,7 @@ fn rotating_to_a_revoked_token_is_refused() {
         format!("[tokens]\nrevoked = [\"{NEW_FINGERPRINT}\"]\n"),
     )
     .unwrap();
-    let token = new_token_file();
-    let run = rekey(
-        dir.path(),
-        &[
-            "rotate",
-            "--write",
-            "--new-token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let run = rotate_to_new_token(dir.path(), &["--write"]);
     assert_eq!(run.status, 2);
     assert_eq!(
         run.stderr,
@@ -368,16 +359,7 @@ fn a_half_migrated_secret_and_its_reference_are_completed() {
     .unwrap();
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - name: ACCOUNT_SECRET\n          valueFrom:\n            secretKeyRef:\n              name: farm\n              key: ACCOUNT_SECRET\n";
     fs::write(dir.path().join("deployment.yaml"), deployment).unwrap();
-    let token = new_token_file();
-    let run = rekey(
-        dir.path(),
-        &[
-            "rotate",
-            "--write",
-            "--new-token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let run = rotate_to_new_token(dir.path(), &["--write"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(
         fs::read_to_string(dir.path().join("deployment.yaml")).unwrap(),
@@ -488,16 +470,7 @@ fn a_literal_in_a_template_that_does_not_parse_is_still_a_site() {
             ".rekey.toml"
         )
     );
-    let token = new_token_file();
-    let rotate = rekey(
-        root,
-        &[
-            "rotate",
-            "--write",
-            "--new-token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let rotate = rotate_to_new_token(root, &["--write"]);
     assert_eq!(rotate.status, 0, "{}", rotate.stderr);
     assert_eq!(
         fs::read_to_string(root.join("chart/templates/secret.yaml")).unwrap(),
@@ -563,17 +536,7 @@ fn tens_of_thousands_of_tokens_in_one_file_stay_linear_and_whole() {
         ));
     }
     fs::write(dir.path().join("big.yaml"), &text).unwrap();
-    let token = new_token_file();
-    let run = rekey(
-        dir.path(),
-        &[
-            "rotate",
-            "--write",
-            "--stat",
-            "--new-token-file",
-            token.to_str().unwrap(),
-        ],
-    );
+    let run = rotate_to_new_token(dir.path(), &["--write", "--stat"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
         run.stdout.starts_with(" big.yaml | 20000 rotated\n"),

@@ -162,6 +162,14 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
     }
 }
 
+/// Runs `rekey rotate --new-token-file fixtures/new-token.txt EXTRA…` in `cwd`.
+pub fn rotate_to_new_token(cwd: &Path, extra: &[&str]) -> Run {
+    let token = new_token_file();
+    let mut args = vec!["rotate", "--new-token-file", token.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    rekey(cwd, &args)
+}
+
 /// Every file below `root` with its bytes, sorted by relative path.
 pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
