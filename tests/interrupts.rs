@@ -161,34 +161,45 @@ fn sigkill_at_any_moment_leaves_whole_files_and_the_rerun_finishes() {
 }
 
 #[test]
-fn sigint_during_the_transaction_writes_nothing_and_leaves_no_temp_file() {
-    let base = tempfile::tempdir().unwrap();
-    let repo = base.path().join("repo");
-    many_files(&repo);
-    let before = tree(&repo);
-    let marker = base.path().join("marker");
-    let child = spawn(&repo, Some(&marker));
-    wait_for(&marker);
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    // Give the signal thread its moment, then let the transaction go on: it must see it.
-    std::thread::sleep(Duration::from_millis(100));
-    fs::remove_file(&marker).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("error: interrupted by signal 2; stopped before the next file"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("error: written: none"), "{stderr}");
-    assert_eq!(tree(&repo), before, "nothing may change");
-    assert!(temp_files(&repo).is_empty());
-    assert_no_token(&stderr, "SIGINT");
+fn a_signal_during_the_transaction_writes_nothing_and_leaves_no_temp_file() {
+    for (signal, number) in [("INT", 2), ("TERM", 15), ("HUP", 1)] {
+        let base = tempfile::tempdir().unwrap();
+        let repo = base.path().join("repo");
+        many_files(&repo);
+        let before = tree(&repo);
+        let marker = base.path().join("marker");
+        let child = spawn(&repo, Some(&marker));
+        wait_for(&marker);
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+        // Give the signal thread its moment, then let the transaction go on: it must see it.
+        std::thread::sleep(Duration::from_millis(100));
+        fs::remove_file(&marker).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(128 + number),
+            "SIG{signal}: {stderr}"
+        );
+        assert!(
+            stderr.starts_with(&format!(
+                "error: interrupted by signal {number}; stopped before the next file\nerror: written: none\nerror: not written: .rekey.toml, team-0/delegate-0.yaml, "
+            )),
+            "SIG{signal}: {stderr}"
+        );
+        assert!(
+            stderr.ends_with("error: run the same command again to finish: rekey reads every file afresh and rotates what is left\n"),
+            "SIG{signal}: {stderr}"
+        );
+        assert_eq!(tree(&repo), before, "SIG{signal}: nothing may change");
+        assert!(temp_files(&repo).is_empty());
+        assert_no_token(&stderr, "signal");
+    }
 }
 
 #[test]

@@ -548,3 +548,32 @@ fn tens_of_thousands_of_tokens_in_one_file_stay_linear_and_whole() {
         text.replace(OLD_HEX, NEW_HEX)
     );
 }
+
+#[test]
+fn revoke_warns_about_unknown_repeated_and_last_current_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!(
+            "[tokens]\ncurrent = [\"{OLD_FINGERPRINT}\"]\nrevoked = [\"{OTHER_FINGERPRINT}\"]\n"
+        ),
+    )
+    .unwrap();
+    let unknown = "sha256:0000000000000000";
+    let run = rekey(
+        root,
+        &["revoke", OTHER_FINGERPRINT, unknown, OLD_FINGERPRINT],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!("warning: {OTHER_FINGERPRINT} is already revoked in .rekey.toml\n\
+warning: {unknown} is not listed under [tokens] current in .rekey.toml: check the fingerprint (`rekey scan` lists the tokens a repository holds)\n\
+warning: this revokes the last token under [tokens] current in .rekey.toml: until a token in force is listed there, no token is judged stale. `rekey rotate --write` lists the new one\n")
+    );
+    assert_eq!(
+        fs::read_to_string(root.join(".rekey.toml")).unwrap(),
+        format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\",\"{unknown}\",\"{OLD_FINGERPRINT}\"]\n")
+    );
+}
