@@ -2,7 +2,6 @@
 //! is about when there is one, printed as `path:line:column: message` like every error
 //! rekey shows.
 
-use crate::engine::FileError;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,15 +46,5 @@ impl std::error::Error for Error {}
 impl From<String> for Error {
     fn from(message: String) -> Error {
         Error::new(message)
-    }
-}
-
-impl From<FileError> for Error {
-    fn from(error: FileError) -> Error {
-        Error {
-            path: Some(error.display),
-            position: error.position,
-            message: error.message,
-        }
     }
 }
