@@ -208,11 +208,11 @@ fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) {
         if let Some(Owner::Values {
             delegate_name: Some(name),
             ..
-        }) = &site.owner
+        }) = site.owner.as_deref()
         {
             delegate.delegate_names.insert(name.clone());
         }
-        match (&site.role, &site.owner, &site.elsewhere) {
+        match (&site.role, site.owner.as_deref(), site.elsewhere.as_deref()) {
             (Role::SecretKeyRef { secret }, Some(Owner::Kubernetes { .. }), _) => {
                 if let Some(workload) = workload_of(site) {
                     let namespace = workload.namespace.clone();
@@ -309,7 +309,7 @@ fn qualified(namespace: &Option<String>, name: &str) -> String {
 /// a `Secret`'s `data`/`stringData`, an ExternalSecret's target, a kustomize
 /// `secretGenerator`'s literals.
 fn secret_of(site: &Site) -> Option<(Option<String>, String, Vec<Workload>)> {
-    let (namespace, loaded_by) = match &site.owner {
+    let (namespace, loaded_by) = match site.owner.as_deref() {
         Some(Owner::Kubernetes {
             namespace,
             loaded_by,
@@ -330,7 +330,7 @@ fn secret_of(site: &Site) -> Option<(Option<String>, String, Vec<Workload>)> {
 }
 
 fn workload_of(site: &Site) -> Option<Workload> {
-    match &site.owner {
+    match site.owner.as_deref() {
         Some(Owner::Kubernetes {
             kind,
             namespace,
@@ -374,7 +374,7 @@ fn identify(repository: &Option<String>, file: &ScannedFile, site: &Site) -> Del
     if let Some(workload) = workload_of(site) {
         return workload_id(repository, &workload);
     }
-    match &site.owner {
+    match site.owner.as_deref() {
         Some(Owner::ComposeService(service)) => id("compose service", service.clone(), None),
         Some(Owner::Ecs { family, container }) => id(
             "ECS task",

@@ -12,7 +12,9 @@ use crate::migration::Migration;
 use crate::redact;
 use crate::site::{Limit, Role, Site};
 use crate::token::{Encoding, Fingerprint, Kind, NewToken};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// What the user asked a rotation to do, already validated.
 #[derive(Clone, Debug, Default)]
@@ -112,6 +114,10 @@ pub fn plan<'a>(
     let mut blocked = Vec::new();
     let mut notes = Vec::new();
     let mut files = Vec::new();
+    // The new token in each encoding written, and its label in diffs: made once, shared by
+    // every edit.
+    let mut encoded: HashMap<Encoding, Arc<Zeroizing<String>>> = HashMap::new();
+    let new_label: Arc<str> = redact::label(new.fingerprint()).into();
     for file in &scan.files {
         let mut edits = Vec::new();
         let mut changes = Vec::new();
@@ -162,11 +168,14 @@ pub fn plan<'a>(
                 }
             }
             if let Some(change) = &value {
-                let written = new.encode(change.encoding());
+                let encoding = change.encoding();
+                let written = encoded
+                    .entry(encoding)
+                    .or_insert_with(|| Arc::new(new.encode(encoding)));
                 edits.push(Edit {
                     span: site.value_span.clone(),
-                    replacement: written,
-                    shown: redact::label(new.fingerprint()),
+                    replacement: written.clone(),
+                    shown: new_label.clone(),
                 });
             }
             if let Some(name) = renamed_to {

@@ -8,15 +8,18 @@
 
 use crate::keys;
 use crate::token::{Kind, Value};
+use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// A byte range into a file's original buffer.
 pub type Span = Range<usize>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Site {
-    /// The key as written in the file (`DELEGATE_TOKEN`, `accountSecret`, …).
-    pub key: String,
+    /// The key as written in the file (`DELEGATE_TOKEN`, `accountSecret`, …): borrowed
+    /// from `keys::ALL` when it is one of those names, as it nearly always is.
+    pub key: Cow<'static, str>,
     /// Where the key name's characters are: a legacy key is renamed by replacing this span.
     pub key_span: Span,
     /// Where the value's characters are: a rotation replaces exactly this span.
@@ -33,10 +36,11 @@ pub struct Site {
     pub reader: Reader,
     /// Where the value really lives when it is not in this file (or is encrypted here), and
     /// how to rotate it there.
-    pub elsewhere: Option<Elsewhere>,
+    pub elsewhere: Option<Box<Elsewhere>>,
     /// The delegate configuration the site sits in, as far as its file shows (the object,
     /// container, service, task or address): what `inventory` attributes the site to.
-    pub owner: Option<Owner>,
+    /// Shared: the sites of one object or document name the same owner.
+    pub owner: Option<Arc<Owner>>,
 }
 
 /// Which delegate configuration holds a site, named as the file names it. Scanners fill it
@@ -95,12 +99,12 @@ pub enum Reader {
     /// delegate when a delegate container of the scanned files refers to that Secret.
     Secret(String),
     /// Nothing shows a delegate reads it; the reason is shown when a legacy key is kept.
-    Unknown(String),
+    Unknown(Cow<'static, str>),
 }
 
 impl Reader {
-    pub fn unknown(reason: &str) -> Reader {
-        Reader::Unknown(reason.to_owned())
+    pub fn unknown(reason: &'static str) -> Reader {
+        Reader::Unknown(Cow::Borrowed(reason))
     }
 }
 
@@ -144,17 +148,17 @@ impl Store {
 pub enum Limit {
     /// rekey cannot rewrite this form safely (a block scalar, escapes, …): rotating a token
     /// here is refused, so the user fixes the form first.
-    Refused(String),
+    Refused(Cow<'static, str>),
     /// Reported but never rewritten (a commented-out line, Terraform state): a rotation
     /// passes over it with a note.
-    ReportOnly(String),
+    ReportOnly(Cow<'static, str>),
 }
 
 impl Limit {
     /// `Refused(reason)` unless the value's characters in the file are its value, so that a
     /// splice cannot break escapes or line structure.
-    pub fn refused_unless(verbatim: bool, reason: &str) -> Option<Limit> {
-        (!verbatim).then(|| Limit::Refused(reason.to_owned()))
+    pub fn refused_unless(verbatim: bool, reason: &'static str) -> Option<Limit> {
+        (!verbatim).then_some(Limit::Refused(Cow::Borrowed(reason)))
     }
 
     pub fn reason(&self) -> &str {
@@ -186,8 +190,12 @@ pub enum Role {
 impl Site {
     /// A plain key/value site, pointing the user at the value.
     pub fn new(key: &str, key_span: Span, value_span: Span, value: Value) -> Site {
+        let key = match keys::ALL.iter().find(|name| **name == key) {
+            Some(name) => Cow::Borrowed(*name),
+            None => Cow::Owned(key.to_owned()),
+        };
         Site {
-            key: key.to_owned(),
+            key,
             key_span,
             location: value_span.start,
             value_span,
@@ -222,12 +230,12 @@ impl Site {
     }
 
     pub fn with_elsewhere(mut self, elsewhere: Elsewhere) -> Site {
-        self.elsewhere = Some(elsewhere);
+        self.elsewhere = Some(Box::new(elsewhere));
         self
     }
 
     pub fn with_owner(mut self, owner: Option<Owner>) -> Site {
-        self.owner = owner;
+        self.owner = owner.map(Arc::new);
         self
     }
 

@@ -80,9 +80,7 @@ fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Zeroizing<Vec<u8>>
     let changes: HashMap<usize, &Change> = file_plan.changes.iter().map(|c| (c.site, c)).collect();
     for ((index, before), after) in before.into_iter().zip(after) {
         let change = changes.get(&index);
-        let expected_key = change
-            .and_then(|c| c.renamed_to)
-            .unwrap_or(before.key.as_str());
+        let expected_key = change.and_then(|c| c.renamed_to).unwrap_or(&before.key);
         if after.key != expected_key {
             return Err(fail(before.location, "a key changed that was not meant to"));
         }

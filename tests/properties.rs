@@ -409,7 +409,7 @@ proptest! {
             .sites
             .iter()
             .filter(|s| s.limit.is_none())
-            .map(|s| (s.key.clone(), planted.text[s.value_span.clone()].to_owned()))
+            .map(|s| (s.key.to_string(), planted.text[s.value_span.clone()].to_owned()))
             .collect();
         let theirs: Vec<(String, String)> = dotenvy::from_read_iter(planted.text.as_bytes())
             .map(|item| item.expect("dotenvy parses the generated file"))

@@ -100,14 +100,17 @@ fn finish(
         sites: scan.sites().count(),
         policy,
     };
-    let output = match args.format {
-        CheckFormat::Text => check_report::text(findings, &coverage, Style::for_stdout()),
-        CheckFormat::Json => check_report::json(findings, &coverage),
-        CheckFormat::Sarif => check_report::sarif(findings),
-        CheckFormat::Github => check_report::github(findings, &coverage),
-        CheckFormat::Gitlab => check_report::gitlab(findings),
-    };
-    report::to_stdout(&output);
+    match args.format {
+        CheckFormat::Text => report::to_stdout(&check_report::text(
+            findings,
+            &coverage,
+            Style::for_stdout(),
+        )),
+        CheckFormat::Json => report::json_to_stdout(&check_report::record(findings, &coverage)),
+        CheckFormat::Sarif => report::to_stdout(&check_report::sarif(findings)),
+        CheckFormat::Github => report::to_stdout(&check_report::github(findings, &coverage)),
+        CheckFormat::Gitlab => report::to_stdout(&check_report::gitlab(findings)),
+    }
     for message in failed {
         report::error(message);
     }

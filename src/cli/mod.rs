@@ -222,7 +222,7 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
         report::error(message);
     }
     match args.format {
-        ScanFormat::Json => report::to_stdout(&scan_report::json(&scan)),
+        ScanFormat::Json => report::json_to_stdout(&scan_report::record(&scan)),
         ScanFormat::Text => {
             report::to_stdout(&scan_report::text(&scan, Style::for_stdout()));
             report_errors(&scan);

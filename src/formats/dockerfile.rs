@@ -252,7 +252,7 @@ mod tests {
             .map(|s| {
                 let delegate = s.reader == Reader::Delegate;
                 (
-                    s.key,
+                    s.key.into_owned(),
                     text[s.value_span].to_owned(),
                     s.value.kind(),
                     delegate,

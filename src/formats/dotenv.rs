@@ -81,7 +81,7 @@ fn lex_line(
     };
     if keys::is_token_key(key) {
         let limit = if commented {
-            Some(Limit::ReportOnly("commented out".to_owned()))
+            Some(Limit::ReportOnly("commented out".into()))
         } else {
             limit
         };
@@ -148,7 +148,7 @@ mod tests {
             .map(|s| {
                 let report_only = matches!(s.limit, Some(Limit::ReportOnly(_)));
                 (
-                    s.key,
+                    s.key.into_owned(),
                     text[s.value_span].to_owned(),
                     s.value.kind(),
                     report_only,

@@ -15,6 +15,7 @@ use crate::token;
 use jsonc_parser::ast::{Object, ObjectPropName, StringLit, Value as Json};
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
+use std::sync::Arc;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = Vec::new();
@@ -55,7 +56,7 @@ pub fn scan_state(text: &str) -> Result<Vec<Site>, ParseError> {
     sites.sort_by_key(|site| site.location);
     for site in &mut sites {
         site.limit = Some(Limit::ReportOnly(
-            "Terraform state: refresh it with terraform apply after rotating the configuration; rekey never rewrites state".to_owned(),
+            "Terraform state: refresh it with terraform apply after rotating the configuration; rekey never rewrites state".into(),
         ));
     }
     Ok(sites)
@@ -168,9 +169,10 @@ fn visit(
                 if keys::is_delegate_image(image) {
                     Reader::Delegate
                 } else {
-                    Reader::Unknown(format!(
-                        "the container's image {image} is not a Harness delegate image"
-                    ))
+                    Reader::Unknown(
+                        format!("the container's image {image} is not a Harness delegate image")
+                            .into(),
+                    )
                 }
             });
             let beside_delegate_keys = object.properties.iter().any(|p| {
@@ -201,9 +203,10 @@ fn visit(
                     sites,
                 );
             }
+            let owner = owner.cloned().map(Arc::new);
             for site in &mut sites[before..] {
                 if site.owner.is_none() {
-                    site.owner = owner.cloned();
+                    site.owner = owner.clone();
                 }
             }
         }
@@ -429,7 +432,7 @@ mod tests {
         assert_eq!(&text[sites[0].value_span.clone()], HEX);
         assert_eq!(sites[0].reader, Reader::Delegate);
         assert_eq!(
-            sites[0].owner,
+            sites[0].owner.as_deref().cloned(),
             Some(Owner::Docker {
                 name: Some("edge".to_owned()),
                 image: Some("harness/delegate:1".to_owned())
@@ -438,7 +441,7 @@ mod tests {
         let text = format!(
             r#"{{"taskDefinition":{{"family":"f","containerDefinitions":[{{"name":"c","image":"i","environment":[{{"name":"DELEGATE_TOKEN","value":"{HEX}"}}]}}]}}}}"#
         );
-        let owner = scan(&text).unwrap().remove(0).owner;
+        let owner = scan(&text).unwrap().remove(0).owner.as_deref().cloned();
         assert_eq!(
             owner,
             Some(Owner::Ecs {

@@ -214,7 +214,7 @@ fn mark_conflicts(sites: &mut [Site]) {
     let names: std::collections::HashSet<String> = sites
         .iter()
         .filter(|s| s.role != Role::KeyMention)
-        .map(|s| s.key.clone())
+        .map(|s| s.key.to_string())
         .collect();
     for site in sites.iter_mut() {
         if let Some(current) = keys::current_name(&site.key) {

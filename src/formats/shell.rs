@@ -23,6 +23,7 @@ use crate::keys;
 use crate::site::{Limit, Owner, Reader, Role, Site, Span};
 use crate::source::has_marker;
 use crate::token::{self, Value};
+use std::sync::Arc;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut lexer = Lexer::new(text, 0, text.len());
@@ -120,7 +121,7 @@ fn rename_together(text: &str, comments: &[Span], sites: &mut [Site]) {
     let legacy: std::collections::BTreeSet<String> = sites
         .iter()
         .filter(|s| s.is_legacy())
-        .map(|s| s.key.clone())
+        .map(|s| s.key.to_string())
         .collect();
     for name in legacy {
         let live = |s: &&Site| s.key == name && !matches!(s.limit, Some(Limit::ReportOnly(_)));
@@ -148,7 +149,7 @@ fn rename_together(text: &str, comments: &[Span], sites: &mut [Site]) {
         for site in sites.iter_mut().filter(|s| s.key == name) {
             match (&blocker, &site.reader) {
                 (Some(_), Reader::Unknown(_)) if site.role != Role::KeyMention => {}
-                (Some(reason), _) => site.reader = Reader::Unknown(reason.clone()),
+                (Some(reason), _) => site.reader = Reader::Unknown(reason.clone().into()),
                 (None, _) => site.reader = Reader::Delegate,
             }
         }
@@ -268,16 +269,16 @@ impl<'a> Lexer<'a> {
     /// Ends the simple command being read: its sites learn who reads them.
     fn end_command(&mut self) {
         self.finish_word();
-        let owner = docker_run_owner(&self.command);
+        let owner = docker_run_owner(&self.command).map(Arc::new);
         for (index, form) in std::mem::take(&mut self.command_sites) {
             self.sites[index].reader = command_reader(&self.command, form);
             self.sites[index].owner = match form {
                 Form::Assignment => owner.clone(),
                 // A line the shell delegate's scripts write into its config files.
-                Form::ConfigLine => Some(Owner::Values {
+                Form::ConfigLine => Some(Arc::new(Owner::Values {
                     subchart: None,
                     delegate_name: None,
-                }),
+                })),
             };
         }
         self.command.clear();
@@ -452,7 +453,7 @@ impl<'a> Lexer<'a> {
         // A comment is free text: what does not lex is simply not a site.
         if let Ok(sites) = Lexer::new(self.text, start, end).run() {
             for mut site in sites {
-                site.limit = Some(Limit::ReportOnly("commented out".to_owned()));
+                site.limit = Some(Limit::ReportOnly("commented out".into()));
                 self.sites.push(site);
             }
         }
@@ -600,7 +601,7 @@ impl<'a> Lexer<'a> {
                     (
                         at..at,
                         token::classify(&String::from_utf8_lossy(&text)),
-                        Some(Limit::Refused(reason.to_owned())),
+                        Some(Limit::Refused(reason.into())),
                     )
                 }
             }
@@ -669,7 +670,13 @@ mod tests {
         scan(text)
             .unwrap()
             .into_iter()
-            .map(|s| (s.key, text[s.value_span].to_owned(), s.value.kind()))
+            .map(|s| {
+                (
+                    s.key.into_owned(),
+                    text[s.value_span].to_owned(),
+                    s.value.kind(),
+                )
+            })
             .collect()
     }
 
@@ -742,7 +749,7 @@ mod tests {
         let sites = scan(&text).unwrap();
         let roles: Vec<(&str, Kind, &Role)> = sites
             .iter()
-            .map(|s| (s.key.as_str(), s.value.kind(), &s.role))
+            .map(|s| (&*s.key, s.value.kind(), &s.role))
             .collect();
         assert_eq!(
             roles,
@@ -793,7 +800,11 @@ mod tests {
     #[test]
     fn docker_run_sites_name_their_container_and_image() {
         let text = "docker run -d --name=edge -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\ndocker run --rm -e DELEGATE_TOKEN=abc harness/delegate:25.10.87100\nexport DELEGATE_TOKEN=abc\n";
-        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        let owners: Vec<Option<Owner>> = scan(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.owner.as_deref().cloned())
+            .collect();
         let image = Some("harness/delegate:25.10.87100".to_owned());
         assert_eq!(
             owners,

@@ -28,7 +28,7 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
             Reader::Unknown(format!(
                 "the unit also uses {} by name (say, `docker run -e {}`): a name is renamed with every use or not at all",
                 site.key, site.key
-            ))
+            ).into())
         } else if delegate {
             Reader::Delegate
         } else {
@@ -60,7 +60,7 @@ fn used_elsewhere(text: &str, site: &Site) -> bool {
         if line.trim_start().starts_with(['#', ';']) {
             return false;
         }
-        line.match_indices(site.key.as_str()).any(|(i, key)| {
+        line.match_indices(&*site.key).any(|(i, key)| {
             let at = start + i;
             let before = at.checked_sub(1).map(|b| text.as_bytes()[b]);
             let after = text.as_bytes().get(at + key.len()).copied();

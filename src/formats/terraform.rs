@@ -18,6 +18,7 @@ use crate::token::{self, Value};
 use hcl_edit::expr::{Expression, Object, ObjectKey};
 use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::Span as _;
+use std::sync::Arc;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     let body = hcl_edit::parser::parse_body(text).map_err(|error| ParseError {
@@ -116,8 +117,9 @@ fn walk_body(
                 let before = sites.len();
                 walk_body(text, &block.body, &block_reader(block), sites)?;
                 if let Some(address) = address(block) {
+                    let owner = Arc::new(Owner::Terraform(address));
                     for site in &mut sites[before..] {
-                        site.owner = Some(Owner::Terraform(address.clone()));
+                        site.owner = Some(owner.clone());
                     }
                 }
             }
@@ -302,10 +304,7 @@ mod tests {
             "delegate_token = \"{HEX}\"\nmodule \"delegate\" {{\n  source = \"harness/delegate/kubernetes\"\n  account_secret = \"{HEX}\"\n  upgrader = {{ delegate_token = var.upgrader_token }}\n}}\nlocals {{\n  delegate_token = \"${{var.t}}\"\n}}\n"
         );
         let sites = scan(&text).unwrap();
-        let found: Vec<(&str, Kind)> = sites
-            .iter()
-            .map(|s| (s.key.as_str(), s.value.kind()))
-            .collect();
+        let found: Vec<(&str, Kind)> = sites.iter().map(|s| (&*s.key, s.value.kind())).collect();
         assert_eq!(
             found,
             [
@@ -340,7 +339,7 @@ mod tests {
             .iter()
             .map(|s| {
                 (
-                    s.key.as_str(),
+                    &*s.key,
                     &text[s.value_span.clone()],
                     s.reader == Reader::Delegate,
                 )
@@ -359,7 +358,11 @@ mod tests {
     #[test]
     fn sites_carry_their_resource_or_module_address() {
         let text = "resource \"helm_release\" \"delegate\" {\n  set {\n    name  = \"delegateToken\"\n    value = \"0123456789abcdef0123456789abcdef\"\n  }\n}\nmodule \"ng\" {\n  delegate_token = \"x\"\n}\ndelegate_token = \"y\"\n";
-        let owners: Vec<Option<Owner>> = scan(text).unwrap().into_iter().map(|s| s.owner).collect();
+        let owners: Vec<Option<Owner>> = scan(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.owner.as_deref().cloned())
+            .collect();
         assert_eq!(
             owners,
             [

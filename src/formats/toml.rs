@@ -108,7 +108,7 @@ mod tests {
             .iter()
             .map(|s| {
                 (
-                    s.key.as_str(),
+                    &*s.key,
                     &text[s.key_span.clone()],
                     &text[s.value_span.clone()],
                 )

@@ -16,7 +16,9 @@ use crate::keys;
 use crate::site::{Elsewhere, Limit, Owner, Reader, Role, Site, Span, Store, Workload};
 use crate::token::{self, Value};
 use granit_parser::{Event, Options, Parser, ScalarStyle};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     match parse(text) {
@@ -52,8 +54,15 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
     let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
     let loaders = secret_loaders(&objects);
+    let last_owner = RefCell::new(None);
     for object in objects {
-        let mut walker = Walker::new(text, &documents.anchors, object, &delegate_secrets);
+        let mut walker = Walker::new(
+            text,
+            &documents.anchors,
+            object,
+            &delegate_secrets,
+            &last_owner,
+        );
         walker.loaders = &loaders;
         walker.walk(object, &mut sites);
     }
@@ -231,12 +240,22 @@ fn parse(text: &str) -> Result<Documents, ParseError> {
                 stack.push(Frame::Seq { items: Vec::new() });
                 continue;
             }
+            // Without the growth slack: a stream of 150,000 one-key documents would
+            // otherwise hold room for four entries in each.
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { start, entries, .. }) => Node::Map { start, entries },
+                Some(Frame::Map {
+                    start, mut entries, ..
+                }) => {
+                    entries.shrink_to_fit();
+                    Node::Map { start, entries }
+                }
                 _ => continue,
             },
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { items }) => Node::Seq { items },
+                Some(Frame::Seq { mut items }) => {
+                    items.shrink_to_fit();
+                    Node::Seq { items }
+                }
                 _ => continue,
             },
             Event::Scalar(value, style, anchor, _) => {
@@ -322,6 +341,9 @@ struct Walker<'a> {
     delegate_secrets: &'a HashSet<String>,
     /// The workloads that load each Secret whole (`envFrom`), for the Secret's owner.
     loaders: &'a HashMap<String, Vec<Workload>>,
+    /// The owner given last, shared with every following site that has the same one: a
+    /// stream of 150,000 documents then holds one owner, not 150,000.
+    last_owner: &'a RefCell<Option<Arc<Owner>>>,
     root: &'a Node,
 }
 
@@ -331,6 +353,7 @@ impl<'a> Walker<'a> {
         anchors: &'a HashMap<usize, Scalar>,
         root: &'a Node,
         delegate_secrets: &'a HashSet<String>,
+        last_owner: &'a RefCell<Option<Arc<Owner>>>,
     ) -> Self {
         let metadata = root.get("metadata");
         Walker {
@@ -343,6 +366,7 @@ impl<'a> Walker<'a> {
                 .map(str::to_owned),
             delegate_secrets,
             loaders: &NO_LOADERS,
+            last_owner,
             root,
         }
     }
@@ -367,10 +391,18 @@ impl<'a> Walker<'a> {
         let before = sites.len();
         self.visit_node(node, context, sites);
         // Children filled their own sites first: the innermost context names the owner best.
-        let delegate_name = node.get_str("delegateName");
+        if sites[before..].iter().all(|site| site.owner.is_some()) {
+            return;
+        }
+        let owner = self.owner(context, node.get_str("delegateName"));
+        let mut last = self.last_owner.borrow_mut();
+        let owner = match last.as_ref() {
+            Some(shared) if **shared == owner => shared.clone(),
+            _ => last.insert(Arc::new(owner)).clone(),
+        };
         for site in &mut sites[before..] {
             if site.owner.is_none() {
-                site.owner = Some(self.owner(context, delegate_name));
+                site.owner = Some(owner.clone());
             }
         }
     }
@@ -767,7 +799,7 @@ impl<'a> Walker<'a> {
         } else {
             (inner.clone(), classify_scalar_text(rest, scalar.style))
         };
-        let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
+        let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar).into()));
         let reader = context.entries_reader.clone().unwrap_or_else(|| {
             Reader::unknown("not in a container's environment nor a secretGenerator")
         });
@@ -814,7 +846,7 @@ impl<'a> Walker<'a> {
         } else if is_null {
             let reason =
                 "the value is missing (null): write an empty quoted value (\"\") to have it filled";
-            (Value::Empty, Some(Limit::Refused(reason.to_owned())))
+            (Value::Empty, Some(Limit::Refused(reason.into())))
         } else if let Some((span, value)) = verbatim
             .then(|| super::literal_default(self.text, value_span.clone()))
             .flatten()
@@ -823,7 +855,7 @@ impl<'a> Walker<'a> {
             (value, None)
         } else {
             let value = classify_scalar_text(&scalar.value, scalar.style);
-            let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar)));
+            let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar).into()));
             (value, limit)
         };
         let mut site = Site::new(&key.value, found.key_span, value_span, value)
@@ -883,9 +915,9 @@ fn container_reader(image: &str) -> Reader {
     if keys::is_delegate_image(image) {
         Reader::Delegate
     } else {
-        Reader::Unknown(format!(
-            "the container's image {image} is not a Harness delegate image"
-        ))
+        Reader::Unknown(
+            format!("the container's image {image} is not a Harness delegate image").into(),
+        )
     }
 }
 
@@ -1056,7 +1088,13 @@ mod tests {
         scan(text)
             .unwrap()
             .into_iter()
-            .map(|s| (s.key, text[s.value_span].to_owned(), s.value.kind()))
+            .map(|s| {
+                (
+                    s.key.into_owned(),
+                    text[s.value_span].to_owned(),
+                    s.value.kind(),
+                )
+            })
             .collect()
     }
 
@@ -1068,7 +1106,7 @@ mod tests {
         let sites = scan(&text).unwrap();
         let found: Vec<_> = sites
             .iter()
-            .map(|s| (s.key.as_str(), s.value.kind(), &text[s.key_span.clone()]))
+            .map(|s| (&*s.key, s.value.kind(), &text[s.key_span.clone()]))
             .collect();
         assert_eq!(
             found,
@@ -1168,7 +1206,7 @@ mod tests {
         let conflicts: Vec<_> = sites
             .iter()
             .filter(|s| s.rename_conflict)
-            .map(|s| s.key.as_str())
+            .map(|s| &*s.key)
             .collect();
         assert_eq!(conflicts, vec!["ACCOUNT_SECRET", "accountSecret"]);
     }
@@ -1199,7 +1237,7 @@ mod tests {
             container: Some("delegate".to_owned()),
         };
         assert_eq!(
-            sites[0].owner,
+            sites[0].owner.as_deref().cloned(),
             Some(Owner::Kubernetes {
                 kind: "Deployment".to_owned(),
                 namespace: Some("n".to_owned()),
@@ -1210,7 +1248,7 @@ mod tests {
         );
         assert_eq!(sites[0].reader, Reader::Delegate);
         assert_eq!(
-            sites[1].owner,
+            sites[1].owner.as_deref().cloned(),
             Some(Owner::Kubernetes {
                 kind: "Secret".to_owned(),
                 namespace: Some("n".to_owned()),
@@ -1225,12 +1263,12 @@ mod tests {
     fn compose_services_and_umbrella_sub_charts_name_their_owner() {
         let compose = "services:\n  edge:\n    image: harness/delegate:1\n    environment:\n      DELEGATE_TOKEN: x\n";
         assert_eq!(
-            scan(compose).unwrap()[0].owner,
+            scan(compose).unwrap()[0].owner.as_deref().cloned(),
             Some(Owner::ComposeService("edge".to_owned()))
         );
         let umbrella = "harness-delegate-ng:\n  delegateName: eu\n  delegateToken: x\n";
         assert_eq!(
-            scan(umbrella).unwrap()[0].owner,
+            scan(umbrella).unwrap()[0].owner.as_deref().cloned(),
             Some(Owner::Values {
                 subchart: Some("harness-delegate-ng".to_owned()),
                 delegate_name: Some("eu".to_owned())

@@ -4,7 +4,7 @@
 //! results carry no snippets.
 
 use super::scan::plural;
-use super::Style;
+use super::{Streamed, Style};
 use crate::check::Finding;
 use crate::policy::{Level, Rule};
 use crate::redact;
@@ -93,21 +93,22 @@ struct FindingRecord<'a> {
 }
 
 #[derive(Serialize)]
-struct CheckReport<'a> {
+#[serde(bound(serialize = "Streamed<Findings>: Serialize"))]
+struct CheckReport<'a, Findings> {
     schema: &'static str,
-    findings: Vec<FindingRecord<'a>>,
+    findings: Streamed<Findings>,
     files_checked: usize,
     sites: usize,
     /// The policy file that applied; null when there was none.
     policy: Option<&'a str>,
 }
 
-pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
-    super::json(&CheckReport {
+/// The `rekey.check/v1` object.
+pub fn record<'a>(findings: &'a [Finding], coverage: &'a Coverage) -> impl Serialize + 'a {
+    CheckReport {
         schema: "rekey.check/v1",
-        findings: findings
-            .iter()
-            .map(|f| FindingRecord {
+        findings: Streamed(|| {
+            findings.iter().map(|f| FindingRecord {
                 rule: f.rule.id(),
                 level: f.level.name(),
                 path: &f.path,
@@ -116,11 +117,11 @@ pub fn json(findings: &[Finding], coverage: &Coverage) -> String {
                 message: redact::mask(&f.message),
                 fingerprint: f.fingerprint.as_ref(),
             })
-            .collect(),
+        }),
         files_checked: coverage.files_checked,
         sites: coverage.sites,
         policy: coverage.policy.as_deref(),
-    })
+    }
 }
 
 /// `::error file=…,line=…,col=…,title=…::message` lines for GitHub Actions.

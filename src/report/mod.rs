@@ -125,27 +125,114 @@ impl Style {
     }
 }
 
-/// Writes a whole report to stdout at once, masked (nothing with `--quiet`). A closed
-/// pipe (`rekey scan | head`) is not an error worth a message.
+/// Writes a whole report to stdout, masked (nothing with `--quiet`). A closed pipe
+/// (`rekey scan | head`) is not an error worth a message.
 pub fn to_stdout(text: &str) {
-    write_stdout(&redact::masked(text));
+    write_stdout(true, |out| out.write_all(text.as_bytes()));
+}
+
+/// Writes a report object to stdout as pretty JSON with a final newline, masked, without
+/// first building its text: the report of a file with 150,000 sites is streamed.
+pub fn json_to_stdout<T: Serialize>(value: &T) {
+    write_stdout(true, |out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        out.write_all(b"\n")
+    });
 }
 
 /// Writes a report that may show token values: only `rotate --show-secrets` calls this.
 pub fn to_stdout_revealing(text: &str) {
-    write_stdout(text);
+    write_stdout(false, |out| out.write_all(text.as_bytes()));
 }
 
-fn write_stdout(text: &str) {
+fn write_stdout<F>(mask: bool, write: F)
+where
+    F: FnOnce(&mut MaskedBlocks<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+{
     progress::finish();
     if output().quiet {
         return;
     }
-    let mut out = std::io::stdout().lock();
-    if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let mut out = MaskedBlocks::new(std::io::stdout().lock(), mask);
+    if let Err(error) = write(&mut out).and_then(|()| out.flush()) {
         if error.kind() != std::io::ErrorKind::BrokenPipe {
             to_stderr(&format!("rekey: error: cannot write the report: {error}\n"));
         }
+    }
+}
+
+/// A writer that masks what passes through it a block at a time, so that a long report is
+/// neither held whole nor copied whole to be masked. A block ends after an ASCII byte that
+/// no form of a token holds (a token, its base64 forms, their pieces and every token shape
+/// `redact` masks are runs of `[A-Za-z0-9+/=_-]`), so no token straddles two blocks.
+struct MaskedBlocks<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    mask: bool,
+}
+
+impl<W: Write> MaskedBlocks<W> {
+    fn new(out: W, mask: bool) -> Self {
+        MaskedBlocks {
+            out,
+            pending: Vec::new(),
+            mask,
+        }
+    }
+
+    /// How much text is masked and written at once.
+    const BLOCK: usize = 64 * 1024;
+
+    /// Masks and writes `pending[..end]`.
+    fn write_out(&mut self, end: usize) -> std::io::Result<()> {
+        let block = &self.pending[..end];
+        if self.mask {
+            let text = String::from_utf8_lossy(block);
+            self.out.write_all(redact::masked(&text).as_bytes())?;
+        } else {
+            self.out.write_all(block)?;
+        }
+        self.pending.drain(..end);
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for MaskedBlocks<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // A block at a time (`write_all` calls again for the rest).
+        let taken = &bytes[..bytes.len().min(Self::BLOCK)];
+        self.pending.extend_from_slice(taken);
+        if self.pending.len() >= Self::BLOCK {
+            if let Some(boundary) = self.pending.iter().rposition(|&b| ends_a_block(b)) {
+                self.write_out(boundary + 1)?;
+            }
+        }
+        Ok(taken.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.write_out(self.pending.len())?;
+        self.out.flush()
+    }
+}
+
+/// An ASCII byte outside every token form: a block may end after it.
+fn ends_a_block(byte: u8) -> bool {
+    byte.is_ascii() && !byte.is_ascii_alphanumeric() && !b"+/=_-".contains(&byte)
+}
+
+/// Serializes what an iterator yields as a sequence without collecting it first: the sites
+/// of a scan are written one by one, not held twice.
+pub struct Streamed<F>(pub F);
+
+impl<F, I> Serialize for Streamed<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
     }
 }
 
@@ -225,6 +312,27 @@ mod tests {
                 .map(|(_, v)| (*v).to_owned())
         };
         colour_enabled(choice, is_terminal, &env)
+    }
+
+    #[test]
+    fn block_masking_masks_a_token_split_across_blocks_like_the_whole() {
+        const TOKEN: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        redact::remember(TOKEN);
+        // A token across the first block's end, then tokens glued to `=` and quotes as
+        // reports print them, between stretches without any byte a block may end after.
+        let block = MaskedBlocks::<Vec<u8>>::BLOCK;
+        let mut text = format!("{}={TOKEN}\n", "x".repeat(block - 10));
+        for i in 0..199 {
+            text.push_str(&"x".repeat(block / 7 + i));
+            text.push_str(&format!(" DELEGATE_TOKEN={TOKEN}\\n\"{TOKEN}\","));
+        }
+        let mut out = MaskedBlocks::new(Vec::new(), true);
+        out.write_all(text.as_bytes()).unwrap();
+        out.flush().unwrap();
+        let written = String::from_utf8(out.out).unwrap();
+        assert!(!written.contains(&TOKEN[..12]));
+        assert_eq!(written, redact::mask(&text));
+        assert_eq!(written.matches("<redacted sha256:").count(), 399);
     }
 
     #[test]

@@ -503,7 +503,7 @@ pub fn record(rotation: &Rotation, secrets: Secrets) -> RotateReport {
                     ChangeRecord {
                         line,
                         column,
-                        key: site.key.clone(),
+                        key: site.key.to_string(),
                         action: match change.value {
                             Some(ValueChange::Rotated { .. }) => "rotated",
                             Some(ValueChange::Filled { .. }) => "filled",

@@ -2,7 +2,7 @@
 //! be read or parsed; or the `rekey.scan/v1` JSON object. A token that lives elsewhere shows
 //! where and how to rotate it there.
 
-use super::{ErrorRecord, Style};
+use super::{ErrorRecord, Streamed, Style};
 use crate::engine::{Scan, ScannedFile};
 use crate::redact;
 use crate::site::{Limit, Site};
@@ -64,17 +64,19 @@ struct SkippedRecord<'a> {
 }
 
 #[derive(Serialize)]
-struct ScanReport<'a> {
+#[serde(bound(serialize = "Streamed<Sites>: Serialize"))]
+struct ScanReport<'a, Sites> {
     schema: &'static str,
-    sites: Vec<SiteRecord<'a>>,
+    sites: Streamed<Sites>,
     errors: Vec<ErrorRecord<'a>>,
     skipped: Vec<SkippedRecord<'a>>,
 }
 
-pub fn json(scan: &Scan) -> String {
-    super::json(&ScanReport {
+/// The `rekey.scan/v1` object; its sites are serialized one by one as they are written.
+pub fn record(scan: &Scan) -> impl Serialize + '_ {
+    ScanReport {
         schema: "rekey.scan/v1",
-        sites: scan.sites().map(|(f, s)| SiteRecord::new(f, s)).collect(),
+        sites: Streamed(|| scan.sites().map(|(f, s)| SiteRecord::new(f, s))),
         errors: scan.errors.iter().map(ErrorRecord::from).collect(),
         skipped: scan
             .skipped
@@ -84,7 +86,7 @@ pub fn json(scan: &Scan) -> String {
                 reason: &s.reason,
             })
             .collect(),
-    })
+    }
 }
 
 pub fn text(scan: &Scan, style: Style) -> String {
