@@ -1,5 +1,11 @@
 //! The scan stage of the pipeline: source files in, sites and per-file errors out. Every
 //! command starts here; the same `scan_file` serves the working tree and, later, git blobs.
+//!
+//! A run holds every file that has a site, with its sites, until it ends: a rotation is one
+//! transaction, planned and verified whole before anything is written. [`Budget`] bounds
+//! what that costs, so that no input (many huge files full of sites) takes rekey past a
+//! few hundred MiB: past the budget a file is an error that names it, which refuses a
+//! rotation and fails `check`, as any file rekey could not read does.
 
 use crate::formats::Format;
 use crate::position::{line_col, LineIndex};
@@ -8,7 +14,8 @@ use crate::site::{Site, Span};
 use crate::source::{self, Skipped, SourceFile};
 use crate::sweep::Stray;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// A file that holds at least one site, with the bytes it was scanned from.
 pub struct ScannedFile {
@@ -75,7 +82,7 @@ pub struct Scan {
     /// rekey's own temp files left by an interrupted run (path to open, path to show).
     pub leftovers: Vec<(PathBuf, String)>,
     /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
-    /// scanner reads.
+    /// scanner reads (those inside a site are left out as each file is scanned).
     pub strays: Vec<Stray>,
 }
 
@@ -89,7 +96,9 @@ impl Scan {
 
 /// Scans the working tree below `roots`, passing over the files `exclude` names.
 pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> bool + Sync)) -> Scan {
-    let walked = source::walk(roots, cwd, exclude, &scan_file, |outcome| match outcome {
+    let budget = Budget::default();
+    let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
+    let walked = source::walk(roots, cwd, exclude, &scan, |outcome| match outcome {
         Ok(Some(file)) => &file.display,
         Ok(None) => "",
         Err(error) => &error.display,
@@ -97,30 +106,11 @@ pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> boo
     let mut scan = Scan::collect(walked.files, walked.skipped);
     scan.files_seen = walked.seen;
     scan.leftovers = walked.leftovers;
-    scan.add_strays(walked.strays);
+    scan.strays = walked.strays;
     scan
 }
 
 impl Scan {
-    /// Keeps the strays that stand outside every site of their file (the sites are judged
-    /// as sites).
-    pub fn add_strays(&mut self, strays: Vec<Stray>) {
-        let sites: std::collections::HashMap<&str, SiteSpans> = self
-            .files
-            .iter()
-            .map(|file| (file.display.as_str(), SiteSpans::new(file)))
-            .collect();
-        let outside: Vec<Stray> = strays
-            .into_iter()
-            .filter(|stray| {
-                sites
-                    .get(stray.display.as_str())
-                    .map_or(true, |sites| !sites.overlap(&stray.span))
-            })
-            .collect();
-        self.strays.extend(outside);
-    }
-
     /// Gathers per-file outcomes (in the order given) and skips into one scan.
     pub fn collect(
         outcomes: Vec<Result<Option<ScannedFile>, FileError>>,
@@ -170,6 +160,66 @@ impl SiteSpans {
     fn overlap(&self, span: &Span) -> bool {
         let starting_before_end = self.starts.partition_point(|&start| start < span.end);
         starting_before_end > 0 && self.furthest_end[starting_before_end - 1] > span.start
+    }
+}
+
+/// The memory one scan may hold: the bytes of the files with sites and their sites.
+pub struct Budget {
+    held: AtomicUsize,
+    /// Files of a MiB or more are parsed one at a time: a parse tree can take ten times
+    /// the file, and there may be as many parsing threads as cores.
+    large_parse: Mutex<()>,
+}
+
+impl Budget {
+    /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or a
+    /// mix. Real repositories hold far less (a 100,000-file monorepo: 13 MiB and 8,000
+    /// sites); the rest of a run (plan, verified rewrites, diffs) costs about as much again.
+    pub const LIMIT: usize = 64 << 20;
+    /// What one site costs across the run: the site, its edit and its report.
+    const SITE_COST: usize = 256;
+    const LARGE_FILE: usize = 1 << 20;
+
+    /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
+    /// token-shaped strings the sweep found in the file: those inside its sites are dropped
+    /// here (the sites are judged as sites), and the rest are charged too.
+    pub fn scan_file(
+        &self,
+        file: SourceFile,
+        strays: &mut Vec<Stray>,
+    ) -> Result<Option<ScannedFile>, FileError> {
+        let _one_at_a_time = (file.bytes.len() >= Self::LARGE_FILE)
+            .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
+        let Some(scanned) = scan_file(file)? else {
+            return Ok(None);
+        };
+        let sites = SiteSpans::new(&scanned);
+        strays.retain(|stray| !sites.overlap(&stray.span));
+        let cost = scanned.bytes.len() + (scanned.sites.len() + strays.len()) * Self::SITE_COST;
+        let held = self.held.fetch_add(cost, Ordering::Relaxed) + cost;
+        if held > Self::LIMIT {
+            // The run fails on this file: what else it holds does not matter any more.
+            strays.clear();
+            return Err(FileError {
+                display: scanned.display,
+                position: None,
+                message: format!(
+                    "the files with delegate-token sites in this run are more than rekey holds at once ({} MiB of files and sites; this one has {}): run rekey on fewer paths at a time",
+                    Self::LIMIT >> 20,
+                    crate::report::scan::plural(scanned.sites.len(), "site"),
+                ),
+            });
+        }
+        Ok(Some(scanned))
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            held: AtomicUsize::new(0),
+            large_parse: Mutex::new(()),
+        }
     }
 }
 

@@ -155,14 +155,17 @@ impl GitRepo {
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
         let mut strays = Vec::new();
+        let budget = engine::Budget::default();
         for result in results {
-            for judged in result? {
-                strays.extend(judged.strays);
+            for mut judged in result? {
                 match judged.candidate {
-                    Candidate::Parse(file) => outcomes.push(engine::scan_file(file)),
+                    Candidate::Parse(file) => {
+                        outcomes.push(budget.scan_file(file, &mut judged.strays))
+                    }
                     Candidate::Unjudged(skip) => skipped.push(skip),
                     Candidate::Nothing => {}
                 }
+                strays.extend(judged.strays);
             }
         }
         let mut scan = Scan::collect(outcomes, skipped);
@@ -174,7 +177,7 @@ impl GitRepo {
             .into_iter()
             .map(|(path, _)| (PathBuf::from(&path), path))
             .collect();
-        scan.add_strays(strays);
+        scan.strays = strays;
         Ok(scan)
     }
 

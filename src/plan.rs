@@ -190,6 +190,9 @@ pub fn plan<'a>(
             }
         }
         if !edits.is_empty() {
+            // Held until the run ends, beside every other file's plan.
+            edits.shrink_to_fit();
+            changes.shrink_to_fit();
             files.push(FilePlan {
                 file,
                 edits,

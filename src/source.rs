@@ -79,7 +79,7 @@ pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
-    inspect: &(dyn Fn(SourceFile) -> T + Sync),
+    inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked::default());
@@ -135,13 +135,13 @@ pub fn walk<T: Send>(
                 walked.leftovers.push((entry.path().to_owned(), display));
                 return WalkState::Continue;
             }
-            let (candidate, strays) = read_candidate(entry.path(), cwd);
-            walked.strays.extend(strays);
+            let (candidate, mut strays) = read_candidate(entry.path(), cwd);
             match candidate {
-                Candidate::Parse(file) => walked.files.push(inspect(file)),
+                Candidate::Parse(file) => walked.files.push(inspect(file, &mut strays)),
                 Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
                 Candidate::Nothing => {}
             }
+            walked.strays.extend(strays);
             WalkState::Continue
         })
     });

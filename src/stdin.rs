@@ -49,14 +49,17 @@ fn is_kubernetes_json(bytes: &[u8]) -> bool {
 pub fn scan(bytes: Vec<u8>, format: Option<StreamFormat>) -> Scan {
     let format = format.unwrap_or_else(|| StreamFormat::sniff(&bytes));
     let path = PathBuf::from(format.scanner_name(&bytes));
-    let (candidate, strays) = source::judge(&path, || DISPLAY.to_owned(), &bytes);
+    let (candidate, mut strays) = source::judge(&path, || DISPLAY.to_owned(), &bytes);
     let mut scan = match candidate {
-        Candidate::Parse(file) => Scan::collect(vec![engine::scan_file(file)], Vec::new()),
+        Candidate::Parse(file) => Scan::collect(
+            vec![engine::Budget::default().scan_file(file, &mut strays)],
+            Vec::new(),
+        ),
         Candidate::Unjudged(skipped) => Scan::collect(Vec::new(), vec![skipped]),
         Candidate::Nothing => Scan::default(),
     };
     scan.files_seen = 1;
-    scan.add_strays(strays);
+    scan.strays = strays;
     scan
 }
 

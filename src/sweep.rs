@@ -131,7 +131,7 @@ fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
 }
 
 /// Where the token-shaped strings [`find`] found in a file stand, as strays; the engine
-/// leaves out those at a site of the file (see `Scan::add_strays`).
+/// leaves out those at a site of the file (see `engine::Budget::scan_file`).
 pub fn located(display: &str, bytes: &[u8], found: Vec<(Range<usize>, Fingerprint)>) -> Vec<Stray> {
     // One line index for all of a file's strays: a file can hold thousands.
     let lines = (!found.is_empty()).then(|| LineIndex::new(bytes));

@@ -9,7 +9,7 @@ use crate::plan::RotateOptions;
 use crate::policy::PolicyFile;
 use crate::report::rotate::{self as rotate_report, Secrets};
 use crate::report::rotate_repos::{self as repos_report, View};
-use crate::report::{self, Style};
+use crate::report::{self, Reveal, Style};
 use crate::rotation::{self, Mode, Request};
 use crate::rotation_repos::{self, Outcome};
 use crate::token::{Fingerprint, NewToken};
@@ -124,13 +124,13 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
     let prepared = rotation::prepare(&request).map_err(|e| e.to_string())?;
     let rotation = rotation::rotate(&request, &prepared).map_err(|e| e.to_string())?;
     let secrets = secrets(&args);
-    let out = match args.format {
-        RotateFormat::Json => rotate_report::json(&rotation, secrets),
+    // Written file by file as it is rendered: the diffs of huge files are never all held.
+    report::stream_to_stdout(reveal(secrets), |out| match args.format {
+        RotateFormat::Json => report::write_json(out, &rotate_report::streamed(&rotation, secrets)),
         RotateFormat::Text => {
-            rotate_report::text(&rotation, secrets, args.stat, Style::for_stdout())
+            rotate_report::write_text(&rotation, secrets, args.stat, Style::for_stdout(), out)
         }
-    };
-    print(&out, secrets);
+    });
     for skipped in &prepared.scan.skipped {
         report::warning(&format!(
             "{}: not rotated: {}; it may still hold the old token",
@@ -225,9 +225,13 @@ fn secrets(args: &RotateArgs) -> Secrets {
 }
 
 fn print(out: &str, secrets: Secrets) {
+    report::stream_to_stdout(reveal(secrets), |stdout| stdout.write_all(out.as_bytes()));
+}
+
+fn reveal(secrets: Secrets) -> Reveal {
     match secrets {
-        Secrets::Shown => report::to_stdout_revealing(out),
-        Secrets::Redacted => report::to_stdout(out),
+        Secrets::Shown => Reveal::Yes,
+        Secrets::Redacted => Reveal::No,
     }
 }
 

@@ -128,27 +128,34 @@ impl Style {
 /// Writes a whole report to stdout, masked (nothing with `--quiet`). A closed pipe
 /// (`rekey scan | head`) is not an error worth a message.
 pub fn to_stdout(text: &str) {
-    write_stdout(true, |out| out.write_all(text.as_bytes()));
+    stream_to_stdout(Reveal::No, |out| out.write_all(text.as_bytes()));
 }
 
-/// Writes a report object to stdout as pretty JSON with a final newline, masked, without
-/// first building its text: the report of a file with 150,000 sites is streamed.
+/// Writes a report object to stdout as pretty JSON, masked, without first building its
+/// text: the report of a file with 150,000 sites is streamed.
 pub fn json_to_stdout<T: Serialize>(value: &T) {
-    write_stdout(true, |out| {
-        serde_json::to_writer_pretty(&mut *out, value)?;
-        out.write_all(b"\n")
-    });
+    stream_to_stdout(Reveal::No, |out| write_json(out, value));
 }
 
-/// Writes a report that may show token values: only `rotate --show-secrets` calls this.
-pub fn to_stdout_revealing(text: &str) {
-    write_stdout(false, |out| out.write_all(text.as_bytes()));
+/// Writes `value` as pretty JSON with a final newline.
+pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
 }
 
-fn write_stdout<F>(mask: bool, write: F)
+/// Whether a report may show token values: only `rotate --show-secrets` says yes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    No,
+    Yes,
+}
+
+/// Lets `write` write a report to stdout as it goes, masked unless `reveal` says otherwise.
+pub fn stream_to_stdout<F>(reveal: Reveal, write: F)
 where
-    F: FnOnce(&mut MaskedBlocks<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
+    let mask = reveal == Reveal::No;
     progress::finish();
     if output().quiet {
         return;

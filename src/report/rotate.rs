@@ -4,7 +4,7 @@
 //! object.
 
 use super::scan::plural;
-use super::Style;
+use super::{Streamed, Style};
 use crate::edit::{self, Edit, Text};
 use crate::plan::{Change, FilePlan, Plan, ValueChange};
 use crate::redact;
@@ -14,6 +14,7 @@ use crate::token::Fingerprint;
 use serde::Serialize;
 use similar::TextDiff;
 use std::collections::{BTreeSet, HashSet};
+use std::io::Write;
 
 /// Whether the diff may show token values.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,19 @@ impl Outcome {
 /// where a commit went.
 /// `stat` prints one line of counts per file instead of each diff.
 pub fn text(rotation: &Rotation, secrets: Secrets, stat_only: bool, style: Style) -> String {
+    let mut out = Vec::new();
+    write_text(rotation, secrets, stat_only, style, &mut out).expect("writes to memory");
+    String::from_utf8(out).expect("reports are text")
+}
+
+/// [`text`], written to `sink` one file's diff at a time.
+pub fn write_text(
+    rotation: &Rotation,
+    secrets: Secrets,
+    stat_only: bool,
+    style: Style,
+    sink: &mut dyn Write,
+) -> std::io::Result<()> {
     let plan = &rotation.plan;
     let outcome = Outcome::of(&rotation.applied);
     let mut out = String::new();
@@ -57,7 +71,7 @@ pub fn text(rotation: &Rotation, secrets: Secrets, stat_only: bool, style: Style
         }
         Status::Planned | Status::NothingToDo => {
             for file_plan in &plan.files {
-                out.push_str(&colour_diff(&file_diff(file_plan, secrets), style));
+                sink.write_all(colour_diff(&file_diff(file_plan, secrets), style).as_bytes())?;
             }
             out.push_str(&summary(plan, outcome));
         }
@@ -82,7 +96,7 @@ pub fn text(rotation: &Rotation, secrets: Secrets, stat_only: bool, style: Style
         Applied::NotCommitted => out.push_str("No commit was made.\n"),
         Applied::DryRun | Applied::Written => {}
     }
-    out
+    sink.write_all(out.as_bytes())
 }
 
 /// The unified diff of one file's rotation.
@@ -436,7 +450,7 @@ struct ChangeRecord {
 }
 
 #[derive(Serialize)]
-struct FileRecord {
+pub struct FileRecord {
     path: String,
     changes: Vec<ChangeRecord>,
     diff: String,
@@ -445,7 +459,7 @@ struct FileRecord {
 /// The `rekey.rotate/v1` object. It owns its data, so that a rotation rendered on one
 /// thread (one of many repositories) can be serialized on another.
 #[derive(Serialize)]
-pub struct RotateReport {
+pub struct RotateReport<Files = Vec<FileRecord>> {
     schema: &'static str,
     mode: &'static str,
     /// `planned`, `already-rotated` or `nothing-to-do`.
@@ -460,7 +474,7 @@ pub struct RotateReport {
     left_behind: Vec<StrayRecord>,
     old: Vec<Fingerprint>,
     new: Fingerprint,
-    files: Vec<FileRecord>,
+    files: Files,
     notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<CommitRecord>,
@@ -486,37 +500,60 @@ pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
     super::json(&record(rotation, secrets))
 }
 
-/// The `rekey.rotate/v1` object of a rotation.
+/// The `rekey.rotate/v1` object of a rotation, owning its data (see [`RotateReport`]).
 pub fn record(rotation: &Rotation, secrets: Secrets) -> RotateReport {
-    let plan = &rotation.plan;
-    let files = plan
+    let files = rotation
+        .plan
         .files
         .iter()
-        .map(|file_plan| FileRecord {
-            path: file_plan.file.display.clone(),
-            changes: file_plan
-                .changes
-                .iter()
-                .map(|change| {
-                    let site = &file_plan.file.sites[change.site];
-                    let (line, column) = file_plan.file.line_col(site.location);
-                    ChangeRecord {
-                        line,
-                        column,
-                        key: site.key.to_string(),
-                        action: match change.value {
-                            Some(ValueChange::Rotated { .. }) => "rotated",
-                            Some(ValueChange::Filled { .. }) => "filled",
-                            None => "renamed",
-                        },
-                        encoding: change.value.as_ref().map(|v| v.encoding().name()),
-                        renamed_to: change.renamed_to,
-                    }
-                })
-                .collect(),
-            diff: file_diff(file_plan, secrets),
-        })
+        .map(|file_plan| file_record(file_plan, secrets))
         .collect();
+    report_with(rotation, files)
+}
+
+/// The `rekey.rotate/v1` object of a rotation, each file's record made as it is written.
+pub fn streamed<'a>(rotation: &'a Rotation<'a>, secrets: Secrets) -> impl Serialize + 'a {
+    report_with(
+        rotation,
+        Streamed(move || {
+            rotation
+                .plan
+                .files
+                .iter()
+                .map(move |file_plan| file_record(file_plan, secrets))
+        }),
+    )
+}
+
+fn file_record(file_plan: &FilePlan, secrets: Secrets) -> FileRecord {
+    FileRecord {
+        path: file_plan.file.display.clone(),
+        changes: file_plan
+            .changes
+            .iter()
+            .map(|change| {
+                let site = &file_plan.file.sites[change.site];
+                let (line, column) = file_plan.file.line_col(site.location);
+                ChangeRecord {
+                    line,
+                    column,
+                    key: site.key.to_string(),
+                    action: match change.value {
+                        Some(ValueChange::Rotated { .. }) => "rotated",
+                        Some(ValueChange::Filled { .. }) => "filled",
+                        None => "renamed",
+                    },
+                    encoding: change.value.as_ref().map(|v| v.encoding().name()),
+                    renamed_to: change.renamed_to,
+                }
+            })
+            .collect(),
+        diff: file_diff(file_plan, secrets),
+    }
+}
+
+fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> {
+    let plan = &rotation.plan;
     RotateReport {
         schema: "rekey.rotate/v1",
         mode: match rotation.applied {

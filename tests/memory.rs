@@ -1,0 +1,131 @@
+//! Memory stays bounded: one file of 150,000 sites rotates in every format under 256 MiB of
+//! peak RSS, and a run whose files with sites would take more than rekey holds at once is
+//! refused whole (nothing written, the file named) instead of growing without bound.
+//!
+//! Peak RSS is the kernel's `ru_maxrss` over this test binary's finished children: every
+//! rekey run of this file counts, so any one of them over the bound fails the suite.
+
+mod common;
+
+use common::{assert_no_token, rekey_with, Run};
+use std::fs;
+use std::path::Path;
+
+const OLD: &str = "0123456789abcdef0123456789abcdef";
+const NEW: &str = "fedcba9876543210fedcba9876543210";
+const SITES: usize = 150_000;
+const BOUND_KIB: i64 = 256 * 1024;
+
+/// One file holding `SITES` sites of `token`, as small as each format allows (about 7.5 MB:
+/// under the 8 MiB a file may have to be parsed).
+fn sites_file(format: &str, token: &str) -> (String, String) {
+    match format {
+        "env" => (
+            "sites.env".into(),
+            format!("DELEGATE_TOKEN={token}\n").repeat(SITES),
+        ),
+        "yaml" => (
+            "sites.yaml".into(),
+            format!("---\nDELEGATE_TOKEN: {token}\n").repeat(SITES),
+        ),
+        "json" => (
+            "sites.json".into(),
+            format!(
+                "[{}]",
+                vec![format!(r#"{{"delegateToken":"{token}"}}"#); SITES].join(",")
+            ),
+        ),
+        _ => unreachable!(),
+    }
+}
+
+fn rekey(cwd: &Path, args: &[&str]) -> Run {
+    rekey_with(cwd, args, &[("NEW_TOKEN", NEW)], None)
+}
+
+/// The largest peak RSS of the rekey runs finished so far, in KiB.
+fn peak_rss_of_children_kib() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct it is given.
+    let status = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(status, 0);
+    usage.ru_maxrss
+}
+
+fn assert_bounded(context: &str) {
+    let peak = peak_rss_of_children_kib();
+    assert!(
+        peak < BOUND_KIB,
+        "{context}: a rekey run peaked at {} MiB",
+        peak / 1024
+    );
+}
+
+#[test]
+fn one_file_of_150k_sites_rotates_in_every_format_within_256_mib() {
+    for format in ["env", "yaml", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (name, text) = sites_file(format, OLD);
+        fs::write(dir.path().join(&name), &text).unwrap();
+        let run = rekey(
+            dir.path(),
+            &[
+                "rotate",
+                "--new-token-env",
+                "NEW_TOKEN",
+                "--write",
+                "--format",
+                "json",
+                ".",
+            ],
+        );
+        assert_eq!(run.status, 0, "{format}: {}", run.stderr);
+        assert_no_token(&run.stdout, format);
+        let rotated = fs::read(dir.path().join(&name)).unwrap();
+        assert!(
+            rotated == sites_file(format, NEW).1.as_bytes(),
+            "{format}: the rotated file is not the expected file"
+        );
+        assert_bounded(format);
+    }
+}
+
+#[test]
+fn more_files_with_sites_than_rekey_holds_are_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, text) = sites_file("yaml", OLD);
+    for i in 0..2 {
+        fs::write(dir.path().join(format!("sites-{i}.yaml")), &text).unwrap();
+    }
+    let run = rekey(
+        dir.path(),
+        &["rotate", "--new-token-env", "NEW_TOKEN", "--write", "."],
+    );
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    let refused = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("more than rekey holds at once"))
+        .unwrap_or_else(|| panic!("no budget error in: {}", run.stderr));
+    assert!(
+        refused.contains("sites-") && refused.contains(".yaml: "),
+        "the error names the file: {refused}"
+    );
+    assert!(run.stderr.contains("nothing was rotated"), "{}", run.stderr);
+    for i in 0..2 {
+        let file = fs::read_to_string(dir.path().join(format!("sites-{i}.yaml"))).unwrap();
+        assert!(file == text, "sites-{i}.yaml was changed");
+    }
+    assert_bounded("rotate of two files of 150k sites");
+
+    // The gate cannot judge what it does not hold: it fails, naming the file.
+    let check = rekey(dir.path(), &["check", "."]);
+    assert_ne!(check.status, 0, "{}", check.stdout);
+    assert!(
+        format!("{}{}", check.stdout, check.stderr).contains("more than rekey holds at once"),
+        "{}\n{}",
+        check.stdout,
+        check.stderr
+    );
+    assert_bounded("check of two files of 150k sites");
+}
