@@ -115,7 +115,7 @@ fn stray_findings(scan: &Scan, policy: &Policy) -> Vec<Finding> {
         findings.push(Finding {
             rule,
             level,
-            path: stray.display.clone(),
+            path: stray.display.to_string(),
             line: stray.line,
             column: stray.column,
             end_column: stray.column + width,

@@ -98,7 +98,8 @@ impl Scan {
 pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> bool + Sync)) -> Scan {
     let budget = Budget::default();
     let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
-    let walked = source::walk(roots, cwd, exclude, &scan, |outcome| match outcome {
+    let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
+    let walked = source::walk(roots, cwd, exclude, &scan, &keep, |outcome| match outcome {
         Ok(Some(file)) => &file.display,
         Ok(None) => "",
         Err(error) => &error.display,
@@ -163,7 +164,8 @@ impl SiteSpans {
     }
 }
 
-/// The memory one scan may hold: the bytes of the files with sites and their sites.
+/// The memory one scan may hold: the bytes of the files with sites, their sites, and the
+/// token-shaped strings the sweep keeps for judging.
 pub struct Budget {
     held: AtomicUsize,
     /// Files of a MiB or more are parsed one at a time: a parse tree can take ten times
@@ -172,45 +174,83 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or a
-    /// mix. Real repositories hold far less (a 100,000-file monorepo: 13 MiB and 8,000
-    /// sites); the rest of a run (plan, verified rewrites, diffs) costs about as much again.
+    /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or
+    /// 500,000 token-shaped strings outside sites, or a mix. Real repositories hold far
+    /// less (a 100,000-file monorepo: 13 MiB and 8,000 sites); the rest of a run (plan,
+    /// verified rewrites, diffs) costs about as much again.
     pub const LIMIT: usize = 64 << 20;
     /// What one site costs across the run: the site, its edit and its report.
     const SITE_COST: usize = 256;
+    /// What one stray costs: the stray and its finding.
+    const STRAY_COST: usize = 128;
     const LARGE_FILE: usize = 1 << 20;
 
     /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
     /// token-shaped strings the sweep found in the file: those inside its sites are dropped
-    /// here (the sites are judged as sites), and the rest are charged too.
+    /// here (the sites are judged as sites); [`Budget::keep_strays`] charges the rest.
     pub fn scan_file(
         &self,
         file: SourceFile,
         strays: &mut Vec<Stray>,
     ) -> Result<Option<ScannedFile>, FileError> {
-        let _one_at_a_time = (file.bytes.len() >= Self::LARGE_FILE)
-            .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
-        let Some(scanned) = scan_file(file)? else {
-            return Ok(None);
-        };
-        let sites = SiteSpans::new(&scanned);
-        strays.retain(|stray| !sites.overlap(&stray.span));
-        let cost = scanned.bytes.len() + (scanned.sites.len() + strays.len()) * Self::SITE_COST;
-        let held = self.held.fetch_add(cost, Ordering::Relaxed) + cost;
-        if held > Self::LIMIT {
-            // The run fails on this file: what else it holds does not matter any more.
+        // Charged before parsing, one site per key name, so that a file past the budget is
+        // refused without building its parse tree.
+        let expected = source::marker_count(&file.bytes);
+        let cost = file.bytes.len() + expected * Self::SITE_COST;
+        if !self.charge(cost) {
             strays.clear();
             return Err(FileError {
-                display: scanned.display,
-                position: None,
                 message: format!(
-                    "the files with delegate-token sites in this run are more than rekey holds at once ({} MiB of files and sites; this one has {}): run rekey on fewer paths at a time",
+                    "the files with delegate-token keys in this run are more than rekey holds at once ({} MiB of files and sites; this one has {} key names): run rekey on fewer paths at a time",
                     Self::LIMIT >> 20,
-                    crate::report::scan::plural(scanned.sites.len(), "site"),
+                    expected,
                 ),
+                display: file.display,
+                position: None,
             });
         }
-        Ok(Some(scanned))
+        let _one_at_a_time = (file.bytes.len() >= Self::LARGE_FILE)
+            .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
+        let scanned = scan_file(file);
+        match &scanned {
+            Ok(Some(scanned)) => {
+                let sites = SiteSpans::new(scanned);
+                strays.retain(|stray| !sites.overlap(&stray.span));
+                // Rarely more sites than key names (an alias, an embedded document).
+                let more = scanned.sites.len().saturating_sub(expected);
+                self.charge(more * Self::SITE_COST);
+            }
+            // Nothing is held: the charge is given back.
+            Ok(None) | Err(_) => {
+                self.held.fetch_sub(cost, Ordering::Relaxed);
+            }
+        }
+        scanned
+    }
+
+    /// Charges the strays of one file (those outside its sites), or, past the budget, drops
+    /// them and says that the file was not judged: a copy of a token among them could not
+    /// be reported, so `check` fails rather than pass it.
+    pub fn keep_strays(&self, strays: &mut Vec<Stray>) -> Option<Skipped> {
+        let first = strays.first()?;
+        if self.charge(strays.len() * Self::STRAY_COST) {
+            return None;
+        }
+        let skipped = Skipped {
+            display: first.display.to_string(),
+            reason: format!(
+                "holds {} token-shaped strings, past the {} MiB rekey keeps for one run, so they were not judged: exclude checksum lists and other generated files in .rekey.toml [scan] exclude, or give rekey fewer paths at a time",
+                strays.len(),
+                Self::LIMIT >> 20
+            ),
+        };
+        strays.clear();
+        Some(skipped)
+    }
+
+    /// Adds `cost` to what the run holds: whether it is still within the budget.
+    fn charge(&self, cost: usize) -> bool {
+        self.held.fetch_add(cost, Ordering::Relaxed) + cost <= Self::LIMIT
     }
 }
 

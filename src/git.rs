@@ -165,6 +165,7 @@ impl GitRepo {
                     Candidate::Unjudged(skip) => skipped.push(skip),
                     Candidate::Nothing => {}
                 }
+                skipped.extend(budget.keep_strays(&mut judged.strays));
                 strays.extend(judged.strays);
             }
         }

@@ -72,14 +72,25 @@ pub fn has_marker(bytes: &[u8]) -> bool {
     }
 }
 
+/// How many key names stand in `bytes`: about as many sites as a scanner can find there.
+pub fn marker_count(bytes: &[u8]) -> usize {
+    match &*MARKERS {
+        Markers::Packed(searcher) => searcher.find_iter(bytes).count(),
+        Markers::Automaton(automaton) => automaton.find_iter(bytes).count(),
+    }
+}
+
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
-/// candidate file on the worker thread that read it, and returns the results sorted by
-/// `sort_key` so output never depends on timing.
+/// candidate file on the worker thread that read it (with the file's strays, which it may
+/// thin), hands every file's strays to `keep_strays` (a file whose strays are not kept is
+/// skipped, as not judged), and returns the results sorted by `sort_key` so output never
+/// depends on timing.
 pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
+    keep_strays: &(dyn Fn(&mut Vec<Stray>) -> Option<Skipped> + Sync),
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked::default());
@@ -141,6 +152,7 @@ pub fn walk<T: Send>(
                 Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
                 Candidate::Nothing => {}
             }
+            walked.skipped.extend(keep_strays(&mut strays));
             walked.strays.extend(strays);
             WalkState::Continue
         })

@@ -14,11 +14,13 @@ use crate::position::LineIndex;
 use crate::site::Span;
 use crate::token::{self, Fingerprint};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// A token-shaped string outside every site of its file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stray {
-    pub display: String,
+    /// Shared by the strays of one file: a checksum list can hold 100,000.
+    pub display: Arc<str>,
     pub span: Span,
     pub line: usize,
     pub column: usize,
@@ -135,6 +137,7 @@ fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
 pub fn located(display: &str, bytes: &[u8], found: Vec<(Range<usize>, Fingerprint)>) -> Vec<Stray> {
     // One line index for all of a file's strays: a file can hold thousands.
     let lines = (!found.is_empty()).then(|| LineIndex::new(bytes));
+    let display: Arc<str> = display.into();
     found
         .into_iter()
         .map(|(span, fingerprint)| {
@@ -142,7 +145,7 @@ pub fn located(display: &str, bytes: &[u8], found: Vec<(Range<usize>, Fingerprin
                 .as_ref()
                 .map_or((1, 1), |lines| lines.line_col(bytes, span.start));
             Stray {
-                display: display.to_owned(),
+                display: display.clone(),
                 span,
                 line,
                 column,

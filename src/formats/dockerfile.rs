@@ -22,7 +22,7 @@ pub fn is_dockerfile_name(lowercase_name: &str) -> bool {
 }
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     let mut delegate_stage = false;
     for instruction in instructions(text) {
         let keyword = text[instruction.keyword.clone()].to_ascii_uppercase();

@@ -12,7 +12,7 @@ use crate::keys;
 use crate::site::{Limit, Reader, Site};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     let mut offset = 0;
     while offset < text.len() {
         let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);

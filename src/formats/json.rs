@@ -18,7 +18,7 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 use std::sync::Arc;
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     if let Some(root) = &parse(text)?.value {
         visit(text, root, None, None, &mut sites);
     }

@@ -131,6 +131,12 @@ impl Format {
     }
 }
 
+/// Room for the sites a scanner may find in `text`, one per key name: a file of 150,000
+/// sites then never holds a vector twice the size it needs while it grows.
+fn expected_sites(text: &str) -> usize {
+    crate::source::marker_count(text.as_bytes())
+}
+
 /// Splits a UTF-8 byte-order mark off `text`: its length (0 or 3) and the rest. Editors on
 /// Windows write one; no parser needs it, and spans are shifted back over it.
 fn strip_bom(text: &str) -> (usize, &str) {

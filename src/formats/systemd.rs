@@ -9,7 +9,7 @@ use crate::keys;
 use crate::site::{Limit, Reader, Site};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset;

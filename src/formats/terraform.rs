@@ -25,7 +25,7 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         offset: error.location().offset(),
         message: error.message().to_string(),
     })?;
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     let top = Reader::unknown(
         "a Terraform variable value: rename it with its variable block and every var. use, by hand",
     );

@@ -15,7 +15,7 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         offset: error.span().map_or(0, |span| span.start),
         message: error.message().trim().to_owned(),
     })?;
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     table(text, document.as_table(), &mut sites);
     super::mark_conflicts(&mut sites);
     Ok(sites)

@@ -50,7 +50,7 @@ const TEMPLATE_READER: &str =
     "a chart template: its keys are renamed together with the chart's values and templates, by hand";
 
 fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
-    let mut sites = Vec::new();
+    let mut sites = Vec::with_capacity(super::expected_sites(text));
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
     let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
     let loaders = secret_loaders(&objects);

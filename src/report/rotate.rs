@@ -573,7 +573,7 @@ fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> 
             .left_behind
             .iter()
             .map(|stray| StrayRecord {
-                path: stray.display.clone(),
+                path: stray.display.to_string(),
                 line: stray.line,
                 column: stray.column,
                 fingerprint: stray.fingerprint.clone(),
