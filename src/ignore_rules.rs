@@ -16,8 +16,10 @@
 use crate::source::{self, ReadError};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// Rule files larger than this are not read (a real one is a few kilobytes).
@@ -32,6 +34,8 @@ pub struct IgnoreRules {
     /// The walk's roots, whose repositories' indexes say which files are tracked.
     roots: Vec<PathBuf>,
     by_directory: Arc<RwLock<HashMap<PathBuf, Chain>>>,
+    /// Unique to this set of rules and its clones.
+    id: u64,
     /// Read on the first ignored path only: most walks never need it.
     tracked: Arc<OnceLock<BTreeSet<PathBuf>>>,
 }
@@ -42,14 +46,21 @@ impl IgnoreRules {
             cwd: cwd.to_owned(),
             roots: roots.iter().map(|root| cwd.join(root)).collect(),
             by_directory: Arc::default(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             tracked: Arc::default(),
         }
     }
 
     /// Whether `path` (a file, or a directory when `is_dir`) is ignored.
     pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
-        let path = &self.cwd.join(path);
-        self.ignored_by_rules(path, is_dir) && !self.is_tracked(path, is_dir)
+        // Asked for every entry of the tree: the absolute path is built in a buffer each
+        // thread reuses, not a new allocation per entry.
+        JOINED.with_borrow_mut(|joined| {
+            joined.clear();
+            joined.push(&self.cwd);
+            joined.push(path);
+            self.ignored_by_rules(joined, is_dir) && !self.is_tracked(joined, is_dir)
+        })
     }
 
     /// Whether the index tracks `path`, or any file below it for a directory.
@@ -80,9 +91,27 @@ impl IgnoreRules {
     }
 
     /// The rules that apply in `directory`, nearest first: its own, then its parent's, up
-    /// to the repository's top. Built once per directory and shared by the walker's threads
-    /// (one read lock per entry).
-    fn chain(&self, directory: &Path) -> Arc<Vec<Arc<Gitignore>>> {
+    /// to the repository's top. Built once per directory and shared by the walker's threads.
+    /// The walker asks about a directory's entries one after another on the thread that
+    /// read it, so each thread keeps the last chain it used: no lock or hash per entry.
+    fn chain(&self, directory: &Path) -> Chain {
+        let cached = LAST_CHAIN.with_borrow(|last| match last {
+            Some((rules, dir, chain)) if *rules == self.id && dir == directory => {
+                Some(chain.clone())
+            }
+            _ => None,
+        });
+        if let Some(chain) = cached {
+            return chain;
+        }
+        let chain = self.shared_chain(directory);
+        LAST_CHAIN.with_borrow_mut(|last| {
+            *last = Some((self.id, directory.to_owned(), chain.clone()));
+        });
+        chain
+    }
+
+    fn shared_chain(&self, directory: &Path) -> Chain {
         if let Some(chain) = self.read().get(directory) {
             return chain.clone();
         }
@@ -92,7 +121,7 @@ impl IgnoreRules {
         }
         let is_top = directory.join(".git").exists();
         if let (false, Some(parent)) = (is_top, directory.parent()) {
-            chain.extend(self.chain(parent).iter().cloned());
+            chain.extend(self.shared_chain(parent).iter().cloned());
         }
         let chain = Arc::new(chain);
         self.by_directory
@@ -108,6 +137,16 @@ impl IgnoreRules {
 }
 
 type Chain = Arc<Vec<Arc<Gitignore>>>;
+
+/// Tells one set of rules from another in [`LAST_CHAIN`] (a walk's rules may differ from
+/// an earlier walk's on the same thread).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last directory this thread asked about, with the rules (by id) and the chain.
+    static LAST_CHAIN: RefCell<Option<(u64, PathBuf, Chain)>> = const { RefCell::new(None) };
+    static JOINED: RefCell<PathBuf> = RefCell::new(PathBuf::new());
+}
 
 /// Every file the indexes of the repositories holding `roots` track, as absolute paths.
 fn tracked_files(roots: &[PathBuf]) -> BTreeSet<PathBuf> {

@@ -418,6 +418,24 @@ impl PolicyFile {
                 ))
     }
 
+    /// [`PolicyFile::excludes`] for a walked `path`, relative to `cwd` or absolute. Called
+    /// for every file of the tree: when the policy excludes nothing and the file does not
+    /// bear the policy file's name, it answers without building the absolute path.
+    pub fn excludes_walked(&self, cwd: &Path, path: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let (Some(policy), Some(name)) =
+            (&self.policy, self.path.as_ref().and_then(|p| p.file_name()))
+        else {
+            return false;
+        };
+        if policy.exclude_patterns.is_empty()
+            && !path.as_os_str().as_bytes().ends_with(name.as_bytes())
+        {
+            return false;
+        }
+        self.excludes(&cwd.join(path))
+    }
+
     /// Whether the policy's excludes name `absolute`. The policy file itself is never
     /// judged or counted: it holds fingerprints, not tokens, and a hook that is handed it
     /// must not report it as a checked file.

@@ -150,25 +150,63 @@ fn mask_known(text: &str) -> Cow<'_, str> {
         known.matcher = Some(matcher);
     }
     let matcher = known.matcher.as_ref().expect("just built");
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::new();
     let mut cursor = 0;
     let forms = known.forms.len();
-    let mut matches = matcher.find_iter(text).peekable();
-    if matches.peek().is_none() {
-        return Cow::Borrowed(text);
+    // Every form and piece is made of base64 characters and `=` only (a remembered value
+    // decodes as a token), so no match crosses any other byte: the automaton runs only over
+    // the words of those characters long enough to hold a piece. A report is mostly short
+    // words, quotes and punctuation, which it then never looks at.
+    for word in form_words(text.as_bytes()) {
+        for found in matcher.find_iter(&text[word.clone()]) {
+            let index = found.pattern().as_usize();
+            let label = match index.checked_sub(forms) {
+                Some(piece) => &known.pieces[piece].1,
+                None => &known.forms[index].1,
+            };
+            if out.is_empty() {
+                out.reserve(text.len());
+            }
+            out.push_str(&text[cursor..word.start + found.start()]);
+            out.push_str(label);
+            cursor = word.start + found.end();
+        }
     }
-    for found in matches {
-        let index = found.pattern().as_usize();
-        let label = match index.checked_sub(forms) {
-            Some(piece) => &known.pieces[piece].1,
-            None => &known.forms[index].1,
-        };
-        out.push_str(&text[cursor..found.start()]);
-        out.push_str(label);
-        cursor = found.end();
+    if cursor == 0 {
+        return Cow::Borrowed(text);
     }
     out.push_str(&text[cursor..]);
     Cow::Owned(out)
+}
+
+/// The maximal runs of base64 characters and `=` in `text` at least [`PIECE`] long.
+fn form_words(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    static IN_FORM: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            table[byte] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+            byte += 1;
+        }
+        table
+    };
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < text.len() {
+            while at < text.len() && !IN_FORM[text[at] as usize] {
+                at += 1;
+            }
+            let begin = at;
+            while at < text.len() && IN_FORM[text[at] as usize] {
+                at += 1;
+            }
+            if at - begin >= PIECE {
+                return Some(begin..at);
+            }
+        }
+        None
+    })
 }
 
 /// Masks every token-shaped word that decodes as a delegate token: a run of exactly 32 hex
@@ -268,6 +306,21 @@ mod tests {
         for piece_start in 0..ui.len() - PIECE {
             assert!(!mask(&ui[piece_start..]).contains(&ui[piece_start..piece_start + PIECE]));
         }
+    }
+
+    #[test]
+    fn pieces_between_punctuation_and_at_either_end_are_masked() {
+        let hex = "7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c";
+        remember(hex);
+        let label = label(&Fingerprint::of_canonical(hex));
+        let piece = &hex[3..3 + PIECE];
+        assert_eq!(
+            mask(&format!("{piece}(\"{piece}\"),x/{piece}")),
+            format!("{label}(\"{label}\"),x/{label}")
+        );
+        // One character short of a piece is no piece.
+        let short = &hex[3..2 + PIECE];
+        assert_eq!(mask(&format!("({short})")), format!("({short})"));
     }
 
     #[test]

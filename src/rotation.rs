@@ -115,7 +115,7 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
         Mode::DryRun | Mode::Write(_) => {
             let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
             let scan = engine::scan_paths(&request.roots, cwd, &|path| {
-                policy.excludes(&cwd.join(path))
+                policy.excludes_walked(cwd, path)
             });
             (Input::WorkingTree(policy), scan)
         }

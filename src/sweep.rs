@@ -121,15 +121,21 @@ fn hex_fingerprint(hex: &[u8]) -> Fingerprint {
 }
 
 /// The token a base64 word decodes to, padded or not.
+///
+/// Most words tried are not tokens (a tree's sha1 and sha256 checksums are runs of this
+/// length), so this only decodes: `token::classify` would also fingerprint what is not a
+/// token, as an `other` literal, which costs a SHA-256 per word.
 fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
     let word = std::str::from_utf8(word).ok()?;
-    ["", "=", "=="].iter().find_map(|padding| {
-        let value = token::classify(&format!("{word}{padding}"));
-        value
-            .is_token()
-            .then(|| value.fingerprint().cloned())
-            .flatten()
-    })
+    // Canonical base64 is a multiple of 4 characters long: only one padding can fit.
+    let padding = match word.len() % 4 {
+        0 => "",
+        3 => "=",
+        2 => "==",
+        _ => return None,
+    };
+    let (_, canonical) = token::decode_token(&format!("{word}{padding}"))?;
+    Some(Fingerprint::of_canonical(&canonical))
 }
 
 /// Where the token-shaped strings [`find`] found in a file stand, as strays; the engine

@@ -136,7 +136,7 @@ pub fn gather(
     let mut inputs = Vec::new();
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
-        let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes(&cwd.join(path)));
+        let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes_walked(cwd, path));
         inputs.push(Gathered {
             repository: None,
             scan,
