@@ -321,10 +321,14 @@ fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, Stri
         } else {
             Candidate::Nothing
         };
-        return Ok(JudgedBlob {
-            candidate,
-            strays: Vec::new(),
-        });
+        // Too large to parse, not to sweep: a revoked token pasted into it still counts.
+        // Binary data is never swept, as in every other file.
+        let strays = if memchr::memchr(0, content).is_some() {
+            Vec::new()
+        } else {
+            crate::sweep::located(path, content, crate::sweep::find(content))
+        };
+        return Ok(JudgedBlob { candidate, strays });
     }
     let (candidate, strays) = source::judge(Path::new(path), || path.to_owned(), content);
     Ok(JudgedBlob { candidate, strays })

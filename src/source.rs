@@ -11,7 +11,7 @@ use crate::sweep::{self, Stray};
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// Files larger than this are not parsed: they are searched for key names in bounded
 /// chunks, and one that holds a key name is reported as not judged.
@@ -225,9 +225,11 @@ fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
     let candidate = match read {
         Ok(outcome) => return outcome,
         // A large file is searched for key names in bounded chunks, never skipped unread.
-        Err(ReadError::TooLarge(size)) => match stream_has_marker(path) {
-            Ok(false) => Candidate::Nothing,
-            Ok(true) => Candidate::Unjudged(too_large(size, &display())),
+        Err(ReadError::TooLarge(size)) => match stream_large(path, &display) {
+            Ok((false, strays)) => return (Candidate::Nothing, strays),
+            Ok((true, strays)) => {
+                return (Candidate::Unjudged(too_large(size, &display())), strays)
+            }
             Err(error) => Candidate::Unjudged(unreadable(&display(), &error)),
         },
         // Replaced by something else since the walk saw a regular file: not a file to read.
@@ -306,30 +308,63 @@ pub fn too_large(size: u64, display: &str) -> Skipped {
     }
 }
 
-/// Searches a file too large to parse for key names, one bounded chunk at a time.
-fn stream_has_marker(path: &Path) -> std::io::Result<bool> {
+/// Reads a file too large to parse one bounded chunk at a time: whether it holds a key
+/// name (then it is reported as not judged), and the token-shaped strings in it, which are
+/// judged like those of any other file (a revoked token pasted into a large log still
+/// fails `check`).
+fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<(bool, Vec<Stray>)> {
     use std::io::Read;
     const CHUNK: usize = 1024 * 1024;
-    // Chunks overlap by the longest key name, so a name across a boundary is still seen.
-    let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
+    // What a chunk hands on to the next: the longest key name, so that a name across the
+    // boundary is still seen, and an unfinished base64 run, so that a token across it is.
+    // A run longer than CARRY is no token; it is swept in pieces.
+    const CARRY: usize = 128;
     // Never through a symlink, never blocking on a FIFO swapped in since the walk saw it.
     let mut file = open_without_following(path).map_err(|error| match error {
         ReadError::Io(error) => error,
         other => std::io::Error::other(other.to_string()),
     })?;
-    let mut buffer = vec![0; CHUNK + overlap];
-    let mut kept = 0;
+    let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
+    let mut buffer = vec![0; CHUNK + CARRY.max(overlap)];
+    let (mut kept, mut base, mut swept) = (0, 0, 0);
+    let mut marked = false;
+    let mut position = sweep::StreamPosition::default();
+    let mut strays = Vec::new();
+    let mut shown: Option<Arc<str>> = None;
     loop {
         let read = file.read(&mut buffer[kept..])?;
-        if read == 0 {
-            return Ok(false);
-        }
         let filled = kept + read;
-        if has_marker(&buffer[..filled]) || has_utf16_marker(&buffer[..filled]) {
-            return Ok(true);
+        let chunk = &buffer[..filled];
+        marked = marked || has_marker(chunk) || has_utf16_marker(chunk);
+        // Swept up to the last byte no token goes past (all of it at the end of the file).
+        let end = if read == 0 {
+            filled
+        } else {
+            let last = chunk[swept..].iter().rposition(|&b| sweep::ends_a_run(b));
+            last.map_or(swept, |at| swept + at + 1)
+                .max(filled.saturating_sub(CARRY))
+        };
+        for (span, fingerprint) in sweep::find(&chunk[swept..end]) {
+            let start = base + swept + span.start;
+            position.advance(chunk, base, start);
+            let (line, column) = position.line_col();
+            strays.push(Stray {
+                display: shown.get_or_insert_with(|| display().into()).clone(),
+                span: start..base + swept + span.end,
+                line,
+                column,
+                fingerprint,
+            });
         }
-        kept = overlap.min(filled);
-        buffer.copy_within(filled - kept..filled, 0);
+        if read == 0 {
+            return Ok((marked, strays));
+        }
+        let keep_from = end.min(filled - overlap.min(filled));
+        position.advance(chunk, base, base + keep_from);
+        buffer.copy_within(keep_from..filled, 0);
+        base += keep_from;
+        swept = end - keep_from;
+        kept = filled - keep_from;
     }
 }
 

@@ -52,6 +52,47 @@ static CLASS: [u8; 256] = {
 /// The shortest run of base64 characters a token can be: 32 hex digits.
 const SHORTEST: usize = 32;
 
+/// Whether a token-shaped string can end just before `byte`: it is neither a base64
+/// character nor padding. A file read in chunks is swept up to such a byte.
+pub fn ends_a_run(byte: u8) -> bool {
+    CLASS[byte as usize] & BASE64 == 0 && byte != b'='
+}
+
+/// Line and column (1-based, in characters, as [`LineIndex`] counts them) of offsets met in
+/// increasing order while a file streams past: for files too large to index whole.
+#[derive(Default)]
+pub struct StreamPosition {
+    /// The absolute offset counted up to, and the 0-based line and column there.
+    at: usize,
+    line: usize,
+    column: usize,
+}
+
+impl StreamPosition {
+    /// Counts `chunk` (which starts at absolute offset `base`) up to absolute offset `to`.
+    pub fn advance(&mut self, chunk: &[u8], base: usize, to: usize) {
+        if to <= self.at {
+            return;
+        }
+        for (at, &byte) in chunk[self.at - base..to - base].iter().enumerate() {
+            let absolute = self.at + at;
+            if byte == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            } else if absolute == 0 && chunk.starts_with(b"\xEF\xBB\xBF") {
+                // A BOM is not a character of the first line.
+            } else if (byte & 0xC0) != 0x80 {
+                self.column += 1;
+            }
+        }
+        self.at = to;
+    }
+
+    pub fn line_col(&self) -> (usize, usize) {
+        (self.line + 1, self.column + 1)
+    }
+}
+
 /// Where token-shaped strings that decode as delegate tokens stand in `bytes`, in order
 /// and not overlapping, with their fingerprints.
 ///

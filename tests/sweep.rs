@@ -123,3 +123,93 @@ fn rotate_lists_the_copies_it_cannot_rewrite() {
         .collect();
     assert_eq!(left, ["README.md", "values.yaml"]);
 }
+
+/// The 1-based line and character column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (u64, u64) {
+    let line_start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    (
+        text[..offset].matches('\n').count() as u64 + 1,
+        text[line_start..offset].chars().count() as u64 + 1,
+    )
+}
+
+#[test]
+fn files_too_large_to_parse_are_still_swept_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OTHER_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    // 9 MiB of log lines, too large to parse, with the revoked token on every line for
+    // 2 KiB either side of 1 MiB (where the first chunk read ends, whatever it carries
+    // over), after multi-byte characters on its line, and at the very end.
+    let mut text = String::new();
+    let mut planted = Vec::new();
+    let mut plant = |text: &mut String, before: &str| {
+        text.push_str(before);
+        planted.push(text.len());
+        text.push_str(OTHER_HEX);
+        text.push('\n');
+    };
+    while text.len() < (1 << 20) - 2048 {
+        text.push_str(
+            "2026-11-28 info: request served in 12 ms, checksum 0123456789abcdef0123456789abcdef\n",
+        );
+    }
+    while text.len() < (1 << 20) + 2048 {
+        plant(&mut text, "t=");
+    }
+    while text.len() < 5 << 20 {
+        text.push_str("2026-11-28 info: a line of a large log file\n");
+    }
+    plant(&mut text, "café ünïcode: ");
+    while text.len() < 9 << 20 {
+        text.push_str("2026-11-28 info: another line of a large log\n");
+    }
+    plant(&mut text, "last=");
+    fs::write(root.join("big.log"), &text).unwrap();
+    // The same with a key name: reported as not judged, and its strays judged too.
+    fs::write(root.join("big.env"), format!("DELEGATE_TOKEN=x\n{text}")).unwrap();
+
+    let mut expected = vec![("big.env".to_owned(), "unchecked-file".to_owned(), 1, 1)];
+    for (path, shift) in [("big.env", "DELEGATE_TOKEN=x\n".len()), ("big.log", 0)] {
+        let whole = format!("{}{text}", &"DELEGATE_TOKEN=x\n"[..shift]);
+        for &offset in &planted {
+            let (line, column) = line_col(&whole, offset + shift);
+            expected.push((path.to_owned(), "revoked-token".to_owned(), line, column));
+        }
+    }
+    expected.sort();
+    assert_eq!(findings(root, &["check", "--format", "json"]), expected);
+    // The same files staged: read from git's blobs, swept the same way.
+    git(root, root, &["init", "-q"]);
+    git(root, root, &["add", "-A"]);
+    assert_eq!(
+        findings(root, &["check", "--staged", "--format", "json"]),
+        expected
+    );
+}
+
+/// The findings of a failing `check` JSON run as (path, rule, line, column), sorted.
+fn findings(root: &Path, args: &[&str]) -> Vec<(String, String, u64, u64)> {
+    let run = rekey(root, args);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut found: Vec<(String, String, u64, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
