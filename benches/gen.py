@@ -4,7 +4,8 @@
   gen.py tree ROOT FILES         a monorepo-like tree: ~6% of the files hold a key name
   gen.py manifests ROOT COUNT    COUNT delegate manifests for rotate: YAML env + Helm values
   gen.py sites FILE FORMAT N     one file holding N sites: FORMAT is env, yaml or json
-                                 (or md5: N distinct checksums, token-shaped, no site)
+                                 (or md5: N distinct checksums, token-shaped, no site;
+                                 or padded: one .env site after N lines of comments)
   gen.py tokens                  prints OLD, NEW and REVOKED as shell assignments
 
 Every file depends on its index alone (no randomness, no clock), so two runs, or two
@@ -274,8 +275,11 @@ def sites(path, form, count):
             f.write("[" + ",".join([f'{{"delegateToken":"{OLD}"}}'] * count) + "]")
         elif form == "md5":  # not sites: distinct token-shaped strings for the sweep
             f.write("".join(f"{digest(j, 's')}  file{j}.tar.gz\n" for j in range(count)))
+        elif form == "padded":  # a large file holding one site
+            f.write("# a comment line of a large generated file, no token here\n" * count)
+            f.write(f"DELEGATE_TOKEN={OLD}\n")
         else:
-            sys.exit(f"unknown format {form}: env, yaml, json or md5")
+            sys.exit(f"unknown format {form}: env, yaml, json, md5 or padded")
 
 
 def main():
