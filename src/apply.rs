@@ -29,7 +29,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use tempfile::NamedTempFile;
+use tempfile::TempPath;
 
 /// How temp files start; see [`is_leftover`].
 pub const TEMP_PREFIX: &str = ".rekey-tmp.";
@@ -121,7 +121,9 @@ enum Stage {
 
 struct Staged<'a> {
     target: &'a Target<'a>,
-    temp: NamedTempFile,
+    /// Closed once written: a rotation of thousands of files must not hold a descriptor
+    /// for each until its rename (the usual limit is 1,024).
+    temp: TempPath,
 }
 
 /// Replaces every target's content, all or, when stopped part way, a reported prefix.
@@ -196,9 +198,9 @@ pub fn apply(targets: &[Target], options: Options) -> Result<(), ApplyError> {
             remaining.for_each(|s| forget(s.temp));
             return Err(stop(problem, None));
         }
-        let temp_path = temp.path().to_owned();
+        let temp_path = temp.to_path_buf();
         if let Err(error) = temp.persist(target.path) {
-            forget(error.file);
+            forget(error.path);
             remaining.for_each(|s| forget(s.temp));
             return Err(stop(
                 format!("{}: cannot replace: {}", target.display, error.error),
@@ -259,17 +261,17 @@ fn pause_for_tests() {
 fn sync_staged(staged: &[Staged]) -> Result<(), String> {
     let mut synced_devices = BTreeSet::new();
     for Staged { target, temp } in staged {
-        let file = temp.as_file();
-        let device = file.metadata().map(|m| m.dev()).ok();
-        if device.is_some_and(|device| synced_devices.contains(&device)) {
+        let cannot = |e| format!("{}: cannot sync its new content: {e}", target.display);
+        let device = fs::symlink_metadata(temp).map_err(cannot)?.dev();
+        if synced_devices.contains(&device) {
             continue;
         }
-        if syncfs(file) {
-            synced_devices.extend(device);
+        let file = fs::File::open(temp).map_err(cannot)?;
+        if syncfs(&file) {
+            synced_devices.insert(device);
             continue;
         }
-        file.sync_all()
-            .map_err(|e| format!("{}: cannot sync its new content: {e}", target.display))?;
+        file.sync_all().map_err(cannot)?;
     }
     Ok(())
 }
@@ -279,8 +281,8 @@ fn interrupted_reason(signal: i32) -> String {
 }
 
 /// Removes a temp file that will not be renamed, and forgets it.
-fn forget(temp: NamedTempFile) {
-    let path = temp.path().to_owned();
+fn forget(temp: TempPath) {
+    let path = temp.to_path_buf();
     drop(temp);
     interrupt::unregister_temp(&path);
 }
@@ -350,8 +352,9 @@ fn unchanged(target: &Target) -> Result<(), String> {
     }
 }
 
-/// Writes a target's new content to a synced temp file beside it, with its mode and owner.
-fn stage(target: &Target) -> Result<NamedTempFile, String> {
+/// Writes a target's new content to a temp file beside it, with its mode and owner, and
+/// closes it ([`sync_staged`] makes it durable).
+fn stage(target: &Target) -> Result<TempPath, String> {
     let display = target.display;
     let fail = |what: &str, error: std::io::Error| format!("{display}: cannot {what}: {error}");
     let metadata = fs::symlink_metadata(target.path).map_err(|e| fail("read", e))?;
@@ -366,7 +369,7 @@ fn stage(target: &Target) -> Result<NamedTempFile, String> {
         fs::set_permissions(temp.path(), metadata.permissions())
     })();
     if let Err(error) = written {
-        forget(temp);
+        forget(temp.into_temp_path());
         return Err(fail("stage its new content", error));
     }
     // The replacement keeps the file's owner and group. As root that always works; anyone
@@ -376,13 +379,13 @@ fn stage(target: &Target) -> Result<NamedTempFile, String> {
     let staged = fs::metadata(temp.path()).map(|m| (m.uid(), m.gid()));
     if staged.ok() != Some((uid, gid)) {
         if let Err(error) = std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)) {
-            forget(temp);
+            forget(temp.into_temp_path());
             return Err(format!(
                 "{display}: cannot keep its owner and group ({uid}:{gid}): {error}; rekey never replaces a file it would hand to another owner. Run as its owner, in its group, or as root"
             ));
         }
     }
-    Ok(temp)
+    Ok(temp.into_temp_path())
 }
 
 /// Removes rekey's own leftover temp files (see [`is_leftover`]) and returns the ones

@@ -588,3 +588,48 @@ warning: this revokes the last token under [tokens] current in .rekey.toml: unti
         format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\",\"{unknown}\",\"{OLD_FINGERPRINT}\"]\n")
     );
 }
+
+#[test]
+fn rotate_write_holds_no_descriptor_per_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for i in 0..300 {
+        fs::write(
+            root.join(format!("delegate-{i}.env")),
+            format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+        )
+        .unwrap();
+    }
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command
+        .args(["rotate", "--new-token-file"])
+        .arg(new_token_file())
+        .args(["--write", "--stat"])
+        .current_dir(root);
+    // SAFETY: setrlimit is async-signal-safe; the child only lowers its own limit.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let run = command.output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for i in 0..300 {
+        assert_eq!(
+            fs::read_to_string(root.join(format!("delegate-{i}.env"))).unwrap(),
+            format!("DELEGATE_TOKEN={NEW_HEX}\n")
+        );
+    }
+}
