@@ -269,6 +269,12 @@ mod tests {
             ),
             (format!("x={ui2}"), format!("x={LABEL}")),
             (HEX.to_ascii_uppercase(), LABEL.to_owned()),
+            // A diff's added line, a path: `+` and `/` are base64 characters too.
+            (format!("+{UI}"), format!("+{LABEL}")),
+            (
+                format!("see /{}/ and /{ui2}", UI.trim_end_matches('=')),
+                format!("see /{LABEL}/ and /{LABEL}"),
+            ),
         ] {
             assert_eq!(sweep(&text), want);
         }

@@ -313,8 +313,15 @@ pub fn too_large(size: u64, display: &str) -> Skipped {
 /// judged like those of any other file (a revoked token pasted into a large log still
 /// fails `check`).
 fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<(bool, Vec<Stray>)> {
+    stream_in_chunks(path, display, 1024 * 1024)
+}
+
+fn stream_in_chunks(
+    path: &Path,
+    display: &dyn Fn() -> String,
+    chunk_size: usize,
+) -> std::io::Result<(bool, Vec<Stray>)> {
     use std::io::Read;
-    const CHUNK: usize = 1024 * 1024;
     // What a chunk hands on to the next: the longest key name, so that a name across the
     // boundary is still seen, and an unfinished base64 run, so that a token across it is.
     // A run longer than CARRY is no token; it is swept in pieces.
@@ -325,7 +332,7 @@ fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<(b
         other => std::io::Error::other(other.to_string()),
     })?;
     let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
-    let mut buffer = vec![0; CHUNK + CARRY.max(overlap)];
+    let mut buffer = vec![0; chunk_size + CARRY.max(overlap)];
     let (mut kept, mut base, mut swept) = (0, 0, 0);
     let mut marked = false;
     let mut position = sweep::StreamPosition::default();
@@ -341,8 +348,16 @@ fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<(b
             filled
         } else {
             let last = chunk[swept..].iter().rposition(|&b| sweep::ends_a_run(b));
-            last.map_or(swept, |at| swept + at + 1)
-                .max(filled.saturating_sub(CARRY))
+            let run_end = last.map_or(swept, |at| swept + at + 1);
+            if filled - run_end <= CARRY {
+                run_end
+            } else {
+                // A run too long to be a token is cut after a byte that is not a hex
+                // digit, so that a 32-hex token inside it is never cut in two.
+                let tail = filled - CARRY;
+                let last = chunk[tail..].iter().rposition(|b| !b.is_ascii_hexdigit());
+                last.map_or(tail, |at| tail + at + 1)
+            }
         };
         for (span, fingerprint) in sweep::find(&chunk[swept..end]) {
             let start = base + swept + span.start;
@@ -519,6 +534,30 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_streamed_in_chunks_is_swept_as_if_read_whole() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let ui = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let long_run = format!("p/{}/", "g".repeat(150));
+        let mut text = String::from("\u{feff}");
+        for i in 0..40 {
+            text.push_str(&format!("line {i} caf\u{e9} {token}\r\n"));
+            text.push_str(&format!("{long_run}{token}/{long_run}\n+{ui}\n/{ui}/\n"));
+            text.push_str(&format!("{}{token}\n", "x".repeat(i * 7)));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        std::fs::write(&path, &text).unwrap();
+        let display = || "big.log".to_owned();
+        let whole = sweep::located("big.log", text.as_bytes(), sweep::find(text.as_bytes()));
+        assert_eq!(whole.len(), 200);
+        for chunk_size in (16..600).chain([4096, 1 << 20]) {
+            let (marked, strays) = stream_in_chunks(&path, &display, chunk_size).unwrap();
+            assert!(!marked);
+            assert_eq!(strays, whole, "read {chunk_size} bytes at a time");
+        }
+    }
 
     #[test]
     fn display_paths_are_relative_with_slashes() {

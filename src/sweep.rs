@@ -134,7 +134,8 @@ pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
 }
 
 /// The tokens in one maximal run of base64 characters: each run of exactly 32 hex digits
-/// inside it, and the run itself (with any `=` padding after it) when it decodes as one.
+/// inside it, and the run itself (with any `=` padding after it), or the run without the
+/// `+` and `/` at its ends, when it decodes as one.
 fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fingerprint)>) {
     let mut hex_start = run.start;
     for at in run.clone().chain(std::iter::once(run.end)) {
@@ -145,13 +146,42 @@ fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fi
             hex_start = at + 1;
         }
     }
-    let mut end = run.end;
-    while end < bytes.len() && end - run.end < 2 && bytes[end] == b'=' {
-        end += 1;
+    let mut padded = run.end;
+    while padded < bytes.len() && padded - run.end < 2 && bytes[padded] == b'=' {
+        padded += 1;
     }
-    if (40..=64).contains(&run.len()) {
-        if let Some(fingerprint) = base64_fingerprint(&bytes[run.clone()]) {
-            found.push((run.start..end, fingerprint));
+    // `+` and `/` are base64 characters, so a word glued to one (a diff's `+` line, a
+    // path's `/`) makes a longer run: the word is also tried without them.
+    let slash_or_plus = |b: &u8| matches!(b, b'+' | b'/');
+    let start = run.start
+        + bytes[run.clone()]
+            .iter()
+            .take_while(|b| slash_or_plus(b))
+            .count();
+    let stop = run.end
+        - bytes[start..run.end]
+            .iter()
+            .rev()
+            .take_while(|b| slash_or_plus(b))
+            .count();
+    let words = [
+        run.start..run.end,
+        start..run.end,
+        run.start..stop,
+        start..stop,
+    ];
+    for (tried, word) in words.iter().enumerate() {
+        if !(40..=64).contains(&word.len()) || words[..tried].contains(word) {
+            continue;
+        }
+        if let Some(fingerprint) = base64_fingerprint(&bytes[word.clone()]) {
+            let end = if word.end == run.end {
+                padded
+            } else {
+                word.end
+            };
+            found.push((word.start..end, fingerprint));
+            break;
         }
     }
 }
