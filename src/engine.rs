@@ -175,14 +175,20 @@ pub struct Budget {
 
 impl Budget {
     /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or
-    /// 500,000 token-shaped strings outside sites, or a mix. Real repositories hold far
+    /// 60,000 files with a site each, or 500,000 token-shaped strings outside sites, or a
+    /// mix. Real repositories hold far
     /// less (a 100,000-file monorepo: 13 MiB and 8,000 sites); the rest of a run (plan,
     /// verified rewrites, diffs) costs about as much again.
     pub const LIMIT: usize = 64 << 20;
     /// What one site costs across the run: the site, its edit and its report.
     const SITE_COST: usize = 256;
+    /// What a file with sites costs besides its bytes and sites: its paths, line index,
+    /// plan, diff and report.
+    const FILE_COST: usize = 1024;
     /// What one stray costs: the stray and its finding.
     const STRAY_COST: usize = 128;
+    /// The most strays one run keeps (a file read in chunks stops keeping them there).
+    pub const MAX_STRAYS: usize = Self::LIMIT / Self::STRAY_COST;
     const LARGE_FILE: usize = 1 << 20;
 
     /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
@@ -196,14 +202,13 @@ impl Budget {
         // Charged before parsing, one site per key name, so that a file past the budget is
         // refused without building its parse tree.
         let expected = source::marker_count(&file.bytes);
-        let cost = file.bytes.len() + expected * Self::SITE_COST;
+        let cost = file.bytes.len() + Self::FILE_COST + expected * Self::SITE_COST;
         if !self.charge(cost) {
             strays.clear();
             return Err(FileError {
                 message: format!(
-                    "the files with delegate-token keys in this run are more than rekey holds at once ({} MiB of files and sites; this one has {} key names): run rekey on fewer paths at a time",
-                    Self::LIMIT >> 20,
-                    expected,
+                    "past the {} MiB of files and sites rekey holds at once: run rekey on fewer paths at a time",
+                    Self::LIMIT >> 20
                 ),
                 display: file.display,
                 position: None,

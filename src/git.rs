@@ -144,20 +144,16 @@ impl GitRepo {
         let chunks: Vec<&[(String, Oid)]> =
             blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
         let location = self.repo.path().to_owned();
+        // Each blob is scanned as soon as it is read, against one budget for the run, so
+        // that no more blobs are held than a working-tree scan would hold files.
+        let budget = engine::Budget::default();
         let results = crate::parallel::map(&chunks, threads, |chunk| {
             let repo = Repository::open(&location)
                 .map_err(|e| format!("cannot open the repository again: {}", e.message()))?;
-            chunk
-                .iter()
-                .map(|(path, id)| judge_blob(&repo, path, *id))
-                .collect::<Result<Vec<_>, String>>()
-        });
-        let mut outcomes = Vec::new();
-        let mut skipped = Vec::new();
-        let mut strays = Vec::new();
-        let budget = engine::Budget::default();
-        for result in results {
-            for mut judged in result? {
+            let mut found = (Vec::new(), Vec::new(), Vec::new());
+            let (outcomes, skipped, strays) = &mut found;
+            for (path, id) in chunk.iter() {
+                let mut judged = judge_blob(&repo, path, *id)?;
                 match judged.candidate {
                     Candidate::Parse(file) => {
                         outcomes.push(budget.scan_file(file, &mut judged.strays))
@@ -168,6 +164,16 @@ impl GitRepo {
                 skipped.extend(budget.keep_strays(&mut judged.strays));
                 strays.extend(judged.strays);
             }
+            Ok::<_, String>(found)
+        });
+        let mut outcomes = Vec::new();
+        let mut skipped = Vec::new();
+        let mut strays = Vec::new();
+        for result in results {
+            let (mut chunk_outcomes, mut chunk_skipped, mut chunk_strays) = result?;
+            outcomes.append(&mut chunk_outcomes);
+            skipped.append(&mut chunk_skipped);
+            strays.append(&mut chunk_strays);
         }
         let mut scan = Scan::collect(outcomes, skipped);
         scan.files.sort_by(|a, b| a.display.cmp(&b.display));
@@ -303,6 +309,10 @@ impl GitRepo {
 }
 
 /// What one blob holds, for the scan.
+/// The largest blob read from git: past the 8 MiB parsed, a blob is read whole to be
+/// searched for key names and swept.
+const MAX_BLOB_SIZE: u64 = 32 << 20;
+
 struct JudgedBlob {
     candidate: Candidate,
     strays: Vec<Stray>,
@@ -311,9 +321,27 @@ struct JudgedBlob {
 /// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
 /// scanner will parse it.
 fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, String> {
-    let blob = repo
-        .find_blob(id)
-        .map_err(|e| format!("{path}: cannot read the blob: {}", e.message()))?;
+    // A blob is inflated whole (libgit2 streams loose objects only): one too large to hold
+    // is not read, and not judged.
+    let cannot_read = |e: git2::Error| format!("{path}: cannot read the blob: {}", e.message());
+    let (size, _) = repo
+        .odb()
+        .and_then(|odb| odb.read_header(id))
+        .map_err(cannot_read)?;
+    if size as u64 > MAX_BLOB_SIZE {
+        return Ok(JudgedBlob {
+            candidate: Candidate::Unjudged(Skipped {
+                display: path.to_owned(),
+                reason: format!(
+                    "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
+                    size >> 20,
+                    MAX_BLOB_SIZE >> 20
+                ),
+            }),
+            strays: Vec::new(),
+        });
+    }
+    let blob = repo.find_blob(id).map_err(cannot_read)?;
     let content = blob.content();
     if content.len() as u64 > source::MAX_FILE_SIZE {
         let candidate = if source::has_marker(content) {

@@ -146,7 +146,7 @@ pub fn build(inputs: &[Input]) -> Inventory {
     let mut delegates: BTreeMap<DelegateId, Delegate> = BTreeMap::new();
     let mut unjudged = Vec::new();
     for input in inputs {
-        attribute(input, &mut delegates);
+        unjudged.extend(attribute(input, &mut delegates));
         let errors = input
             .scan
             .errors
@@ -171,7 +171,16 @@ pub fn build(inputs: &[Input]) -> Inventory {
     }
 }
 
-fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) {
+/// How many (workload, file) pairs one Secret may attribute: each workload that refers to
+/// a Secret lists every file holding it. Real inputs stay far below (50 overlays of one
+/// Secret name: 2,500); past it, a flood of same-named Secrets without a namespace would
+/// grow the inventory with the square of the files, so the Secret is reported as not
+/// judged instead (and `--ready-to-revoke` answers "not ready").
+const MAX_SECRET_ATTRIBUTIONS: usize = 100_000;
+
+/// Attributes the sites of one input to delegates; returns the Secrets it could not.
+fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) -> Vec<Unjudged> {
+    let mut unjudged = Vec::new();
     let repository = &input.repository;
     let state = |fingerprint: &Fingerprint| TokenState::of(fingerprint, input.policy);
     // Secrets first: their tokens go to the workloads that refer to them.
@@ -248,6 +257,18 @@ fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) {
                 .map(|(workload, ..)| workload.clone()),
         );
         let via = format!("Secret {}", qualified(namespace, name));
+        if holders.len() * entries.files.len() > MAX_SECRET_ATTRIBUTIONS {
+            unjudged.push(Unjudged {
+                repository: repository.clone(),
+                path: entries.files.first().cloned().unwrap_or_default(),
+                reason: format!(
+                    "{via} is in {} files and {} workloads refer to it, too many to tell which holds which: give the Secrets namespaces, or ask about fewer paths at a time",
+                    entries.files.len(),
+                    holders.len()
+                ),
+            });
+            continue;
+        }
         if holders.is_empty() {
             let id = DelegateId {
                 repository: repository.clone(),
@@ -270,6 +291,7 @@ fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) {
             delegate.via.insert(via.clone());
         }
     }
+    unjudged
 }
 
 fn fill(

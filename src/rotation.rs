@@ -177,9 +177,14 @@ fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared
         ));
     }
     if !scan.errors.is_empty() {
+        // Enough to act on; a run past its memory budget can refuse thousands of files.
+        const SHOWN: usize = 20;
         let mut message = String::new();
-        for error in &scan.errors {
+        for error in scan.errors.iter().take(SHOWN) {
             message.push_str(&format!("{error}\n"));
+        }
+        if scan.errors.len() > SHOWN {
+            message.push_str(&format!("… and {} more\n", scan.errors.len() - SHOWN));
         }
         message.push_str(&format!(
             "{} could not be read; nothing was rotated",

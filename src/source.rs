@@ -226,9 +226,18 @@ fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
         Ok(outcome) => return outcome,
         // A large file is searched for key names in bounded chunks, never skipped unread.
         Err(ReadError::TooLarge(size)) => match stream_large(path, &display) {
-            Ok((false, strays)) => return (Candidate::Nothing, strays),
-            Ok((true, strays)) => {
-                return (Candidate::Unjudged(too_large(size, &display())), strays)
+            Ok(large) => {
+                let candidate = if large.holds_key_name {
+                    Candidate::Unjudged(too_large(size, &display()))
+                } else if large.strays_not_kept {
+                    Candidate::Unjudged(Skipped {
+                        display: display(),
+                        reason: format!("is {} MiB and holds more token-shaped strings than rekey keeps for one run, so they were not judged: exclude checksum lists and other generated files in .rekey.toml [scan] exclude", size >> 20),
+                    })
+                } else {
+                    Candidate::Nothing
+                };
+                return (candidate, large.strays);
             }
             Err(error) => Candidate::Unjudged(unreadable(&display(), &error)),
         },
@@ -312,15 +321,24 @@ pub fn too_large(size: u64, display: &str) -> Skipped {
 /// name (then it is reported as not judged), and the token-shaped strings in it, which are
 /// judged like those of any other file (a revoked token pasted into a large log still
 /// fails `check`).
-fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<(bool, Vec<Stray>)> {
+fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<LargeFile> {
     stream_in_chunks(path, display, 1024 * 1024)
+}
+
+/// What reading a file too large to parse found.
+#[derive(Debug)]
+struct LargeFile {
+    holds_key_name: bool,
+    strays: Vec<Stray>,
+    /// It held more token-shaped strings than a run keeps: none are kept.
+    strays_not_kept: bool,
 }
 
 fn stream_in_chunks(
     path: &Path,
     display: &dyn Fn() -> String,
     chunk_size: usize,
-) -> std::io::Result<(bool, Vec<Stray>)> {
+) -> std::io::Result<LargeFile> {
     use std::io::Read;
     // What a chunk hands on to the next: the longest key name, so that a name across the
     // boundary is still seen, and an unfinished base64 run, so that a token across it is.
@@ -359,6 +377,14 @@ fn stream_in_chunks(
                 last.map_or(tail, |at| tail + at + 1)
             }
         };
+        if strays.len() > crate::engine::Budget::MAX_STRAYS {
+            // More than a run keeps: not judged, and the rest is not held either.
+            return Ok(LargeFile {
+                holds_key_name: marked,
+                strays: Vec::new(),
+                strays_not_kept: true,
+            });
+        }
         for (span, fingerprint) in sweep::find(&chunk[swept..end]) {
             let start = base + swept + span.start;
             position.advance(chunk, base, start);
@@ -372,7 +398,11 @@ fn stream_in_chunks(
             });
         }
         if read == 0 {
-            return Ok((marked, strays));
+            return Ok(LargeFile {
+                holds_key_name: marked,
+                strays,
+                strays_not_kept: false,
+            });
         }
         let keep_from = end.min(filled - overlap.min(filled));
         position.advance(chunk, base, base + keep_from);
@@ -553,9 +583,9 @@ mod tests {
         let whole = sweep::located("big.log", text.as_bytes(), sweep::find(text.as_bytes()));
         assert_eq!(whole.len(), 200);
         for chunk_size in (16..600).chain([4096, 1 << 20]) {
-            let (marked, strays) = stream_in_chunks(&path, &display, chunk_size).unwrap();
-            assert!(!marked);
-            assert_eq!(strays, whole, "read {chunk_size} bytes at a time");
+            let large = stream_in_chunks(&path, &display, chunk_size).unwrap();
+            assert!(!large.holds_key_name && !large.strays_not_kept);
+            assert_eq!(large.strays, whole, "read {chunk_size} bytes at a time");
         }
     }
 

@@ -337,3 +337,33 @@ fn policy_cycles_and_missing_files_are_errors() {
         missing.stderr
     );
 }
+
+#[test]
+fn a_flood_of_same_named_secrets_is_not_judged_rather_than_attributed_square() {
+    // 400 files, each a Secret `s` without a namespace and a workload that refers to `s`:
+    // every workload could load any of them (160,000 pairs). rekey says it cannot tell,
+    // and does not answer "ready to revoke".
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..400 {
+        fs::write(
+            dir.path().join(format!("m{i:03}.yaml")),
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{DELEGATE_TOKEN: \"{OLD_HEX}\"}}\n---\n\
+apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d{i}}}\nspec: {{template: {{spec: {{containers: [{{name: delegate, image: harness/delegate, env: [{{name: DELEGATE_TOKEN, valueFrom: {{secretKeyRef: {{name: s, key: DELEGATE_TOKEN}}}}}}]}}]}}}}}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let run = rekey(dir.path(), &["check", "--ready-to-revoke", OLD_FINGERPRINT]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("not judged (it may hold the token): m000.yaml: Secret s is in 400 files and 400 workloads refer to it, too many to tell which holds which"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("some inputs could not be read\n"),
+        "{}",
+        run.stdout
+    );
+}

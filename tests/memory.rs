@@ -105,7 +105,7 @@ fn more_files_with_sites_than_rekey_holds_are_refused_whole() {
     let refused = run
         .stderr
         .lines()
-        .find(|line| line.contains("more than rekey holds at once"))
+        .find(|line| line.contains("of files and sites rekey holds at once"))
         .unwrap_or_else(|| panic!("no budget error in: {}", run.stderr));
     assert!(
         refused.contains("sites-") && refused.contains(".yaml: "),
@@ -122,7 +122,8 @@ fn more_files_with_sites_than_rekey_holds_are_refused_whole() {
     let check = rekey(dir.path(), &["check", "."]);
     assert_ne!(check.status, 0, "{}", check.stdout);
     assert!(
-        format!("{}{}", check.stdout, check.stderr).contains("more than rekey holds at once"),
+        format!("{}{}", check.stdout, check.stderr)
+            .contains("of files and sites rekey holds at once"),
         "{}\n{}",
         check.stdout,
         check.stderr
