@@ -11,7 +11,7 @@ use crate::formats::Format;
 use crate::position::{line_col, LineIndex};
 use crate::redact;
 use crate::site::{Site, Span};
-use crate::source::{self, Skipped, SourceFile};
+use crate::source::{self, Skipped, SourceFile, Sweep};
 use crate::sweep::Stray;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,16 +94,30 @@ impl Scan {
     }
 }
 
-/// Scans the working tree below `roots`, passing over the files `exclude` names.
-pub fn scan_paths(roots: &[PathBuf], cwd: &Path, exclude: &(dyn Fn(&Path) -> bool + Sync)) -> Scan {
+/// Scans the working tree below `roots`, passing over the files `exclude` names, and
+/// sweeping every file for token-shaped strings when `sweeping` says so.
+pub fn scan_paths(
+    roots: &[PathBuf],
+    cwd: &Path,
+    exclude: &(dyn Fn(&Path) -> bool + Sync),
+    sweeping: Sweep,
+) -> Scan {
     let budget = Budget::default();
     let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
     let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
-    let walked = source::walk(roots, cwd, exclude, &scan, &keep, |outcome| match outcome {
-        Ok(Some(file)) => &file.display,
-        Ok(None) => "",
-        Err(error) => &error.display,
-    });
+    let walked = source::walk(
+        roots,
+        cwd,
+        exclude,
+        &scan,
+        &keep,
+        sweeping,
+        |outcome| match outcome {
+            Ok(Some(file)) => &file.display,
+            Ok(None) => "",
+            Err(error) => &error.display,
+        },
+    );
     let mut scan = Scan::collect(walked.files, walked.skipped);
     scan.files_seen = walked.seen;
     scan.leftovers = walked.leftovers;

@@ -358,7 +358,12 @@ fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, Stri
         };
         return Ok(JudgedBlob { candidate, strays });
     }
-    let (candidate, strays) = source::judge(Path::new(path), || path.to_owned(), content);
+    let (candidate, strays) = source::judge(
+        Path::new(path),
+        || path.to_owned(),
+        content,
+        source::Sweep::On,
+    );
     Ok(JudgedBlob { candidate, strays })
 }
 

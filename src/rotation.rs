@@ -15,11 +15,12 @@ use crate::git::GitRepo;
 use crate::plan::{self, Plan, RotateOptions};
 use crate::policy::{self, Policy, PolicyFile};
 use crate::report::{rotate as rotate_report, scan::plural};
+use crate::source::Sweep;
 use crate::sweep::Stray;
 use crate::token::{Fingerprint, NewToken};
 use crate::verify;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// How a rotation ends: one mode, chosen once.
@@ -114,9 +115,8 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
         Mode::Commit { base, .. } => read_commit(GitRepo::open(cwd, &request.roots)?, base, None)?,
         Mode::DryRun | Mode::Write(_) => {
             let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
-            let scan = engine::scan_paths(&request.roots, cwd, &|path| {
-                policy.excludes_walked(cwd, path)
-            });
+            let exclude = |path: &Path| policy.excludes_walked(cwd, path);
+            let scan = engine::scan_paths(&request.roots, cwd, &exclude, Sweep::On);
             (Input::WorkingTree(policy), scan)
         }
     };

@@ -80,6 +80,15 @@ pub fn marker_count(bytes: &[u8]) -> usize {
     }
 }
 
+/// Whether files are swept for token-shaped strings outside sites: `check` judges them
+/// and `rotate` lists the copies it leaves behind; `scan`, `inventory` and `init` list
+/// sites only, and pass over the sweep's cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    On,
+    Off,
+}
+
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
 /// candidate file on the worker thread that read it (with the file's strays, which it may
 /// thin), hands every file's strays to `keep_strays` (a file whose strays are not kept is
@@ -91,6 +100,7 @@ pub fn walk<T: Send>(
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
     keep_strays: &(dyn Fn(&mut Vec<Stray>) -> Option<Skipped> + Sync),
+    sweeping: Sweep,
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked::default());
@@ -146,7 +156,7 @@ pub fn walk<T: Send>(
                 walked.leftovers.push((entry.path().to_owned(), display));
                 return WalkState::Continue;
             }
-            let (candidate, mut strays) = read_candidate(entry.path(), cwd);
+            let (candidate, mut strays) = read_candidate(entry.path(), cwd, sweeping);
             match candidate {
                 Candidate::Parse(file) => walked.files.push(inspect(file, &mut strays)),
                 Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
@@ -216,16 +226,16 @@ thread_local! {
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn read_candidate(path: &Path, cwd: &Path) -> (Candidate, Vec<Stray>) {
+fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<Stray>) {
     let display = || display_path(path, cwd);
     let read = BUFFER.with_borrow_mut(|buffer| {
         read_walked(path, buffer)?;
-        Ok(judge(path, display, buffer))
+        Ok(judge(path, display, buffer, sweeping))
     });
     let candidate = match read {
         Ok(outcome) => return outcome,
         // A large file is searched for key names in bounded chunks, never skipped unread.
-        Err(ReadError::TooLarge(size)) => match stream_large(path, &display) {
+        Err(ReadError::TooLarge(size)) => match stream_large(path, &display, sweeping) {
             Ok(large) => {
                 let candidate = if large.holds_key_name {
                     Candidate::Unjudged(too_large(size, &display()))
@@ -257,6 +267,7 @@ pub fn judge(
     path: &Path,
     display: impl FnOnce() -> String,
     bytes: &[u8],
+    sweeping: Sweep,
 ) -> (Candidate, Vec<Stray>) {
     let unjudged = |display: String, reason: &str| {
         Candidate::Unjudged(Skipped {
@@ -274,7 +285,10 @@ pub fn judge(
         };
         return (candidate, Vec::new());
     }
-    let found = sweep::find(bytes);
+    let found = match sweeping {
+        Sweep::On => sweep::find(bytes),
+        Sweep::Off => Vec::new(),
+    };
     let marked = has_marker(bytes);
     if found.is_empty() && !marked {
         return (Candidate::Nothing, Vec::new());
@@ -321,8 +335,12 @@ pub fn too_large(size: u64, display: &str) -> Skipped {
 /// name (then it is reported as not judged), and the token-shaped strings in it, which are
 /// judged like those of any other file (a revoked token pasted into a large log still
 /// fails `check`).
-fn stream_large(path: &Path, display: &dyn Fn() -> String) -> std::io::Result<LargeFile> {
-    stream_in_chunks(path, display, 1024 * 1024)
+fn stream_large(
+    path: &Path,
+    display: &dyn Fn() -> String,
+    sweeping: Sweep,
+) -> std::io::Result<LargeFile> {
+    stream_in_chunks(path, display, sweeping, 1024 * 1024)
 }
 
 /// What reading a file too large to parse found.
@@ -337,6 +355,7 @@ struct LargeFile {
 fn stream_in_chunks(
     path: &Path,
     display: &dyn Fn() -> String,
+    sweeping: Sweep,
     chunk_size: usize,
 ) -> std::io::Result<LargeFile> {
     use std::io::Read;
@@ -385,7 +404,11 @@ fn stream_in_chunks(
                 strays_not_kept: true,
             });
         }
-        for (span, fingerprint) in sweep::find(&chunk[swept..end]) {
+        let found = match sweeping {
+            Sweep::On => sweep::find(&chunk[swept..end]),
+            Sweep::Off => Vec::new(),
+        };
+        for (span, fingerprint) in found {
             let start = base + swept + span.start;
             position.advance(chunk, base, start);
             let (line, column) = position.line_col();
@@ -583,7 +606,7 @@ mod tests {
         let whole = sweep::located("big.log", text.as_bytes(), sweep::find(text.as_bytes()));
         assert_eq!(whole.len(), 200);
         for chunk_size in (16..600).chain([4096, 1 << 20]) {
-            let large = stream_in_chunks(&path, &display, chunk_size).unwrap();
+            let large = stream_in_chunks(&path, &display, Sweep::On, chunk_size).unwrap();
             assert!(!large.holds_key_name && !large.strays_not_kept);
             assert_eq!(large.strays, whole, "read {chunk_size} bytes at a time");
         }

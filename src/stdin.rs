@@ -49,7 +49,8 @@ fn is_kubernetes_json(bytes: &[u8]) -> bool {
 pub fn scan(bytes: Vec<u8>, format: Option<StreamFormat>) -> Scan {
     let format = format.unwrap_or_else(|| StreamFormat::sniff(&bytes));
     let path = PathBuf::from(format.scanner_name(&bytes));
-    let (candidate, mut strays) = source::judge(&path, || DISPLAY.to_owned(), &bytes);
+    let (candidate, mut strays) =
+        source::judge(&path, || DISPLAY.to_owned(), &bytes, source::Sweep::On);
     let mut scan = match candidate {
         Candidate::Parse(file) => Scan::collect(
             vec![engine::Budget::default().scan_file(file, &mut strays)],

@@ -8,6 +8,7 @@ use crate::engine::Scan;
 use crate::git::GitRepo;
 use crate::policy::{Level, PolicyFile};
 use crate::report::{self, check as check_report, inventory as inventory_report, Style};
+use crate::source::Sweep;
 use crate::token::Fingerprint;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -61,7 +62,13 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
             Err(message) => fail(&message),
         };
     }
-    let gathering = match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
+    let gathering = match inputs::gather(
+        &args.paths,
+        &args.sources,
+        args.config.as_deref(),
+        cwd,
+        Sweep::On,
+    ) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
@@ -129,11 +136,16 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
     let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
         return fail("--ready-to-revoke takes a fingerprint as `rekey scan` prints it: sha256: and 16 hex digits");
     };
-    let gathering: Gathering =
-        match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
-            Ok(gathering) => gathering,
-            Err(message) => return fail(&message),
-        };
+    let gathering: Gathering = match inputs::gather(
+        &args.paths,
+        &args.sources,
+        args.config.as_deref(),
+        cwd,
+        Sweep::On,
+    ) {
+        Ok(gathering) => gathering,
+        Err(message) => return fail(&message),
+    };
     let inventory = gathering.inventory();
     let holders: Vec<_> = inventory.holding(&fingerprint).collect();
     let mut out = String::new();

@@ -8,6 +8,7 @@ use crate::engine::{self, Scan};
 use crate::inventory::{self, Input, Inventory};
 use crate::policy::{Policy, PolicyFile};
 use crate::repos;
+use crate::source::Sweep;
 use crate::stdin::{self, StreamFormat};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -121,6 +122,7 @@ pub fn gather(
     sources: &SourceArgs,
     config: Option<&Path>,
     cwd: &Path,
+    sweeping: Sweep,
 ) -> Result<Gathering, String> {
     let from_stdin = reads_stdin(paths);
     let mut tree: Vec<PathBuf> = paths
@@ -136,7 +138,8 @@ pub fn gather(
     let mut inputs = Vec::new();
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
-        let scan = engine::scan_paths(&roots, cwd, &|path| policy.excludes_walked(cwd, path));
+        let exclude = |path: &Path| policy.excludes_walked(cwd, path);
+        let scan = engine::scan_paths(&roots, cwd, &exclude, sweeping);
         inputs.push(Gathered {
             repository: None,
             scan,

@@ -4,6 +4,7 @@
 use super::inputs::{self, SourceArgs};
 use super::{fail, EXIT_ERROR, EXIT_OK};
 use crate::report::{self, inventory as inventory_report, Style};
+use crate::source::Sweep;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,13 @@ enum InventoryFormat {
 }
 
 pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
-    let gathering = match inputs::gather(&args.paths, &args.sources, args.config.as_deref(), cwd) {
+    let gathering = match inputs::gather(
+        &args.paths,
+        &args.sources,
+        args.config.as_deref(),
+        cwd,
+        Sweep::Off,
+    ) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };

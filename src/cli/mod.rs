@@ -14,6 +14,7 @@ mod shell;
 use crate::engine;
 use crate::redact;
 use crate::report::{self, progress, scan as scan_report, Style};
+use crate::source::Sweep;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -214,7 +215,8 @@ fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 fn scan(args: ScanArgs, cwd: &Path) -> u8 {
-    let (scan, _, failed) = match inputs::gather(&args.paths, &args.sources, None, cwd) {
+    let (scan, _, failed) = match inputs::gather(&args.paths, &args.sources, None, cwd, Sweep::Off)
+    {
         Ok(gathering) => gathering.merged(),
         Err(message) => return fail(&message),
     };

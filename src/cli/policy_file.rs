@@ -7,6 +7,7 @@ use crate::engine;
 use crate::policy;
 use crate::policy::PolicyFile;
 use crate::report::{self, scan::plural};
+use crate::source::Sweep;
 use crate::token::Fingerprint;
 use clap::Args;
 use std::collections::BTreeSet;
@@ -46,7 +47,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let scan = engine::scan_paths(&roots, cwd, &|_| false);
+    let scan = engine::scan_paths(&roots, cwd, &|_| false, Sweep::Off);
     for error in &scan.errors {
         report::note(&format!("{error} (its tokens are not listed)"));
     }
