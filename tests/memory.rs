@@ -130,3 +130,54 @@ fn more_files_with_sites_than_rekey_holds_are_refused_whole() {
     );
     assert_bounded("check of two files of 150k sites");
 }
+
+#[test]
+fn what_cannot_be_held_is_not_judged_and_fails_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::git(root, root, &["init", "-q"]);
+    // A checksum list over the parse limit with more token-shaped strings than one run
+    // keeps (the sweep stops keeping them), and a staged blob too large to inflate.
+    let mut checksums = String::new();
+    let mut i: u64 = 0;
+    while checksums.len() < 18 << 20 {
+        checksums.push_str(&format!("{:032x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        i += 1;
+    }
+    fs::write(root.join("checksums.md5"), &checksums).unwrap();
+    let line = "a line of a large generated file, no token here\n";
+    fs::write(
+        root.join("bundle.txt"),
+        line.repeat((33 << 20) / line.len()),
+    )
+    .unwrap();
+    common::git(root, root, &["add", "-A"]);
+
+    let worktree = rekey(root, &["check", "--format", "json", "checksums.md5"]);
+    assert_eq!(worktree.status, 1, "{}", worktree.stderr);
+    let report: serde_json::Value = serde_json::from_str(&worktree.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "unchecked-file");
+    assert_eq!(findings[0]["path"], "checksums.md5");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more token-shaped strings than rekey keeps for one run"),
+        "{findings:?}"
+    );
+
+    let staged = rekey(root, &["check", "--staged", "--format", "json"]);
+    assert_eq!(staged.status, 1, "{}", staged.stderr);
+    let report: serde_json::Value = serde_json::from_str(&staged.stdout).unwrap();
+    let unchecked: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "unchecked-file")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(unchecked.contains(&"bundle.txt"), "{}", staged.stdout);
+    assert_bounded("checks of what rekey cannot hold");
+}
