@@ -41,12 +41,13 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
         Err(message) => return fail(&message),
     };
     let inventory = gathering.inventory();
-    let output = match args.format {
-        InventoryFormat::Text => inventory_report::text(&inventory, Style::for_stdout()),
-        InventoryFormat::Json => inventory_report::json(&inventory),
-        InventoryFormat::Markdown => inventory_report::markdown(&inventory),
-    };
-    report::to_stdout(&output);
+    match args.format {
+        InventoryFormat::Text => {
+            report::to_stdout(&inventory_report::text(&inventory, Style::for_stdout()))
+        }
+        InventoryFormat::Json => report::json_to_stdout(&inventory_report::json_record(&inventory)),
+        InventoryFormat::Markdown => report::to_stdout(&inventory_report::markdown(&inventory)),
+    }
     for message in &gathering.failed {
         report::error(message);
     }

@@ -5,7 +5,7 @@
 //! carry fingerprints only.
 
 use super::scan::plural;
-use super::Style;
+use super::{Streamed, Style};
 use crate::inventory::{Delegate, Inventory, TokenState};
 use crate::redact;
 use crate::token::Fingerprint;
@@ -146,7 +146,8 @@ pub fn text(inventory: &Inventory, style: Style) -> String {
             unjudged.reason
         ));
     }
-    redact::mask(&out)
+    // Masked on its way out, like every report (`report::to_stdout`).
+    out
 }
 
 fn repository_prefix(repository: &Option<String>) -> String {
@@ -284,27 +285,26 @@ struct UnjudgedRecord<'a> {
 }
 
 #[derive(Serialize)]
-struct InventoryReport<'a> {
+#[serde(bound(serialize = "Streamed<Delegates>: Serialize, Streamed<Unjudged>: Serialize"))]
+struct InventoryReport<Delegates, Unjudged> {
     schema: &'static str,
-    delegates: Vec<DelegateRecord<'a>>,
-    unjudged: Vec<UnjudgedRecord<'a>>,
+    delegates: Streamed<Delegates>,
+    unjudged: Streamed<Unjudged>,
 }
 
-pub fn json(inventory: &Inventory) -> String {
-    let report = InventoryReport {
+/// The `rekey.inventory/v1` object; each delegate's record is made as it is written.
+pub fn json_record(inventory: &Inventory) -> impl Serialize + '_ {
+    InventoryReport {
         schema: "rekey.inventory/v1",
-        delegates: inventory.delegates.iter().map(record).collect(),
-        unjudged: inventory
-            .unjudged
-            .iter()
-            .map(|u| UnjudgedRecord {
+        delegates: Streamed(|| inventory.delegates.iter().map(record)),
+        unjudged: Streamed(|| {
+            inventory.unjudged.iter().map(|u| UnjudgedRecord {
                 repository: u.repository.as_deref(),
                 path: &u.path,
                 reason: redact::mask(&u.reason),
             })
-            .collect(),
-    };
-    super::json(&report)
+        }),
+    }
 }
 
 fn strs(set: &BTreeSet<String>) -> Vec<&str> {
