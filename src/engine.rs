@@ -24,7 +24,8 @@ pub struct ScannedFile {
     pub format: Format,
     pub bytes: Vec<u8>,
     pub sites: Vec<Site>,
-    /// Built on first use: most scanned files are never asked for a position.
+    /// Built by the worker thread that scanned the file (every report asks for positions,
+    /// and the main thread would build them one file after another).
     lines: OnceLock<LineIndex>,
 }
 
@@ -48,9 +49,11 @@ impl ScannedFile {
 
     /// The 1-based line and column of a byte offset in this file.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        self.lines
-            .get_or_init(|| LineIndex::new(&self.bytes))
-            .line_col(&self.bytes, offset)
+        self.line_index().line_col(&self.bytes, offset)
+    }
+
+    fn line_index(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.bytes))
     }
 }
 
@@ -233,6 +236,7 @@ impl Budget {
         let scanned = scan_file(file);
         match &scanned {
             Ok(Some(scanned)) => {
+                scanned.line_index();
                 let sites = SiteSpans::new(scanned);
                 strays.retain(|stray| !sites.overlap(&stray.span));
                 // Rarely more sites than key names (an alias, an embedded document).
