@@ -16,6 +16,7 @@ use crate::keys;
 use crate::site::{Elsewhere, Limit, Owner, Reader, Role, Site, Span, Store, Workload};
 use crate::token::{self, Value};
 use granit_parser::{Event, Options, Parser, ScalarStyle};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -71,7 +72,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
 
 /// The objects of a document: the `items` of a `kind: List` (as `kubectl get … -o yaml`
 /// prints them), each read as its own document, or the document itself.
-fn list_items(root: &Node) -> Vec<&Node> {
+fn list_items<'n, 'a>(root: &'n Node<'a>) -> Vec<&'n Node<'a>> {
     match (root.get_str("kind"), root.get("items")) {
         (Some("List"), Some(Node::Seq { items })) => items.iter().collect(),
         _ => vec![root],
@@ -152,20 +153,21 @@ fn refuse_non_mapping(text: &str, documents: &Documents) -> Result<(), ParseErro
     })
 }
 
-struct Scalar {
-    value: String,
+struct Scalar<'a> {
+    /// Borrowed from the file unless escapes or folding changed it.
+    value: Cow<'a, str>,
     style: ScalarStyle,
     span: Span,
 }
 
-enum Node {
-    Scalar(Scalar),
+enum Node<'a> {
+    Scalar(Scalar<'a>),
     Map {
         start: usize,
-        entries: Vec<(Node, Node)>,
+        entries: Vec<(Node<'a>, Node<'a>)>,
     },
     Seq {
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
     },
     Alias {
         anchor: usize,
@@ -173,15 +175,15 @@ enum Node {
     },
 }
 
-impl Node {
-    fn as_scalar(&self) -> Option<&Scalar> {
+impl<'a> Node<'a> {
+    fn as_scalar(&self) -> Option<&Scalar<'a>> {
         match self {
             Node::Scalar(scalar) => Some(scalar),
             _ => None,
         }
     }
 
-    fn get(&self, key: &str) -> Option<&Node> {
+    fn get(&self, key: &str) -> Option<&Node<'a>> {
         match self {
             Node::Map { entries, .. } => entries
                 .iter()
@@ -192,28 +194,28 @@ impl Node {
     }
 
     fn get_str(&self, key: &str) -> Option<&str> {
-        self.get(key)?.as_scalar().map(|s| s.value.as_str())
+        self.get(key)?.as_scalar().map(|s| s.value.as_ref())
     }
 }
 
-struct Documents {
-    roots: Vec<Node>,
+struct Documents<'a> {
+    roots: Vec<Node<'a>>,
     /// Anchored scalars by anchor id: an alias to one edits the anchored literal.
-    anchors: HashMap<usize, Scalar>,
+    anchors: HashMap<usize, Scalar<'a>>,
 }
 
-enum Frame {
+enum Frame<'a> {
     Map {
         start: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
+        entries: Vec<(Node<'a>, Node<'a>)>,
+        key: Option<Node<'a>>,
     },
     Seq {
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
     },
 }
 
-fn parse(text: &str) -> Result<Documents, ParseError> {
+fn parse(text: &str) -> Result<Documents<'_>, ParseError> {
     let mut options = Options::default();
     options.emit_comments = false;
     let mut documents = Documents {
@@ -263,14 +265,14 @@ fn parse(text: &str) -> Result<Documents, ParseError> {
                     documents.anchors.insert(
                         anchor,
                         Scalar {
-                            value: value.to_string(),
+                            value: value.clone(),
                             style,
                             span: range.clone(),
                         },
                     );
                 }
                 Node::Scalar(Scalar {
-                    value: value.into_owned(),
+                    value,
                     style,
                     span: range,
                 })
@@ -333,7 +335,7 @@ enum Place {
 
 struct Walker<'a> {
     text: &'a str,
-    anchors: &'a HashMap<usize, Scalar>,
+    anchors: &'a HashMap<usize, Scalar<'a>>,
     kind: Option<&'a str>,
     name: Option<String>,
     namespace: Option<String>,
@@ -344,14 +346,14 @@ struct Walker<'a> {
     /// The owner given last, shared with every following site that has the same one: a
     /// stream of 150,000 documents then holds one owner, not 150,000.
     last_owner: &'a RefCell<Option<Arc<Owner>>>,
-    root: &'a Node,
+    root: &'a Node<'a>,
 }
 
 impl<'a> Walker<'a> {
     fn new(
         text: &'a str,
-        anchors: &'a HashMap<usize, Scalar>,
-        root: &'a Node,
+        anchors: &'a HashMap<usize, Scalar<'a>>,
+        root: &'a Node<'a>,
         delegate_secrets: &'a HashSet<String>,
         last_owner: &'a RefCell<Option<Arc<Owner>>>,
     ) -> Self {
@@ -439,7 +441,7 @@ impl<'a> Walker<'a> {
                 }
                 let names: HashSet<&str> = entries
                     .iter()
-                    .filter_map(|(k, _)| k.as_scalar().map(|k| k.value.as_str()))
+                    .filter_map(|(k, _)| k.as_scalar().map(|k| k.value.as_ref()))
                     .collect();
                 let container = node.get_str("image").map(container_reader);
                 let beside_delegate_keys = names.iter().any(|name| keys::is_delegate_sibling(name));
@@ -756,7 +758,7 @@ impl<'a> Walker<'a> {
             } else {
                 continue;
             };
-            let path = annotation(&format!("{SECRET}{file}")).map_or("?", |s| s.value.as_str());
+            let path = annotation(&format!("{SECRET}{file}")).map_or("?", |s| s.value.as_ref());
             let (name, key_span) = found;
             let site = Site::reference(name, key_span.clone(), key_span.start)
                 .with_reader(Reader::unknown(
@@ -840,7 +842,7 @@ impl<'a> Walker<'a> {
         let mut value_span = inner_span(scalar);
         let verbatim = self.is_verbatim(scalar);
         let is_null = scalar.style == ScalarStyle::Plain
-            && matches!(scalar.value.as_str(), "~" | "null" | "Null" | "NULL" | "");
+            && matches!(scalar.value.as_ref(), "~" | "null" | "Null" | "NULL" | "");
         let (value, limit) = if sealed {
             (Value::Encrypted, None)
         } else if is_null {
@@ -891,7 +893,7 @@ impl<'a> Walker<'a> {
 
 /// What `push_site` needs to know about a key that holds a value.
 struct Found<'k> {
-    key: &'k Scalar,
+    key: &'k Scalar<'k>,
     key_span: Span,
     role: Role,
     reader: Reader,
