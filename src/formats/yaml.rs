@@ -298,11 +298,11 @@ fn parse(text: &str) -> Result<Documents<'_>, ParseError> {
 /// Where a walk is inside a document: decides the role, reader and kind of the sites found
 /// there.
 #[derive(Clone)]
-struct Context {
+struct Context<'c> {
     place: Place,
     at_root: bool,
     /// The env names declared by the sequence the node is an item of.
-    env_names: HashSet<String>,
+    env_names: Option<&'c HashSet<String>>,
     /// Inside a container's `env` / `environment` / `envFrom`: who reads them.
     container: Option<Reader>,
     /// Directly the `environment:` map (compose) or a `literals:` / env list: who reads
@@ -310,14 +310,44 @@ struct Context {
     entries_reader: Option<Reader>,
     /// Under a `harness-delegate*` key (an umbrella chart's delegate sub-chart).
     under_delegate_chart: bool,
-    /// The key path from the document root, SOPS style: `["data"]["DELEGATE_TOKEN"]`.
-    path: String,
+    /// The context of the enclosing node and the step from it to this one: the key path is
+    /// built from them only when a site needs it (no allocation per node).
+    parent: Option<&'c Context<'c>>,
+    step: Step<'c>,
     /// The mapping key the node sits under (a sequence's items share their sequence's).
-    key: Option<String>,
+    key: Option<&'c str>,
     /// Inside a container's env: the container's name, or the compose service's key.
     container_name: Option<String>,
     /// Under an umbrella chart's `harness-delegate*` key: that key.
     subchart: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'c> {
+    Root,
+    Key(&'c str),
+    Index(usize),
+}
+
+impl Context<'_> {
+    /// The key path from the document root, SOPS style: `["data"]["DELEGATE_TOKEN"]`.
+    fn path(&self) -> String {
+        let mut steps = Vec::new();
+        let mut at = Some(self);
+        while let Some(context) = at {
+            steps.push(context.step);
+            at = context.parent;
+        }
+        let mut path = String::new();
+        for step in steps.iter().rev() {
+            match step {
+                Step::Root => {}
+                Step::Key(key) => path.push_str(&format!("[\"{key}\"]")),
+                Step::Index(index) => path.push_str(&format!("[{index}]")),
+            }
+        }
+        path
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -377,11 +407,12 @@ impl<'a> Walker<'a> {
         let context = Context {
             place: Place::Elsewhere,
             at_root: true,
-            env_names: HashSet::new(),
+            env_names: None,
             container: None,
             entries_reader: None,
             under_delegate_chart: false,
-            path: String::new(),
+            parent: None,
+            step: Step::Root,
             key: None,
             container_name: None,
             subchart: None,
@@ -439,19 +470,17 @@ impl<'a> Walker<'a> {
                 if self.kind == Some("ExternalSecret") {
                     self.external_secret_entry(node, sites);
                 }
-                let names: HashSet<&str> = entries
-                    .iter()
-                    .filter_map(|(k, _)| k.as_scalar().map(|k| k.value.as_ref()))
-                    .collect();
+                let names = || entries.iter().filter_map(|(k, _)| k.as_scalar());
+                let has_key = |name: &str| names().any(|k| k.value == name);
                 let container = node.get_str("image").map(container_reader);
-                let beside_delegate_keys = names.iter().any(|name| keys::is_delegate_sibling(name));
+                let beside_delegate_keys = names().any(|k| keys::is_delegate_sibling(&k.value));
                 if context.place == Place::Annotations {
                     self.vault_annotations(entries, sites);
                 }
                 for (key, value) in entries {
                     let Some(key) = key.as_scalar() else { continue };
-                    let path = format!("{}[\"{}\"]", context.path, key.value);
                     if keys::is_token_key(&key.value) {
+                        let path = format!("{}[\"{}\"]", context.path(), key.value);
                         let reader = self.map_key_reader(context, beside_delegate_keys);
                         let role = match context.place {
                             Place::SecretEntries { base64_data } => Role::SecretEntry {
@@ -460,8 +489,7 @@ impl<'a> Walker<'a> {
                             },
                             _ => Role::Plain,
                         };
-                        let conflict = keys::current_name(&key.value)
-                            .is_some_and(|current| names.contains(current));
+                        let conflict = keys::current_name(&key.value).is_some_and(has_key);
                         let found = Found {
                             key,
                             key_span: inner_span(key),
@@ -474,25 +502,24 @@ impl<'a> Walker<'a> {
                     } else if key.value == "secretKeyRef" {
                         self.secret_key_ref(value, context, sites);
                     }
-                    let child =
-                        self.child_context(context, &key.value, container.as_ref(), node, path);
+                    let child = self.child_context(context, &key.value, container.as_ref(), node);
                     self.visit(value, &child, sites);
                 }
             }
             Node::Seq { items } => {
                 let names = env_names_in(items);
                 for (index, item) in items.iter().enumerate() {
-                    let path = format!("{}[{index}]", context.path);
-                    if let Node::Scalar(scalar) = item {
-                        self.env_literal(scalar, &names, context, &path, sites);
-                    }
                     let child = Context {
                         place: Place::Elsewhere,
                         at_root: false,
-                        env_names: names.clone(),
-                        path,
+                        env_names: Some(&names),
+                        parent: Some(context),
+                        step: Step::Index(index),
                         ..context.clone()
                     };
+                    if let Node::Scalar(scalar) = item {
+                        self.env_literal(scalar, &names, context, &child, sites);
+                    }
                     self.visit(item, &child, sites);
                 }
             }
@@ -501,14 +528,13 @@ impl<'a> Walker<'a> {
     }
 
     /// The context of the value of `key`, a key of `map`.
-    fn child_context(
+    fn child_context<'c>(
         &self,
-        context: &Context,
-        key: &str,
+        context: &'c Context<'c>,
+        key: &'c str,
         container: Option<&Reader>,
         map: &Node,
-        path: String,
-    ) -> Context {
+    ) -> Context<'c> {
         let place = match key {
             "data" if context.at_root && self.kind == Some("Secret") => {
                 Place::SecretEntries { base64_data: true }
@@ -522,7 +548,7 @@ impl<'a> Walker<'a> {
         };
         let env_key = matches!(key, "env" | "environment" | "envFrom");
         // A Kubernetes container is named by its `name`; a compose service by its key.
-        let container_name = match (container, context.key.as_deref()) {
+        let container_name = match (container, context.key) {
             (Some(_), Some("containers" | "initContainers")) if env_key => {
                 map.get_str("name").map(str::to_owned)
             }
@@ -546,13 +572,14 @@ impl<'a> Walker<'a> {
         Context {
             place,
             at_root: false,
-            env_names: HashSet::new(),
+            env_names: None,
             container,
             entries_reader,
             under_delegate_chart: context.under_delegate_chart
                 || key.starts_with("harness-delegate"),
-            path,
-            key: Some(key.to_owned()),
+            parent: Some(context),
+            step: Step::Key(key),
+            key: Some(key),
             container_name,
             subchart: context
                 .subchart
@@ -599,10 +626,13 @@ impl<'a> Walker<'a> {
         let reader = context.container.clone().unwrap_or_else(|| {
             Reader::unknown("an env entry outside a container with a Harness delegate image")
         });
-        let conflict = keys::current_name(&name.value)
-            .is_some_and(|current| context.env_names.contains(current));
+        let conflict = keys::current_name(&name.value).is_some_and(|current| {
+            context
+                .env_names
+                .is_some_and(|names| names.contains(current))
+        });
         if let Some(value) = entry.get("value") {
-            let path = format!("{}[\"value\"]", context.path);
+            let path = format!("{}[\"value\"]", context.path());
             let found = Found {
                 key: name,
                 key_span: inner_span(name),
@@ -781,7 +811,7 @@ impl<'a> Walker<'a> {
         scalar: &Scalar,
         names: &HashSet<String>,
         context: &Context,
-        path: &str,
+        item: &Context,
         sites: &mut Vec<Site>,
     ) {
         let Some((name, rest)) = scalar.value.split_once('=') else {
@@ -810,7 +840,7 @@ impl<'a> Walker<'a> {
             .with_reader(reader);
         site.rename_conflict =
             keys::current_name(name).is_some_and(|current| names.contains(current));
-        sites.push(sops_located(site, path));
+        sites.push(sops_located(site, &item.path()));
     }
 
     /// The scalar's characters are its value: no escapes, folding or block indicators, so
@@ -1258,6 +1288,26 @@ mod tests {
                 container: None,
                 loaded_by: vec![workload],
             })
+        );
+    }
+
+    #[test]
+    fn sops_values_name_their_key_path_through_maps_and_lists() {
+        let enc = "ENC[AES256_GCM,data:cXVpdGVhbG9uZ3Rva2VuMTIz,iv:aXY=,tag:dGFn,type:str]";
+        let text = format!(
+            "kind: Deployment\nspec:\n  containers:\n    - name: delegate\n      env:\n        - name: DELEGATE_TOKEN\n          value: {enc}\nsecretGenerator:\n  - literals:\n      - DELEGATE_TOKEN={enc}\nsops:\n  version: 3.9.4\n"
+        );
+        let locations: Vec<String> = scan(&text)
+            .unwrap()
+            .iter()
+            .filter_map(|site| site.elsewhere.as_ref().map(|e| e.location.clone()))
+            .collect();
+        assert_eq!(
+            locations,
+            [
+                "SOPS-encrypted in this file at [\"spec\"][\"containers\"][0][\"env\"][0][\"value\"]",
+                "SOPS-encrypted in this file at [\"secretGenerator\"][0][\"literals\"][0]",
+            ]
         );
     }
 
