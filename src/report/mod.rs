@@ -139,8 +139,11 @@ pub fn json_to_stdout<T: Serialize>(value: &T) {
 
 /// Writes `value` as pretty JSON with a final newline.
 pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    out.write_all(b"\n")
+    // The serializer writes a few bytes at a time: gathered into blocks first.
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut buffered, value)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// Whether a report may show token values: only `rotate --show-secrets` says yes.
