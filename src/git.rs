@@ -11,7 +11,7 @@ use crate::source::{self, Candidate, Skipped};
 use crate::sweep::Stray;
 use git2::build::TreeUpdateBuilder;
 use git2::{
-    FileMode, ObjectType, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
+    FileMode, ObjectType, Odb, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
 };
 use std::path::{Path, PathBuf};
 
@@ -99,10 +99,11 @@ impl GitRepo {
         let mut blobs = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |directory, entry| {
             if entry.kind() == Some(ObjectType::Blob) && is_regular(entry.filemode() as u32) {
-                blobs.push((
-                    format!("{directory}{}", entry.name().unwrap_or_default()),
-                    entry.id(),
-                ));
+                blobs.push(Blob {
+                    path: format!("{directory}{}", entry.name().unwrap_or_default()),
+                    id: entry.id(),
+                    staged_size: None,
+                });
             }
             TreeWalkResult::Ok
         })
@@ -120,40 +121,41 @@ impl GitRepo {
         let blobs = index
             .iter()
             .filter(|entry| is_regular(entry.mode) && (entry.flags >> 12) & 0x3 == 0)
-            .map(|entry| (String::from_utf8_lossy(&entry.path).into_owned(), entry.id))
+            .map(|entry| Blob {
+                path: String::from_utf8_lossy(&entry.path).into_owned(),
+                id: entry.id,
+                staged_size: Some(u64::from(entry.file_size)),
+            })
             .collect();
         self.scan_blobs(blobs, exclude)
     }
 
-    fn scan_blobs(
-        &self,
-        blobs: Vec<(String, Oid)>,
-        exclude: &dyn Fn(&str) -> bool,
-    ) -> Result<Scan, String> {
-        let blobs: Vec<(String, Oid)> = blobs
+    fn scan_blobs(&self, blobs: Vec<Blob>, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, String> {
+        let blobs: Vec<Blob> = blobs
             .into_iter()
-            .filter(|(path, _)| self.wanted(path) && !exclude(path))
+            .filter(|blob| self.wanted(&blob.path) && !exclude(&blob.path))
             .collect();
         let seen = blobs.len();
         let (leftover_blobs, blobs): (Vec<_>, Vec<_>) = blobs
             .into_iter()
-            .partition(|(path, _)| path.rsplit('/').next().is_some_and(apply::is_leftover));
+            .partition(|blob| blob.path.rsplit('/').next().is_some_and(apply::is_leftover));
         // Inflating blobs is the cost: each thread reads its share through its own handle
         // on the repository (a libgit2 repository is not shared between threads).
         let threads = crate::parallel::cores();
-        let chunks: Vec<&[(String, Oid)]> =
-            blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
+        let chunks: Vec<&[Blob]> = blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
         let location = self.repo.path().to_owned();
         // Each blob is scanned as soon as it is read, against one budget for the run, so
         // that no more blobs are held than a working-tree scan would hold files.
         let budget = engine::Budget::default();
         let results = crate::parallel::map(&chunks, threads, |chunk| {
-            let repo = Repository::open(&location)
-                .map_err(|e| format!("cannot open the repository again: {}", e.message()))?;
+            let reopen =
+                |e: git2::Error| format!("cannot open the repository again: {}", e.message());
+            let repo = Repository::open(&location).map_err(reopen)?;
+            let odb = repo.odb().map_err(reopen)?;
             let mut found = (Vec::new(), Vec::new(), Vec::new());
             let (outcomes, skipped, strays) = &mut found;
-            for (path, id) in chunk.iter() {
-                let mut judged = judge_blob(&repo, path, *id)?;
+            for blob in chunk.iter() {
+                let mut judged = judge_blob(&repo, &odb, blob)?;
                 match judged.candidate {
                     Candidate::Parse(file) => {
                         outcomes.push(budget.scan_file(file, &mut judged.strays))
@@ -182,7 +184,7 @@ impl GitRepo {
         scan.files_seen = seen;
         scan.leftovers = leftover_blobs
             .into_iter()
-            .map(|(path, _)| (PathBuf::from(&path), path))
+            .map(|blob| (PathBuf::from(&blob.path), blob.path))
             .collect();
         scan.strays = strays;
         Ok(scan)
@@ -320,26 +322,41 @@ struct JudgedBlob {
 
 /// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
 /// scanner will parse it.
-fn judge_blob(repo: &Repository, path: &str, id: Oid) -> Result<JudgedBlob, String> {
-    // A blob is inflated whole (libgit2 streams loose objects only): one too large to hold
-    // is not read, and not judged.
+/// A regular file of a tree or the index, to be read from git.
+struct Blob {
+    path: String,
+    id: Oid,
+    /// The size the index recorded when the file was staged (its stat data).
+    staged_size: Option<u64>,
+}
+
+fn judge_blob(repo: &Repository, odb: &Odb, blob: &Blob) -> Result<JudgedBlob, String> {
+    let (path, id) = (blob.path.as_str(), blob.id);
+    // A blob is read whole: one too large to hold is not read, and not judged. A staged
+    // file's size is in the index; otherwise it comes from the object's header (an extra
+    // read of a loose object, so the index's is used where it says the blob is small).
     let cannot_read = |e: git2::Error| format!("{path}: cannot read the blob: {}", e.message());
-    let (size, _) = repo
-        .odb()
-        .and_then(|odb| odb.read_header(id))
-        .map_err(cannot_read)?;
-    if size as u64 > MAX_BLOB_SIZE {
-        return Ok(JudgedBlob {
-            candidate: Candidate::Unjudged(Skipped {
-                display: path.to_owned(),
-                reason: format!(
-                    "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
-                    size >> 20,
-                    MAX_BLOB_SIZE >> 20
-                ),
-            }),
-            strays: Vec::new(),
-        });
+    let too_large = |size: usize| {
+        JudgedBlob {
+        candidate: Candidate::Unjudged(Skipped {
+            display: path.to_owned(),
+            reason: format!(
+                "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
+                size >> 20,
+                MAX_BLOB_SIZE >> 20
+            ),
+        }),
+        strays: Vec::new(),
+    }
+    };
+    if blob
+        .staged_size
+        .map_or(true, |size| size > MAX_BLOB_SIZE / 2)
+    {
+        let (size, _) = odb.read_header(id).map_err(cannot_read)?;
+        if size as u64 > MAX_BLOB_SIZE {
+            return Ok(too_large(size));
+        }
     }
     let blob = repo.find_blob(id).map_err(cannot_read)?;
     let content = blob.content();
