@@ -62,13 +62,7 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
             Err(message) => fail(&message),
         };
     }
-    let gathering = match inputs::gather(
-        &args.paths,
-        &args.sources,
-        args.config.as_deref(),
-        cwd,
-        Sweep::On,
-    ) {
+    let gathering = match gather(&args, cwd, Sweep::On) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
@@ -130,19 +124,24 @@ fn finish(
     }
 }
 
+fn gather(args: &CheckArgs, cwd: &Path, sweeping: Sweep) -> Result<Gathering, String> {
+    inputs::gather(
+        &args.paths,
+        &args.sources,
+        args.config.as_deref(),
+        cwd,
+        sweeping,
+    )
+}
+
 /// `--ready-to-revoke`: which delegates of the inputs still hold the token. Anything that
 /// could not be read might hold it too, so it also keeps the answer at "not ready".
 fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
     let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
         return fail("--ready-to-revoke takes a fingerprint as `rekey scan` prints it: sha256: and 16 hex digits");
     };
-    let gathering: Gathering = match inputs::gather(
-        &args.paths,
-        &args.sources,
-        args.config.as_deref(),
-        cwd,
-        Sweep::On,
-    ) {
+    // Which delegates hold the token: the sites say, the sweep has nothing to add.
+    let gathering = match gather(args, cwd, Sweep::Off) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
