@@ -193,9 +193,8 @@ pub struct Budget {
 impl Budget {
     /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or
     /// 60,000 files with a site each, or 500,000 token-shaped strings outside sites, or a
-    /// mix. Real repositories hold far
-    /// less (a 100,000-file monorepo: 13 MiB and 8,000 sites); the rest of a run (plan,
-    /// verified rewrites, diffs) costs about as much again.
+    /// mix. Real repositories hold far less (a 100,000-file monorepo: 13 MiB and 8,000
+    /// sites); the rest of a run (plan, verified rewrites, diffs) costs about as much again.
     pub const LIMIT: usize = 64 << 20;
     /// What one site costs across the run: the site, its edit and its report.
     const SITE_COST: usize = 256;

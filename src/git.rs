@@ -322,6 +322,23 @@ struct JudgedBlob {
 
 /// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
 /// scanner will parse it.
+/// A blob over [`MAX_BLOB_SIZE`]: not read, and not judged.
+fn too_large_blob(path: &str, size: usize) -> JudgedBlob {
+    let reason = format!(
+        "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree \
+         instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
+        size >> 20,
+        MAX_BLOB_SIZE >> 20
+    );
+    JudgedBlob {
+        candidate: Candidate::Unjudged(Skipped {
+            display: path.to_owned(),
+            reason,
+        }),
+        strays: Vec::new(),
+    }
+}
+
 /// A regular file of a tree or the index, to be read from git.
 struct Blob {
     path: String,
@@ -336,26 +353,13 @@ fn judge_blob(repo: &Repository, odb: &Odb, blob: &Blob) -> Result<JudgedBlob, S
     // file's size is in the index; otherwise it comes from the object's header (an extra
     // read of a loose object, so the index's is used where it says the blob is small).
     let cannot_read = |e: git2::Error| format!("{path}: cannot read the blob: {}", e.message());
-    let too_large = |size: usize| {
-        JudgedBlob {
-        candidate: Candidate::Unjudged(Skipped {
-            display: path.to_owned(),
-            reason: format!(
-                "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
-                size >> 20,
-                MAX_BLOB_SIZE >> 20
-            ),
-        }),
-        strays: Vec::new(),
-    }
-    };
     if blob
         .staged_size
         .map_or(true, |size| size > MAX_BLOB_SIZE / 2)
     {
         let (size, _) = odb.read_header(id).map_err(cannot_read)?;
         if size as u64 > MAX_BLOB_SIZE {
-            return Ok(too_large(size));
+            return Ok(too_large_blob(path, size));
         }
     }
     let blob = repo.find_blob(id).map_err(cannot_read)?;
