@@ -144,6 +144,7 @@ impl GitRepo {
         let threads = crate::parallel::cores();
         let chunks: Vec<&[Blob]> = blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
         let location = self.repo.path().to_owned();
+        let workdir = self.repo.workdir().map(Path::to_owned);
         // Each blob is scanned as soon as it is read, against one budget for the run, so
         // that no more blobs are held than a working-tree scan would hold files.
         let budget = engine::Budget::default();
@@ -155,7 +156,7 @@ impl GitRepo {
             let mut found = (Vec::new(), Vec::new(), Vec::new());
             let (outcomes, skipped, strays) = &mut found;
             for blob in chunk.iter() {
-                let mut judged = judge_blob(&repo, &odb, blob)?;
+                let mut judged = judge_blob(&repo, &odb, workdir.as_deref(), blob)?;
                 match judged.candidate {
                     Candidate::Parse(file) => {
                         outcomes.push(budget.scan_file(file, &mut judged.strays))
@@ -343,20 +344,30 @@ fn too_large_blob(path: &str, size: usize) -> JudgedBlob {
 struct Blob {
     path: String,
     id: Oid,
-    /// The size the index recorded when the file was staged (its stat data).
+    /// The size the index recorded when the file was staged (its stat data, cut to 32 bits).
     staged_size: Option<u64>,
 }
 
-fn judge_blob(repo: &Repository, odb: &Odb, blob: &Blob) -> Result<JudgedBlob, String> {
+fn judge_blob(
+    repo: &Repository,
+    odb: &Odb,
+    workdir: Option<&Path>,
+    blob: &Blob,
+) -> Result<JudgedBlob, String> {
     let (path, id) = (blob.path.as_str(), blob.id);
-    // A blob is read whole: one too large to hold is not read, and not judged. A staged
-    // file's size is in the index; otherwise it comes from the object's header (an extra
-    // read of a loose object, so the index's is used where it says the blob is small).
+    // A blob is read whole: one too large to hold is not read, and not judged. Its size
+    // comes from the object's header, an extra read of a loose object, unless the index
+    // and the working tree agree that the staged file is small (the index's size alone can
+    // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
     let cannot_read = |e: git2::Error| format!("{path}: cannot read the blob: {}", e.message());
-    if blob
-        .staged_size
-        .map_or(true, |size| size > MAX_BLOB_SIZE / 2)
-    {
+    let known_small = blob.staged_size.is_some_and(|staged| {
+        staged > 0
+            && staged <= MAX_BLOB_SIZE / 2
+            && workdir.is_some_and(|dir| {
+                std::fs::symlink_metadata(dir.join(path)).is_ok_and(|m| m.len() == staged)
+            })
+    });
+    if !known_small {
         let (size, _) = odb.read_header(id).map_err(cannot_read)?;
         if size as u64 > MAX_BLOB_SIZE {
             return Ok(too_large_blob(path, size));
