@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
@@ -266,7 +266,12 @@ fn sync_staged(staged: &[Staged]) -> Result<(), String> {
         if synced_devices.contains(&device) {
             continue;
         }
-        let file = fs::File::open(temp).map_err(cannot)?;
+        // Never through a symlink put where the temp file was.
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(temp)
+            .map_err(cannot)?;
         if syncfs(&file) {
             synced_devices.insert(device);
             continue;

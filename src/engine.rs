@@ -4,8 +4,9 @@
 //! A run holds every file that has a site, with its sites, until it ends: a rotation is one
 //! transaction, planned and verified whole before anything is written. [`Budget`] bounds
 //! what that costs, so that no input (many huge files full of sites) takes rekey past a
-//! few hundred MiB: past the budget a file is an error that names it, which refuses a
-//! rotation and fails `check`, as any file rekey could not read does.
+//! few hundred MiB: a run past the budget judges nothing. It says so in one `unchecked-file`
+//! entry for the whole input (`check` fails, `rotate` refuses, `scan` errs) rather than in
+//! whichever files happened to be read last, so the answer never depends on timing.
 
 use crate::formats::Format;
 use crate::position::{line_col, LineIndex};
@@ -14,7 +15,7 @@ use crate::site::{Site, Span};
 use crate::source::{self, Skipped, SourceFile, Sweep};
 use crate::sweep::Stray;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// A file that holds at least one site, with the bytes it was scanned from.
@@ -82,6 +83,8 @@ pub struct Scan {
     pub skipped: Vec<Skipped>,
     /// How many files were looked at, whether or not they hold a site.
     pub files_seen: usize,
+    /// More than a run holds (see [`Budget`]): nothing was judged, and `skipped` says so.
+    pub over_budget: bool,
     /// rekey's own temp files left by an interrupted run (path to open, path to show).
     pub leftovers: Vec<(PathBuf, String)>,
     /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
@@ -108,6 +111,10 @@ pub fn scan_paths(
     let budget = Budget::default();
     let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
     let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
+    let shown: Vec<String> = roots
+        .iter()
+        .map(|root| source::display_path(root, cwd))
+        .collect();
     let walked = source::walk(
         roots,
         cwd,
@@ -125,6 +132,7 @@ pub fn scan_paths(
     scan.files_seen = walked.seen;
     scan.leftovers = walked.leftovers;
     scan.strays = walked.strays;
+    budget.settle(&mut scan, &shown.join(", "));
     scan
 }
 
@@ -185,6 +193,7 @@ impl SiteSpans {
 /// token-shaped strings the sweep keeps for judging.
 pub struct Budget {
     held: AtomicUsize,
+    exceeded: AtomicBool,
     /// Files of a MiB or more are parsed one at a time: a parse tree can take ten times
     /// the file, and there may be as many parsing threads as cores.
     large_parse: Mutex<()>,
@@ -221,14 +230,7 @@ impl Budget {
         let cost = file.bytes.len() + Self::FILE_COST + expected * Self::SITE_COST;
         if !self.charge(cost) {
             strays.clear();
-            return Err(FileError {
-                message: format!(
-                    "past the {} MiB of files and sites rekey holds at once: run rekey on fewer paths at a time",
-                    Self::LIMIT >> 20
-                ),
-                display: file.display,
-                position: None,
-            });
+            return Ok(None);
         }
         let _one_at_a_time = (file.bytes.len() >= Self::LARGE_FILE)
             .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
@@ -250,29 +252,54 @@ impl Budget {
         scanned
     }
 
-    /// Charges the strays of one file (those outside its sites), or, past the budget, drops
-    /// them and says that the file was not judged: a copy of a token among them could not
-    /// be reported, so `check` fails rather than pass it.
-    pub fn keep_strays(&self, strays: &mut Vec<Stray>) -> Option<Skipped> {
-        let first = strays.first()?;
-        if self.charge(strays.len() * Self::STRAY_COST) {
-            return None;
+    /// Charges the strays of one file (those outside its sites); past the budget they are
+    /// dropped, and the run judges nothing (see [`Budget::settle`]).
+    pub fn keep_strays(&self, strays: &mut Vec<Stray>) {
+        if !self.charge(strays.len() * Self::STRAY_COST) {
+            strays.clear();
         }
-        let skipped = Skipped {
-            display: first.display.to_string(),
-            reason: format!(
-                "holds {} token-shaped strings, past the {} MiB rekey keeps for one run, so they were not judged: exclude checksum lists and other generated files in .rekey.toml [scan] exclude, or give rekey fewer paths at a time",
-                strays.len(),
-                Self::LIMIT >> 20
-            ),
-        };
-        strays.clear();
-        Some(skipped)
     }
 
-    /// Adds `cost` to what the run holds: whether it is still within the budget.
+    /// Adds `cost` to what the run holds: whether it is still within the budget. Past it,
+    /// the run is over budget for good.
     fn charge(&self, cost: usize) -> bool {
-        self.held.fetch_add(cost, Ordering::Relaxed) + cost <= Self::LIMIT
+        let within = self.held.fetch_add(cost, Ordering::Relaxed) + cost <= Self::LIMIT;
+        if !within {
+            self.exceeded.store(true, Ordering::Relaxed);
+        }
+        within
+    }
+
+    /// Once the run is read: past the budget, what was held depends on which files the
+    /// threads read first, so none of it is judged. `input` (the paths given, as shown)
+    /// becomes one unchecked entry, and the scan is marked over budget.
+    pub fn settle(&self, scan: &mut Scan, input: &str) {
+        if !self.exceeded.load(Ordering::Relaxed) {
+            return;
+        }
+        scan.files.clear();
+        scan.errors.clear();
+        scan.strays.clear();
+        scan.over_budget = true;
+        scan.skipped.insert(
+            0,
+            Skipped {
+                display: if input.is_empty() {
+                    ".".to_owned()
+                } else {
+                    input.to_owned()
+                },
+                reason: Self::over_budget_reason(),
+            },
+        );
+    }
+
+    /// Why an input past the budget was not judged.
+    pub fn over_budget_reason() -> String {
+        format!(
+            "its files with delegate-token keys and its token-shaped strings are more than the {} MiB rekey holds in one run, so nothing here was judged: give rekey fewer paths at a time, or exclude checksum lists and generated files in .rekey.toml [scan] exclude",
+            Self::LIMIT >> 20
+        )
     }
 }
 
@@ -280,6 +307,7 @@ impl Default for Budget {
     fn default() -> Self {
         Budget {
             held: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
             large_parse: Mutex::new(()),
         }
     }

@@ -164,7 +164,7 @@ impl GitRepo {
                     Candidate::Unjudged(skip) => skipped.push(skip),
                     Candidate::Nothing => {}
                 }
-                skipped.extend(budget.keep_strays(&mut judged.strays));
+                budget.keep_strays(&mut judged.strays);
                 strays.extend(judged.strays);
             }
             Ok::<_, String>(found)
@@ -188,6 +188,7 @@ impl GitRepo {
             .map(|blob| (PathBuf::from(&blob.path), blob.path))
             .collect();
         scan.strays = strays;
+        budget.settle(&mut scan, ".");
         Ok(scan)
     }
 

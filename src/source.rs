@@ -91,15 +91,14 @@ pub enum Sweep {
 
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
 /// candidate file on the worker thread that read it (with the file's strays, which it may
-/// thin), hands every file's strays to `keep_strays` (a file whose strays are not kept is
-/// skipped, as not judged), and returns the results sorted by `sort_key` so output never
+/// thin), hands every file's strays to `keep_strays` (which may drop them), and returns the results sorted by `sort_key` so output never
 /// depends on timing.
 pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
-    keep_strays: &(dyn Fn(&mut Vec<Stray>) -> Option<Skipped> + Sync),
+    keep_strays: &(dyn Fn(&mut Vec<Stray>) + Sync),
     sweeping: Sweep,
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
@@ -162,7 +161,7 @@ pub fn walk<T: Send>(
                 Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
                 Candidate::Nothing => {}
             }
-            walked.skipped.extend(keep_strays(&mut strays));
+            keep_strays(&mut strays);
             walked.strays.extend(strays);
             WalkState::Continue
         })

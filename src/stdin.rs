@@ -51,16 +51,18 @@ pub fn scan(bytes: Vec<u8>, format: Option<StreamFormat>) -> Scan {
     let path = PathBuf::from(format.scanner_name(&bytes));
     let (candidate, mut strays) =
         source::judge(&path, || DISPLAY.to_owned(), &bytes, source::Sweep::On);
+    let budget = engine::Budget::default();
     let mut scan = match candidate {
-        Candidate::Parse(file) => Scan::collect(
-            vec![engine::Budget::default().scan_file(file, &mut strays)],
-            Vec::new(),
-        ),
+        Candidate::Parse(file) => {
+            Scan::collect(vec![budget.scan_file(file, &mut strays)], Vec::new())
+        }
         Candidate::Unjudged(skipped) => Scan::collect(Vec::new(), vec![skipped]),
         Candidate::Nothing => Scan::default(),
     };
+    budget.keep_strays(&mut strays);
     scan.files_seen = 1;
     scan.strays = strays;
+    budget.settle(&mut scan, DISPLAY);
     scan
 }
 

@@ -105,6 +105,7 @@ impl Gathering {
             all.skipped.extend(scan.skipped);
             all.leftovers.extend(scan.leftovers);
             all.files_seen += scan.files_seen;
+            all.over_budget |= scan.over_budget;
         }
         (all, self.policy, self.failed)
     }

@@ -230,7 +230,14 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             report_errors(&scan);
         }
     }
-    if scan.errors.is_empty() && failed.is_empty() {
+    if scan.over_budget {
+        // What the paths hold was not listed: a partial list is no answer.
+        let reason = engine::Budget::over_budget_reason();
+        for skipped in scan.skipped.iter().filter(|s| s.reason == reason) {
+            report::error(&format!("{}: {reason}", skipped.display));
+        }
+    }
+    if scan.errors.is_empty() && failed.is_empty() && !scan.over_budget {
         EXIT_OK
     } else {
         EXIT_ERROR
