@@ -13,8 +13,8 @@ use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
-/// Files larger than this are not parsed: they are searched for key names in bounded
-/// chunks, and one that holds a key name is reported as not judged.
+/// Files larger than this are not parsed: they are read in bounded chunks, searched for
+/// key names (one that holds a key name is reported as not judged) and swept.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 /// One candidate file: it holds at least one key name.
