@@ -83,8 +83,9 @@ pub struct Scan {
     pub skipped: Vec<Skipped>,
     /// How many files were looked at, whether or not they hold a site.
     pub files_seen: usize,
-    /// More than a run holds (see [`Budget`]): nothing was judged, and `skipped` says so.
-    pub over_budget: bool,
+    /// The inputs past what a run holds (see [`Budget`]): nothing under them was judged,
+    /// and `skipped` lists each too.
+    pub over_budget: Vec<String>,
     /// rekey's own temp files left by an interrupted run (path to open, path to show).
     pub leftovers: Vec<(PathBuf, String)>,
     /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
@@ -226,7 +227,7 @@ impl Budget {
     ) -> Result<Option<ScannedFile>, FileError> {
         // Charged before parsing, one site per key name, so that a file past the budget is
         // refused without building its parse tree.
-        let expected = source::marker_count(&file.bytes);
+        let expected = file.key_names;
         let cost = file.bytes.len() + Self::FILE_COST + expected * Self::SITE_COST;
         if !self.charge(cost) {
             strays.clear();
@@ -277,18 +278,15 @@ impl Budget {
         if !self.exceeded.load(Ordering::Relaxed) {
             return;
         }
+        let input = if input.is_empty() { "." } else { input };
         scan.files.clear();
         scan.errors.clear();
         scan.strays.clear();
-        scan.over_budget = true;
+        scan.over_budget.push(input.to_owned());
         scan.skipped.insert(
             0,
             Skipped {
-                display: if input.is_empty() {
-                    ".".to_owned()
-                } else {
-                    input.to_owned()
-                },
+                display: input.to_owned(),
                 reason: Self::over_budget_reason(),
             },
         );

@@ -59,11 +59,7 @@ pub fn check(name: &str, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn scanned(name: &str, bytes: &[u8]) -> Option<ScannedFile> {
-    let file = SourceFile {
-        path: PathBuf::from(name),
-        display: name.to_owned(),
-        bytes: bytes.to_vec(),
-    };
+    let file = SourceFile::new(PathBuf::from(name), name.to_owned(), bytes.to_vec());
     scan_file(file).ok().flatten()
 }
 

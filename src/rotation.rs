@@ -176,12 +176,10 @@ fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared
             format!("the new token {new} is listed under [tokens] revoked: rotating to it would put a revoked token back. Generate a new token in Harness"),
         ));
     }
-    if scan.over_budget {
-        let reason = engine::Budget::over_budget_reason();
-        let input = scan.skipped.iter().find(|s| s.reason == reason);
+    if let Some(input) = scan.over_budget.first() {
         return Err(Error::new(format!(
-            "{}: {reason}; nothing was rotated",
-            input.map_or(".", |s| s.display.as_str())
+            "{input}: {}; nothing was rotated",
+            engine::Budget::over_budget_reason()
         )));
     }
     if !scan.errors.is_empty() {

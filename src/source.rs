@@ -24,6 +24,21 @@ pub struct SourceFile {
     /// The path as reports show it: relative to the current directory, with `/`.
     pub display: String,
     pub bytes: Vec<u8>,
+    /// How many key names stand in `bytes` (see [`marker_count`]): counted once, where the
+    /// file is judged.
+    pub key_names: usize,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, display: String, bytes: Vec<u8>) -> SourceFile {
+        let key_names = marker_count(&bytes);
+        SourceFile {
+            path,
+            display,
+            bytes,
+            key_names,
+        }
+    }
 }
 
 /// A file that could hold a site but that rekey could not judge: unreadable, over the
@@ -288,7 +303,8 @@ pub fn judge(
         Sweep::On => sweep::find(bytes),
         Sweep::Off => Vec::new(),
     };
-    let marked = has_marker(bytes);
+    let key_names = marker_count(bytes);
+    let marked = key_names > 0;
     if found.is_empty() && !marked {
         return (Candidate::Nothing, Vec::new());
     }
@@ -306,6 +322,7 @@ pub fn judge(
             path: path.to_owned(),
             display,
             bytes: bytes.to_vec(),
+            key_names,
         })
     };
     (candidate, strays)

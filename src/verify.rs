@@ -130,11 +130,11 @@ mod tests {
         "delegateToken: 0123456789abcdef0123456789abcdef\nother:\n  delegateToken: 0123456789abcdef0123456789abcdef\n";
 
     fn scanned() -> ScannedFile {
-        let file = SourceFile {
-            path: PathBuf::from("values.yaml"),
-            display: "values.yaml".to_owned(),
-            bytes: TEXT.as_bytes().to_vec(),
-        };
+        let file = SourceFile::new(
+            PathBuf::from("values.yaml"),
+            "values.yaml".to_owned(),
+            TEXT.as_bytes().to_vec(),
+        );
         scan_file(file).unwrap().unwrap()
     }
 

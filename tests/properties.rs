@@ -36,11 +36,11 @@ impl Planted {
 }
 
 fn scanned(name: &str, text: &str) -> ScannedFile {
-    let file = SourceFile {
-        path: PathBuf::from(name),
-        display: name.to_owned(),
-        bytes: text.as_bytes().to_vec(),
-    };
+    let file = SourceFile::new(
+        PathBuf::from(name),
+        name.to_owned(),
+        text.as_bytes().to_vec(),
+    );
     scan_file(file)
         .unwrap_or_else(|e| panic!("{name} failed to scan: {e}\n{text}"))
         .unwrap_or_else(|| panic!("{name}: no site found in\n{text}"))
@@ -519,11 +519,11 @@ proptest! {
     fn no_scanner_panics_and_every_span_is_a_char_range(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
         for name in rekey::property::FILE_NAMES {
-            let Ok(Some(file)) = scan_file(SourceFile {
-                path: PathBuf::from(name),
-                display: name.to_owned(),
-                bytes: text.as_bytes().to_vec(),
-            }) else {
+            let Ok(Some(file)) = scan_file(SourceFile::new(
+                PathBuf::from(name),
+                name.to_owned(),
+                text.as_bytes().to_vec(),
+            )) else {
                 continue;
             };
             for site in &file.sites {

@@ -99,13 +99,14 @@ impl Gathering {
                 scan.files.iter_mut().for_each(|f| under(&mut f.display));
                 scan.errors.iter_mut().for_each(|e| under(&mut e.display));
                 scan.skipped.iter_mut().for_each(|s| under(&mut s.display));
+                scan.over_budget.iter_mut().for_each(under);
             }
             all.files.extend(scan.files);
             all.errors.extend(scan.errors);
             all.skipped.extend(scan.skipped);
             all.leftovers.extend(scan.leftovers);
             all.files_seen += scan.files_seen;
-            all.over_budget |= scan.over_budget;
+            all.over_budget.extend(scan.over_budget);
         }
         (all, self.policy, self.failed)
     }

@@ -230,14 +230,14 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             report_errors(&scan);
         }
     }
-    if scan.over_budget {
-        // What the paths hold was not listed: a partial list is no answer.
-        let reason = engine::Budget::over_budget_reason();
-        for skipped in scan.skipped.iter().filter(|s| s.reason == reason) {
-            report::error(&format!("{}: {reason}", skipped.display));
-        }
+    // What those paths hold was not listed: a partial list is no answer.
+    for input in &scan.over_budget {
+        report::error(&format!(
+            "{input}: {}",
+            engine::Budget::over_budget_reason()
+        ));
     }
-    if scan.errors.is_empty() && failed.is_empty() && !scan.over_budget {
+    if scan.errors.is_empty() && failed.is_empty() && scan.over_budget.is_empty() {
         EXIT_OK
     } else {
         EXIT_ERROR

@@ -211,10 +211,14 @@ impl<W: Write> Write for MaskedBlocks<W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         // A block at a time (`write_all` calls again for the rest).
         let taken = &bytes[..bytes.len().min(Self::BLOCK)];
+        let before = self.pending.len();
         self.pending.extend_from_slice(taken);
         if self.pending.len() >= Self::BLOCK {
-            if let Some(boundary) = self.pending.iter().rposition(|&b| ends_a_block(b)) {
-                self.write_out(boundary + 1)?;
+            // A full block left pending holds no boundary: only the new bytes can.
+            let from = if before >= Self::BLOCK { before } else { 0 };
+            let last = self.pending[from..].iter().rposition(|&b| ends_a_block(b));
+            if let Some(at) = last {
+                self.write_out(from + at + 1)?;
             }
         }
         Ok(taken.len())

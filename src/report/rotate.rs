@@ -494,12 +494,6 @@ struct CommitRecord {
     id: String,
 }
 
-/// The `rekey.rotate/v1` JSON text: the branch and commit id of a `--commit` rotation
-/// under `commit`.
-pub fn json(rotation: &Rotation, secrets: Secrets) -> String {
-    super::json(&record(rotation, secrets))
-}
-
 /// The `rekey.rotate/v1` object of a rotation, owning its data (see [`RotateReport`]).
 pub fn record(rotation: &Rotation, secrets: Secrets) -> RotateReport {
     let files = rotation
