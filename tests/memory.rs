@@ -188,3 +188,32 @@ fn what_cannot_be_held_is_not_judged_and_fails_the_gate() {
     assert!(unchecked.contains(&"bundle.txt"), "{}", staged.stdout);
     assert_bounded("checks of what rekey cannot hold");
 }
+
+#[test]
+fn more_token_shaped_strings_than_a_run_keeps_fail_the_gate_the_same_way_every_time() {
+    // Three checksum lists, each small enough to parse, together past what a run keeps.
+    let dir = tempfile::tempdir().unwrap();
+    let mut i: u64 = 0;
+    for list in 0..3 {
+        let mut checksums = String::new();
+        while checksums.len() < 6_500_000 {
+            checksums.push_str(&format!("{:032x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+            i += 1;
+        }
+        fs::write(dir.path().join(format!("sums-{list}.md5")), &checksums).unwrap();
+    }
+    for _ in 0..2 {
+        let check = rekey(dir.path(), &["check", "."]);
+        assert_eq!(check.status, 1, "{}", check.stderr);
+        assert_eq!(
+            check.stdout,
+            format!(
+                ".:1:1: error[unchecked-file] {}\n\
+rekey check: 1 error, 0 warnings, 0 notes in 3 files checked (0 sites in 0 files)\n\
+rekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n",
+                rekey::engine::Budget::over_budget_reason()
+            )
+        );
+    }
+    assert_bounded("check of 590,000 token-shaped strings");
+}
