@@ -30,8 +30,5 @@ rules = collections.Counter(f["rule"] for f in json.load(sys.stdin)["findings"])
 print(", ".join(f"{n} {rule}" for rule, n in sorted(rules.items())) or "none")') || true
 matched=$("${rg_check[@]}" | wc -l)
 echo "tree: $files files, $matched holding a key name or 32 hex digits; check findings: $findings"
-echo "rekey check --format json: $(describe rekey_check) (medians of $runs)"
-echo "rg -l (hex regex + names):  $(describe rg_check)"
-wall=$(ratio "$(median rekey_check 1)" "$(median rg_check 1)")
-echo "wall ratio rekey/rg: $wall (goal <= 1.2); user ratio: $(ratio "$(user_s rekey_check)" "$(user_s rg_check)")"
-summary "check --format json, $files files" "$(wall_ms rekey_check) ms" "rg -l hex+names $(wall_ms rg_check) ms" "$wall" "<= 1.2"
+report_race rekey_check rg_check "rekey check --format json" "rg -l (hex regex + names)" \
+  "check --format json, $files files" "rg -l hex+names" "<= 1.2"

@@ -136,6 +136,17 @@ user_s() { median "$1" 2; }
 rss_mib() { awk -v k="$(median "$1" 4)" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # describe LABEL: its medians, in words.
 describe() { echo "$(wall_ms "$1") ms wall, $(user_s "$1") s user, $(rss_mib "$1") MiB peak"; }
+
+# report_race A B A_NAME B_NAME WORK PEER GOAL: after `race A B`, both medians, the wall
+# and user ratios, and the summary row for WORK against PEER.
+report_race() {
+  local wall
+  echo "$3: $(describe "$1") (medians of $runs)"
+  echo "$4: $(describe "$2")"
+  wall=$(ratio "$(median "$1" 1)" "$(median "$2" 1)")
+  echo "wall ratio: $wall (goal $7); user ratio: $(ratio "$(user_s "$1")" "$(user_s "$2")")"
+  summary "$5" "$(wall_ms "$1") ms" "$6 $(wall_ms "$2") ms" "$wall" "$7"
+}
 # ratio X Y: X / Y with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 

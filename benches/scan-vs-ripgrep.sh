@@ -26,8 +26,5 @@ race rekey_scan rg_scan
 sites=$("${rekey_scan[@]}" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["sites"]))')
 candidates=$("${rg_scan[@]}" | wc -l)
 echo "tree: $files files, $candidates holding a key name; rekey found $sites sites"
-echo "rekey scan --format json: $(describe rekey_scan) (medians of $runs)"
-echo "rg -l -F (7 key names):   $(describe rg_scan)"
-wall=$(ratio "$(median rekey_scan 1)" "$(median rg_scan 1)")
-echo "wall ratio rekey/rg: $wall (goal <= 1.0); user ratio: $(ratio "$(user_s rekey_scan)" "$(user_s rg_scan)")"
-summary "scan --format json, $files files" "$(wall_ms rekey_scan) ms" "rg -l -F $(wall_ms rg_scan) ms" "$wall" "<= 1.0"
+report_race rekey_scan rg_scan "rekey scan --format json" "rg -l -F (7 key names)" \
+  "scan --format json, $files files" "rg -l -F" "<= 1.0"
