@@ -198,8 +198,13 @@ struct Word {
 }
 
 impl Word {
-    fn logical(&self) -> String {
-        String::from_utf8_lossy(&self.chars.iter().map(|c| c.byte).collect::<Vec<_>>()).into_owned()
+    /// The word after quote removal, written into `buffer` (whose allocation is reused).
+    fn logical(&self, buffer: String) -> String {
+        let mut bytes = buffer.into_bytes();
+        bytes.clear();
+        bytes.extend(self.chars.iter().map(|c| c.byte));
+        String::from_utf8(bytes)
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
     }
 }
 
@@ -221,6 +226,10 @@ struct Lexer<'a> {
     /// The words of the simple command being read, and the sites it wrote with their form.
     command: Vec<String>,
     command_sites: Vec<(usize, Form)>,
+    /// Emptied words and command words kept for their allocations: a script of a thousand
+    /// lines is lexed without an allocation per word.
+    spare_word: Word,
+    spare_strings: Vec<String>,
 }
 
 impl<'a> Lexer<'a> {
@@ -236,7 +245,15 @@ impl<'a> Lexer<'a> {
             comments: Vec::new(),
             command: Vec::new(),
             command_sites: Vec::new(),
+            spare_word: Word::default(),
+            spare_strings: Vec::new(),
         }
+    }
+
+    /// The word being read, started when there is none.
+    fn word_mut(&mut self) -> &mut Word {
+        self.word
+            .get_or_insert_with(|| std::mem::take(&mut self.spare_word))
     }
 
     fn peek(&self, ahead: usize) -> Option<u8> {
@@ -245,20 +262,18 @@ impl<'a> Lexer<'a> {
     }
 
     fn push(&mut self, byte: u8, at: usize, quote: Quote, escaped: bool) {
-        self.word
-            .get_or_insert_with(Word::default)
-            .chars
-            .push(Char {
-                byte,
-                at,
-                quote,
-                escaped,
-            });
+        self.word_mut().chars.push(Char {
+            byte,
+            at,
+            quote,
+            escaped,
+        });
     }
 
     fn open_quote(&mut self) {
-        let word = self.word.get_or_insert_with(Word::default);
-        word.quote_opens.push((word.chars.len(), self.at));
+        let at = self.at;
+        let word = self.word_mut();
+        word.quote_opens.push((word.chars.len(), at));
     }
 
     fn run(mut self) -> Result<Vec<Site>, ParseError> {
@@ -269,6 +284,10 @@ impl<'a> Lexer<'a> {
     /// Ends the simple command being read: its sites learn who reads them.
     fn end_command(&mut self) {
         self.finish_word();
+        if self.command_sites.is_empty() {
+            self.spare_strings.append(&mut self.command);
+            return;
+        }
         let owner = docker_run_owner(&self.command).map(Arc::new);
         for (index, form) in std::mem::take(&mut self.command_sites) {
             self.sites[index].reader = command_reader(&self.command, form);
@@ -281,7 +300,7 @@ impl<'a> Lexer<'a> {
                 })),
             };
         }
-        self.command.clear();
+        self.spare_strings.append(&mut self.command);
     }
 
     fn lex(&mut self) -> Result<(), ParseError> {
@@ -515,14 +534,21 @@ impl<'a> Lexer<'a> {
     }
 
     fn finish_word(&mut self) {
-        let Some(word) = self.word.take() else {
+        let Some(mut word) = self.word.take() else {
             return;
         };
-        let logical = word.logical();
-        self.command.push(logical.clone());
-        if !has_marker(logical.as_bytes()) {
-            return;
+        let logical = word.logical(self.spare_strings.pop().unwrap_or_default());
+        if has_marker(logical.as_bytes()) {
+            self.word_sites(&word, &logical);
         }
+        self.command.push(logical);
+        word.chars.clear();
+        word.quote_opens.clear();
+        self.spare_word = word;
+    }
+
+    /// The sites written in one word (its text after quote removal is `logical`).
+    fn word_sites(&mut self, word: &Word, logical: &str) {
         for key in keys::ALL {
             let mut from = 0;
             while let Some(found) = logical[from..].find(key) {
@@ -540,7 +566,7 @@ impl<'a> Lexer<'a> {
                         let value_end = logical[value_start..]
                             .find(',')
                             .map_or(logical.len(), |i| value_start + i);
-                        self.site(&word, key, start, value_start..value_end, Form::Assignment);
+                        self.site(word, key, start, value_start..value_end, Form::Assignment);
                     }
                     // `echo "delegateToken: value" >> config-watcher.yml`
                     Some(b':') if before.is_none() => {
@@ -549,7 +575,7 @@ impl<'a> Lexer<'a> {
                         if !value.is_empty() && rest.starts_with([' ', '\t']) {
                             let value_start = from + 1 + (rest.len() - rest.trim_start().len());
                             let value = value_start..value_start + value.len();
-                            self.site(&word, key, start, value, Form::ConfigLine);
+                            self.site(word, key, start, value, Form::ConfigLine);
                         }
                     }
                     _ => {}
