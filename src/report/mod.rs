@@ -158,75 +158,114 @@ pub fn stream_to_stdout<F>(reveal: Reveal, write: F)
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
-    let mask = reveal == Reveal::No;
     progress::finish();
     if output().quiet {
         return;
     }
-    let mut out = MaskedBlocks::new(std::io::stdout().lock(), mask);
-    if let Err(error) = write(&mut out).and_then(|()| out.flush()) {
+    let result = match reveal {
+        Reveal::No => write_masked(std::io::stdout(), write).map(drop),
+        Reveal::Yes => {
+            let mut out = std::io::BufWriter::with_capacity(BLOCK, std::io::stdout().lock());
+            write(&mut out).and_then(|()| out.flush())
+        }
+    };
+    if let Err(error) = result {
         if error.kind() != std::io::ErrorKind::BrokenPipe {
             to_stderr(&format!("rekey: error: cannot write the report: {error}\n"));
         }
     }
 }
 
-/// A writer that masks what passes through it a block at a time, so that a long report is
-/// neither held whole nor copied whole to be masked. A block ends after an ASCII byte that
-/// no form of a token holds (a token, its base64 forms, their pieces and every token shape
-/// `redact` masks are runs of `[A-Za-z0-9+/=_-]`), so no token straddles two blocks.
-struct MaskedBlocks<W: Write> {
-    out: W,
-    pending: Vec<u8>,
-    mask: bool,
-}
+/// How much report text is masked and written at once.
+const BLOCK: usize = 64 * 1024;
 
-impl<W: Write> MaskedBlocks<W> {
-    fn new(out: W, mask: bool) -> Self {
-        MaskedBlocks {
-            out,
+/// Writes what `write` produces to `out`, masked a block at a time on a second thread: a
+/// long report is neither held whole nor copied whole to be masked, and producing it and
+/// masking it overlap instead of adding up. Returns `out` once everything is written.
+fn write_masked<W, F>(out: W, write: F) -> std::io::Result<W>
+where
+    W: Write + Send,
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    std::thread::scope(|scope| {
+        // A few blocks in flight at most: the report is still streamed.
+        let (send, blocks) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let masker = scope.spawn(move || -> std::io::Result<W> {
+            let mut out = out;
+            for block in blocks {
+                out.write_all(masked_block(&block).as_bytes())?;
+            }
+            out.flush()?;
+            Ok(out)
+        });
+        let mut cut = Blocks {
+            send,
             pending: Vec::new(),
-            mask,
-        }
-    }
+        };
+        let written = write(&mut cut).and_then(|()| cut.flush());
+        drop(cut);
+        let masked = masker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // When the reader goes away the masker stops first, and its error says why.
+        let out = masked?;
+        written.map(|()| out)
+    })
+}
 
-    /// How much text is masked and written at once.
-    const BLOCK: usize = 64 * 1024;
-
-    /// Masks and writes `pending[..end]`.
-    fn write_out(&mut self, end: usize) -> std::io::Result<()> {
-        let block = &self.pending[..end];
-        if self.mask {
-            let text = String::from_utf8_lossy(block);
-            self.out.write_all(redact::masked(&text).as_bytes())?;
-        } else {
-            self.out.write_all(block)?;
-        }
-        self.pending.drain(..end);
-        Ok(())
+/// `block` masked; reports are UTF-8, anything else is masked as its lossy text.
+fn masked_block(block: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(block) {
+        Ok(text) => redact::masked(text),
+        Err(_) => std::borrow::Cow::Owned(redact::mask(&String::from_utf8_lossy(block))),
     }
 }
 
-impl<W: Write> Write for MaskedBlocks<W> {
+/// A writer that cuts what passes through it into blocks for the masker. A block ends
+/// after an ASCII byte that no form of a token holds (a token, its base64 forms, their
+/// pieces and every token shape `redact` masks are runs of `[A-Za-z0-9+/=_-]`), so no
+/// token straddles two blocks.
+struct Blocks {
+    send: std::sync::mpsc::SyncSender<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl Blocks {
+    fn send(&mut self, block: Vec<u8>) -> std::io::Result<()> {
+        self.send.send(block).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the report's reader is gone",
+            )
+        })
+    }
+}
+
+impl Write for Blocks {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         // A block at a time (`write_all` calls again for the rest).
-        let taken = &bytes[..bytes.len().min(Self::BLOCK)];
+        let taken = &bytes[..bytes.len().min(BLOCK)];
         let before = self.pending.len();
         self.pending.extend_from_slice(taken);
-        if self.pending.len() >= Self::BLOCK {
+        if self.pending.len() >= BLOCK {
             // A full block left pending holds no boundary: only the new bytes can.
-            let from = if before >= Self::BLOCK { before } else { 0 };
+            let from = if before >= BLOCK { before } else { 0 };
             let last = self.pending[from..].iter().rposition(|&b| ends_a_block(b));
             if let Some(at) = last {
-                self.write_out(from + at + 1)?;
+                let rest = self.pending.split_off(from + at + 1);
+                let block = std::mem::replace(&mut self.pending, rest);
+                self.send(block)?;
             }
         }
         Ok(taken.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.write_out(self.pending.len())?;
-        self.out.flush()
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let block = std::mem::take(&mut self.pending);
+        self.send(block)
     }
 }
 
@@ -334,16 +373,26 @@ mod tests {
         redact::remember(TOKEN);
         // A token across the first block's end, then tokens glued to `=` and quotes as
         // reports print them, between stretches without any byte a block may end after.
-        let block = MaskedBlocks::<Vec<u8>>::BLOCK;
+        let block = BLOCK;
         let mut text = format!("{}={TOKEN}\n", "x".repeat(block - 10));
         for i in 0..199 {
             text.push_str(&"x".repeat(block / 7 + i));
             text.push_str(&format!(" DELEGATE_TOKEN={TOKEN}\\n\"{TOKEN}\","));
         }
-        let mut out = MaskedBlocks::new(Vec::new(), true);
-        out.write_all(text.as_bytes()).unwrap();
-        out.flush().unwrap();
-        let written = String::from_utf8(out.out).unwrap();
+        // Written in pieces of every size up to a block and a half, as serializers write.
+        let out = write_masked(Vec::new(), |out| {
+            let mut rest = text.as_bytes();
+            let mut size = 1;
+            while !rest.is_empty() {
+                let (piece, after) = rest.split_at(size.min(rest.len()));
+                out.write_all(piece)?;
+                rest = after;
+                size = size * 7 % (block * 3 / 2) + 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let written = String::from_utf8(out).unwrap();
         assert!(!written.contains(&TOKEN[..12]));
         assert_eq!(written, redact::mask(&text));
         assert_eq!(written.matches("<redacted sha256:").count(), 399);
