@@ -62,10 +62,15 @@ const TOKENS_WITH_PIECES: usize = 64;
 /// that does not decode as a delegate token is ignored.
 pub fn remember(written: &str) {
     let written = written.trim();
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    // A form already held belongs to a token already remembered with all its forms: the
+    // common case (one token in many files) costs a lookup, not a decode and a hash.
+    if known.held.contains(&form_hash(written)) {
+        return;
+    }
     let Some((_, canonical)) = token::decode_token(written) else {
         return;
     };
-    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     let fingerprint = Fingerprint::of_canonical(&canonical);
     let label = label(&fingerprint);
     let mut forms: Vec<Zeroizing<String>> = vec![Zeroizing::new(written.to_owned())];
@@ -84,10 +89,12 @@ pub fn remember(written: &str) {
         known.seen.insert(fingerprint);
     }
     let with_pieces = known.seen.len() <= TOKENS_WITH_PIECES;
+    let mut added = false;
     for form in forms {
         if !known.held.insert(form_hash(&form)) {
             continue;
         }
+        added = true;
         if !with_pieces || form.ends_with(|c: char| c != '=') && form.len() % 4 != 0 {
             // An unpadded form's pieces are those of its padded form.
             known.forms.push((form, label.clone()));
@@ -104,7 +111,9 @@ pub fn remember(written: &str) {
         }
         known.forms.push((form, label.clone()));
     }
-    known.matcher = None;
+    if added {
+        known.matcher = None;
+    }
 }
 
 fn form_hash(form: &str) -> u64 {
