@@ -134,7 +134,7 @@ pub fn walk<T: Send>(
         .require_git(false)
         .follow_links(false)
         .filter_entry(move |entry| {
-            entry.file_name() != ".git"
+            last_component(entry.path()) != b".git"
                 && (entry.depth() == 0
                     || !rules
                         .is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
@@ -145,6 +145,7 @@ pub fn walk<T: Send>(
         let mut local = ThreadResults {
             shared: &found,
             walked: Walked::default(),
+            sort_key,
         };
         Box::new(move |entry| {
             let walked = &mut local.walked;
@@ -165,7 +166,8 @@ pub fn walk<T: Send>(
                 return WalkState::Continue;
             }
             walked.seen += 1;
-            if entry.file_name().to_str().is_some_and(apply::is_leftover) {
+            let name = last_component(entry.path());
+            if std::str::from_utf8(name).is_ok_and(apply::is_leftover) {
                 let display = display_path(entry.path(), cwd);
                 walked.leftovers.push((entry.path().to_owned(), display));
                 return WalkState::Continue;
@@ -182,15 +184,27 @@ pub fn walk<T: Send>(
         })
     });
     let mut walked = found.into_inner().unwrap();
+    // One sorted run per thread: this sort merges them.
     walked.files.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
     // A file named twice (`rekey scan k8s k8s/a.yaml`) is reported once.
     walked.files.dedup_by(|a, b| sort_key(a) == sort_key(b));
     walked.skipped.sort_by(|a, b| a.display.cmp(&b.display));
     walked.leftovers.sort();
+    walked.strays.sort_by(stray_order);
     walked
-        .strays
-        .sort_by(|a, b| (&a.display, a.span.start).cmp(&(&b.display, b.span.start)));
-    walked
+}
+
+/// Strays by file, then by where they stand.
+fn stray_order(a: &Stray, b: &Stray) -> std::cmp::Ordering {
+    (&a.display, a.span.start).cmp(&(&b.display, b.span.start))
+}
+
+/// The bytes after the last `/` of a walked path: its file name, found without parsing
+/// the path into components (asked for every entry of the tree).
+pub fn last_component(path: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    memchr::memrchr(b'/', bytes).map_or(bytes, |slash| &bytes[slash + 1..])
 }
 
 impl<T> Default for Walked<T> {
@@ -206,15 +220,20 @@ impl<T> Default for Walked<T> {
 }
 
 /// One walker thread's results, merged into the shared ones when the thread's visitor is
-/// dropped at the end of the walk.
+/// dropped at the end of the walk. Each thread sorts its own files first, in parallel: the
+/// main thread then only merges the sorted runs (a sort moves whole scanned files).
 struct ThreadResults<'a, T> {
     shared: &'a Mutex<Walked<T>>,
     walked: Walked<T>,
+    sort_key: fn(&T) -> &str,
 }
 
 impl<T> Drop for ThreadResults<'_, T> {
     fn drop(&mut self) {
-        let mine = std::mem::take(&mut self.walked);
+        let mut mine = std::mem::take(&mut self.walked);
+        let sort_key = self.sort_key;
+        mine.files.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+        mine.strays.sort_by(stray_order);
         let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.files.extend(mine.files);
         shared.skipped.extend(mine.skipped);
