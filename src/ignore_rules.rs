@@ -77,7 +77,7 @@ impl IgnoreRules {
     }
 
     fn ignored_by_rules(&self, path: &Path, is_dir: bool) -> bool {
-        let Some(directory) = path.parent() else {
+        let Some(directory) = parent_of(path) else {
             return false;
         };
         for rules in self.chain(directory).iter() {
@@ -96,7 +96,10 @@ impl IgnoreRules {
     /// read it, so each thread keeps the last chain it used: no lock or hash per entry.
     fn chain(&self, directory: &Path) -> Chain {
         let cached = LAST_CHAIN.with_borrow(|last| match last {
-            Some((rules, dir, chain)) if *rules == self.id && dir == directory => {
+            // Compared as bytes: `Path` equality walks components, for every entry.
+            Some((rules, dir, chain))
+                if *rules == self.id && dir.as_os_str() == directory.as_os_str() =>
+            {
                 Some(chain.clone())
             }
             _ => None,
@@ -137,6 +140,21 @@ impl IgnoreRules {
 }
 
 type Chain = Arc<Vec<Arc<Gitignore>>>;
+
+/// The directory holding `path`, an absolute path the walk built: everything before its
+/// last `/`, found without parsing the path into components (asked for every entry).
+fn parent_of(path: &Path) -> Option<&Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // The walk never builds a path ending in `/`; anything else is `Path::parent`'s.
+    if bytes.ends_with(b"/") {
+        return path.parent();
+    }
+    match memchr::memrchr(b'/', bytes)? {
+        0 => Some(Path::new("/")),
+        slash => Some(Path::new(std::ffi::OsStr::from_bytes(&bytes[..slash]))),
+    }
+}
 
 /// Tells one set of rules from another in [`LAST_CHAIN`] (a walk's rules may differ from
 /// an earlier walk's on the same thread).
@@ -213,6 +231,25 @@ fn read_rules(directory: &Path) -> Option<Gitignore> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn the_parent_of_a_walked_path_is_the_one_path_gives() {
+        for path in [
+            "/repo/./k8s/a.yaml",
+            "/repo/k8s",
+            "/a",
+            "/repo/./x",
+            "/repo/dir/",
+        ] {
+            let path = Path::new(path);
+            assert_eq!(
+                parent_of(path).map(|p| p.components().collect::<Vec<_>>()),
+                path.parent().map(|p| p.components().collect::<Vec<_>>()),
+                "{path:?}"
+            );
+        }
+        assert_eq!(parent_of(Path::new("/")), None);
+    }
 
     #[test]
     fn nearer_rules_win_and_negations_re_include() {

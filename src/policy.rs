@@ -423,13 +423,14 @@ impl PolicyFile {
     /// bear the policy file's name, it answers without building the absolute path.
     pub fn excludes_walked(&self, cwd: &Path, path: &Path) -> bool {
         use std::os::unix::ffi::OsStrExt;
-        let (Some(policy), Some(name)) =
-            (&self.policy, self.path.as_ref().and_then(|p| p.file_name()))
-        else {
+        let (Some(policy), Some(own)) = (&self.policy, &self.path) else {
             return false;
         };
         if policy.exclude_patterns.is_empty()
-            && !path.as_os_str().as_bytes().ends_with(name.as_bytes())
+            && !path
+                .as_os_str()
+                .as_bytes()
+                .ends_with(source::last_component(own))
         {
             return false;
         }
