@@ -237,11 +237,16 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             engine::Budget::over_budget_reason()
         ));
     }
-    if scan.errors.is_empty() && failed.is_empty() && scan.over_budget.is_empty() {
+    let status = if scan.errors.is_empty() && failed.is_empty() && scan.over_budget.is_empty() {
         EXIT_OK
     } else {
         EXIT_ERROR
-    }
+    };
+    // The process ends next: freeing every file and site one allocation at a time would
+    // only delay the exit (a few milliseconds on a large tree). Nothing in a scan holds a
+    // resource other than memory.
+    std::mem::forget(scan);
+    status
 }
 
 fn report_errors(scan: &engine::Scan) {
