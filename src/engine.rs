@@ -239,8 +239,10 @@ impl Budget {
         match &scanned {
             Ok(Some(scanned)) => {
                 scanned.line_index();
-                let sites = SiteSpans::new(scanned);
-                strays.retain(|stray| !sites.overlap(&stray.span));
+                if !strays.is_empty() {
+                    let sites = SiteSpans::new(scanned);
+                    strays.retain(|stray| !sites.overlap(&stray.span));
+                }
                 // Rarely more sites than key names (an alias, an embedded document).
                 let more = scanned.sites.len().saturating_sub(expected);
                 self.charge(more * Self::SITE_COST);

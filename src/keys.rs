@@ -21,6 +21,19 @@ pub const ALL: [&str; 7] = [
     "account_secret",
 ];
 
+/// The length of the shortest key name: a text shorter than this holds none.
+pub const SHORTEST: usize = {
+    let mut shortest = usize::MAX;
+    let mut index = 0;
+    while index < ALL.len() {
+        if ALL[index].len() < shortest {
+            shortest = ALL[index].len();
+        }
+        index += 1;
+    }
+    shortest
+};
+
 /// Environment-variable style names: env lists, Secret keys, compose, docker `-e`.
 pub fn is_env_name(name: &str) -> bool {
     matches!(name, "DELEGATE_TOKEN" | "UPGRADER_TOKEN" | "ACCOUNT_SECRET")
@@ -63,14 +76,10 @@ pub fn is_delegate_sibling(name: &str) -> bool {
 /// a repository named `harness-delegate`.
 pub fn is_delegate_image(image: &str) -> bool {
     let image = image.split('@').next().unwrap_or_default();
-    let segments: Vec<&str> = image.split('/').collect();
-    let last = segments.last().copied().unwrap_or_default();
+    let (registry_path, last) = image.rsplit_once('/').unwrap_or(("", image));
     let repository = last.split(':').next().unwrap_or_default();
     repository.starts_with("harness-delegate")
-        || (repository.starts_with("delegate")
-            && segments[..segments.len() - 1]
-                .iter()
-                .any(|s| s.contains("harness")))
+        || (repository.starts_with("delegate") && registry_path.contains("harness"))
 }
 
 /// A reference to the Harness delegate Helm chart (`harness-delegate/harness-delegate-ng`,

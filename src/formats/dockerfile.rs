@@ -14,10 +14,15 @@ use crate::site::{Limit, Reader, Site, Span};
 
 /// `Dockerfile`, `Containerfile`, `Dockerfile.<variant>`, `<name>.dockerfile`.
 pub fn is_dockerfile_name(lowercase_name: &str) -> bool {
+    // Asked for every candidate file: no allocation.
     ["dockerfile", "containerfile"].iter().any(|base| {
         lowercase_name == *base
-            || lowercase_name.starts_with(&format!("{base}."))
-            || lowercase_name.ends_with(&format!(".{base}"))
+            || lowercase_name
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('.'))
+            || lowercase_name
+                .strip_suffix(base)
+                .is_some_and(|rest| rest.ends_with('.'))
     })
 }
 

@@ -984,11 +984,12 @@ fn env_names_in(items: &[Node]) -> HashSet<String> {
     items
         .iter()
         .filter_map(|item| match item {
-            Node::Map { .. } => item.get_str("name").map(str::to_owned),
-            Node::Scalar(s) => s.value.split_once('=').map(|(k, _)| k.to_owned()),
+            Node::Map { .. } => item.get_str("name"),
+            Node::Scalar(s) => s.value.split_once('=').map(|(k, _)| k),
             _ => None,
         })
         .filter(|name| keys::is_env_name(name))
+        .map(str::to_owned)
         .collect()
 }
 
