@@ -208,6 +208,29 @@ impl Word {
     }
 }
 
+/// A byte that `Lexer::lex` gives a meaning of its own inside a word.
+fn ends_a_bare_run(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'\\'
+            | b'\n'
+            | b';'
+            | b'&'
+            | b'|'
+            | b'('
+            | b')'
+            | b' '
+            | b'\t'
+            | b'\r'
+            | b'>'
+            | b'<'
+            | b'\''
+            | b'"'
+            | b'$'
+            | b'`'
+    )
+}
+
 struct Heredoc {
     delimiter: String,
     strip_tabs: bool,
@@ -347,14 +370,32 @@ impl<'a> Lexer<'a> {
                 b'\'' => self.single_quoted()?,
                 b'"' => self.double_quoted()?,
                 b'$' | b'`' => self.substitution(Quote::Bare),
-                _ => {
-                    self.push(byte, self.at, Quote::Bare, false);
-                    self.at += 1;
-                }
+                _ => self.bare_run(),
             }
         }
         self.end_command();
         Ok(())
+    }
+
+    /// Bytes with no meaning to the lexer, up to the next one that has some, taken into the
+    /// word at once (most of a script).
+    fn bare_run(&mut self) {
+        let (bytes, end, mut at) = (self.bytes, self.end, self.at);
+        let word = self.word_mut();
+        loop {
+            word.chars.push(Char {
+                byte: bytes[at],
+                at,
+                quote: Quote::Bare,
+                escaped: false,
+            });
+            at += 1;
+            // Inside a word `#` is an ordinary character.
+            if at == end || ends_a_bare_run(bytes[at]) {
+                break;
+            }
+        }
+        self.at = at;
     }
 
     fn unclosed(&self, what: &str) -> ParseError {
@@ -538,7 +579,7 @@ impl<'a> Lexer<'a> {
             return;
         };
         let logical = word.logical(self.spare_strings.pop().unwrap_or_default());
-        if has_marker(logical.as_bytes()) {
+        if logical.len() >= keys::SHORTEST && has_marker(logical.as_bytes()) {
             self.word_sites(&word, &logical);
         }
         self.command.push(logical);
