@@ -157,10 +157,7 @@ fn visit(
             let before = sites.len();
             let own_owner = object_owner(object, owner);
             let owner = own_owner.as_ref().or(owner);
-            let env_reader = container.cloned().unwrap_or_else(|| {
-                Reader::unknown("a name/value entry outside a container definition with a Harness delegate image")
-            });
-            env_entry(text, object, &env_reader, sites);
+            env_entry(text, object, container, sites);
             let image = property(object, ["image", "Image"]).and_then(|v| match v {
                 Json::StringLit(image) => Some(image.value.as_ref()),
                 _ => None,
@@ -203,10 +200,13 @@ fn visit(
                     sites,
                 );
             }
-            let owner = owner.cloned().map(Arc::new);
-            for site in &mut sites[before..] {
-                if site.owner.is_none() {
-                    site.owner = owner.clone();
+            // Most objects hold no site: the owner is copied only for those that do.
+            if sites[before..].iter().any(|site| site.owner.is_none()) {
+                let owner = owner.cloned().map(Arc::new);
+                for site in &mut sites[before..] {
+                    if site.owner.is_none() {
+                        site.owner = owner.clone();
+                    }
                 }
             }
         }
@@ -314,7 +314,7 @@ fn property<'o, 'a>(object: &'o Object<'a>, names: [&str; 2]) -> Option<&'o Json
 
 /// `{"name": "DELEGATE_TOKEN", "value": "…"}` (or `valueFrom`: a reference), any key order,
 /// ECS or CloudFormation spelling; also Helm `set` entries as Terraform state records them.
-fn env_entry(text: &str, object: &Object, reader: &Reader, sites: &mut Vec<Site>) {
+fn env_entry(text: &str, object: &Object, container: Option<&Reader>, sites: &mut Vec<Site>) {
     let get = |names: [&str; 2]| property(object, names);
     let Some(Json::StringLit(name)) = get(["name", "Name"]) else {
         return;
@@ -326,11 +326,16 @@ fn env_entry(text: &str, object: &Object, reader: &Reader, sites: &mut Vec<Site>
     }
     let name_span = inner(name);
     let key_span = name_span.end - key.len()..name_span.end;
+    let reader = container.cloned().unwrap_or_else(|| {
+        Reader::unknown(
+            "a name/value entry outside a container definition with a Harness delegate image",
+        )
+    });
     if let Some(Json::StringLit(value)) = get(["value", "Value"]) {
-        sites.push(string_site(text, key, key_span, value).with_reader(reader.clone()));
+        sites.push(string_site(text, key, key_span, value).with_reader(reader));
     } else if let Some(reference) = get(["valueFrom", "ValueFrom"]) {
         let at = reference.range().start;
-        let mut site = Site::reference(key, key_span, at).with_reader(reader.clone());
+        let mut site = Site::reference(key, key_span, at).with_reader(reader);
         if let Json::StringLit(arn) = reference {
             site = site.with_elsewhere(aws_location(&arn.value));
         }
