@@ -55,7 +55,13 @@ fn lex_line(
     cursor += 1;
     cursor +=
         text[cursor..line_end].len() - text[cursor..line_end].trim_start_matches([' ', '\t']).len();
-    let (value_span, next, limit) = match text.as_bytes().get(cursor) {
+    let quote = text.as_bytes().get(cursor);
+    // Another variable's value matters only when it is double-quoted: it may run on over
+    // the lines that follow.
+    if !keys::is_token_key(key) && quote != Some(&b'"') {
+        return Ok(line_end + 1);
+    }
+    let (value_span, next, limit) = match quote {
         Some(b'\'') => match text[cursor + 1..line_end].find('\'') {
             Some(close) => (cursor + 1..cursor + 1 + close, line_end + 1, None),
             None => return unterminated(commented, key, cursor, line_end),
