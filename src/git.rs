@@ -13,6 +13,7 @@ use git2::build::TreeUpdateBuilder;
 use git2::{
     FileMode, ObjectType, Odb, Oid, Repository, Signature, Status, TreeWalkMode, TreeWalkResult,
 };
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// libgit2 re-hashes every object it reads with collision-detecting SHA-1, which was most
@@ -155,13 +156,24 @@ impl GitRepo {
             let odb = repo.odb().map_err(reopen)?;
             let mut found = (Vec::new(), Vec::new(), Vec::new());
             let (outcomes, skipped, strays) = &mut found;
+            // Blobs found to hold neither a key name nor a token-shaped string: the same
+            // content under another path holds none either, and is not inflated again (a
+            // repository holds many copies of a file; what a blob holds depends only on
+            // its id).
+            let mut clean: HashSet<Oid> = HashSet::new();
             for blob in chunk.iter() {
+                if clean.contains(&blob.id) {
+                    continue;
+                }
                 let mut judged = judge_blob(&repo, &odb, workdir.as_deref(), blob)?;
                 match judged.candidate {
                     Candidate::Parse(file) => {
                         outcomes.push(budget.scan_file(file, &mut judged.strays))
                     }
                     Candidate::Unjudged(skip) => skipped.push(skip),
+                    Candidate::Nothing if judged.strays.is_empty() => {
+                        clean.insert(blob.id);
+                    }
                     Candidate::Nothing => {}
                 }
                 budget.keep_strays(&mut judged.strays);

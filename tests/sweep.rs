@@ -192,6 +192,51 @@ fn files_too_large_to_parse_are_still_swept_in_chunks() {
     );
 }
 
+#[test]
+fn copies_of_one_blob_are_each_judged_under_their_own_path() {
+    // `--staged` does not inflate a blob again that held nothing: every copy of a file with
+    // a token still counts, under each of its paths, as in the working tree.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    let clean = "image: nginx\nreplicas: 2\n";
+    let token = format!("delegateToken: {OLD_HEX}\n");
+    let pasted = format!("was {OLD_HEX}\n");
+    for team in ["a", "b", "c"] {
+        fs::create_dir(root.join(team)).unwrap();
+        fs::write(root.join(team).join("clean.yaml"), clean).unwrap();
+        // The same clean bytes under a name a scanner reads and one it does not.
+        fs::write(root.join(team).join("notes.md"), clean).unwrap();
+        fs::write(root.join(team).join("values.yaml"), &token).unwrap();
+        // The bytes of a site, where no scanner reads them: a stray.
+        fs::write(root.join(team).join("values.md"), &token).unwrap();
+        fs::write(root.join(team).join("log.txt"), &pasted).unwrap();
+    }
+    let working = findings(root, &["check", "--format", "json"]);
+    let mut expected = Vec::new();
+    for team in ["a", "b", "c"] {
+        for (file, column) in [("log.txt", 5), ("values.md", 16), ("values.yaml", 16)] {
+            expected.push((
+                format!("{team}/{file}"),
+                "revoked-token".to_owned(),
+                1,
+                column,
+            ));
+        }
+    }
+    assert_eq!(working, expected);
+    git(root, root, &["init", "-q"]);
+    git(root, root, &["add", "-A"]);
+    assert_eq!(
+        findings(root, &["check", "--staged", "--format", "json"]),
+        expected
+    );
+}
+
 /// The findings of a failing `check` JSON run as (path, rule, line, column), sorted.
 fn findings(root: &Path, args: &[&str]) -> Vec<(String, String, u64, u64)> {
     let run = rekey(root, args);
