@@ -199,11 +199,16 @@ fn stray_order(a: &Stray, b: &Stray) -> std::cmp::Ordering {
     (&a.display, a.span.start).cmp(&(&b.display, b.span.start))
 }
 
-/// The bytes after the last `/` of a walked path: its file name, found without parsing
-/// the path into components (asked for every entry of the tree).
+/// The last component of a walked path (a root given as `k8s/` included): its file name,
+/// found without parsing the path into components (asked for every entry of the tree).
 pub fn last_component(path: &Path) -> &[u8] {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b'/')
+        .map_or(0, |last| last + 1);
+    let bytes = &bytes[..end];
     memchr::memrchr(b'/', bytes).map_or(bytes, |slash| &bytes[slash + 1..])
 }
 
@@ -622,6 +627,21 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_component_is_the_file_name_path_gives() {
+        use std::os::unix::ffi::OsStrExt;
+        for path in ["./k8s/a.yaml", "a.yaml", "k8s/", "/repo/.git", ".git//"] {
+            let path = Path::new(path);
+            assert_eq!(
+                last_component(path),
+                path.file_name().unwrap().as_bytes(),
+                "{path:?}"
+            );
+        }
+        // The walk's root `.`, which the walker names by its whole path too.
+        assert_eq!(last_component(Path::new(".")), b".");
+    }
 
     #[test]
     fn a_file_streamed_in_chunks_is_swept_as_if_read_whole() {
