@@ -18,6 +18,8 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -56,9 +58,8 @@ impl IgnoreRules {
         // Asked for every entry of the tree: the absolute path is built in a buffer each
         // thread reuses, not a new allocation per entry.
         JOINED.with_borrow_mut(|joined| {
-            joined.clear();
-            joined.push(&self.cwd);
-            joined.push(path);
+            absolute_plain(&self.cwd, path, joined);
+            let joined = Path::new(OsStr::from_bytes(joined));
             self.ignored_by_rules(joined, is_dir) && !self.is_tracked(joined, is_dir)
         })
     }
@@ -141,10 +142,37 @@ impl IgnoreRules {
 
 type Chain = Arc<Vec<Arc<Gitignore>>>;
 
+/// `path` made absolute from `cwd` into `out`, without `.` or `..` components or repeated
+/// slashes. The walk's paths begin with the root as it was typed (`.`, `./k8s`, `k8s//`,
+/// `../other`), and rules are matched against the plain path a rules file's directory
+/// prefixes: an anchored pattern (`/vendor`) must apply however the root was spelt, as it
+/// does in git, and `../other` must not pick up the rules of the directory it steps out of
+/// (a `*.env` there would hide `../other/a.env` from `check`). `..` is resolved by its
+/// spelling, as the walk itself reads the path.
+fn absolute_plain(cwd: &Path, path: &Path, out: &mut Vec<u8>) {
+    let bytes = path.as_os_str().as_bytes();
+    out.clear();
+    if !bytes.starts_with(b"/") {
+        out.extend_from_slice(cwd.as_os_str().as_bytes());
+    }
+    for part in bytes.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => out.truncate(memchr::memrchr(b'/', out).unwrap_or(0)),
+            _ => {
+                out.push(b'/');
+                out.extend_from_slice(part);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+}
+
 /// The directory holding `path`, an absolute path the walk built: everything before its
 /// last `/`, found without parsing the path into components (asked for every entry).
 fn parent_of(path: &Path) -> Option<&Path> {
-    use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
     // The walk never builds a path ending in `/`; anything else is `Path::parent`'s.
     if bytes.ends_with(b"/") {
@@ -152,7 +180,7 @@ fn parent_of(path: &Path) -> Option<&Path> {
     }
     match memchr::memrchr(b'/', bytes)? {
         0 => Some(Path::new("/")),
-        slash => Some(Path::new(std::ffi::OsStr::from_bytes(&bytes[..slash]))),
+        slash => Some(Path::new(OsStr::from_bytes(&bytes[..slash]))),
     }
 }
 
@@ -163,7 +191,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 thread_local! {
     /// The last directory this thread asked about, with the rules (by id) and the chain.
     static LAST_CHAIN: RefCell<Option<(u64, PathBuf, Chain)>> = const { RefCell::new(None) };
-    static JOINED: RefCell<PathBuf> = RefCell::new(PathBuf::new());
+    static JOINED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Every file the indexes of the repositories holding `roots` track, as absolute paths.
@@ -231,6 +259,27 @@ fn read_rules(directory: &Path) -> Option<Gitignore> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn walked_paths_are_matched_as_plain_absolute_paths() {
+        let cwd = Path::new("/repo");
+        for (walked, plain) in [
+            ("./k8s/a.yaml", "/repo/k8s/a.yaml"),
+            ("k8s//a.yaml", "/repo/k8s/a.yaml"),
+            ("k8s/./a.yaml", "/repo/k8s/a.yaml"),
+            ("././x", "/repo/x"),
+            (".", "/repo"),
+            ("/elsewhere/./y", "/elsewhere/y"),
+            ("../other/a.env", "/other/a.env"),
+            ("k8s/../../x", "/x"),
+            ("/..", "/"),
+            ("/", "/"),
+        ] {
+            let mut out = Vec::new();
+            absolute_plain(cwd, Path::new(walked), &mut out);
+            assert_eq!(OsStr::from_bytes(&out), plain, "{walked}");
+        }
+    }
 
     #[test]
     fn the_parent_of_a_walked_path_is_the_one_path_gives() {

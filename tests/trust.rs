@@ -463,6 +463,120 @@ fn a_tracked_file_is_judged_even_when_gitignore_lists_it() {
 }
 
 #[test]
+fn anchored_ignore_rules_apply_however_the_root_is_spelt() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    revoke_old(root);
+    let token = format!("DELEGATE_TOKEN={OLD_HEX}\n");
+    for file in [
+        "vendor/a.env",
+        "k8s/x.env",
+        "k8s/b.env",
+        "k8s/keep.env",
+        "k8s/sub/b.env",
+    ] {
+        fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+        fs::write(root.join(file), &token).unwrap();
+    }
+    git(root, home.path(), &["init", "-q", "-b", "main"]);
+    git(root, home.path(), &["add", "k8s/keep.env"]);
+    // Anchored patterns: relative to the directory of the file that holds them.
+    fs::write(
+        root.join(".gitignore"),
+        "/vendor\n/k8s/x.env\n/k8s/keep.env\n",
+    )
+    .unwrap();
+    fs::write(root.join("k8s/.gitignore"), "/b.env\n").unwrap();
+    // What git itself ignores, as the answer every spelling must give.
+    let ignored = git(
+        root,
+        home.path(),
+        &[
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ],
+    );
+    for file in ["vendor/a.env", "k8s/x.env", "k8s/b.env"] {
+        assert!(ignored.contains(&format!("!! {file}")), "{ignored}");
+    }
+    let absolute = root.display().to_string();
+    // The paths judged, as plain paths relative to the repository (reports show them as
+    // the root was typed).
+    let judged = |args: &[&str]| -> Vec<String> {
+        let run = rekey(root, args);
+        assert_eq!(run.status, 1, "{:?}: {}", args, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let mut paths: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let shown = f["path"].as_str().unwrap();
+                let relative = shown.strip_prefix(&absolute).unwrap_or(shown);
+                let parts: Vec<&str> = relative
+                    .split('/')
+                    .filter(|part| !part.is_empty() && *part != ".")
+                    .collect();
+                parts.join("/")
+            })
+            .collect();
+        paths.sort();
+        paths
+    };
+    // k8s/keep.env is listed too, but tracked: judged.
+    let whole = ["k8s/keep.env", "k8s/sub/b.env"];
+    let absolute_dot = format!("{absolute}/.");
+    for spelling in ["", ".", "./", "./.", ".//", &absolute, &absolute_dot] {
+        let mut args = vec!["check", "--format", "json"];
+        args.extend((!spelling.is_empty()).then_some(spelling));
+        assert_eq!(judged(&args), whole, "root {spelling:?}");
+    }
+    for spelling in ["k8s", "./k8s", "k8s/.", "k8s//", "./k8s/"] {
+        assert_eq!(
+            judged(&["check", "--format", "json", spelling]),
+            whole,
+            "root {spelling:?}"
+        );
+    }
+}
+
+#[test]
+fn a_root_outside_the_repository_is_not_hidden_by_its_ignore_rules() {
+    // `rekey check ../other` from inside a repository: the repository's `*.env` rule is
+    // not the rule of a directory outside it.
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("k8s")).unwrap();
+    fs::create_dir_all(dir.path().join("other/sub")).unwrap();
+    git(&repo, home.path(), &["init", "-q", "-b", "main"]);
+    revoke_old(&repo);
+    fs::write(repo.join(".gitignore"), "*.env\n").unwrap();
+    fs::write(
+        dir.path().join("other/sub/a.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    let absolute = dir.path().join("other/sub");
+    for root in [
+        "../other/sub",
+        "k8s/../../other/sub",
+        absolute.to_str().unwrap(),
+    ] {
+        let run = rekey(&repo, &["check", root]);
+        assert_eq!(run.status, 1, "root {root}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("a.env:1:16: error[revoked-token]"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
 fn a_literal_in_a_template_that_does_not_parse_is_still_a_site() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
