@@ -227,3 +227,53 @@ fn a_missing_path_is_a_clear_error() {
         "error: no/such/dir: no such file or directory\n"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_mid_report_ends_the_run_quietly() {
+    // A report of many blocks is masked on a second thread while it is written: when the
+    // reader closes the pipe (`rekey scan | head`), both threads must stop, the run must
+    // end with its own status, and what was read must hold no token.
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("many.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n").repeat(6000),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args(["scan", "--format", "json", "."])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = vec![0; 4096];
+    let mut stdout = child.stdout.take().unwrap();
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "rekey still runs a minute after its reader left"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "a closed pipe is not an error worth a message");
+    let first = String::from_utf8(first).unwrap();
+    assert!(first.contains("\"path\": \"many.env\""), "{first}");
+    assert!(!first.contains(&OLD_HEX[..12]), "{first}");
+}
