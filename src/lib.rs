@@ -1,46 +1,26 @@
 //! rekey finds every place a Harness delegate token lives in an infra repo and rotates it
-//! without changing any other byte. The pipeline maps onto modules: `source` (with
-//! `ignore_rules`; or `git` for a commit's tree or the index) → `engine` (with `formats`) →
-//! `plan` (with `edit`) → `verify` → `apply` (or `git` for a commit) → `report`.
-//! `rotation` runs the whole pipeline as one library stage and returns a typed outcome
-//! (`rotation_repos` runs it in many repositories at once, `repos` names and reads them);
-//! `interrupt` owns signals and temp-file cleanup; `redact` masks every token in every
-//! output. `check` and `policy` judge scans for CI; `plan` and `check` ask `migration`
-//! which legacy keys a rotation renames; `sweep` finds every token-shaped string for
-//! `check`, `rotate` and `redact`; `inventory` attributes sites to the delegates they
-//! configure, and `stdin` reads live state from a pipe; `property` states the rotate
-//! property the tests and the fuzz target check; `parallel` spreads work over threads;
-//! `error` carries path and position; `cli` turns arguments into options and exit codes.
-//! Only `report` prints.
+//! without changing any other byte. One pipeline, a folder per stage; each stage names
+//! only the stages above it in this list, never one below:
+//!
+//! ```text
+//! model    sites, tokens, keys, positions, edits, file reads: what every stage shares
+//! runtime  signals, temp-file cleanup, threads
+//! find     walk / git / stdin → formats → sites and stray tokens (a Scan)
+//! judge    Scan + policy → findings (check), delegates (inventory), migrations
+//! rotate   Scan → plan → verify → apply (files) or commit (a branch) → a Rotation
+//! report   every outcome above → text, JSON, SARIF, diffs, all of it redacted
+//! cli      arguments → options → a library call → a report → an exit code
+//! ```
+//!
+//! Only `report` prints; `error` is the one error type the stages return.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod apply;
-pub mod check;
 pub mod cli;
-pub mod edit;
-pub mod engine;
 pub mod error;
-pub mod formats;
-pub mod git;
-pub mod ignore_rules;
-pub mod interrupt;
-pub mod inventory;
-pub mod keys;
-pub mod migration;
-pub mod parallel;
-pub mod plan;
-pub mod policy;
-pub mod position;
-pub mod property;
-pub mod redact;
+pub mod find;
+pub mod judge;
+pub mod model;
 pub mod report;
-pub mod repos;
-pub mod rotation;
-pub mod rotation_repos;
-pub mod site;
-pub mod source;
-pub mod stdin;
-pub mod sweep;
-pub mod token;
-pub mod verify;
+pub mod rotate;
+pub mod runtime;

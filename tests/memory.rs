@@ -72,7 +72,7 @@ fn check_judges_nothing(root: &Path, runs: usize, summary_tail: &str) {
             check.stdout,
             format!(
                 ".:1:1: error[unchecked-file] {}\nrekey check: 1 error, 0 warnings, 0 notes in {summary_tail}",
-                rekey::engine::Budget::over_budget_reason()
+                rekey::find::scan::Budget::over_budget_reason()
             )
         );
     }
@@ -124,7 +124,7 @@ fn more_files_with_sites_than_rekey_holds_are_refused_whole() {
         run.stderr,
         format!(
             "error: .: {}; nothing was rotated\n",
-            rekey::engine::Budget::over_budget_reason()
+            rekey::find::scan::Budget::over_budget_reason()
         )
     );
     for i in 0..2 {

@@ -5,12 +5,12 @@
 //! back restores the original bytes. The `.env` lexer is also cross-checked with dotenvy.
 
 use proptest::prelude::*;
-use rekey::engine::{scan_file, Scan, ScannedFile};
-use rekey::plan::{plan, RotateOptions};
-use rekey::site::Limit;
-use rekey::source::SourceFile;
-use rekey::token::NewToken;
-use rekey::verify::rewrite_all;
+use rekey::find::scan::{scan_file, Scan, ScannedFile};
+use rekey::find::walk::SourceFile;
+use rekey::model::site::Limit;
+use rekey::model::token::NewToken;
+use rekey::rotate::plan::{plan, RotateOptions};
+use rekey::rotate::verify::rewrite_all;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -413,7 +413,7 @@ proptest! {
             .collect();
         let theirs: Vec<(String, String)> = dotenvy::from_read_iter(planted.text.as_bytes())
             .map(|item| item.expect("dotenvy parses the generated file"))
-            .filter(|(key, _)| rekey::keys::is_token_key(key))
+            .filter(|(key, _)| rekey::model::keys::is_token_key(key))
             .collect();
         prop_assert_eq!(ours, theirs);
     }
@@ -518,7 +518,7 @@ proptest! {
     #[test]
     fn no_scanner_panics_and_every_span_is_a_char_range(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
-        for name in rekey::property::FILE_NAMES {
+        for name in rekey::rotate::property::FILE_NAMES {
             let Ok(Some(file)) = scan_file(SourceFile::new(
                 PathBuf::from(name),
                 name.to_owned(),
@@ -539,13 +539,13 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// The property the fuzz target checks (see `rekey::property`): no panic, a rotation
+    /// The property the fuzz target checks (see `rekey::rotate::property`): no panic, a rotation
     /// changes only token values and legacy key names, a second rotation changes nothing.
     #[test]
     fn rotations_of_hostile_fragments_keep_the_rotate_property(parts in prop::collection::vec(fragment(), 0..40)) {
         let text: String = parts.concat();
-        for name in rekey::property::FILE_NAMES {
-            if let Err(broken) = rekey::property::check(name, text.as_bytes()) {
+        for name in rekey::rotate::property::FILE_NAMES {
+            if let Err(broken) = rekey::rotate::property::check(name, text.as_bytes()) {
                 prop_assert!(false, "{name}: {broken}\n{text:?}");
             }
         }
@@ -564,7 +564,7 @@ proptest! {
             ("values.yaml", yaml_file(&pieces, &token, newline)),
             ("start.sh", shell_script(&shell, &token, newline)),
         ] {
-            if let Err(broken) = rekey::property::check(name, planted.text.as_bytes()) {
+            if let Err(broken) = rekey::rotate::property::check(name, planted.text.as_bytes()) {
                 prop_assert!(false, "{name}: {broken}\n{:?}", planted.text);
             }
         }

@@ -1,15 +1,17 @@
 //! `rekey check`: scans the working tree, or with `--staged` the git index, judges every
 //! site against the policy and reports findings. Exit 1 when an error-level finding remains.
 
+use super::exit::{fail, EXIT_ERROR, EXIT_OK, EXIT_VIOLATION};
+use super::inputs::roots;
 use super::inputs::{self, Gathering, SourceArgs};
-use super::{fail, roots, EXIT_ERROR, EXIT_OK, EXIT_VIOLATION};
-use crate::check::{check, Finding};
-use crate::engine::Scan;
-use crate::git::GitRepo;
-use crate::policy::{Level, PolicyFile};
+use crate::error::Error;
+use crate::find::git::GitRepo;
+use crate::find::scan::Scan;
+use crate::find::walk::Sweep;
+use crate::judge::check::{check, Finding};
+use crate::judge::policy::{Level, PolicyFile};
+use crate::model::token::Fingerprint;
 use crate::report::{self, check as check_report, inventory as inventory_report, Style};
-use crate::source::Sweep;
-use crate::token::Fingerprint;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -93,7 +95,7 @@ fn finish(
     findings: &[Finding],
     scan: &Scan,
     policy: Option<String>,
-    failed: &[String],
+    failed: &[Error],
 ) -> u8 {
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
@@ -124,7 +126,7 @@ fn finish(
     }
 }
 
-fn gather(args: &CheckArgs, cwd: &Path, sweeping: Sweep) -> Result<Gathering, String> {
+fn gather(args: &CheckArgs, cwd: &Path, sweeping: Sweep) -> Result<Gathering, Error> {
     inputs::gather(
         &args.paths,
         &args.sources,
@@ -185,7 +187,7 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
     }
 }
 
-fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), String> {
+fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), Error> {
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
     let top = repo.root();

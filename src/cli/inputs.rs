@@ -3,13 +3,14 @@
 //! with the policy that governs it. A repository that fails is reported and left out; the
 //! command's exit status says so. `rotate` takes the same `--repo` / `--repos` ([`RepoArgs`]).
 
-use super::roots;
-use crate::engine::{self, Scan};
-use crate::inventory::{self, Input, Inventory};
-use crate::policy::{Policy, PolicyFile};
-use crate::repos;
-use crate::source::Sweep;
-use crate::stdin::{self, StreamFormat};
+use crate::error::Error;
+use crate::find::repos;
+use crate::find::scan::{self, Scan};
+use crate::find::stdin::{self, StreamFormat};
+use crate::find::walk::Sweep;
+use crate::judge::inventory::{self, Input, Inventory};
+use crate::judge::policy::{Policy, PolicyFile};
+use crate::judge::repos as judge_repos;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +42,7 @@ impl RepoArgs {
     }
 
     /// The repositories named, in order: `--repo`s first, then the list file's lines.
-    pub fn named(&self, cwd: &Path) -> Result<Vec<repos::Repository>, String> {
+    pub fn named(&self, cwd: &Path) -> Result<Vec<repos::Repository>, Error> {
         repos::named(&self.repo, self.repos.as_deref(), cwd)
     }
 }
@@ -67,7 +68,7 @@ pub struct Gathering {
     /// `REKEY_CONFIG` names one.
     pub policy: PolicyFile,
     /// Repositories that could not be read, with why.
-    pub failed: Vec<String>,
+    pub failed: Vec<Error>,
 }
 
 impl Gathering {
@@ -90,7 +91,7 @@ impl Gathering {
     }
 
     /// Every input as one scan, repository files shown under the repository's label.
-    pub fn merged(self) -> (Scan, PolicyFile, Vec<String>) {
+    pub fn merged(self) -> (Scan, PolicyFile, Vec<Error>) {
         let mut all = Scan::default();
         for input in self.inputs {
             let mut scan = input.scan;
@@ -125,7 +126,7 @@ pub fn gather(
     config: Option<&Path>,
     cwd: &Path,
     sweeping: Sweep,
-) -> Result<Gathering, String> {
+) -> Result<Gathering, Error> {
     let from_stdin = reads_stdin(paths);
     let mut tree: Vec<PathBuf> = paths
         .iter()
@@ -141,7 +142,7 @@ pub fn gather(
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
         let exclude = |path: &Path| policy.excludes_walked(cwd, path);
-        let scan = engine::scan_paths(&roots, cwd, &exclude, sweeping);
+        let scan = scan::scan_paths(&roots, cwd, &exclude, sweeping);
         inputs.push(Gathered {
             repository: None,
             scan,
@@ -165,7 +166,7 @@ pub fn gather(
     let mut failed = Vec::new();
     for (repository, scanned) in repositories
         .iter()
-        .zip(repos::scan_all(&repositories, !named))
+        .zip(judge_repos::scan_all(&repositories, !named))
     {
         match scanned {
             Ok(scanned) => inputs.push(Gathered {
@@ -181,4 +182,26 @@ pub fn gather(
         policy,
         failed,
     })
+}
+
+/// The paths to walk: those given, or the current directory. Each must exist.
+pub fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, Error> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    };
+    for path in &paths {
+        // A FIFO or device named here would otherwise be passed over without a word.
+        let metadata = std::fs::metadata(cwd.join(path))
+            .map_err(|_| format!("{}: no such file or directory", path.display()))?;
+        if !metadata.is_file() && !metadata.is_dir() {
+            return Err(Error::new(format!(
+                "{}: is {}; rekey reads regular files and directories only",
+                path.display(),
+                crate::model::fs::kind_of(&metadata.file_type())
+            )));
+        }
+    }
+    Ok(paths)
 }

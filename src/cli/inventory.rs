@@ -1,10 +1,10 @@
 //! `rekey inventory`: which delegates hold which tokens, across working trees, streams on
 //! standard input and repositories. Exit 0 when every input was read, 2 otherwise.
 
+use super::exit::{fail, EXIT_ERROR, EXIT_OK};
 use super::inputs::{self, SourceArgs};
-use super::{fail, EXIT_ERROR, EXIT_OK};
+use crate::find::walk::Sweep;
 use crate::report::{self, inventory as inventory_report, Style};
-use crate::source::Sweep;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 

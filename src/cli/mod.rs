@@ -4,6 +4,7 @@
 //! [`Cli`] and configure the report stage once.
 
 mod check;
+mod exit;
 mod help;
 mod inputs;
 mod inventory;
@@ -11,11 +12,13 @@ mod policy_file;
 mod rotate;
 mod shell;
 
-use crate::engine;
-use crate::redact;
+use crate::error::Error;
+use crate::find::scan;
+use crate::find::walk::Sweep;
+use crate::report::redact;
 use crate::report::{self, progress, scan as scan_report, Style};
-use crate::source::Sweep;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use exit::{fail, EXIT_ERROR, EXIT_OK};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,10 +95,6 @@ enum ScanFormat {
     Json,
 }
 
-const EXIT_OK: u8 = 0;
-const EXIT_VIOLATION: u8 = 1;
-const EXIT_ERROR: u8 = 2;
-
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     if let Err(message) = refuse_tokens_in_args(&args) {
@@ -122,43 +121,43 @@ pub fn main() -> ExitCode {
         },
         quiet: cli.quiet,
     });
-    if let Err(error) = crate::interrupt::install() {
-        return ExitCode::from(fail(&format!("cannot watch for interrupts: {error}")));
+    if let Err(error) = crate::runtime::interrupt::install() {
+        return ExitCode::from(fail(format!("cannot watch for interrupts: {error}")));
     }
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(error) => {
-            return ExitCode::from(fail(&format!("cannot read the current directory: {error}")))
+            return ExitCode::from(fail(format!("cannot read the current directory: {error}")))
         }
     };
     let code = match cli.command {
         Command::Scan(args) => {
-            progress::start("scanning");
+            progress::start("scanning", cli.quiet);
             scan(args, &cwd)
         }
         Command::Rotate(args) => {
             // A token typed at the terminal must not race the spinner's line.
             if !args.reads_stdin() {
-                progress::start("rotating");
+                progress::start("rotating", cli.quiet);
             }
             rotate::run(args, &cwd)
         }
         Command::Check(args) => {
-            progress::start("checking");
+            progress::start("checking", cli.quiet);
             check::run(args, &cwd)
         }
         Command::Inventory(args) => {
-            progress::start("reading");
+            progress::start("reading", cli.quiet);
             inventory::run(args, &cwd)
         }
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),
-        Command::Completions(args) => shell::completions(args),
-        Command::Man(args) => shell::man(args),
+        Command::Completions(args) => shell::completions(args, Cli::command()),
+        Command::Man(args) => shell::man(args, Cli::command()),
     };
     progress::finish();
     // A signal that stopped a transaction ends the run like the signal would have.
-    match crate::interrupt::interrupted() {
+    match crate::runtime::interrupt::interrupted() {
         Some(signal) => ExitCode::from(128 + signal as u8),
         None => ExitCode::from(code),
     }
@@ -167,7 +166,7 @@ pub fn main() -> ExitCode {
 /// A token on the command line is kept by shell history and shown in process lists, and
 /// clap would echo it in its errors: any argument holding one is refused before clap sees
 /// it, naming the argument by position and the token by fingerprint only.
-fn refuse_tokens_in_args(args: &[OsString]) -> Result<(), String> {
+fn refuse_tokens_in_args(args: &[OsString]) -> Result<(), Error> {
     for (position, arg) in args.iter().enumerate().skip(1) {
         let text = arg.to_string_lossy();
         let found = redact::token_shapes(&text);
@@ -182,36 +181,14 @@ fn refuse_tokens_in_args(args: &[OsString]) -> Result<(), String> {
         } else {
             format!("holds a delegate token ({fingerprint})")
         };
-        return Err(format!(
+        return Err(Error::new(format!(
             "argument {position} {what}: rekey never takes a token on its command line, where shell history and process lists keep it. \
              Name a token by its fingerprint (--only {fingerprint}, rekey revoke {fingerprint}); \
              give a new token with --new-token-env, --new-token-file or --new-token-stdin. \
              Treat this token as exposed."
-        ));
+        )));
     }
     Ok(())
-}
-
-/// The paths to walk: those given, or the current directory. Each must exist.
-fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, String> {
-    let paths = if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths
-    };
-    for path in &paths {
-        // A FIFO or device named here would otherwise be passed over without a word.
-        let metadata = std::fs::metadata(cwd.join(path))
-            .map_err(|_| format!("{}: no such file or directory", path.display()))?;
-        if !metadata.is_file() && !metadata.is_dir() {
-            return Err(format!(
-                "{}: is {}; rekey reads regular files and directories only",
-                path.display(),
-                crate::source::kind_of(&metadata.file_type())
-            ));
-        }
-    }
-    Ok(paths)
 }
 
 fn scan(args: ScanArgs, cwd: &Path) -> u8 {
@@ -232,10 +209,7 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
     }
     // What those paths hold was not listed: a partial list is no answer.
     for input in &scan.over_budget {
-        report::error(&format!(
-            "{input}: {}",
-            engine::Budget::over_budget_reason()
-        ));
+        report::error(&format!("{input}: {}", scan::Budget::over_budget_reason()));
     }
     let status = if scan.errors.is_empty() && failed.is_empty() && scan.over_budget.is_empty() {
         EXIT_OK
@@ -249,13 +223,8 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
     status
 }
 
-fn report_errors(scan: &engine::Scan) {
+fn report_errors(scan: &scan::Scan) {
     for error in &scan.errors {
         report::error(&error.to_string());
     }
-}
-
-fn fail(message: &str) -> u8 {
-    report::error(message);
-    EXIT_ERROR
 }

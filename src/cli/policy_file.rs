@@ -1,14 +1,16 @@
 //! `rekey init` and `rekey revoke`: the commands that write the policy file. Both edit it
 //! through `policy`, which keeps the user's comments and layout.
 
-use super::{fail, roots, EXIT_OK};
-use crate::apply;
-use crate::engine;
-use crate::policy;
-use crate::policy::PolicyFile;
+use super::exit::{fail, EXIT_OK};
+use super::inputs::roots;
+use crate::error::Error;
+use crate::find::scan;
+use crate::find::walk::Sweep;
+use crate::judge::policy;
+use crate::judge::policy::PolicyFile;
+use crate::model::token::Fingerprint;
 use crate::report::{self, scan::plural};
-use crate::source::Sweep;
-use crate::token::Fingerprint;
+use crate::rotate::apply;
 use clap::Args;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,9 +39,9 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
         args.config
             .unwrap_or_else(|| PathBuf::from(policy::FILE_NAME)),
     );
-    let display = crate::source::display_path(&path, cwd);
+    let display = crate::model::fs::display_path(&path, cwd);
     if std::fs::symlink_metadata(&path).is_ok() {
-        return fail(&format!(
+        return fail(format!(
             "{display} already exists; rekey init never overwrites it (edit it, or use rekey revoke)"
         ));
     }
@@ -47,7 +49,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let scan = engine::scan_paths(&roots, cwd, &|_| false, Sweep::Off);
+    let scan = scan::scan_paths(&roots, cwd, &|_| false, Sweep::Off);
     for error in &scan.errors {
         report::note(&format!("{error} (its tokens are not listed)"));
     }
@@ -67,7 +69,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
             file.sync_all()
         });
     if let Err(error) = written {
-        return fail(&format!("{display}: cannot write: {error}"));
+        return fail(format!("{display}: cannot write: {error}"));
     }
     let mut out = format!(
         "Wrote {display}: [tokens] current lists {}.\n",
@@ -86,7 +88,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         match Fingerprint::parse(text) {
             Some(fingerprint) => revoked.push(fingerprint),
             None => {
-                return fail(&format!(
+                return fail(format!(
                     "{text}: not a fingerprint; give them as `rekey scan` prints them: sha256: and 16 hex digits"
                 ))
             }
@@ -97,7 +99,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         Err(message) => return fail(&message),
     };
     let (Some(path), Some(policy)) = (&file.path, &file.policy) else {
-        return fail(&format!("{}; create one with rekey init", file.display));
+        return fail(format!("{}; create one with rekey init", file.display));
     };
     for fingerprint in &revoked {
         if policy.revoked.contains(fingerprint) {
@@ -131,7 +133,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
             original: text.as_bytes(),
             bytes: updated.as_bytes(),
         };
-        apply::apply(&[target], apply::Options::default()).map_err(|e| e.to_string())
+        apply::apply(&[target], apply::Options::default()).map_err(|e| Error::new(e.to_string()))
     });
     if let Err(message) = updated {
         return fail(&message);

@@ -2,17 +2,19 @@
 //! environment, a file or stdin; the mode, chosen once), hands it to the library's
 //! `rotation` stage and prints its outcome. Nothing here scans, plans or writes.
 
+use super::exit::{fail, EXIT_ERROR, EXIT_OK};
+use super::inputs::roots;
 use super::inputs::RepoArgs;
-use super::{fail, roots, EXIT_ERROR, EXIT_OK};
-use crate::apply;
-use crate::plan::RotateOptions;
-use crate::policy::PolicyFile;
+use crate::error::Error;
+use crate::judge::policy::PolicyFile;
+use crate::model::token::{Fingerprint, NewToken};
 use crate::report::rotate::{self as rotate_report, Secrets};
 use crate::report::rotate_repos::{self as repos_report, View};
-use crate::report::{self, Reveal, Style};
-use crate::rotation::{self, Mode, Request};
-use crate::rotation_repos::{self, Outcome};
-use crate::token::{Fingerprint, NewToken};
+use crate::report::{self, redact, Reveal, Style};
+use crate::rotate::apply;
+use crate::rotate::many::{self, Outcome};
+use crate::rotate::plan::RotateOptions;
+use crate::rotate::rotation::{self, Mode, Request};
 use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -106,13 +108,13 @@ pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
     result.unwrap_or_else(|message| fail(&message))
 }
 
-fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
+fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
     if args.config.is_some() {
-        return Err("--config names the policy of a --repo/--repos run; a rotation here uses the .rekey.toml found upwards (or REKEY_CONFIG), and --commit the one in the base commit".to_owned());
+        return Err(Error::new("--config names the policy of a --repo/--repos run; a rotation here uses the .rekey.toml found upwards (or REKEY_CONFIG), and --commit the one in the base commit".to_owned()));
     }
     let mode = mode(&args);
     if args.paths.iter().any(|p| p.as_os_str() == "-") {
-        return Err("-: rotate never rewrites a stream; rotate the files it was deployed from, then redeploy (`rekey inventory -` says which delegates hold the token)".to_owned());
+        return Err(Error::new("-: rotate never rewrites a stream; rotate the files it was deployed from, then redeploy (`rekey inventory -` says which delegates hold the token)".to_owned()));
     }
     let request = Request {
         new: read_new_token(&args)?,
@@ -138,8 +140,8 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
         ));
     }
     if args.format == RotateFormat::Text {
-        for note in &rotation.plan.notes {
-            report::note(note);
+        for note in rotate_report::notes(&rotation) {
+            report::note(&note);
         }
     }
     Ok(())
@@ -147,17 +149,19 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), String> {
 
 /// `--repo`/`--repos`: each repository's base commit rotated on a branch of its own (a dry
 /// run without --commit), in parallel. Exit 2 when any repository failed.
-fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, String> {
+fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     if !args.paths.is_empty() {
-        return Err("--repo/--repos rotate each repository whole; drop the paths (or rotate one repository's paths with --commit from inside it)".to_owned());
+        return Err(Error::new("--repo/--repos rotate each repository whole; drop the paths (or rotate one repository's paths with --commit from inside it)".to_owned()));
     }
     if args.write {
-        return Err("--repo/--repos read each repository's commits, not a working tree: use --commit (a new branch in each repository) instead of --write".to_owned());
+        return Err(Error::new("--repo/--repos read each repository's commits, not a working tree: use --commit (a new branch in each repository) instead of --write".to_owned()));
     }
     let mode = mode(&args);
     let repositories = args.repositories.named(cwd)?;
     if repositories.is_empty() {
-        return Err("--repos names no repository: list one path per line".to_owned());
+        return Err(Error::new(
+            "--repos names no repository: list one path per line".to_owned(),
+        ));
     }
     let named = PolicyFile::named(cwd, args.config.as_deref())?;
     let request = Request {
@@ -174,7 +178,7 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, String> {
         (RotateFormat::Text, false) => View::Diff,
     };
     let style = Style::for_stdout();
-    let rotations = rotation_repos::rotate_all(
+    let rotations = many::rotate_all(
         &request,
         &repositories,
         named.as_ref(),
@@ -208,6 +212,7 @@ fn mode(args: &RotateArgs) -> Mode {
             branch: args.branch.clone(),
             base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
             message: args.message.clone(),
+            words: rotate_report::commit_message,
         }
     } else if args.write {
         Mode::Write(apply::Options { force: args.force })
@@ -235,7 +240,7 @@ fn reveal(secrets: Secrets) -> Reveal {
     }
 }
 
-fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, String> {
+fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, Error> {
     let only = args
         .only
         .iter()
@@ -254,7 +259,7 @@ fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, String> {
     })
 }
 
-fn read_new_token(args: &RotateArgs) -> Result<NewToken, String> {
+fn read_new_token(args: &RotateArgs) -> Result<NewToken, Error> {
     let (raw, origin) = if let Some(name) = &args.new_token_env {
         let value = std::env::var(name).map_err(|_| {
             format!(
@@ -276,5 +281,8 @@ fn read_new_token(args: &RotateArgs) -> Result<NewToken, String> {
             .map_err(|e| format!("--new-token-stdin: cannot read standard input: {e}"))?;
         (value, "standard input".to_owned())
     };
-    NewToken::parse(&raw).map_err(|error| format!("new token from {origin}: {error}"))
+    let new = NewToken::parse(&raw).map_err(|error| format!("new token from {origin}: {error}"))?;
+    // The new token enters the run here: from now on every output masks it.
+    redact::remember(&raw);
+    Ok(new)
 }

@@ -1,9 +1,9 @@
 //! `rekey completions` and `rekey man`: shell completion scripts and manual pages, generated
 //! from the same clap definitions that parse the command line, so they never drift from it.
 
-use super::{fail, Cli, EXIT_OK};
+use super::exit::{fail, EXIT_OK};
 use crate::report;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use std::path::PathBuf;
 
@@ -22,16 +22,17 @@ pub struct ManArgs {
     out_dir: Option<PathBuf>,
 }
 
-pub fn completions(args: CompletionsArgs) -> u8 {
+/// `command`: the whole command line's definition.
+pub fn completions(args: CompletionsArgs, mut command: clap::Command) -> u8 {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "rekey", &mut script);
+    clap_complete::generate(args.shell, &mut command, "rekey", &mut script);
     // Generated scripts are ASCII; lossless in practice, and printing goes through report.
     report::to_stdout(&String::from_utf8_lossy(&script));
     EXIT_OK
 }
 
-pub fn man(args: ManArgs) -> u8 {
-    let mut command = Cli::command().disable_help_subcommand(true);
+pub fn man(args: ManArgs, command: clap::Command) -> u8 {
+    let mut command = command.disable_help_subcommand(true);
     command.build();
     match args.out_dir {
         Some(dir) => {
@@ -40,7 +41,7 @@ pub fn man(args: ManArgs) -> u8 {
             for page in pages {
                 let name = format!("{}.1", page.get_display_name().unwrap_or(page.get_name()));
                 if let Err(error) = std::fs::write(dir.join(&name), render(page)) {
-                    return fail(&format!(
+                    return fail(format!(
                         "--out-dir {}: cannot write {name}: {error}",
                         dir.display()
                     ));

@@ -5,10 +5,10 @@
 
 use super::scan::plural;
 use super::{Streamed, Style};
-use crate::check::Finding;
-use crate::policy::{Level, Rule};
-use crate::redact;
-use crate::token::Fingerprint;
+use crate::judge::check::Finding;
+use crate::judge::policy::{Level, Rule};
+use crate::model::token::Fingerprint;
+use crate::report::redact;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -6,9 +6,9 @@
 
 use super::scan::plural;
 use super::{Streamed, Style};
-use crate::inventory::{Delegate, Inventory, TokenState};
-use crate::redact;
-use crate::token::Fingerprint;
+use crate::judge::inventory::{Delegate, Inventory, TokenState};
+use crate::model::token::Fingerprint;
+use crate::report::redact;
 use serde::Serialize;
 use std::collections::BTreeSet;
 

@@ -10,12 +10,12 @@
 pub mod check;
 pub mod inventory;
 pub mod progress;
+pub mod redact;
 pub mod rotate;
 pub mod rotate_repos;
 pub mod scan;
 
-use crate::engine::FileError;
-use crate::redact;
+use crate::find::scan::FileError;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
@@ -300,10 +300,10 @@ pub fn to_stderr(text: &str) {
 
 /// An error line for people: `rekey: error: path:line:col: message`.
 /// One `error:` line per line of `message`.
-pub fn error(message: &str) {
+pub fn error(message: &(impl std::fmt::Display + ?Sized)) {
     let style = Style::for_stderr();
     let mut out = String::new();
-    for line in message.lines() {
+    for line in message.to_string().lines() {
         out.push_str(&format!("{} {line}\n", style.red("error:")));
     }
     to_stderr(&out);

@@ -24,10 +24,11 @@ pub fn wanted(stderr_is_terminal: bool, ci: bool, quiet: bool) -> bool {
     stderr_is_terminal && !ci && !quiet
 }
 
-/// Starts the spinner for `label` (e.g. "scanning") when this run may show one.
-pub fn start(label: &'static str) {
+/// Starts the spinner for `label` (e.g. "scanning") when this run may show one (`quiet`:
+/// `--quiet` was given).
+pub fn start(label: &'static str, quiet: bool) {
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-    if !wanted(std::io::stderr().is_terminal(), ci, super::output().quiet) {
+    if !wanted(std::io::stderr().is_terminal(), ci, quiet) {
         return;
     }
     let spinner = Spinner::spawn(label, std::io::stderr(), DELAY, TICK);

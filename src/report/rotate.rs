@@ -5,12 +5,12 @@
 
 use super::scan::plural;
 use super::{Streamed, Style};
-use crate::edit::{self, Edit, Text};
-use crate::plan::{Change, FilePlan, Plan, ValueChange};
-use crate::redact;
-use crate::rotation::{Applied, Rotation, Status};
-use crate::sweep::Stray;
-use crate::token::Fingerprint;
+use crate::find::sweep::Stray;
+use crate::model::edit::{self, Edit, Text};
+use crate::model::token::Fingerprint;
+use crate::report::redact;
+use crate::rotate::plan::{Change, FilePlan, Plan, ValueChange};
+use crate::rotate::rotation::{Applied, Rotation, Status};
 use serde::Serialize;
 use similar::TextDiff;
 use std::collections::{BTreeSet, HashSet};
@@ -404,9 +404,18 @@ pub fn after_review(rotated: &BTreeSet<Fingerprint>) -> String {
     out
 }
 
-/// The note for rotated files whose working-tree copy has edits the commit does not hold:
+/// The plan's notes, then the note for rotated files whose working-tree copy has edits the
+/// commit does not hold.
+pub fn notes(rotation: &Rotation) -> Vec<String> {
+    let mut notes = rotation.plan.notes.clone();
+    if !rotation.uncommitted.is_empty() {
+        notes.push(uncommitted_note(&rotation.uncommitted));
+    }
+    notes
+}
+
 /// `--commit` rotates the base commit's version, never the working tree's.
-pub fn uncommitted_note(paths: &[String]) -> String {
+fn uncommitted_note(paths: &[String]) -> String {
     let has = if paths.len() == 1 { "has" } else { "have" };
     format!(
         "{} {has} uncommitted edits that the commit does not include (it rotates the committed version): {}; commit them first and rerun, or carry them onto the new branch",
@@ -576,7 +585,7 @@ fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> 
         old: plan.rotated.iter().cloned().collect(),
         new: plan.new.clone(),
         files,
-        notes: plan.notes.iter().map(|n| redact::mask(n)).collect(),
+        notes: notes(rotation).iter().map(|n| redact::mask(n)).collect(),
         commit: match &rotation.applied {
             Applied::Committed { branch, id } => Some(CommitRecord {
                 branch: branch.clone(),

@@ -6,11 +6,12 @@
 
 use super::rotate::{self as rotate_report, RotateReport, Secrets};
 use super::Style;
-use crate::redact;
-use crate::rotation::{Prepared, Rotation, Status};
-use crate::rotation_repos::{Outcome, RepoRotation};
-use crate::source;
-use crate::token::Fingerprint;
+use crate::model::fs::display_path;
+
+use crate::model::token::Fingerprint;
+use crate::report::redact;
+use crate::rotate::many::{Outcome, RepoRotation};
+use crate::rotate::rotation::{Prepared, Rotation, Status};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -63,7 +64,10 @@ pub fn part(
         .collect();
     let notes = match view {
         View::Json => Vec::new(),
-        View::Diff | View::Stat => plan.notes.iter().map(|n| format!("{label}: {n}")).collect(),
+        View::Diff | View::Stat => rotate_report::notes(rotation)
+            .iter()
+            .map(|n| format!("{label}: {n}"))
+            .collect(),
     };
     Part {
         body,
@@ -143,7 +147,7 @@ pub fn text(
         "Next (rekey never pushes):\n  1. Push each new branch and open a pull request (merge request) from it:\n",
     );
     for (rotation, branch) in &committed {
-        let dir = source::display_path(&rotation.repository.dir, cwd);
+        let dir = display_path(&rotation.repository.dir, cwd);
         out.push_str(&format!("       git -C {dir} push origin {branch}\n"));
     }
     out.push_str(&format!(

@@ -3,10 +3,10 @@
 //! where and how to rotate it there.
 
 use super::{ErrorRecord, Streamed, Style};
-use crate::engine::{Scan, ScannedFile};
-use crate::redact;
-use crate::site::{Limit, Site};
-use crate::token::{Encoding, Fingerprint, Kind};
+use crate::find::scan::{Scan, ScannedFile};
+use crate::model::site::{Limit, Site};
+use crate::model::token::{Encoding, Fingerprint, Kind};
+use crate::report::redact;
 use serde::Serialize;
 use std::collections::BTreeSet;
 

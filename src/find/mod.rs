@@ -1,0 +1,14 @@
+//! The find stage: where bytes come from and what is in them. Takes paths (a working-tree
+//! walk with ignore rules, `walk`), a commit's tree or the index (`git`, read only),
+//! stdin (`stdin`) or many repositories (`repos`); returns a [`scan::Scan`]: every site
+//! each file's scanner (`formats`) found, and every token-shaped string the byte sweep
+//! (`sweep`) found outside them. Names only `model` and `runtime`.
+
+pub mod formats;
+pub mod git;
+pub mod ignore_rules;
+pub mod repos;
+pub mod scan;
+pub mod stdin;
+pub mod sweep;
+pub mod walk;

@@ -1,0 +1,357 @@
+//! The scan stage of the pipeline: source files in, sites and per-file errors out. Every
+//! command starts here; the same `scan_file` serves the working tree and, later, git blobs.
+//!
+//! A run holds every file that has a site, with its sites, until it ends: a rotation is one
+//! transaction, planned and verified whole before anything is written. [`Budget`] bounds
+//! what that costs, so that no input (many huge files full of sites) takes rekey past a
+//! few hundred MiB: a run past the budget judges nothing. It says so in one `unchecked-file`
+//! entry for the whole input (`check` fails, `rotate` refuses, `scan` errs) rather than in
+//! whichever files happened to be read last, so the answer never depends on timing.
+
+use crate::find::formats::Format;
+use crate::find::sweep::{self, Stray};
+use crate::find::walk::{self, Skipped, SourceFile, Sweep};
+use crate::model::fs::display_path;
+use crate::model::position::{line_col, LineIndex};
+use crate::model::secrets;
+use crate::model::site::{Site, Span};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// A file that holds at least one site, with the bytes it was scanned from.
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub display: String,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+    pub sites: Vec<Site>,
+    /// Built by the worker thread that scanned the file (every report asks for positions,
+    /// and the main thread would build them one file after another).
+    lines: OnceLock<LineIndex>,
+}
+
+impl ScannedFile {
+    pub fn new(
+        path: PathBuf,
+        display: String,
+        format: Format,
+        bytes: Vec<u8>,
+        sites: Vec<Site>,
+    ) -> Self {
+        ScannedFile {
+            path,
+            display,
+            format,
+            bytes,
+            sites,
+            lines: OnceLock::new(),
+        }
+    }
+
+    /// The 1-based line and column of a byte offset in this file.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        self.line_index().line_col(&self.bytes, offset)
+    }
+
+    fn line_index(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.bytes))
+    }
+}
+
+/// A file that holds a key name but could not be read as its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    pub display: String,
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.display, self.message),
+            None => write!(f, "{}: {}", self.display, self.message),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Scan {
+    pub files: Vec<ScannedFile>,
+    pub errors: Vec<FileError>,
+    /// Files that could hold a site but could not be judged (see `walk::Skipped`).
+    pub skipped: Vec<Skipped>,
+    /// How many files were looked at, whether or not they hold a site.
+    pub files_seen: usize,
+    /// The inputs past what a run holds (see [`Budget`]): nothing under them was judged,
+    /// and `skipped` lists each too.
+    pub over_budget: Vec<String>,
+    /// rekey's own temp files left by an interrupted run (path to open, path to show).
+    pub leftovers: Vec<(PathBuf, String)>,
+    /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
+    /// scanner reads (those inside a site are left out as each file is scanned).
+    pub strays: Vec<Stray>,
+}
+
+impl Scan {
+    pub fn sites(&self) -> impl Iterator<Item = (&ScannedFile, &Site)> {
+        self.files
+            .iter()
+            .flat_map(|file| file.sites.iter().map(move |site| (file, site)))
+    }
+}
+
+/// Scans the working tree below `roots`, passing over the files `exclude` names, and
+/// sweeping every file for token-shaped strings when `sweeping` says so.
+pub fn scan_paths(
+    roots: &[PathBuf],
+    cwd: &Path,
+    exclude: &(dyn Fn(&Path) -> bool + Sync),
+    sweeping: Sweep,
+) -> Scan {
+    let budget = Budget::default();
+    let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
+    let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
+    let shown: Vec<String> = roots.iter().map(|root| display_path(root, cwd)).collect();
+    let walked = walk::walk(
+        roots,
+        cwd,
+        exclude,
+        &scan,
+        &keep,
+        sweeping,
+        |outcome| match outcome {
+            Ok(Some(file)) => &file.display,
+            Ok(None) => "",
+            Err(error) => &error.display,
+        },
+    );
+    let mut scan = Scan::collect(walked.files, walked.skipped);
+    scan.files_seen = walked.seen;
+    scan.leftovers = walked.leftovers;
+    scan.strays = walked.strays;
+    budget.settle(&mut scan, &shown.join(", "));
+    scan
+}
+
+impl Scan {
+    /// Gathers per-file outcomes (in the order given) and skips into one scan.
+    pub fn collect(
+        outcomes: Vec<Result<Option<ScannedFile>, FileError>>,
+        skipped: Vec<Skipped>,
+    ) -> Scan {
+        let mut scan = Scan::default();
+        for outcome in outcomes {
+            match outcome {
+                Ok(Some(file)) => scan.files.push(file),
+                Ok(None) => {}
+                Err(error) => scan.errors.push(error),
+            }
+        }
+        scan.skipped = skipped;
+        scan
+    }
+}
+
+/// A file's site value spans, for telling whether a span overlaps one in a binary search
+/// however many sites the file holds.
+struct SiteSpans {
+    /// Start of each span, sorted.
+    starts: Vec<usize>,
+    /// The furthest end among the spans up to each index.
+    furthest_end: Vec<usize>,
+}
+
+impl SiteSpans {
+    fn new(file: &ScannedFile) -> SiteSpans {
+        let mut spans: Vec<&Span> = file.sites.iter().map(|site| &site.value_span).collect();
+        spans.sort_by_key(|span| span.start);
+        let mut furthest = 0;
+        let furthest_end = spans
+            .iter()
+            .map(|span| {
+                furthest = furthest.max(span.end);
+                furthest
+            })
+            .collect();
+        SiteSpans {
+            starts: spans.iter().map(|span| span.start).collect(),
+            furthest_end,
+        }
+    }
+
+    /// Some span starts before `span` ends and ends after it starts.
+    fn overlap(&self, span: &Span) -> bool {
+        let starting_before_end = self.starts.partition_point(|&start| start < span.end);
+        starting_before_end > 0 && self.furthest_end[starting_before_end - 1] > span.start
+    }
+}
+
+/// The memory one scan may hold: the bytes of the files with sites, their sites, and the
+/// token-shaped strings the sweep keeps for judging.
+pub struct Budget {
+    held: AtomicUsize,
+    exceeded: AtomicBool,
+    /// Files of a MiB or more are parsed one at a time: a parse tree can take ten times
+    /// the file, and there may be as many parsing threads as cores.
+    large_parse: Mutex<()>,
+}
+
+impl Budget {
+    /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or
+    /// 60,000 files with a site each, or 500,000 token-shaped strings outside sites, or a
+    /// mix. Real repositories hold far less (a 100,000-file monorepo: 13 MiB and 8,000
+    /// sites); the rest of a run (plan, verified rewrites, diffs) costs about as much again.
+    pub const LIMIT: usize = 64 << 20;
+    /// What one site costs across the run: the site, its edit and its report.
+    const SITE_COST: usize = 256;
+    /// What a file with sites costs besides its bytes and sites: its paths, line index,
+    /// plan, diff and report.
+    const FILE_COST: usize = 1024;
+    /// What one stray costs (the stray and its finding): the budget holds
+    /// [`sweep::MAX_STRAYS`] of them.
+    const STRAY_COST: usize = Self::LIMIT / sweep::MAX_STRAYS;
+    const LARGE_FILE: usize = 1 << 20;
+
+    /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
+    /// token-shaped strings the sweep found in the file: those inside its sites are dropped
+    /// here (the sites are judged as sites); [`Budget::keep_strays`] charges the rest.
+    pub fn scan_file(
+        &self,
+        file: SourceFile,
+        strays: &mut Vec<Stray>,
+    ) -> Result<Option<ScannedFile>, FileError> {
+        // Charged before parsing, one site per key name, so that a file past the budget is
+        // refused without building its parse tree.
+        let expected = file.key_names;
+        let cost = file.bytes.len() + Self::FILE_COST + expected * Self::SITE_COST;
+        if !self.charge(cost) {
+            strays.clear();
+            return Ok(None);
+        }
+        let _one_at_a_time = (file.bytes.len() >= Self::LARGE_FILE)
+            .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
+        let scanned = scan_file(file);
+        match &scanned {
+            Ok(Some(scanned)) => {
+                scanned.line_index();
+                if !strays.is_empty() {
+                    let sites = SiteSpans::new(scanned);
+                    strays.retain(|stray| !sites.overlap(&stray.span));
+                }
+                // Rarely more sites than key names (an alias, an embedded document).
+                let more = scanned.sites.len().saturating_sub(expected);
+                self.charge(more * Self::SITE_COST);
+            }
+            // Nothing is held: the charge is given back.
+            Ok(None) | Err(_) => {
+                self.held.fetch_sub(cost, Ordering::Relaxed);
+            }
+        }
+        scanned
+    }
+
+    /// Charges the strays of one file (those outside its sites); past the budget they are
+    /// dropped, and the run judges nothing (see [`Budget::settle`]).
+    pub fn keep_strays(&self, strays: &mut Vec<Stray>) {
+        if !self.charge(strays.len() * Self::STRAY_COST) {
+            strays.clear();
+        }
+    }
+
+    /// Adds `cost` to what the run holds: whether it is still within the budget. Past it,
+    /// the run is over budget for good.
+    fn charge(&self, cost: usize) -> bool {
+        let within = self.held.fetch_add(cost, Ordering::Relaxed) + cost <= Self::LIMIT;
+        if !within {
+            self.exceeded.store(true, Ordering::Relaxed);
+        }
+        within
+    }
+
+    /// Once the run is read: past the budget, what was held depends on which files the
+    /// threads read first, so none of it is judged. `input` (the paths given, as shown)
+    /// becomes one unchecked entry, and the scan is marked over budget.
+    pub fn settle(&self, scan: &mut Scan, input: &str) {
+        if !self.exceeded.load(Ordering::Relaxed) {
+            return;
+        }
+        let input = if input.is_empty() { "." } else { input };
+        scan.files.clear();
+        scan.errors.clear();
+        scan.strays.clear();
+        scan.over_budget.push(input.to_owned());
+        scan.skipped.insert(
+            0,
+            Skipped {
+                display: input.to_owned(),
+                reason: Self::over_budget_reason(),
+            },
+        );
+    }
+
+    /// Why an input past the budget was not judged.
+    pub fn over_budget_reason() -> String {
+        format!(
+            "its files with delegate-token keys and its token-shaped strings are more than the {} MiB rekey holds in one run, so nothing here was judged: give rekey fewer paths at a time, or exclude checksum lists and generated files in .rekey.toml [scan] exclude",
+            Self::LIMIT >> 20
+        )
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            held: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
+            large_parse: Mutex::new(()),
+        }
+    }
+}
+
+/// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.
+pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
+    let Ok(text) = std::str::from_utf8(&file.bytes) else {
+        if Format::detect(&file.path, "").is_none() {
+            return Ok(None);
+        }
+        return Err(FileError {
+            display: file.display,
+            position: None,
+            message: "holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8"
+                .to_owned(),
+        });
+    };
+    let Some(format) = Format::detect(&file.path, text) else {
+        return Ok(None);
+    };
+    match format.scan(text) {
+        Ok(sites) if sites.is_empty() => Ok(None),
+        Ok(mut sites) => {
+            // Held until the run ends: a file of 150,000 sites should not keep the slack
+            // of the vector's growth too.
+            sites.shrink_to_fit();
+            // Every token value read is masked in all output from here on.
+            for site in sites.iter().filter(|site| site.value.is_token()) {
+                secrets::remember(&text[site.value_span.clone()]);
+            }
+            Ok(Some(ScannedFile::new(
+                file.path,
+                file.display,
+                format,
+                file.bytes,
+                sites,
+            )))
+        }
+        Err(error) => Err(FileError {
+            position: Some(line_col(&file.bytes, error.offset)),
+            display: file.display,
+            message: format!(
+                "cannot parse this {} file: {}; fix the syntax, then run rekey again",
+                format.name().to_uppercase(),
+                error.message
+            ),
+        }),
+    }
+}

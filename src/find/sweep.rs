@@ -1,0 +1,308 @@
+//! The token sweep: every token-shaped string in a file, under a key rekey reads or not. A
+//! delegate token is 32 hex digits, or one or two base64 layers over them (43-44 and 59-60
+//! characters, padded or not, a little longer when the hex was encoded with a line break).
+//! One pass over the bytes finds the runs of hex digits and of base64 characters; only
+//! runs of those lengths are decoded.
+//!
+//! `check` judges every string found against the policy, so a revoked token pasted into a
+//! README, a Dockerfile comment or a file rekey does not parse still fails the gate; a
+//! rotation lists the copies of the old token it could not rewrite ("left behind"); and
+//! `redact` masks whatever it finds in output (by shape: a stray is never remembered by its
+//! bytes, so a tree full of checksums costs nothing to mask).
+
+use crate::model::position::LineIndex;
+use crate::model::site::Span;
+use crate::model::token::{self, Fingerprint};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The most strays one run keeps: 64 MiB of the run's memory at 128 bytes a stray (the
+/// stray and its finding). A file read in chunks stops keeping them there.
+pub const MAX_STRAYS: usize = (64 << 20) / 128;
+
+/// A token-shaped string outside every site of its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stray {
+    /// Shared by the strays of one file: a checksum list can hold 100,000.
+    pub display: Arc<str>,
+    pub span: Span,
+    pub line: usize,
+    pub column: usize,
+    pub fingerprint: Fingerprint,
+}
+
+const HEX: u8 = 1;
+const BASE64: u8 = 2;
+
+/// The character classes of every byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let mut class = 0;
+        if b.is_ascii_hexdigit() {
+            class |= HEX;
+        }
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' {
+            class |= BASE64;
+        }
+        table[byte] = class;
+        byte += 1;
+    }
+    table
+};
+
+/// The shortest run of base64 characters a token can be: 32 hex digits.
+const SHORTEST: usize = 32;
+
+/// Whether a token-shaped string can end just before `byte`: it is neither a base64
+/// character nor padding. A file read in chunks is swept up to such a byte.
+pub fn ends_a_run(byte: u8) -> bool {
+    CLASS[byte as usize] & BASE64 == 0 && byte != b'='
+}
+
+/// Line and column (1-based, in characters, as [`LineIndex`] counts them) of offsets met in
+/// increasing order while a file streams past: for files too large to index whole.
+#[derive(Default)]
+pub struct StreamPosition {
+    /// The absolute offset counted up to, and the 0-based line and column there.
+    at: usize,
+    line: usize,
+    column: usize,
+}
+
+impl StreamPosition {
+    /// Counts `chunk` (which starts at absolute offset `base`) up to absolute offset `to`.
+    pub fn advance(&mut self, chunk: &[u8], base: usize, to: usize) {
+        if to <= self.at {
+            return;
+        }
+        for (at, &byte) in chunk[self.at - base..to - base].iter().enumerate() {
+            let absolute = self.at + at;
+            if byte == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            } else if absolute == 0 && chunk.starts_with(b"\xEF\xBB\xBF") {
+                // A BOM is not a character of the first line.
+            } else if (byte & 0xC0) != 0x80 {
+                self.column += 1;
+            }
+        }
+        self.at = to;
+    }
+
+    pub fn line_col(&self) -> (usize, usize) {
+        (self.line + 1, self.column + 1)
+    }
+}
+
+/// Where token-shaped strings that decode as delegate tokens stand in `bytes`, in order
+/// and not overlapping, with their fingerprints.
+///
+/// Every token is a run of at least 32 base64-class characters (hex digits are among
+/// them), and any such run covers one of the bytes at 31, 63, 95, …: only those bytes are
+/// looked at until one falls inside a run, so ordinary text costs one byte in 32.
+pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
+    let is_base64 = |b: u8| CLASS[b as usize] & BASE64 != 0;
+    let mut found: Vec<(Range<usize>, Fingerprint)> = Vec::new();
+    let mut probe = SHORTEST - 1;
+    while probe < bytes.len() {
+        if !is_base64(bytes[probe]) {
+            probe += SHORTEST;
+            continue;
+        }
+        let mut start = probe;
+        while start > 0 && is_base64(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < bytes.len() && is_base64(bytes[end]) {
+            end += 1;
+        }
+        if end - start >= SHORTEST {
+            run_tokens(bytes, start..end, &mut found);
+        }
+        // The next run starts after `end`; one of at least 32 characters covers this probe.
+        probe = end + SHORTEST;
+    }
+    // Longest first at each start; a span inside one already taken is dropped.
+    found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
+    let mut kept: Vec<(Range<usize>, Fingerprint)> = Vec::with_capacity(found.len());
+    for (span, fingerprint) in found {
+        if kept.last().map_or(true, |(last, _)| span.start >= last.end) {
+            kept.push((span, fingerprint));
+        }
+    }
+    kept
+}
+
+/// The tokens in one maximal run of base64 characters: each run of exactly 32 hex digits
+/// inside it, and the run itself (with any `=` padding after it), or the run without the
+/// `+` and `/` at its ends, when it decodes as one.
+fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fingerprint)>) {
+    let mut hex_start = run.start;
+    for at in run.clone().chain(std::iter::once(run.end)) {
+        if at == run.end || CLASS[bytes[at] as usize] & HEX == 0 {
+            if at - hex_start == 32 {
+                found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
+            }
+            hex_start = at + 1;
+        }
+    }
+    let mut padded = run.end;
+    while padded < bytes.len() && padded - run.end < 2 && bytes[padded] == b'=' {
+        padded += 1;
+    }
+    // `+` and `/` are base64 characters, so a word glued to one (a diff's `+` line, a
+    // path's `/`) makes a longer run: the word is also tried without them.
+    let slash_or_plus = |b: &u8| matches!(b, b'+' | b'/');
+    let start = run.start
+        + bytes[run.clone()]
+            .iter()
+            .take_while(|b| slash_or_plus(b))
+            .count();
+    let stop = run.end
+        - bytes[start..run.end]
+            .iter()
+            .rev()
+            .take_while(|b| slash_or_plus(b))
+            .count();
+    let words = [
+        run.start..run.end,
+        start..run.end,
+        run.start..stop,
+        start..stop,
+    ];
+    for (tried, word) in words.iter().enumerate() {
+        if !(40..=64).contains(&word.len()) || words[..tried].contains(word) {
+            continue;
+        }
+        if let Some(fingerprint) = base64_fingerprint(&bytes[word.clone()]) {
+            let end = if word.end == run.end {
+                padded
+            } else {
+                word.end
+            };
+            found.push((word.start..end, fingerprint));
+            break;
+        }
+    }
+}
+
+fn hex_fingerprint(hex: &[u8]) -> Fingerprint {
+    let canonical = String::from_utf8_lossy(hex).to_ascii_lowercase();
+    Fingerprint::of_canonical(&canonical)
+}
+
+/// The token a base64 word decodes to, padded or not.
+///
+/// Most words tried are not tokens (a tree's sha1 and sha256 checksums are runs of this
+/// length), so this only decodes: `token::classify` would also fingerprint what is not a
+/// token, as an `other` literal, which costs a SHA-256 per word.
+fn base64_fingerprint(word: &[u8]) -> Option<Fingerprint> {
+    let word = std::str::from_utf8(word).ok()?;
+    // Canonical base64 is a multiple of 4 characters long: only one padding can fit.
+    let padding = match word.len() % 4 {
+        0 => "",
+        3 => "=",
+        2 => "==",
+        _ => return None,
+    };
+    let (_, canonical) = token::decode_token(&format!("{word}{padding}"))?;
+    Some(Fingerprint::of_canonical(&canonical))
+}
+
+/// Where the token-shaped strings [`find`] found in a file stand, as strays; the engine
+/// leaves out those at a site of the file (see `scan::Budget::scan_file`).
+pub fn located(display: &str, bytes: &[u8], found: Vec<(Range<usize>, Fingerprint)>) -> Vec<Stray> {
+    // One line index for all of a file's strays: a file can hold thousands.
+    let lines = (!found.is_empty()).then(|| LineIndex::new(bytes));
+    let display: Arc<str> = display.into();
+    found
+        .into_iter()
+        .map(|(span, fingerprint)| {
+            let (line, column) = lines
+                .as_ref()
+                .map_or((1, 1), |lines| lines.line_col(bytes, span.start));
+            Stray {
+                display: display.clone(),
+                span,
+                line,
+                column,
+                fingerprint,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef";
+    const FINGERPRINT: &str = "sha256:3eb1bd439947eb76";
+
+    fn found(text: &str) -> Vec<(&str, String)> {
+        find(text.as_bytes())
+            .into_iter()
+            .map(|(span, f)| (&text[span], f.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_form_is_found_wherever_it_stands() {
+        let ui = STANDARD.encode(HEX);
+        let twice = STANDARD.encode(&ui);
+        let with_newline = STANDARD.encode(format!("{HEX}\n"));
+        let unpadded = ui.trim_end_matches('=');
+        let upper = HEX.to_ascii_uppercase();
+        let text = format!(
+            "# {HEX}\nx=\"--token={ui}\"\n{twice} {with_newline}\nkey:{unpadded}\n{upper}\n"
+        );
+        let hits = found(&text);
+        let forms: Vec<&str> = hits.iter().map(|(form, _)| *form).collect();
+        assert_eq!(forms, [HEX, &ui, &twice, &with_newline, unpadded, &upper]);
+        assert!(hits.iter().all(|(_, f)| f == FINGERPRINT));
+    }
+
+    #[test]
+    fn tokens_are_found_at_every_offset_and_length_of_padding() {
+        // The probes fall every 32 bytes: a token must be found wherever it starts.
+        for lead in 0..70 {
+            let text = format!("{}{HEX}.", " ".repeat(lead));
+            assert_eq!(found(&text).len(), 1, "lead {lead}");
+            let text = format!("{}x={}\n", "ab ".repeat(lead), STANDARD.encode(HEX));
+            assert_eq!(found(&text).len(), 1, "lead {lead}");
+        }
+        assert_eq!(found(HEX).len(), 1);
+    }
+
+    #[test]
+    fn near_misses_are_not_tokens() {
+        for text in [
+            // 31 and 33 hex digits, a 40-digit commit id, a longer base64 blob.
+            &HEX[1..],
+            &format!("{HEX}a"),
+            "0123456789abcdef0123456789abcdef01234567",
+            &STANDARD.encode(format!("{HEX}{HEX}")),
+            "sha256:3eb1bd439947eb76",
+        ] {
+            assert!(found(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn strays_carry_their_positions() {
+        let text = format!("delegateToken: {HEX} # was {HEX}\n");
+        let strays = located("values.yaml", text.as_bytes(), find(text.as_bytes()));
+        let positions: Vec<(Range<usize>, usize, usize)> = strays
+            .iter()
+            .map(|s| (s.span.clone(), s.line, s.column))
+            .collect();
+        assert_eq!(positions, [(15..47, 1, 16), (54..86, 1, 55)]);
+        assert!(strays.iter().all(|s| s.fingerprint.as_str() == FINGERPRINT));
+    }
+}

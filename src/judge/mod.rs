@@ -1,0 +1,11 @@
+//! The judge stage: what a scan means under a policy. Takes a [`crate::find::scan::Scan`]
+//! and a [`policy::Policy`] (`.rekey.toml`, its `extends`, its discovery); returns
+//! findings by rule (`check`), the delegates each site configures (`inventory`), and which
+//! legacy keys a rotation may rename (`migration`). Names only `find`, `model` and
+//! `runtime`.
+
+pub mod check;
+pub mod inventory;
+pub mod migration;
+pub mod policy;
+pub mod repos;

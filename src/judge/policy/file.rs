@@ -1,0 +1,238 @@
+//! The policy file's format: the rules and their levels, the token lists, the excludes,
+//! parsed from TOML with errors that name the line; and reading a policy file safely.
+
+use crate::error::Error;
+use crate::model::fs::{read_regular, ReadError};
+use crate::model::position::line_col;
+use crate::model::token::Fingerprint;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use toml_edit::{DocumentMut, Item};
+
+pub const FILE_NAME: &str = ".rekey.toml";
+
+/// The stable rule ids `check` reports under; SARIF and JSON consumers key on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    RevokedToken,
+    StaleToken,
+    LegacyKey,
+    MalformedToken,
+    Unparseable,
+    /// A file that could hold a site but was not judged (too large, unreadable, binary or
+    /// UTF-16 beside a key name, not UTF-8), or a temp file an interrupted rotation left.
+    UncheckedFile,
+    /// A delegate token kept in an external store or encrypted (ExternalSecret, ECS
+    /// `secrets`, Vault agent, SOPS, SealedSecret): rekey can neither judge nor rotate it.
+    ExternalToken,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 7] = [
+        Rule::RevokedToken,
+        Rule::StaleToken,
+        Rule::LegacyKey,
+        Rule::MalformedToken,
+        Rule::Unparseable,
+        Rule::UncheckedFile,
+        Rule::ExternalToken,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::RevokedToken => "revoked-token",
+            Rule::StaleToken => "stale-token",
+            Rule::LegacyKey => "legacy-key",
+            Rule::MalformedToken => "malformed-token",
+            Rule::Unparseable => "unparseable",
+            Rule::UncheckedFile => "unchecked-file",
+            Rule::ExternalToken => "external-token",
+        }
+    }
+
+    pub fn default_level(self) -> Level {
+        match self {
+            Rule::MalformedToken => Level::Warning,
+            // Keeping the token out of git is good practice, not a violation: the note lists
+            // the copies a rotation must reach by hand without failing CI.
+            Rule::ExternalToken => Level::Note,
+            _ => Level::Error,
+        }
+    }
+
+    fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|rule| rule.id() == id)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Note,
+    Off,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+            Level::Off => "off",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Level> {
+        [Level::Error, Level::Warning, Level::Note, Level::Off]
+            .into_iter()
+            .find(|level| level.name() == text)
+    }
+}
+
+/// A parsed policy. The default (no file) has no token lists and default levels.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    pub current: BTreeSet<Fingerprint>,
+    pub revoked: BTreeSet<Fingerprint>,
+    pub(super) levels: BTreeMap<Rule, Level>,
+    pub(super) excludes: Option<GlobSet>,
+    pub(super) exclude_patterns: Vec<String>,
+    /// For each fingerprint listed by a file this one extends: that file.
+    pub listed_in: BTreeMap<Fingerprint, String>,
+}
+
+impl Policy {
+    pub fn level(&self, rule: Rule) -> Level {
+        self.levels
+            .get(&rule)
+            .copied()
+            .unwrap_or(rule.default_level())
+    }
+
+    /// Whether `path` (relative to the policy's directory, with `/`) is excluded.
+    pub fn excludes(&self, path: &str) -> bool {
+        self.excludes.as_ref().is_some_and(|set| set.is_match(path))
+    }
+
+    /// Parses the text of a policy file; `display` names it in errors.
+    pub fn parse(text: &str, display: &str) -> Result<Policy, Error> {
+        // The read-only `Document` keeps spans, for errors that name a line.
+        let document = toml_edit::Document::parse(text.to_owned())
+            .map_err(|error| toml_error(text, display, &error))?;
+        let error = |message: String| format!("{display}: {message}");
+        let mut policy = Policy::default();
+        if let Some(tokens) = document.get("tokens") {
+            let tokens = tokens
+                .as_table_like()
+                .ok_or_else(|| error("[tokens] must be a table".to_owned()))?;
+            for (name, list) in [
+                ("current", &mut policy.current),
+                ("revoked", &mut policy.revoked),
+            ] {
+                if let Some(item) = tokens.get(name) {
+                    *list = fingerprints(item, text, display, name)?;
+                }
+            }
+        }
+        if let Some(rules) = document.get("rules").and_then(Item::as_table_like) {
+            for (id, item) in rules.iter() {
+                let at = located(text, display, item);
+                let rule = Rule::from_id(id).ok_or_else(|| {
+                    format!(
+                        "{at}: unknown rule {id}; rules are {}",
+                        Rule::ALL.map(Rule::id).join(", ")
+                    )
+                })?;
+                let level = item.as_str().and_then(Level::parse).ok_or_else(|| {
+                    format!("{at}: rule {id} takes \"error\", \"warning\", \"note\" or \"off\"")
+                })?;
+                policy.levels.insert(rule, level);
+            }
+        }
+        if let Some(item) = document.get("scan").and_then(|scan| scan.get("exclude")) {
+            let at = located(text, display, item);
+            let patterns = item
+                .as_array()
+                .ok_or_else(|| format!("{at}: [scan] exclude must be an array of glob patterns"))?;
+            let mut builder = GlobSetBuilder::new();
+            for pattern in patterns.iter() {
+                let pattern = pattern.as_str().ok_or_else(|| {
+                    format!("{at}: [scan] exclude holds a value that is not a string")
+                })?;
+                let glob = Glob::new(pattern)
+                    .map_err(|e| format!("{at}: bad exclude pattern {pattern:?}: {e}"))?;
+                builder.add(glob);
+                policy.exclude_patterns.push(pattern.to_owned());
+            }
+            let set = builder
+                .build()
+                .map_err(|e| format!("{at}: bad exclude patterns: {e}"))?;
+            policy.excludes = Some(set);
+        }
+        Ok(policy)
+    }
+}
+
+/// A policy file is small; anything larger is refused rather than read.
+const MAX_POLICY_SIZE: u64 = 1024 * 1024;
+
+/// Reads a policy file's text: a regular file only (a FIFO or device named `.rekey.toml`
+/// is refused, never opened for reading), bounded, UTF-8.
+pub fn read_text(path: &Path, display: &str) -> Result<String, Error> {
+    let bytes = read_regular(path, MAX_POLICY_SIZE).map_err(|error| match error {
+        ReadError::TooLarge(_) => format!("{display}: is over 1 MiB; a policy file is a few lines"),
+        error => format!("{display}: {error}"),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| format!("{display}: is not UTF-8"))
+        .map_err(Error::from)
+}
+
+pub(super) fn parse_document(text: &str, display: &str) -> Result<DocumentMut, Error> {
+    text.parse::<DocumentMut>()
+        .map_err(|error| toml_error(text, display, &error))
+        .map_err(Error::from)
+}
+
+pub(super) fn toml_error(text: &str, display: &str, error: &toml_edit::TomlError) -> String {
+    let (line, column) = line_col(text.as_bytes(), error.span().map_or(0, |s| s.start));
+    let message = error.message().trim();
+    format!("{display}:{line}:{column}: not valid TOML: {message}")
+}
+
+/// `path:line:column` of an item, for errors about its value.
+pub(super) fn located(text: &str, display: &str, item: &Item) -> String {
+    match item.span() {
+        Some(span) => {
+            let (line, column) = line_col(text.as_bytes(), span.start);
+            format!("{display}:{line}:{column}")
+        }
+        None => display.to_owned(),
+    }
+}
+
+fn fingerprints(
+    item: &Item,
+    text: &str,
+    display: &str,
+    name: &str,
+) -> Result<BTreeSet<Fingerprint>, Error> {
+    let at = located(text, display, item);
+    let array = item
+        .as_array()
+        .ok_or_else(|| format!("{at}: [tokens] {name} must be an array of fingerprints"))?;
+    array
+        .iter()
+        .map(|value| {
+            value.as_str().and_then(Fingerprint::parse).ok_or_else(|| {
+                let token = value.as_str().map(crate::model::token::classify);
+                Error::new(match token.as_ref().and_then(|t| t.is_token().then(|| t.fingerprint()).flatten()) {
+                    Some(fingerprint) => format!("{at}: [tokens] {name} holds a delegate token itself, not its fingerprint: write {fingerprint} instead, and treat the token as exposed (it is in this file's history)"),
+                    None => format!("{at}: [tokens] {name} holds {}, which is not a fingerprint (sha256: and 16 hex digits, as `rekey scan` prints them)", value.to_string().trim()),
+                })
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,110 @@
+//! The repository's policy file, `.rekey.toml`: which tokens are in force and which are
+//! revoked (as fingerprints, safe to commit), per-rule levels and extra excludes. Reading it
+//! and every edit rekey makes to it (`init`, `revoke`, a rotation updating `current`) go
+//! through `toml_edit`, so the user's comments and layout survive byte for byte outside the
+//! values that change.
+//!
+//! The format and its parsing are `file`'s; `extends` merges the files a policy includes;
+//! `discovery` finds the policy a command runs under; `edit` changes a policy file.
+
+mod discovery;
+mod edit;
+mod extends;
+mod file;
+
+pub use discovery::PolicyFile;
+pub use edit::{initial_text, revoke, rotate_current};
+pub use file::{read_text, Level, Policy, Rule, FILE_NAME};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::token::Fingerprint;
+    use std::collections::BTreeSet;
+
+    const A: &str = "sha256:ff25d2389ab7917a";
+    const B: &str = "sha256:261a3b41c39377c6";
+    const NEW: &str = "sha256:23e0bf16a8233d47";
+
+    fn fp(text: &str) -> Fingerprint {
+        Fingerprint::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_tokens_levels_and_excludes() {
+        let text = format!("[tokens]\ncurrent = [\"{A}\"]\nrevoked = [\"{B}\"]\n[rules]\nlegacy-key = \"warning\"\n[scan]\nexclude = [\"vendor/**\"]\n");
+        let policy = Policy::parse(&text, ".rekey.toml").unwrap();
+        assert!(policy.current.contains(&fp(A)));
+        assert!(policy.revoked.contains(&fp(B)));
+        assert_eq!(policy.level(Rule::LegacyKey), Level::Warning);
+        assert_eq!(policy.level(Rule::MalformedToken), Level::Warning);
+        assert_eq!(policy.level(Rule::StaleToken), Level::Error);
+        assert!(policy.excludes("vendor/charts/values.yaml"));
+        assert!(!policy.excludes("k8s/values.yaml"));
+    }
+
+    #[test]
+    fn malformed_files_name_the_line_and_column() {
+        let error = Policy::parse("[tokens]\ncurrent = [\"sha256:ff\"\n", ".rekey.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(".rekey.toml:2:"), "{error}");
+        let error = Policy::parse("[tokens]\ncurrent = [\"nope\"]\n", ".rekey.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(".rekey.toml:2:11: [tokens] current holds \"nope\""),
+            "{error}"
+        );
+        let error = Policy::parse("[rules]\nstale = \"error\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("p.toml:2:9: unknown rule stale"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn revoke_moves_a_token_and_keeps_comments() {
+        let text = format!("# policy\n[tokens]\ncurrent = [\n  \"{A}\", # prod\n  \"{B}\",\n]\nrevoked = [] # none yet\n");
+        let updated = revoke(&text, ".rekey.toml", &[fp(A)]).unwrap();
+        assert_eq!(
+            updated,
+            format!(
+                "# policy\n[tokens]\ncurrent = [\n  \"{B}\",\n]\nrevoked = [\"{A}\"] # none yet\n"
+            )
+        );
+        assert_eq!(revoke(&updated, ".rekey.toml", &[fp(A)]).unwrap(), updated);
+    }
+
+    #[test]
+    fn rotation_replaces_the_old_fingerprint_in_place() {
+        let text =
+            format!("[tokens]\n# in force\ncurrent = [\n  \"{A}\",  # prod\n  \"{B}\",\n]\n");
+        let rotated = BTreeSet::from([fp(A)]);
+        let updated = rotate_current(&text, ".rekey.toml", &rotated, &fp(NEW))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            updated,
+            format!("[tokens]\n# in force\ncurrent = [\n  \"{NEW}\",  # prod\n  \"{B}\",\n]\n")
+        );
+        assert_eq!(
+            rotate_current(&updated, ".rekey.toml", &rotated, &fp(NEW)).unwrap(),
+            None
+        );
+        let added = rotate_current("[tokens]\ncurrent = []\n", "p", &rotated, &fp(NEW))
+            .unwrap()
+            .unwrap();
+        assert_eq!(added, format!("[tokens]\ncurrent = [\"{NEW}\"]\n"));
+    }
+
+    #[test]
+    fn initial_text_parses_back_to_its_tokens() {
+        let current = BTreeSet::from([fp(A), fp(B)]);
+        let policy = Policy::parse(&initial_text(&current), ".rekey.toml").unwrap();
+        assert_eq!(policy.current, current);
+        assert!(policy.revoked.is_empty());
+    }
+}

@@ -1,0 +1,117 @@
+//! Reading files safely, and naming them: what every stage that opens a user's file or
+//! shows its path uses. A file is opened without following a symlink and without blocking
+//! (a FIFO never hangs rekey), checked to be regular on the open descriptor, and read no
+//! further than a limit.
+
+use std::path::Path;
+
+/// Why a path could not be read as a regular file.
+#[derive(Debug)]
+pub enum ReadError {
+    /// A FIFO, device, socket, directory or symlink: never opened for reading, so it can
+    /// neither block rekey nor feed it endless bytes.
+    NotRegular(&'static str),
+    /// Larger than the limit the caller gave.
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotRegular(what) => write!(f, "is {what}, not a regular file"),
+            ReadError::TooLarge(size) => write!(f, "is {size} bytes, over the limit"),
+            ReadError::Io(error) => write!(f, "cannot read: {error}"),
+        }
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. The file is opened without following a
+/// symlink and without blocking (a FIFO would otherwise wait forever for a writer), then
+/// checked to be a regular file on the open descriptor, and read no further than `limit`.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let file = open_without_following(path)?;
+    let metadata = file.metadata().map_err(ReadError::Io)?;
+    if !metadata.is_file() {
+        return Err(ReadError::NotRegular(kind_of(&metadata.file_type())));
+    }
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge(metadata.len()));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may grow between the stat and the read: never read past the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Opens `path` for reading without following a symlink and without blocking (a FIFO
+/// would otherwise wait forever for a writer).
+pub fn open_without_following(path: &Path) -> Result<std::fs::File, ReadError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => ReadError::NotRegular("a symlink"),
+            _ => ReadError::Io(error),
+        })
+}
+
+/// What kind of thing a non-regular file is, for messages.
+pub fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symlink"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// `path` relative to `cwd` when it lies below it, with `/` separators and no `./`.
+pub fn display_path(path: &Path, cwd: &Path) -> String {
+    let relative = path.strip_prefix(cwd).unwrap_or(path);
+    let text = relative
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/");
+    let mut trimmed = text.as_str();
+    while let Some(rest) = trimmed.strip_prefix("./") {
+        trimmed = rest;
+    }
+    trimmed.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_paths_are_relative_with_slashes() {
+        let cwd = Path::new("/repo");
+        assert_eq!(
+            display_path(Path::new("/repo/k8s/a.yaml"), cwd),
+            "k8s/a.yaml"
+        );
+        assert_eq!(display_path(Path::new("./k8s/a.yaml"), cwd), "k8s/a.yaml");
+        assert_eq!(
+            display_path(Path::new("/other/a.yaml"), cwd),
+            "/other/a.yaml"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The git write side of a `--commit` rotation: a new commit whose tree is the base tree
+//! with exactly the rotated blobs replaced, on a new branch. HEAD, the index and the
+//! working tree are never touched, so this works in bare repositories and with a detached
+//! HEAD too. Reading trees and blobs is `find::git`'s.
+
+use crate::error::Error;
+use crate::find::git::GitRepo;
+use git2::build::TreeUpdateBuilder;
+use git2::{FileMode, Oid, Repository, Signature};
+use std::path::Path;
+
+/// Refuses a branch name git would refuse, and a branch that already exists.
+pub fn can_create_branch(repo: &GitRepo, branch: &str) -> Result<(), Error> {
+    if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
+        return Err(Error::new(format!(
+            "--branch {branch}: not a valid branch name"
+        )));
+    }
+    if repo
+        .repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .is_ok()
+    {
+        return Err(Error::new(format!(
+            "branch {branch} already exists; nothing was committed: delete it or choose another name with --branch"
+        )));
+    }
+    Ok(())
+}
+
+/// Commits `files` (repository-relative path and new bytes) on top of the base commit
+/// and points a new branch `branch` at the commit. Nothing else is moved.
+pub fn commit(
+    repo: &GitRepo,
+    base: Oid,
+    branch: &str,
+    message: &str,
+    files: &[(&str, &[u8])],
+) -> Result<Oid, Error> {
+    can_create_branch(repo, branch)?;
+    let (author, committer) = identity(&repo.repo)?;
+    let base = repo
+        .repo
+        .find_commit(base)
+        .map_err(|e| format!("cannot read the base commit: {}", e.message()))?;
+    let base_tree = base
+        .tree()
+        .map_err(|e| format!("cannot read the base commit's tree: {}", e.message()))?;
+    let mut update = TreeUpdateBuilder::new();
+    for (path, bytes) in files {
+        let entry = base_tree
+            .get_path(Path::new(path))
+            .map_err(|e| format!("{path}: not in the base tree ({})", e.message()))?;
+        let mode = if entry.filemode() == 0o100755 {
+            FileMode::BlobExecutable
+        } else {
+            FileMode::Blob
+        };
+        let blob = repo
+            .repo
+            .blob(bytes)
+            .map_err(|e| format!("{path}: cannot store the rotated blob: {}", e.message()))?;
+        update.upsert(*path, blob, mode);
+    }
+    let fail = |what: &str, e: git2::Error| format!("cannot {what}: {}", e.message());
+    let tree_id = update
+        .create_updated(&repo.repo, &base_tree)
+        .map_err(|e| fail("build the new tree", e))?;
+    let tree = repo
+        .repo
+        .find_tree(tree_id)
+        .map_err(|e| fail("read the new tree", e))?;
+    let commit = repo
+        .repo
+        .commit(None, &author, &committer, message, &tree, &[&base])
+        .map_err(|e| fail("write the commit", e))?;
+    repo.repo
+        .reference(
+            &format!("refs/heads/{branch}"),
+            commit,
+            false,
+            "rekey: rotate delegate token",
+        )
+        .map_err(|e| fail(&format!("create branch {branch}"), e))?;
+    Ok(commit)
+}
+
+/// Author and committer as git itself finds them: `GIT_AUTHOR_*` / `GIT_COMMITTER_*`, then
+/// `user.name` / `user.email` from the repository, global and system config. No identity
+/// is ever invented.
+fn identity(repo: &Repository) -> Result<(Signature<'static>, Signature<'static>), Error> {
+    let config = repo.config().ok();
+    let configured = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+    let from_env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+    let person = |role: &str| -> Option<Signature<'static>> {
+        let upper = role.to_ascii_uppercase();
+        let name = from_env(&format!("GIT_{upper}_NAME")).or_else(|| configured("user.name"))?;
+        let email = from_env(&format!("GIT_{upper}_EMAIL")).or_else(|| configured("user.email"))?;
+        Signature::now(&name, &email).ok()
+    };
+    match (person("author"), person("committer")) {
+        (Some(author), Some(committer)) => Ok((author, committer)),
+        _ => Err(Error::new("no git identity to commit with: set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, or run `git config user.name …` and `git config user.email …`; nothing was committed".to_owned())),
+    }
+}

@@ -1,0 +1,429 @@
+//! The plan stage: turns the sites of a scan into edits. It decides which tokens a rotation
+//! touches (refusing to guess between several), writes the new token in each site's own
+//! encoding, fills placeholders on request and migrates legacy keys where a delegate reads
+//! them (`migration` says where), keeping `secretKeyRef.key` references in step with the
+//! Secret keys they name. Tokens that live elsewhere (external stores, encrypted values)
+//! get a note saying where and how to rotate them.
+
+use crate::find::scan::{Scan, ScannedFile};
+use crate::judge::migration::Migration;
+use crate::model::edit::Edit;
+use crate::model::keys;
+use crate::model::secrets;
+use crate::model::site::{Limit, Role, Site};
+use crate::model::token::{Encoding, Fingerprint, Kind, NewToken};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// What the user asked a rotation to do, already validated.
+#[derive(Clone, Debug, Default)]
+pub struct RotateOptions {
+    /// Rotate only these tokens; empty means "the one token the repo holds".
+    pub only: Vec<Fingerprint>,
+    /// Rotate every token found.
+    pub all: bool,
+    pub keep_legacy_keys: bool,
+    pub fill_placeholders: bool,
+}
+
+/// What a rotation does to one site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub site: usize,
+    pub value: Option<ValueChange>,
+    pub renamed_to: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueChange {
+    Rotated { encoding: Encoding },
+    Filled { encoding: Encoding },
+}
+
+impl ValueChange {
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            ValueChange::Rotated { encoding } | ValueChange::Filled { encoding } => *encoding,
+        }
+    }
+}
+
+pub struct FilePlan<'a> {
+    pub file: &'a ScannedFile,
+    pub edits: Vec<Edit>,
+    pub changes: Vec<Change>,
+}
+
+pub struct Plan<'a> {
+    pub files: Vec<FilePlan<'a>>,
+    /// The old tokens being replaced.
+    pub rotated: BTreeSet<Fingerprint>,
+    pub new: Fingerprint,
+    /// Things the user should know that do not stop the rotation.
+    pub notes: Vec<String>,
+}
+
+impl Plan<'_> {
+    pub fn count(&self, what: impl Fn(&Change) -> bool) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.changes)
+            .filter(|c| what(c))
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}", multiple_tokens_message(.0))]
+    MultipleTokens(Vec<(Fingerprint, usize)>),
+    #[error(
+        "--only {0}: no literal site holds this token; run `rekey scan` to list the fingerprints"
+    )]
+    UnknownOnly(Fingerprint),
+    #[error("{} site(s) hold the token but cannot be rewritten in place:\n{}", .0.len(), .0.join("\n"))]
+    Blocked(Vec<String>),
+}
+
+fn multiple_tokens_message(tokens: &[(Fingerprint, usize)]) -> String {
+    let mut message = format!(
+        "the literal sites hold {} different tokens; say which to rotate with --only FINGERPRINT (repeatable) or rotate them all with --all:",
+        tokens.len()
+    );
+    for (fingerprint, files) in tokens {
+        let plural = if *files == 1 { "" } else { "s" };
+        message.push_str(&format!("\n  {fingerprint}  in {files} file{plural}"));
+    }
+    message
+}
+
+/// Plans a rotation of `scan` to `new`.
+pub fn plan<'a>(
+    scan: &'a Scan,
+    new: &NewToken,
+    options: &RotateOptions,
+) -> Result<Plan<'a>, PlanError> {
+    let selected = select_tokens(scan, new.fingerprint(), options)?;
+    let mut planner = Planner {
+        migrated_secrets: migrated_secrets(scan, &selected, options),
+        selected,
+        migration: Migration::of(scan),
+        new,
+        options,
+        encoded: HashMap::new(),
+        new_label: secrets::label(new.fingerprint()).into(),
+        blocked: Vec::new(),
+        notes: Vec::new(),
+    };
+    let files = scan
+        .files
+        .iter()
+        .filter_map(|file| planner.plan_file(file))
+        .collect();
+    if !planner.blocked.is_empty() {
+        return Err(PlanError::Blocked(planner.blocked));
+    }
+    Ok(Plan {
+        files,
+        rotated: planner.selected,
+        new: new.fingerprint().clone(),
+        notes: planner.notes,
+    })
+}
+
+/// What planning one file needs from the whole scan, and what it collects.
+struct Planner<'n> {
+    selected: BTreeSet<Fingerprint>,
+    migrated_secrets: HashSet<String>,
+    migration: Migration,
+    new: &'n NewToken,
+    options: &'n RotateOptions,
+    /// The new token in each encoding written, and its label in diffs: made once, shared
+    /// by every edit.
+    encoded: HashMap<Encoding, Arc<Zeroizing<String>>>,
+    new_label: Arc<str>,
+    /// Sites that refuse the rotation: the plan fails with all of them.
+    blocked: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Planner<'_> {
+    /// The edits of one file, if it has any.
+    fn plan_file<'a>(&mut self, file: &'a ScannedFile) -> Option<FilePlan<'a>> {
+        let mut edits = Vec::new();
+        let mut changes = Vec::new();
+        for (index, site) in file.sites.iter().enumerate() {
+            let at = || {
+                let (line, column) = file.line_col(site.location);
+                format!("{}:{line}:{column}", file.display)
+            };
+            let Some((value, renamed_to)) = self.plan_site(site, &at) else {
+                continue;
+            };
+            if let Some(change) = &value {
+                let encoding = change.encoding();
+                let written = self
+                    .encoded
+                    .entry(encoding)
+                    .or_insert_with(|| Arc::new(self.new.encode(encoding)));
+                edits.push(Edit {
+                    span: site.value_span.clone(),
+                    replacement: written.clone(),
+                    shown: self.new_label.clone(),
+                });
+            }
+            if let Some(name) = renamed_to {
+                edits.push(Edit::visible(site.key_span.clone(), name));
+            }
+            if value.is_some() || renamed_to.is_some() {
+                changes.push(Change {
+                    site: index,
+                    value,
+                    renamed_to,
+                });
+            }
+        }
+        if edits.is_empty() {
+            return None;
+        }
+        // Held until the run ends, beside every other file's plan.
+        edits.shrink_to_fit();
+        changes.shrink_to_fit();
+        Some(FilePlan {
+            file,
+            edits,
+            changes,
+        })
+    }
+
+    /// What changes at one site: its value and its key's new name; `None` when nothing
+    /// about the site may be rewritten. `at` names the site for notes.
+    fn plan_site(
+        &mut self,
+        site: &Site,
+        at: &dyn Fn() -> String,
+    ) -> Option<(Option<ValueChange>, Option<&'static str>)> {
+        let options = self.options;
+        let mut value = value_change(site, &self.selected, self.new, options);
+        if let Some(note) = elsewhere_note(site, &self.migration) {
+            self.notes.push(format!("{}: {note}", at()));
+        }
+        if let (Some(change), Some(limit)) = (&value, &site.limit) {
+            match (change, limit) {
+                (ValueChange::Rotated { .. }, Limit::Refused(reason)) => {
+                    self.blocked.push(format!("  {}: {reason}", at()));
+                }
+                (ValueChange::Rotated { .. }, Limit::ReportOnly(reason)) => {
+                    self.notes
+                        .push(format!("{}: {} not rotated: {reason}", at(), site.key));
+                }
+                (ValueChange::Filled { .. }, limit) => {
+                    let reason = limit.reason();
+                    self.notes
+                        .push(format!("{}: {} not filled: {reason}", at(), site.key));
+                }
+            }
+            // A placeholder that cannot be filled still has its key migrated, so a run
+            // with --fill-placeholders renames exactly what a plain run renames.
+            if !matches!(value, Some(ValueChange::Filled { .. })) {
+                return None;
+            }
+            value = None;
+        }
+        if matches!(site.limit, Some(Limit::ReportOnly(_))) {
+            // Nothing about a report-only site is rewritten, its key included.
+            return None;
+        }
+        let renamed_to = rename_target(
+            site,
+            &self.selected,
+            &self.migration,
+            &self.migrated_secrets,
+            options,
+            &value,
+        );
+        if renamed_to.is_none() && !options.keep_legacy_keys {
+            if let Some(why) = legacy_key_kept(site, &self.migration, &self.migrated_secrets) {
+                self.notes.push(format!("{}: {why}", at()));
+            }
+        }
+        Some((value, renamed_to))
+    }
+}
+
+/// The old tokens to replace: the only one there is, or the ones `--only`/`--all` name.
+fn select_tokens(
+    scan: &Scan,
+    new: &Fingerprint,
+    options: &RotateOptions,
+) -> Result<BTreeSet<Fingerprint>, PlanError> {
+    let mut files_per_token: BTreeMap<Fingerprint, BTreeSet<&str>> = BTreeMap::new();
+    // Report-only sites (comments, Terraform state) are never rewritten, so they do not make
+    // the choice of token ambiguous.
+    let rewritable = scan
+        .sites()
+        .filter(|(_, site)| !matches!(site.limit, Some(Limit::ReportOnly(_))));
+    for (file, site) in rewritable {
+        if let (true, Some(fingerprint)) = (site.value.is_token(), site.value.fingerprint()) {
+            if fingerprint != new {
+                files_per_token
+                    .entry(fingerprint.clone())
+                    .or_default()
+                    .insert(&file.display);
+            }
+        }
+    }
+    if !options.only.is_empty() {
+        // A token that is gone while the new one is present was rotated already (by an
+        // earlier run of this same command, perhaps interrupted): not an error.
+        let holds_new = scan
+            .sites()
+            .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new));
+        for wanted in &options.only {
+            if !files_per_token.contains_key(wanted) && !holds_new {
+                return Err(PlanError::UnknownOnly(wanted.clone()));
+            }
+        }
+        return Ok(options
+            .only
+            .iter()
+            .filter(|wanted| files_per_token.contains_key(*wanted))
+            .cloned()
+            .collect());
+    }
+    if files_per_token.len() > 1 && !options.all {
+        let tokens = files_per_token
+            .into_iter()
+            .map(|(fingerprint, files)| (fingerprint, files.len()))
+            .collect();
+        return Err(PlanError::MultipleTokens(tokens));
+    }
+    Ok(files_per_token.into_keys().collect())
+}
+
+fn value_change(
+    site: &Site,
+    selected: &BTreeSet<Fingerprint>,
+    new: &NewToken,
+    options: &RotateOptions,
+) -> Option<ValueChange> {
+    match site.value.kind() {
+        Kind::Literal => {
+            let fingerprint = site.value.fingerprint()?;
+            (site.value.is_token() && selected.contains(fingerprint)).then(|| {
+                ValueChange::Rotated {
+                    encoding: site.value.encoding().unwrap_or(Encoding::Hex),
+                }
+            })
+        }
+        Kind::Placeholder | Kind::Empty if options.fill_placeholders => {
+            let encoding = match site.role {
+                Role::SecretEntry {
+                    base64_data: true, ..
+                } => Encoding::Base64,
+                _ => new.given_encoding(),
+            };
+            Some(ValueChange::Filled { encoding })
+        }
+        _ => None,
+    }
+}
+
+/// Secrets whose legacy keys this rotation renames, or an earlier one already renamed:
+/// references to them follow. A Secret that holds only the current key names counts as
+/// migrated, so that a run interrupted between the Secret and the workloads that read it
+/// completes the pair instead of leaving it split.
+fn migrated_secrets(
+    scan: &Scan,
+    selected: &BTreeSet<Fingerprint>,
+    options: &RotateOptions,
+) -> HashSet<String> {
+    if options.keep_legacy_keys {
+        return HashSet::new();
+    }
+    let secret_of = |site: &Site| match &site.role {
+        Role::SecretEntry {
+            secret: Some(name), ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    let migrating = scan
+        .sites()
+        .filter(|(_, site)| site.is_legacy() && !site.rename_conflict)
+        .filter(|(_, site)| !holds_unselected_token(site, selected))
+        .filter_map(|(_, site)| secret_of(site));
+    let still_legacy: HashSet<String> = scan
+        .sites()
+        .filter(|(_, site)| site.is_legacy())
+        .filter_map(|(_, site)| secret_of(site))
+        .collect();
+    let is_migrated_name = |key: &str| {
+        keys::ALL
+            .iter()
+            .any(|legacy| keys::current_name(legacy) == Some(key))
+    };
+    let already_migrated = scan
+        .sites()
+        .filter(|(_, site)| is_migrated_name(&site.key))
+        .filter_map(|(_, site)| secret_of(site))
+        .filter(|name| !still_legacy.contains(name));
+    migrating.chain(already_migrated).collect()
+}
+
+/// A literal token this rotation leaves alone: its key is left alone too.
+fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool {
+    site.value.is_token()
+        && site
+            .value
+            .fingerprint()
+            .is_some_and(|f| !selected.contains(f))
+}
+
+/// Why a legacy key stays as it is (a note for the user), unless it holds a token this
+/// rotation leaves alone.
+fn legacy_key_kept(
+    site: &Site,
+    migration: &Migration,
+    migrated_secrets: &HashSet<String>,
+) -> Option<String> {
+    migration.kept_because(site, migrated_secrets)
+}
+
+/// Where a token this rotation cannot reach lives and how to rotate it there. A
+/// `secretKeyRef` to a Secret among the scanned files needs no note: the Secret is rotated.
+fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
+    let elsewhere = site.elsewhere.as_ref()?;
+    if migration.rotated_with_its_secret(site) {
+        return None;
+    }
+    Some(format!(
+        "{} lives in {}; rotate it there: {}",
+        site.key, elsewhere.location, elsewhere.how_to_rotate
+    ))
+}
+
+fn rename_target(
+    site: &Site,
+    selected: &BTreeSet<Fingerprint>,
+    migration: &Migration,
+    migrated_secrets: &HashSet<String>,
+    options: &RotateOptions,
+    value: &Option<ValueChange>,
+) -> Option<&'static str> {
+    let target = site.legacy_target()?;
+    if options.keep_legacy_keys {
+        return None;
+    }
+    if value.is_none() && holds_unselected_token(site, selected) {
+        return None;
+    }
+    migration
+        .kept_because(site, migrated_secrets)
+        .is_none()
+        .then_some(target)
+}

@@ -1,0 +1,419 @@
+//! The rotation as one library stage: scan (working tree or a commit's tree) → plan →
+//! verify → apply (a transaction over the files and the policy file, or a commit on a new
+//! branch), returning a typed outcome that `report` renders. The command line only builds
+//! a [`Request`] and picks the exit status.
+//!
+//! Reruns are part of the contract: a run interrupted at any point is finished by running
+//! the same command again (files already rotated are left alone, a stale `[tokens] current`
+//! is repaired, a half-migrated Secret/`secretKeyRef` pair is completed), and a rerun after
+//! success says the token is already rotated and exits 0.
+
+use crate::error::Error;
+use crate::find::git::GitRepo;
+use crate::find::scan::{self, Scan, ScannedFile};
+use crate::find::sweep::Stray;
+use crate::find::walk::Sweep;
+use crate::judge::policy::{self, Policy, PolicyFile};
+use crate::model::token::{Fingerprint, NewToken};
+use crate::rotate::apply::{self, Target};
+use crate::rotate::plan::{self, Plan, RotateOptions};
+use crate::rotate::{commit, verify};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// How a rotation ends: one mode, chosen once.
+pub enum Mode {
+    DryRun,
+    Write(apply::Options),
+    Commit {
+        branch: Option<String>,
+        base: String,
+        /// The subject `--message` gives, if any.
+        message: Option<String>,
+        /// Words the commit message from the plan and the subject: `report` owns how
+        /// rekey speaks, and masks what it writes.
+        words: CommitMessage,
+    },
+}
+
+/// Words a commit message for a plan, given `--message`'s subject.
+pub type CommitMessage = fn(&Plan, Option<&str>) -> String;
+
+pub struct Request {
+    pub roots: Vec<PathBuf>,
+    pub cwd: PathBuf,
+    pub new: NewToken,
+    pub options: RotateOptions,
+    pub mode: Mode,
+}
+
+/// Where the files come from, with the policy that governs them.
+pub enum Input {
+    WorkingTree(PolicyFile),
+    Commit {
+        repo: GitRepo,
+        base: git2::Oid,
+        policy: Option<Policy>,
+        /// How reports name `policy`: the committed `.rekey.toml`, or the file `--config` /
+        /// `REKEY_CONFIG` named for every repository of a `--repo` run.
+        policy_display: String,
+    },
+}
+
+/// The scan a rotation plans from; the outcome borrows from it.
+pub struct Prepared {
+    pub input: Input,
+    pub scan: Scan,
+}
+
+/// What the rotation found to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Sites to rotate, fill or migrate.
+    Planned,
+    /// Nothing left to change, and the new token is in place.
+    AlreadyRotated,
+    /// No site holds a token to rotate.
+    NothingToDo,
+}
+
+/// What the rotation did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    DryRun,
+    Written,
+    Committed {
+        branch: String,
+        id: String,
+    },
+    /// `--commit` with nothing to commit.
+    NotCommitted,
+}
+
+/// The policy file's `[tokens] current` after the rotation.
+pub struct PolicyUpdate {
+    pub display: String,
+    path: PathBuf,
+    original: String,
+    pub text: String,
+}
+
+pub struct Rotation<'s> {
+    pub plan: Plan<'s>,
+    pub status: Status,
+    pub applied: Applied,
+    /// Which policy file applies, as reports name it.
+    pub policy: String,
+    pub policy_update: Option<PolicyUpdate>,
+    /// Leftover temp files of an interrupted run: removed by a write, listed otherwise.
+    pub leftovers: Vec<String>,
+    /// Copies of a rotated token outside every site (a comment, prose, a file no scanner
+    /// reads): the rotation is not finished while they remain.
+    pub left_behind: Vec<Stray>,
+    /// `--commit`: rotated files whose working-tree copy has edits the commit does not
+    /// hold (it rotates the base commit's version, never the working tree's).
+    pub uncommitted: Vec<String>,
+}
+
+/// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
+/// and any file that could not be parsed.
+pub fn prepare(request: &Request) -> Result<Prepared, Error> {
+    let cwd = &request.cwd;
+    let (input, scan) = match &request.mode {
+        Mode::Commit { base, .. } => read_commit(GitRepo::open(cwd, &request.roots)?, base, None)?,
+        Mode::DryRun | Mode::Write(_) => {
+            let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
+            let exclude = |path: &Path| policy.excludes_walked(cwd, path);
+            let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On);
+            (Input::WorkingTree(policy), scan)
+        }
+    };
+    refuse_unsafe(request, input, scan)
+}
+
+/// Prepares the rotation of the commit `base` names in a repository the caller opened
+/// (`--repo DIR`), under `named` (the policy `--config` or `REKEY_CONFIG` names for every
+/// repository) or else the `.rekey.toml` committed at the repository's root.
+pub fn prepare_commit(
+    request: &Request,
+    repo: GitRepo,
+    base: &str,
+    named: Option<&PolicyFile>,
+) -> Result<Prepared, Error> {
+    let (input, scan) = read_commit(repo, base, named)?;
+    refuse_unsafe(request, input, scan)
+}
+
+/// The commit's tree, scanned under its policy.
+fn read_commit(
+    repo: GitRepo,
+    base: &str,
+    named: Option<&PolicyFile>,
+) -> Result<(Input, Scan), Error> {
+    let base = repo.resolve(base)?;
+    let (policy, policy_display) = match named {
+        Some(file) => (file.policy.clone(), file.display.clone()),
+        None => (policy_in_commit(&repo, base)?, policy::FILE_NAME.to_owned()),
+    };
+    let scan = repo.scan_commit(base, &|path| {
+        policy.as_ref().is_some_and(|p| p.excludes(path))
+    })?;
+    let input = Input::Commit {
+        repo,
+        base,
+        policy,
+        policy_display,
+    };
+    Ok((input, scan))
+}
+
+/// Refuses a new token the policy lists as revoked, and any file that could not be parsed.
+fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared, Error> {
+    let (rules, display) = match &input {
+        Input::WorkingTree(file) => (file.policy.as_ref(), file.display.clone()),
+        Input::Commit {
+            policy,
+            policy_display,
+            ..
+        } => (policy.as_ref(), policy_display.clone()),
+    };
+    let new = request.new.fingerprint();
+    if rules.is_some_and(|p| p.revoked.contains(new)) {
+        return Err(Error::at(
+            &display,
+            format!("the new token {new} is listed under [tokens] revoked: rotating to it would put a revoked token back. Generate a new token in Harness"),
+        ));
+    }
+    if let Some(input) = scan.over_budget.first() {
+        return Err(Error::new(format!(
+            "{input}: {}; nothing was rotated",
+            scan::Budget::over_budget_reason()
+        )));
+    }
+    if !scan.errors.is_empty() {
+        // Enough to act on; a run past its memory budget can refuse thousands of files.
+        const SHOWN: usize = 20;
+        let mut message = String::new();
+        for error in scan.errors.iter().take(SHOWN) {
+            message.push_str(&format!("{error}\n"));
+        }
+        if scan.errors.len() > SHOWN {
+            message.push_str(&format!("… and {} more\n", scan.errors.len() - SHOWN));
+        }
+        let files = match scan.errors.len() {
+            1 => "1 file".to_owned(),
+            count => format!("{count} files"),
+        };
+        message.push_str(&format!("{files} could not be read; nothing was rotated"));
+        return Err(Error::new(message));
+    }
+    Ok(Prepared { input, scan })
+}
+
+/// Plans, verifies and applies the rotation of a prepared scan.
+pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<'s>, Error> {
+    let scan = &prepared.scan;
+    let new = request.new.fingerprint();
+    let plan = plan::plan(scan, &request.new, &request.options).map_err(|e| e.to_string())?;
+    let uncommitted = match &prepared.input {
+        // --commit rotates the committed version: say when the working tree holds more.
+        Input::Commit { repo, .. } => {
+            let rotated: Vec<&str> = plan.files.iter().map(|f| f.file.display.as_str()).collect();
+            repo.uncommitted_edits(&rotated)
+        }
+        Input::WorkingTree(_) => Vec::new(),
+    };
+    // Each verified file with its new bytes (the files borrow the scan, not the plan).
+    let rewrites: Vec<(&ScannedFile, Zeroizing<Vec<u8>>)> = verify::rewrite_all(&plan)
+        .map_err(|failures| {
+            let failures: Vec<String> = failures.iter().map(Error::to_string).collect();
+            Error::new(format!("{}\nnothing was written", failures.join("\n")))
+        })?
+        .into_iter()
+        .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
+        .collect();
+    let status = status(scan, &plan, new);
+    // The fingerprints leaving `current`: those rotated now, and on a rerun those the
+    // user named that are already gone.
+    let mut replaced: BTreeSet<Fingerprint> = plan.rotated.clone();
+    replaced.extend(request.options.only.iter().cloned());
+    let policy_update = match status {
+        Status::NothingToDo => None,
+        _ => policy_update(&prepared.input, &replaced, new)?,
+    };
+    let left_behind = scan
+        .strays
+        .iter()
+        .filter(|stray| replaced.contains(&stray.fingerprint))
+        .cloned()
+        .collect();
+    let mut rotation = Rotation {
+        plan,
+        status,
+        applied: Applied::DryRun,
+        policy: policy_display(&prepared.input),
+        policy_update,
+        leftovers: scan.leftovers.iter().map(|(_, d)| d.clone()).collect(),
+        left_behind,
+        uncommitted,
+    };
+    rotation.applied = finish(request, prepared, &rewrites, &rotation)?;
+    Ok(rotation)
+}
+
+/// What the rotation found to do.
+fn status(scan: &Scan, plan: &Plan, new: &Fingerprint) -> Status {
+    let holds_new = scan
+        .sites()
+        .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new));
+    if !plan.is_empty() {
+        Status::Planned
+    } else if holds_new {
+        Status::AlreadyRotated
+    } else {
+        Status::NothingToDo
+    }
+}
+
+/// Which policy file applies, as reports name it.
+fn policy_display(input: &Input) -> String {
+    match input {
+        Input::WorkingTree(file) => file.display.clone(),
+        Input::Commit {
+            policy: Some(_),
+            policy_display,
+            ..
+        } => policy_display.clone(),
+        Input::Commit { policy: None, .. } => {
+            format!("no {} in the base commit", policy::FILE_NAME)
+        }
+    }
+}
+
+/// Ends the rotation as its mode says: nothing, the working-tree transaction, or a commit.
+fn finish(
+    request: &Request,
+    prepared: &Prepared,
+    rewrites: &[(&ScannedFile, Zeroizing<Vec<u8>>)],
+    rotation: &Rotation,
+) -> Result<Applied, Error> {
+    match (&request.mode, &prepared.input) {
+        (Mode::DryRun, _) => Ok(Applied::DryRun),
+        (Mode::Write(options), _) => {
+            apply::remove_leftovers(&prepared.scan.leftovers)?;
+            write(rewrites, rotation.policy_update.as_ref(), *options)?;
+            Ok(Applied::Written)
+        }
+        (
+            Mode::Commit {
+                branch,
+                message,
+                words,
+                ..
+            },
+            Input::Commit { repo, base, .. },
+        ) => {
+            if rotation.plan.is_empty() {
+                return Ok(Applied::NotCommitted);
+            }
+            let branch = branch
+                .clone()
+                .unwrap_or_else(|| default_branch(request.new.fingerprint()));
+            let message = words(&rotation.plan, message.as_deref());
+            let mut files: Vec<(&str, &[u8])> = rewrites
+                .iter()
+                .map(|(file, bytes)| (file.display.as_str(), bytes.as_slice()))
+                .collect();
+            if let Some(update) = &rotation.policy_update {
+                files.push((&update.display, update.text.as_bytes()));
+            }
+            let id = commit::commit(repo, *base, &branch, &message, &files)?;
+            Ok(Applied::Committed {
+                branch,
+                id: id.to_string(),
+            })
+        }
+        (Mode::Commit { .. }, Input::WorkingTree(_)) => {
+            unreachable!("prepare reads a commit for --commit")
+        }
+    }
+}
+
+/// The branch `--commit` creates unless `--branch` names one.
+pub fn default_branch(new: &Fingerprint) -> String {
+    format!("rekey/rotate-{}", new.short())
+}
+
+/// The working-tree transaction: the policy file first, so that an interrupted run never
+/// leaves rotated files beside a policy that calls their token stale; then every file.
+fn write(
+    rewrites: &[(&ScannedFile, Zeroizing<Vec<u8>>)],
+    policy_update: Option<&PolicyUpdate>,
+    options: apply::Options,
+) -> Result<(), Error> {
+    let mut targets: Vec<Target> = Vec::with_capacity(rewrites.len() + 1);
+    if let Some(update) = policy_update {
+        targets.push(Target {
+            path: &update.path,
+            display: &update.display,
+            original: update.original.as_bytes(),
+            bytes: update.text.as_bytes(),
+        });
+    }
+    targets.extend(rewrites.iter().map(|(file, bytes)| Target {
+        path: &file.path,
+        display: &file.display,
+        original: &file.bytes,
+        bytes,
+    }));
+    apply::apply(&targets, options).map_err(|error| Error::new(error.to_string()))
+}
+
+/// The policy file of the base commit, at the repository root.
+fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<Policy>, Error> {
+    match repo.read_at(base, policy::FILE_NAME) {
+        // `extends` paths are relative to the policy file: the repository's top on disk.
+        Some(bytes) => Policy::parse_extending(
+            &String::from_utf8_lossy(&bytes),
+            policy::FILE_NAME,
+            &repo.root().join(policy::FILE_NAME),
+        )
+        .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The policy file with `replaced` fingerprints swapped for the new one, when it exists and
+/// changes.
+fn policy_update(
+    input: &Input,
+    replaced: &BTreeSet<Fingerprint>,
+    new: &Fingerprint,
+) -> Result<Option<PolicyUpdate>, Error> {
+    let (display, path, text) = match input {
+        Input::WorkingTree(file) => match &file.path {
+            Some(path) => (
+                file.display.clone(),
+                path.clone(),
+                policy::read_text(path, &file.display)?,
+            ),
+            None => return Ok(None),
+        },
+        Input::Commit { repo, base, .. } => match repo.read_at(*base, policy::FILE_NAME) {
+            Some(bytes) => (
+                policy::FILE_NAME.to_owned(),
+                PathBuf::from(policy::FILE_NAME),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ),
+            None => return Ok(None),
+        },
+    };
+    let updated = policy::rotate_current(&text, &display, replaced, new)?;
+    Ok(updated.map(|updated| PolicyUpdate {
+        display,
+        path,
+        original: text,
+        text: updated,
+    }))
+}
