@@ -482,17 +482,7 @@ fn identify(repository: &Option<String>, file: &ScannedFile, site: &Site) -> Del
             ),
         },
         Some(Owner::Kubernetes { .. }) | None => {
-            let kind = match file.format {
-                Format::Dotenv => "env file",
-                Format::Dockerfile => "Dockerfile",
-                Format::Systemd => "systemd unit",
-                Format::TerraformState => "Terraform state",
-                Format::Terraform => "Terraform variables",
-                Format::HelmTemplate => "Helm chart template",
-                Format::Shell => "script",
-                _ => "file",
-            };
-            id(kind, file.display.clone(), None)
+            id(file.format.kind_of_file(), file.display.clone(), None)
         }
     }
 }
