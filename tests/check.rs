@@ -513,3 +513,30 @@ fn rotate_commit_carries_the_policy_update() {
         "the working tree is untouched"
     );
 }
+
+#[test]
+fn an_empty_repos_list_or_one_that_is_a_fifo_is_an_error_not_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // A revoked token in the current directory: falling back to it would answer about the
+    // wrong input, whatever it found.
+    fs::write(dir.path().join("repos.txt"), "# none yet\n\n").unwrap();
+    let fifo = dir.path().join("repos.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for command in ["check", "inventory", "scan"] {
+        let empty = rekey(dir.path(), &[command, "--repos", "repos.txt"]);
+        assert_eq!(empty.status, 2, "{command}: {}", empty.stderr);
+        assert_eq!(
+            empty.stderr,
+            "error: --repos repos.txt: lists no repository (one path per line): add the repositories to judge\n",
+            "{command}"
+        );
+        // Never opened for reading, so it cannot block the run waiting for a writer.
+        let blocked = rekey(dir.path(), &[command, "--repos", "repos.fifo"]);
+        assert_eq!(blocked.status, 2, "{command}: {}", blocked.stderr);
+        assert_eq!(
+            blocked.stderr, "error: --repos repos.fifo: is a FIFO, not a regular file\n",
+            "{command}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! alone: the others are still scanned, and the caller's exit status says that one failed.
 
 use crate::error::Error;
-use crate::model::fs::display_path;
+use crate::model::fs::{display_path, read_regular};
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,9 @@ pub struct Repository {
     pub label: String,
     pub dir: PathBuf,
 }
+
+/// The most a `--repos` list may hold: a path per line, for thousands of repositories.
+const MAX_LIST_SIZE: u64 = 4 << 20;
 
 /// The repositories `--repo` names and those listed in `--repos FILE` (one path per line,
 /// relative to the list file; blank lines and `#` comments skipped).
@@ -30,8 +33,12 @@ pub fn named(dirs: &[PathBuf], list: Option<&Path>, cwd: &Path) -> Result<Vec<Re
     if let Some(list) = list {
         let path = cwd.join(list);
         let display = display_path(list, Path::new(""));
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("--repos {display}: cannot read: {e}"))?;
+        // A regular file only, bounded: a FIFO named here would otherwise block the run.
+        let bytes = read_regular(&path, MAX_LIST_SIZE)
+            .map_err(|e| Error::new(format!("--repos {display}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::new(format!("--repos {display}: is not UTF-8")))?;
+        let listed = repositories.len();
         let base = path.parent().unwrap_or(cwd).to_owned();
         for line in text.lines() {
             let line = line.trim();
@@ -42,6 +49,12 @@ pub fn named(dirs: &[PathBuf], list: Option<&Path>, cwd: &Path) -> Result<Vec<Re
                 label: line.to_owned(),
                 dir: base.join(line),
             });
+        }
+        // An empty list judges nothing; it must never fall back to the current directory.
+        if repositories.len() == listed {
+            return Err(Error::new(format!(
+                "--repos {display}: lists no repository (one path per line): add the repositories to judge"
+            )));
         }
     }
     Ok(repositories)
