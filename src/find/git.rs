@@ -70,12 +70,11 @@ impl GitRepo {
             .and_then(|object| object.peel_to_commit())
             .map(|commit| commit.id())
             .map_err(|e| {
-                format!(
+                Error::new(format!(
                     "--base {base}: no such commit in this repository ({})",
                     e.message()
-                )
+                ))
             })
-            .map_err(Error::from)
     }
 
     fn wanted(&self, path: &str) -> bool {

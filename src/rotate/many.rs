@@ -56,8 +56,6 @@ pub fn rotate_all<R: Send>(
 ) -> Vec<RepoRotation<R>> {
     let results = repos::in_parallel(repositories, &|repository| {
         rotate_one(request, repository, named, render)
-            .map_err(|e| e.to_string())
-            .map_err(Error::from)
     });
     repositories
         .iter()

@@ -105,8 +105,7 @@ fn tokens_table<'d>(
         .entry("tokens")
         .or_insert(toml_edit::table())
         .as_table_like_mut()
-        .ok_or_else(|| format!("{display}: [tokens] must be a table"))
-        .map_err(Error::from)
+        .ok_or_else(|| Error::at(display, "[tokens] must be a table"))
 }
 
 fn array<'t>(
@@ -118,8 +117,7 @@ fn array<'t>(
         .entry(name)
         .or_insert(toml_edit::value(Array::new()))
         .as_array_mut()
-        .ok_or_else(|| format!("{display}: [tokens] {name} must be an array"))
-        .map_err(Error::from)
+        .ok_or_else(|| Error::at(display, format!("[tokens] {name} must be an array")))
 }
 
 fn contains(array: &Array, fingerprint: &Fingerprint) -> bool {

@@ -182,24 +182,26 @@ const MAX_POLICY_SIZE: u64 = 1024 * 1024;
 /// is refused, never opened for reading), bounded, UTF-8.
 pub fn read_text(path: &Path, display: &str) -> Result<String, Error> {
     let bytes = read_regular(path, MAX_POLICY_SIZE).map_err(|error| match error {
-        ReadError::TooLarge(_) => format!("{display}: is over 1 MiB; a policy file is a few lines"),
-        error => format!("{display}: {error}"),
+        ReadError::TooLarge(_) => Error::at(display, "is over 1 MiB; a policy file is a few lines"),
+        error => Error::at(display, error.to_string()),
     })?;
-    String::from_utf8(bytes)
-        .map_err(|_| format!("{display}: is not UTF-8"))
-        .map_err(Error::from)
+    String::from_utf8(bytes).map_err(|_| Error::at(display, "is not UTF-8"))
 }
 
 pub(super) fn parse_document(text: &str, display: &str) -> Result<DocumentMut, Error> {
     text.parse::<DocumentMut>()
         .map_err(|error| toml_error(text, display, &error))
-        .map_err(Error::from)
 }
 
-pub(super) fn toml_error(text: &str, display: &str, error: &toml_edit::TomlError) -> String {
-    let (line, column) = line_col(text.as_bytes(), error.span().map_or(0, |s| s.start));
-    let message = error.message().trim();
-    format!("{display}:{line}:{column}: not valid TOML: {message}")
+pub(super) fn toml_error(text: &str, display: &str, error: &toml_edit::TomlError) -> Error {
+    let position = line_col(text.as_bytes(), error.span().map_or(0, |s| s.start));
+    Error {
+        position: Some(position),
+        ..Error::at(
+            display,
+            format!("not valid TOML: {}", error.message().trim()),
+        )
+    }
 }
 
 /// `path:line:column` of an item, for errors about its value.
