@@ -8,10 +8,12 @@ use crate::error::Error;
 use crate::find::git::GitRepo;
 use crate::find::scan::Scan;
 use crate::find::walk::Sweep;
+use crate::find::{layers, stdin};
 use crate::judge::check::{check, Finding};
 use crate::judge::policy::{Level, PolicyFile};
+use crate::judge::readiness::{self, Verdict};
 use crate::model::token::Fingerprint;
-use crate::report::{self, check as check_report, inventory as inventory_report, Style};
+use crate::report::{self, check as check_report, readiness as readiness_report, Style};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -136,54 +138,49 @@ fn gather(args: &CheckArgs, cwd: &Path, sweeping: Sweep) -> Result<Gathering, Er
     )
 }
 
-/// `--ready-to-revoke`: which delegates of the inputs still hold the token. Anything that
-/// could not be read might hold it too, so it also keeps the answer at "not ready".
+/// `--ready-to-revoke`: whether anything in the inputs still holds the token (exit 1),
+/// might hold it unseen (exit 2), or nothing does and at least one delegate was read (0).
 fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
     let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
         return fail("--ready-to-revoke takes a fingerprint as `rekey scan` prints it: sha256: and 16 hex digits");
     };
-    // Which delegates hold the token: the sites say, the sweep has nothing to add.
-    let gathering = match gather(args, cwd, Sweep::Off) {
+    // The sweep finds the token wherever it stands, under a key rekey reads or not.
+    let gathering = match gather(args, cwd, Sweep::On) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),
     };
     let inventory = gathering.inventory();
-    let holders: Vec<_> = inventory.holding(&fingerprint).collect();
-    let mut out = String::new();
-    if !holders.is_empty() {
-        out.push_str(&inventory_report::table(&holders, Style::for_stdout()));
-        out.push('\n');
-    }
-    for unjudged in &inventory.unjudged {
-        let prefix = unjudged
-            .repository
-            .as_ref()
-            .map_or_else(String::new, |r| format!("{r}/"));
-        out.push_str(&format!(
-            "not judged (it may hold the token): {prefix}{}: {}\n",
-            unjudged.path, unjudged.reason
-        ));
-    }
-    for message in &gathering.failed {
-        out.push_str(&format!("not read (it may hold the token): {message}\n"));
-    }
-    let ready = holders.is_empty() && inventory.unjudged.is_empty() && gathering.failed.is_empty();
-    out.push_str(&if ready {
-        format!("rekey check: ready to revoke {fingerprint}: no delegate in the inputs holds it\n")
-    } else if holders.is_empty() {
-        format!("rekey check: not ready to revoke {fingerprint}: some inputs could not be read\n")
-    } else {
-        format!(
-            "rekey check: not ready to revoke {fingerprint}: {} still {} it; rotate them first (`rekey rotate --only {fingerprint}`)\n",
-            report::scan::plural(holders.len(), "delegate"),
-            if holders.len() == 1 { "holds" } else { "hold" }
-        )
-    });
-    report::to_stdout(&out);
-    if ready {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
+    let live = gathering.stream.as_deref().map(stdin::live);
+    let hidden = gathering.stream.as_deref().map(layers::open);
+    let stream = match (&gathering.stream, &live, &hidden) {
+        (Some(bytes), Some(live), Some(hidden)) => Some(readiness::Stream {
+            bytes,
+            live,
+            hidden,
+        }),
+        _ => None,
+    };
+    let scans = gathering
+        .inputs
+        .iter()
+        .map(|input| (input.repository.as_deref(), &input.scan))
+        .collect();
+    let evidence = readiness::Evidence {
+        inventory: &inventory,
+        scans,
+        stream,
+        failed: gathering.failed.iter().map(ToString::to_string).collect(),
+    };
+    let readiness = readiness::judge(&fingerprint, &evidence);
+    report::to_stdout(&readiness_report::text(
+        &readiness,
+        &fingerprint,
+        Style::for_stdout(),
+    ));
+    match readiness.verdict() {
+        Verdict::Ready => EXIT_OK,
+        Verdict::Held => EXIT_VIOLATION,
+        Verdict::CannotTell => EXIT_ERROR,
     }
 }
 

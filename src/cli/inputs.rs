@@ -69,6 +69,8 @@ pub struct Gathering {
     pub policy: PolicyFile,
     /// Repositories that could not be read, with why.
     pub failed: Vec<Error>,
+    /// The stream read from standard input, for `--ready-to-revoke` to look into further.
+    pub stream: Option<Vec<u8>>,
 }
 
 impl Gathering {
@@ -139,6 +141,7 @@ pub fn gather(
     }
     let policy = PolicyFile::discover_for(cwd, config, &tree)?;
     let mut inputs = Vec::new();
+    let mut stream = None;
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
         let exclude = |path: &Path| policy.excludes_walked(cwd, path);
@@ -154,11 +157,13 @@ pub fn gather(
             StdinFormatArg::Yaml => StreamFormat::Yaml,
             StdinFormatArg::Json => StreamFormat::Json,
         });
+        let bytes = stdin::read()?;
         inputs.push(Gathered {
             repository: None,
-            scan: stdin::scan(stdin::read()?, format),
+            scan: stdin::scan(&bytes, format),
             policy: None,
         });
+        stream = Some(bytes);
     }
     // A policy named for the run (an organisation's) governs every repository; otherwise
     // each repository's own committed .rekey.toml does.
@@ -181,6 +186,7 @@ pub fn gather(
         inputs,
         policy,
         failed,
+        stream,
     })
 }
 

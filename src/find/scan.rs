@@ -15,6 +15,7 @@ use crate::model::fs::display_path;
 use crate::model::position::{line_col, LineIndex};
 use crate::model::secrets;
 use crate::model::site::{Site, Span};
+use crate::model::token::Fingerprint;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -154,37 +155,52 @@ impl Scan {
     }
 }
 
-/// A file's site value spans, for telling whether a span overlaps one in a binary search
-/// however many sites the file holds.
-struct SiteSpans {
-    /// Start of each span, sorted.
-    starts: Vec<usize>,
+/// A file's site value spans, for telling whether a span overlaps one that holds a given
+/// token in a binary search however many sites the file holds.
+struct SiteSpans<'a> {
+    /// Each span with the token its site holds (`None`: not a token), sorted by start.
+    spans: Vec<(&'a Span, Option<&'a Fingerprint>)>,
     /// The furthest end among the spans up to each index.
     furthest_end: Vec<usize>,
 }
 
-impl SiteSpans {
-    fn new(file: &ScannedFile) -> SiteSpans {
-        let mut spans: Vec<&Span> = file.sites.iter().map(|site| &site.value_span).collect();
-        spans.sort_by_key(|span| span.start);
+impl<'a> SiteSpans<'a> {
+    fn new(file: &'a ScannedFile) -> SiteSpans<'a> {
+        let mut spans: Vec<(&Span, Option<&Fingerprint>)> = file
+            .sites
+            .iter()
+            .map(|site| {
+                let token = site.value.fingerprint().filter(|_| site.value.is_token());
+                (&site.value_span, token)
+            })
+            .collect();
+        spans.sort_by_key(|(span, _)| span.start);
         let mut furthest = 0;
         let furthest_end = spans
             .iter()
-            .map(|span| {
+            .map(|(span, _)| {
                 furthest = furthest.max(span.end);
                 furthest
             })
             .collect();
         SiteSpans {
-            starts: spans.iter().map(|span| span.start).collect(),
+            spans,
             furthest_end,
         }
     }
 
-    /// Some span starts before `span` ends and ends after it starts.
-    fn overlap(&self, span: &Span) -> bool {
-        let starting_before_end = self.starts.partition_point(|&start| start < span.end);
-        starting_before_end > 0 && self.furthest_end[starting_before_end - 1] > span.start
+    /// Some site that holds `fingerprint` starts before `span` ends and ends after it
+    /// starts: the stray is that site's value. A stray inside a site whose value is not
+    /// that token (a quoted `"token"` read as one string, a command line) is kept.
+    fn holds(&self, span: &Span, fingerprint: &Fingerprint) -> bool {
+        let starting_before_end = self.spans.partition_point(|(s, _)| s.start < span.end);
+        (0..starting_before_end)
+            .rev()
+            .take_while(|&i| self.furthest_end[i] > span.start)
+            .any(|i| {
+                let (site, token) = self.spans[i];
+                site.end > span.start && token == Some(fingerprint)
+            })
     }
 }
 
@@ -238,7 +254,7 @@ impl Budget {
                 scanned.line_index();
                 if !strays.is_empty() {
                     let sites = SiteSpans::new(scanned);
-                    strays.retain(|stray| !sites.overlap(&stray.span));
+                    strays.retain(|stray| !sites.holds(&stray.span, &stray.fingerprint));
                 }
                 // Rarely more sites than key names (an alias, an embedded document).
                 let more = scanned.sites.len().saturating_sub(expected);

@@ -5,6 +5,7 @@
 //! `--stdin-format` says or, by default, sniffed from its first character.
 
 use crate::error::Error;
+use crate::find::formats::live::{self, Live};
 use crate::find::scan::{self, Scan};
 use crate::find::walk::{self, Candidate};
 use std::path::PathBuf;
@@ -47,11 +48,10 @@ fn is_kubernetes_json(bytes: &[u8]) -> bool {
 
 /// Scans a stream read from standard input. The stream holds no key name: an empty scan
 /// that still counts one input looked at.
-pub fn scan(bytes: Vec<u8>, format: Option<StreamFormat>) -> Scan {
-    let format = format.unwrap_or_else(|| StreamFormat::sniff(&bytes));
-    let path = PathBuf::from(format.scanner_name(&bytes));
-    let (candidate, mut strays) =
-        walk::judge(&path, || DISPLAY.to_owned(), &bytes, walk::Sweep::On);
+pub fn scan(bytes: &[u8], format: Option<StreamFormat>) -> Scan {
+    let format = format.unwrap_or_else(|| StreamFormat::sniff(bytes));
+    let path = PathBuf::from(format.scanner_name(bytes));
+    let (candidate, mut strays) = walk::judge(&path, || DISPLAY.to_owned(), bytes, walk::Sweep::On);
     let budget = scan::Budget::default();
     let mut scan = match candidate {
         Candidate::Parse(file) => {
@@ -65,6 +65,12 @@ pub fn scan(bytes: Vec<u8>, format: Option<StreamFormat>) -> Scan {
     scan.strays = strays;
     budget.settle(&mut scan, DISPLAY);
     scan
+}
+
+/// What a live stream says beyond its sites (see [`live`]): read as YAML, which JSON is.
+pub fn live(bytes: &[u8]) -> Live {
+    let text = String::from_utf8_lossy(bytes);
+    live::read(text.strip_prefix('\u{feff}').unwrap_or(&text))
 }
 
 /// Reads all of standard input, refusing more than rekey parses in one file.

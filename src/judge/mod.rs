@@ -8,4 +8,5 @@ pub mod check;
 pub mod inventory;
 pub mod migration;
 pub mod policy;
+pub mod readiness;
 pub mod repos;

@@ -47,6 +47,20 @@ pub fn is_token_key(name: &str) -> bool {
     ALL.contains(&name)
 }
 
+/// Whether a name, compared without case and separators (`_`, `-`, `.`), ends in one of the
+/// token names (`HARNESS_DELEGATE_TOKEN`, `harnessAccountSecret`, `delegate-token`): what
+/// a reader of live state treats as the token's name, whatever convention wrote it.
+pub fn names_a_token(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    ["delegatetoken", "accountsecret", "upgradertoken"]
+        .iter()
+        .any(|core| folded.ends_with(core))
+}
+
 /// The current name a legacy key migrates to, or `None` for a current key.
 pub fn current_name(legacy: &str) -> Option<&'static str> {
     match legacy {
@@ -134,6 +148,27 @@ mod tests {
         assert!(has_marker(b"x:\n  delegateToken: abc\n"));
         assert!(has_marker(b"- name: ACCOUNT_SECRET"));
         assert!(!has_marker(b"existingDelegateToken: my-secret\n"));
+    }
+
+    #[test]
+    fn token_names_are_matched_without_case_separators_or_prefix() {
+        for name in [
+            "delegate_token",
+            "HARNESS_DELEGATE_TOKEN",
+            "harnessAccountSecret",
+            "delegate-token",
+            "UPGRADER_TOKEN",
+        ] {
+            assert!(names_a_token(name), "{name}");
+        }
+        for name in [
+            "DELEGATE_NAME",
+            "ACCOUNT_ID",
+            "token",
+            "delegateTokenSecret",
+        ] {
+            assert!(!names_a_token(name), "{name}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod check;
 pub mod inventory;
 pub mod progress;
+pub mod readiness;
 pub mod redact;
 pub mod rotate;
 pub mod rotate_repos;

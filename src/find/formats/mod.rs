@@ -23,6 +23,8 @@ mod terraform;
 mod toml;
 mod yaml;
 
+pub use yaml::live;
+
 use crate::model::site::{Reader, Site};
 use crate::model::token::Value;
 pub use common::ParseError;

@@ -12,6 +12,7 @@
 //! but is not a mapping (HCL saved as `.yaml`) is an error when it holds a key name.
 
 mod kubernetes;
+pub mod live;
 mod template;
 mod tree;
 mod walk;

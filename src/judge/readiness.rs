@@ -1,0 +1,228 @@
+//! Whether a token may be revoked: the last question before revoking it in Harness, which
+//! makes every delegate still on it self-destruct at once. The answer fails closed. It is
+//! "held" when any delegate of the inputs holds the token, or the token stands anywhere in
+//! them (the byte sweep, in any key or none, and under base64 and gzip layers of a live
+//! stream); "cannot tell" when anything that might hold it was not judged (a file that did
+//! not parse, a repository that could not be read, a token kept in a store rekey cannot
+//! read, a Secret or ConfigMap a container reads that the stream does not hold) or when
+//! the inputs hold no delegate at all (nothing proves the token is gone); and "ready" only
+//! on evidence: at least one delegate read, none on the token.
+//!
+//! This is the model; `cli::check` gathers the inputs and `report::readiness` words it.
+
+use crate::find::formats::live::Live;
+use crate::find::layers::Hidden;
+use crate::find::scan::Scan;
+use crate::find::stdin;
+use crate::judge::inventory::{Delegate, Inventory};
+use crate::model::position::LineIndex;
+use crate::model::token::Fingerprint;
+
+/// A live stream read from standard input, with what rekey found in it beyond its sites.
+pub struct Stream<'a> {
+    pub bytes: &'a [u8],
+    pub live: &'a Live,
+    pub hidden: &'a Hidden,
+}
+
+/// Everything `--ready-to-revoke` read.
+pub struct Evidence<'a> {
+    pub inventory: &'a Inventory,
+    /// Each input's scan, with its repository label: its sites and its token-shaped strings.
+    pub scans: Vec<(Option<&'a str>, &'a Scan)>,
+    pub stream: Option<Stream<'a>>,
+    /// Inputs that could not be read, with why.
+    pub failed: Vec<String>,
+}
+
+/// The token where no delegate row shows it: the byte sweep's finds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// `path:line:column`, under the repository's label.
+    pub place: String,
+    /// The live object it sits in (`Secret harness/delegate-token`).
+    pub object: Option<String>,
+    /// Found under base64 or gzip, not as written.
+    pub layered: bool,
+}
+
+/// Something that might hold the token but was not judged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unproven {
+    pub subject: String,
+    /// Why it was not judged, and what to add or fix.
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ready,
+    Held,
+    CannotTell,
+}
+
+pub struct Readiness<'a> {
+    pub holders: Vec<&'a Delegate>,
+    pub sightings: Vec<Sighting>,
+    pub unproven: Vec<Unproven>,
+    /// No delegate was read at all.
+    pub no_delegate: bool,
+}
+
+impl Readiness<'_> {
+    pub fn verdict(&self) -> Verdict {
+        if !self.holders.is_empty() || !self.sightings.is_empty() {
+            Verdict::Held
+        } else if !self.unproven.is_empty() || self.no_delegate {
+            Verdict::CannotTell
+        } else {
+            Verdict::Ready
+        }
+    }
+}
+
+/// Judges whether `fingerprint` may be revoked on this evidence.
+pub fn judge<'a>(fingerprint: &Fingerprint, evidence: &Evidence<'a>) -> Readiness<'a> {
+    let inventory = evidence.inventory;
+    let holders: Vec<&Delegate> = inventory
+        .delegates
+        .iter()
+        .filter(|d| d.holds(fingerprint))
+        .collect();
+    let mut unproven: Vec<Unproven> = inventory
+        .unjudged
+        .iter()
+        .map(|unjudged| Unproven {
+            subject: labelled(unjudged.repository.as_deref(), &unjudged.path),
+            reason: unjudged.reason.clone(),
+        })
+        .collect();
+    unproven.extend(evidence.failed.iter().map(|message| Unproven {
+        subject: "an input".to_owned(),
+        reason: message.clone(),
+    }));
+    let live = evidence.stream.as_ref().map(|stream| stream.live);
+    for delegate in inventory.delegates.iter().filter(|d| !d.holds(fingerprint)) {
+        unproven.extend(elsewhere(delegate, live.is_some()));
+    }
+    if let Some(stream) = &evidence.stream {
+        unproven.extend(stream.live.missing.iter().map(|missing| Unproven {
+            subject: missing.reader.clone(),
+            reason: format!(
+                "reads {} {}, which the input does not hold: add `{}` to the kubectl get",
+                missing.kind,
+                missing.name,
+                missing.kind.to_ascii_lowercase()
+            ),
+        }));
+        if stream.hidden.over_limit {
+            unproven.push(Unproven {
+                subject: stdin::DISPLAY.to_owned(),
+                reason: "its gzip layers inflate past what rekey opens: ask about fewer objects at a time".to_owned(),
+            });
+        }
+    }
+    let delegates_read = inventory.delegates.iter().any(|d| d.id.kind != "Secret")
+        || live.is_some_and(|live| live.delegates > 0);
+    let mut sightings = sightings(fingerprint, evidence);
+    if holders.is_empty() {
+        // Sites no delegate row was given (a Secret too widely shared to attribute).
+        sightings.extend(unattributed(fingerprint, &evidence.scans));
+    }
+    Readiness {
+        holders,
+        sightings,
+        unproven,
+        no_delegate: !delegates_read,
+    }
+}
+
+/// Where a delegate's token lives outside the inputs. In a live stream, a Secret that is
+/// not among the inputs is said by the stream's own reading, with what to add.
+fn elsewhere(delegate: &Delegate, live: bool) -> impl Iterator<Item = Unproven> + '_ {
+    let from_stream = live && delegate.files.iter().all(|f| f == stdin::DISPLAY);
+    delegate
+        .elsewhere
+        .iter()
+        .filter(move |place| !(from_stream && place.starts_with("Secret ")))
+        .map(|place| Unproven {
+            subject: delegate_name(delegate),
+            reason: format!("its token lives in {place}, which rekey cannot read: look at the value there yourself (it must not be this token)"),
+        })
+}
+
+fn delegate_name(delegate: &Delegate) -> String {
+    let id = &delegate.id;
+    let name = format!(
+        "{} {}",
+        id.kind,
+        labelled(id.repository.as_deref(), &id.name)
+    );
+    match &id.detail {
+        Some(detail) => format!("{name} ({detail})"),
+        None => name,
+    }
+}
+
+fn labelled(repository: Option<&str>, path: &str) -> String {
+    match repository {
+        Some(repository) => format!("{repository}/{path}"),
+        None => path.to_owned(),
+    }
+}
+
+/// The byte sweep's finds of `fingerprint`, and a live stream's layers that hold it.
+fn sightings(fingerprint: &Fingerprint, evidence: &Evidence) -> Vec<Sighting> {
+    let stream = evidence.stream.as_ref();
+    let object_at = |repository: Option<&str>, display: &str, offset: usize| {
+        let stream = stream.filter(|_| repository.is_none() && display == stdin::DISPLAY)?;
+        stream.live.object_at(offset).map(str::to_owned)
+    };
+    let strays = evidence
+        .scans
+        .iter()
+        .flat_map(|(label, scan)| scan.strays.iter().map(move |stray| (label, stray)));
+    let mut sightings: Vec<Sighting> = strays
+        .filter(|(_, stray)| stray.fingerprint == *fingerprint)
+        .map(|(repository, stray)| Sighting {
+            place: format!(
+                "{}:{}:{}",
+                labelled(*repository, &stray.display),
+                stray.line,
+                stray.column
+            ),
+            object: object_at(*repository, &stray.display, stray.span.start),
+            layered: false,
+        })
+        .collect();
+    if let Some(stream) = stream {
+        let lines = LineIndex::new(stream.bytes);
+        for (span, _) in stream.hidden.found.iter().filter(|(_, f)| f == fingerprint) {
+            let (line, column) = lines.line_col(stream.bytes, span.start);
+            sightings.push(Sighting {
+                place: format!("{}:{line}:{column}", stdin::DISPLAY),
+                object: stream.live.object_at(span.start).map(str::to_owned),
+                layered: true,
+            });
+        }
+    }
+    sightings
+}
+
+/// Every site that holds `fingerprint`, where it stands.
+fn unattributed(fingerprint: &Fingerprint, scans: &[(Option<&str>, &Scan)]) -> Vec<Sighting> {
+    let mut sightings = Vec::new();
+    for (label, scan) in scans {
+        for (file, site) in scan.sites() {
+            if site.value.is_token() && site.value.fingerprint() == Some(fingerprint) {
+                let (line, column) = file.line_col(site.value_span.start);
+                sightings.push(Sighting {
+                    place: format!("{}:{line}:{column}", labelled(*label, &file.display)),
+                    object: None,
+                    layered: false,
+                });
+            }
+        }
+    }
+    sightings
+}
