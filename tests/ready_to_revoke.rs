@@ -372,3 +372,31 @@ fn an_input_that_cannot_be_parsed_cannot_be_judged() {
     let run = ready("kind: List\nitems:\n- DELEGATE_TOKEN: [unclosed\n");
     assert_unproven(&run, "cannot parse this YAML file");
 }
+
+#[test]
+fn a_utf16_stream_as_powershell_pipes_it_is_read_like_utf8() {
+    let input = list(&[
+        deployment("delegate", KEY_REF_TOKEN),
+        secret("delegate-token", &format!("    token: {OLD_BASE64X2}\n")),
+    ]);
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(input.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.txt");
+    std::fs::write(&path, utf16).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args(["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_no_token(&stdout, "stdout");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("(in Secret harness/delegate-token)"),
+        "{stdout}"
+    );
+}

@@ -88,7 +88,28 @@ pub fn read() -> Result<Vec<u8>, Error> {
             walk::MAX_FILE_SIZE / (1024 * 1024)
         )));
     }
-    Ok(bytes)
+    Ok(from_utf16(&bytes).unwrap_or(bytes))
+}
+
+/// A stream in UTF-16 with a byte-order mark (what Windows PowerShell 5 pipes between
+/// programs) as UTF-8, so it is read like any other; `None` for any other stream. A stream
+/// that is not valid UTF-16 keeps its bytes (and is judged as binary data).
+fn from_utf16(bytes: &[u8]) -> Option<Vec<u8>> {
+    let big_endian = match bytes.get(..2)? {
+        [0xFF, 0xFE] => false,
+        [0xFE, 0xFF] => true,
+        _ => return None,
+    };
+    let units = bytes[2..].chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if big_endian {
+            u16::from_be_bytes(pair)
+        } else {
+            u16::from_le_bytes(pair)
+        }
+    });
+    let text: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
+    Some(text.into_bytes())
 }
 
 #[cfg(test)]
@@ -110,6 +131,22 @@ mod tests {
             StreamFormat::Yaml
         );
         assert_eq!(StreamFormat::sniff(b""), StreamFormat::Yaml);
+    }
+
+    #[test]
+    fn a_utf16_stream_with_a_byte_order_mark_is_read_as_utf8() {
+        let text = "kind: List\nitems: []\n";
+        let little: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let big: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(from_utf16(&little).as_deref(), Some(text.as_bytes()));
+        assert_eq!(from_utf16(&big).as_deref(), Some(text.as_bytes()));
+        assert_eq!(from_utf16(text.as_bytes()), None);
     }
 
     #[test]
