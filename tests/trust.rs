@@ -311,7 +311,7 @@ fn fifos_and_devices_are_refused_never_opened() {
     assert_eq!(run.status, 2);
     assert_eq!(
         run.stderr,
-        "error: .rekey.toml: is a FIFO, not a regular file\n"
+        "error: .rekey.toml: is a FIFO, not a regular file: a policy file must be a regular file; replace it with one (to share a policy, name the shared file in `extends`)\n"
     );
     fs::remove_file(root.join(".rekey.toml")).unwrap();
     let named = rekey(root, &["scan", "pipe.yaml"]);

@@ -1,6 +1,8 @@
 //! Which policy applies to a command: `--config FILE`, else `REKEY_CONFIG`, else the
-//! nearest `.rekey.toml` from the current directory up to the repository's top; and what
-//! that policy excludes from a walk.
+//! repository's own `.rekey.toml` (the outermost one from the current directory up to the
+//! repository's top), with any nested one between it and the current directory adding to
+//! it (`nested`); outside a repository, the nearest one. And what that policy excludes
+//! from a walk.
 
 use super::file::{read_text, Policy, FILE_NAME};
 use crate::error::Error;
@@ -17,18 +19,21 @@ pub struct PolicyFile {
     /// Excludes are relative to this directory.
     root: PathBuf,
     pub policy: Option<Policy>,
+    /// The nested policy files merged in (see `nested`): policy files, never judged.
+    nested: Vec<PathBuf>,
 }
 
 impl PolicyFile {
     /// The policy for a command run in `cwd`: `--config FILE`, else `REKEY_CONFIG`, else the
-    /// nearest `.rekey.toml` from `cwd` up to the repository's top (the directory holding
-    /// `.git`), or up to the filesystem root outside a repository.
+    /// repository's `.rekey.toml` (the outermost from `cwd` up to the repository's top, the
+    /// directory holding `.git`) with the nested ones below it adding to it, or the nearest
+    /// one up to the filesystem root outside a repository.
     pub fn discover(cwd: &Path, config: Option<&Path>) -> Result<PolicyFile, Error> {
         if let Some(named) = PolicyFile::named(cwd, config)? {
             return Ok(named);
         }
         match find_upwards(cwd, cwd) {
-            Found::Policy(path, display) => PolicyFile::load(path, display, cwd),
+            Found::Policies(files) => PolicyFile::load_nested(files, cwd),
             Found::Nothing { in_repository } => Ok(PolicyFile::none(cwd, in_repository)),
         }
     }
@@ -54,8 +59,8 @@ impl PolicyFile {
                     .parent()
                     .map_or_else(|| cwd.to_owned(), Path::to_owned)
             };
-            if let Found::Policy(path, display) = find_upwards(&start, cwd) {
-                return PolicyFile::load(path, display, cwd);
+            if let Found::Policies(files) = find_upwards(&start, cwd) {
+                return PolicyFile::load_nested(files, cwd);
             }
         }
         Ok(file)
@@ -72,6 +77,7 @@ impl PolicyFile {
             display: format!("none (no {FILE_NAME} in this directory or above it, up to {top})"),
             root: cwd.to_owned(),
             policy: None,
+            nested: Vec::new(),
         }
     }
 
@@ -102,7 +108,33 @@ impl PolicyFile {
             root: root.canonicalize().unwrap_or(root),
             path: Some(path),
             policy: Some(policy),
+            nested: Vec::new(),
         })
+    }
+
+    /// The outermost of `files` (listed nearest first), with the others, outermost first,
+    /// adding to it: the display names them all, so a report says what it ran under.
+    fn load_nested(mut files: Vec<(PathBuf, String)>, cwd: &Path) -> Result<PolicyFile, Error> {
+        let (path, display) = files.pop().expect("find_upwards lists at least one file");
+        let mut file = PolicyFile::load(path, display, cwd)?;
+        let Some(policy) = file.policy.as_mut() else {
+            return Ok(file);
+        };
+        let mut names = Vec::new();
+        for (path, display) in files.into_iter().rev() {
+            let text = read_text(&path, &display)?;
+            let nested = Policy::parse_extending(&text, &display, &path)?;
+            policy.add_nested(nested, &display, &file.display)?;
+            file.nested.push(path);
+            names.push(display);
+        }
+        // Edits go to the repository's file, which the display keeps naming first.
+        match names.len() {
+            0 => {}
+            1 => file.display = format!("{} (nested {} adds to it)", file.display, names[0]),
+            _ => file.display = format!("{} (nested {} add to it)", file.display, names.join(", ")),
+        }
+        Ok(file)
     }
 
     /// The policy, or the default one (no token lists, default levels) when none was found.
@@ -114,15 +146,10 @@ impl PolicyFile {
     }
 
     fn is_policy_file(&self, absolute: &Path) -> bool {
-        let Some(path) = &self.path else {
-            return false;
-        };
-        absolute.file_name() == path.file_name()
-            && (absolute == path
-                || matches!(
-                    (absolute.canonicalize(), path.canonicalize()),
-                    (Ok(a), Ok(b)) if a == b
-                ))
+        self.path
+            .iter()
+            .chain(&self.nested)
+            .any(|path| is_same_file(absolute, path))
     }
 
     /// [`PolicyFile::excludes`] for a walked `path`, relative to `cwd` or absolute. Called
@@ -170,16 +197,32 @@ impl PolicyFile {
     }
 }
 
-enum Found {
-    Policy(PathBuf, String),
-    Nothing { in_repository: bool },
+/// Whether `absolute` is the policy file at `path`, spelt either way.
+fn is_same_file(absolute: &Path, path: &Path) -> bool {
+    absolute.file_name() == path.file_name()
+        && (absolute == path
+            || matches!(
+                (absolute.canonicalize(), path.canonicalize()),
+                (Ok(a), Ok(b)) if a == b
+            ))
 }
 
-/// The nearest policy file from `start` up to its repository's top (or the filesystem
-/// root), named relative to `cwd`.
+enum Found {
+    /// Policy files with how to show them, nearest first: the last one governs.
+    Policies(Vec<(PathBuf, String)>),
+    Nothing {
+        in_repository: bool,
+    },
+}
+
+/// The policy files from `start` up to its repository's top, named relative to `cwd`.
+/// Outside a repository there is no top to govern, so only the nearest one (up to the
+/// filesystem root) counts.
 fn find_upwards(start: &Path, cwd: &Path) -> Found {
+    let mut found = Vec::new();
     for directory in start.ancestors() {
         let candidate = directory.join(FILE_NAME);
+        // Seen without being followed or opened: reading it refuses anything but a file.
         if std::fs::symlink_metadata(&candidate).is_ok() {
             let display = display_path(&candidate, cwd);
             let display = if display.starts_with('/') {
@@ -187,16 +230,23 @@ fn find_upwards(start: &Path, cwd: &Path) -> Found {
             } else {
                 display
             };
-            return Found::Policy(candidate, display);
+            found.push((candidate, display));
         }
         if directory.join(".git").exists() {
-            return Found::Nothing {
-                in_repository: true,
-            };
+            return Found::of(found, true);
         }
     }
-    Found::Nothing {
-        in_repository: false,
+    found.truncate(1);
+    Found::of(found, false)
+}
+
+impl Found {
+    fn of(found: Vec<(PathBuf, String)>, in_repository: bool) -> Found {
+        if found.is_empty() {
+            Found::Nothing { in_repository }
+        } else {
+            Found::Policies(found)
+        }
     }
 }
 

@@ -101,6 +101,18 @@ pub struct Policy {
     pub(super) exclude_patterns: Vec<String>,
     /// For each fingerprint listed by a file this one extends: that file.
     pub listed_in: BTreeMap<Fingerprint, String>,
+    /// Where each rule's level was set, for errors about a level that would loosen.
+    pub(super) level_at: BTreeMap<Rule, Origin>,
+    /// Where `[tokens] current` and `[scan] exclude` were written (`path:line:column`).
+    pub(super) current_at: Option<String>,
+    pub(super) exclude_at: Option<String>,
+}
+
+/// The file that set a value, and its `path:line:column`.
+#[derive(Clone, Debug)]
+pub(super) struct Origin {
+    pub file: String,
+    pub at: String,
 }
 
 impl Policy {
@@ -133,6 +145,9 @@ impl Policy {
             ] {
                 if let Some(item) = tokens.get(name) {
                     *list = fingerprints(item, text, display, name)?;
+                    if name == "current" {
+                        policy.current_at = Some(located(text, display, item));
+                    }
                 }
             }
         }
@@ -149,6 +164,8 @@ impl Policy {
                     format!("{at}: rule {id} takes \"error\", \"warning\", \"note\" or \"off\"")
                 })?;
                 policy.levels.insert(rule, level);
+                let file = display.to_owned();
+                policy.level_at.insert(rule, Origin { file, at });
             }
         }
         if let Some(item) = document.get("scan").and_then(|scan| scan.get("exclude")) {
@@ -170,6 +187,7 @@ impl Policy {
                 .build()
                 .map_err(|e| format!("{at}: bad exclude patterns: {e}"))?;
             policy.excludes = Some(set);
+            policy.exclude_at = Some(at);
         }
         Ok(policy)
     }
@@ -178,11 +196,16 @@ impl Policy {
 /// A policy file is small; anything larger is refused rather than read.
 const MAX_POLICY_SIZE: u64 = 1024 * 1024;
 
-/// Reads a policy file's text: a regular file only (a FIFO or device named `.rekey.toml`
-/// is refused, never opened for reading), bounded, UTF-8.
+/// Reads a policy file's text: a regular file only (a FIFO, a device or a symlink named
+/// `.rekey.toml` is refused, never opened for reading or followed: a committed symlink to
+/// `/dev/zero` or to a FIFO must not hang the gate), bounded, UTF-8.
 pub fn read_text(path: &Path, display: &str) -> Result<String, Error> {
     let bytes = read_regular(path, MAX_POLICY_SIZE).map_err(|error| match error {
         ReadError::TooLarge(_) => Error::at(display, "is over 1 MiB; a policy file is a few lines"),
+        error @ ReadError::NotRegular(_) => Error::at(
+            display,
+            format!("{error}: a policy file must be a regular file; replace it with one (to share a policy, name the shared file in `extends`)"),
+        ),
         error => Error::at(display, error.to_string()),
     })?;
     String::from_utf8(bytes).map_err(|_| Error::at(display, "is not UTF-8"))

@@ -5,12 +5,14 @@
 //! values that change.
 //!
 //! The format and its parsing are `file`'s; `extends` merges the files a policy includes;
-//! `discovery` finds the policy a command runs under; `edit` changes a policy file.
+//! `nested` adds a subdirectory's policy to the repository's; `discovery` finds the policy
+//! a command runs under; `edit` changes a policy file.
 
 mod discovery;
 mod edit;
 mod extends;
 mod file;
+mod nested;
 
 pub use discovery::PolicyFile;
 pub use edit::{initial_text, revoke, rotate_current};
