@@ -29,8 +29,8 @@ pub struct CheckArgs {
     /// otherwise list the delegates that do and exit 1.
     #[arg(long, value_name = "FINGERPRINT", conflicts_with = "staged")]
     ready_to_revoke: Option<String>,
-    /// The policy file (default: .rekey.toml in the current directory, or at the
-    /// repository root with --staged).
+    /// The policy file (default: the repository's top-level .rekey.toml, which nested
+    /// ones may only tighten; outside a repository, the nearest one upwards).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Check the staged content in the git index instead of the working tree.

@@ -29,7 +29,8 @@ pub struct RevokeArgs {
     /// Fingerprints of the revoked tokens, as `rekey scan` prints them.
     #[arg(required = true, value_name = "FINGERPRINT")]
     fingerprints: Vec<String>,
-    /// The policy file (default: .rekey.toml in the current directory).
+    /// The policy file to write (default: the repository's top-level .rekey.toml, which
+    /// governs every directory of it; outside a repository, the nearest one upwards).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
