@@ -210,7 +210,8 @@ fn check_fails_on_files_it_could_not_judge() {
         format!("{padding}delegateToken: {OLD_HEX}\n"),
     )
     .unwrap();
-    // The same in UTF-16, and beside binary data.
+    // The same in UTF-16, and beside binary data: not judged as sites, their tokens still
+    // swept (the UTF-16 one placed in its decoded text).
     let utf16: Vec<u8> = format!("DELEGATE_TOKEN={OLD_HEX}\n")
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
@@ -237,13 +238,15 @@ fn check_fails_on_files_it_could_not_judge() {
         run.stdout,
         format!(".rekey-tmp.AbCd1234:1:1: error[unchecked-file] a temp file left by an interrupted `rekey rotate --write`: it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it\n\
 blob.bin:1:1: error[unchecked-file] holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact\n\
+blob.bin:1:17: error[revoked-token] a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it ({OLD_FINGERPRINT})\n\
 delegate.env:1:1: error[unchecked-file] holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8\n\
+delegate.env:1:16: error[revoked-token] a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it ({OLD_FINGERPRINT})\n\
 huge.yaml:1:1: error[unchecked-file] holds a delegate-token key but is 8 MiB, over the 8 MiB rekey parses: split it, or exclude it in .rekey.toml [scan] exclude\n\
 huge.yaml:900001:16: error[revoked-token] a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it ({OLD_FINGERPRINT})\n\
-rekey check: 5 errors, 0 warnings, 0 notes in 4 files checked (0 sites in 0 files); policy .rekey.toml\n")
+rekey check: 7 errors, 0 warnings, 0 notes in 4 files checked (0 sites in 0 files); policy .rekey.toml\n")
     );
-    // The level is configurable like any other rule's; the revoked token swept from the
-    // large file is still an error.
+    // The level is configurable like any other rule's; the revoked tokens swept from the
+    // large, UTF-16 and binary files are still errors.
     fs::write(
         root.join(".rekey.toml"),
         format!(
@@ -255,7 +258,7 @@ rekey check: 5 errors, 0 warnings, 0 notes in 4 files checked (0 sites in 0 file
     assert_eq!(relaxed.status, 1);
     assert!(
         relaxed.stdout.ends_with(
-            "rekey check: 1 error, 4 warnings, 0 notes in 4 files checked (0 sites in 0 files); policy .rekey.toml\n"
+            "rekey check: 3 errors, 4 warnings, 0 notes in 4 files checked (0 sites in 0 files); policy .rekey.toml\n"
         ),
         "{}",
         relaxed.stdout

@@ -2,8 +2,9 @@
 //! walk with ignore rules, `walk`), a commit's tree or the index (`git`, read only),
 //! stdin (`stdin`) or many repositories (`repos`); returns a [`scan::Scan`]: every site
 //! each file's scanner (`formats`) found, and every token-shaped string the byte sweep
-//! (`sweep`) found outside them. Names only `model` and `runtime`.
+//! (`sweep`; `binary` for UTF-16 text and binary data) found outside them. Names only `model` and `runtime`.
 
+pub mod binary;
 pub mod formats;
 pub mod git;
 pub mod ignore_rules;

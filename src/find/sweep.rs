@@ -4,6 +4,9 @@
 //! One pass over the bytes finds the runs of hex digits and of base64 characters; only
 //! runs of those lengths are decoded.
 //!
+//! Bytes holding a NUL (UTF-16 text, binary data) are swept by `binary`, which reads them
+//! through [`Chars`] views with the same pass.
+//!
 //! `check` judges every string found against the policy, so a revoked token pasted into a
 //! README, a Dockerfile comment or a file rekey does not parse still fails the gate; a
 //! rotation lists the copies of the old token it could not rewrite ("left behind"); and
@@ -25,6 +28,8 @@ pub const MAX_STRAYS: usize = (64 << 20) / 128;
 pub struct Stray {
     /// Shared by the strays of one file: a checksum list can hold 100,000.
     pub display: Arc<str>,
+    /// Where it stands: bytes of the file, or, in UTF-16 text, code units of the decoded
+    /// text (after the byte-order mark), so that its width is its characters'.
     pub span: Span,
     pub line: usize,
     pub column: usize,
@@ -97,31 +102,57 @@ impl StreamPosition {
     }
 }
 
+/// What [`find_in`] reads: one byte per character. A file's own bytes, or the code units of
+/// UTF-16 text (see `find::binary`), each as the byte it is when ASCII and as a byte no
+/// token holds otherwise.
+pub trait Chars {
+    fn count(&self) -> usize;
+    fn at(&self, index: usize) -> u8;
+}
+
+impl Chars for [u8] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline]
+    fn at(&self, index: usize) -> u8 {
+        self[index]
+    }
+}
+
 /// Where token-shaped strings that decode as delegate tokens stand in `bytes`, in order
 /// and not overlapping, with their fingerprints.
+pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
+    find_in(bytes)
+}
+
+/// [`find`] over any [`Chars`]: the ranges count its characters.
 ///
 /// Every token is a run of at least 32 base64-class characters (hex digits are among
-/// them), and any such run covers one of the bytes at 31, 63, 95, …: only those bytes are
+/// them), and any such run covers one of the characters at 31, 63, 95, …: only those are
 /// looked at until one falls inside a run, so ordinary text costs one byte in 32.
-pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
-    let is_base64 = |b: u8| CLASS[b as usize] & BASE64 != 0;
+pub fn find_in<C: Chars + ?Sized>(text: &C) -> Vec<(Range<usize>, Fingerprint)> {
+    let is_base64 = |at: usize| CLASS[text.at(at) as usize] & BASE64 != 0;
+    let len = text.count();
     let mut found: Vec<(Range<usize>, Fingerprint)> = Vec::new();
     let mut probe = SHORTEST - 1;
-    while probe < bytes.len() {
-        if !is_base64(bytes[probe]) {
+    while probe < len {
+        if !is_base64(probe) {
             probe += SHORTEST;
             continue;
         }
         let mut start = probe;
-        while start > 0 && is_base64(bytes[start - 1]) {
+        while start > 0 && is_base64(start - 1) {
             start -= 1;
         }
         let mut end = probe + 1;
-        while end < bytes.len() && is_base64(bytes[end]) {
+        while end < len && is_base64(end) {
             end += 1;
         }
         if end - start >= SHORTEST {
-            run_tokens(bytes, start..end, &mut found);
+            run_tokens(text, start..end, &mut found);
         }
         // The next run starts after `end`; one of at least 32 characters covers this probe.
         probe = end + SHORTEST;
@@ -137,37 +168,42 @@ pub fn find(bytes: &[u8]) -> Vec<(Range<usize>, Fingerprint)> {
     kept
 }
 
+/// The longest word [`run_tokens`] decodes as base64.
+const LONGEST_WORD: usize = 64;
+
 /// The tokens in one maximal run of base64 characters: each run of exactly 32 hex digits
 /// inside it, and the run itself (with any `=` padding after it), or the run without the
 /// `+` and `/` at its ends, when it decodes as one.
-fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fingerprint)>) {
+fn run_tokens<C: Chars + ?Sized>(
+    text: &C,
+    run: Range<usize>,
+    found: &mut Vec<(Range<usize>, Fingerprint)>,
+) {
     let mut hex_start = run.start;
     for at in run.clone().chain(std::iter::once(run.end)) {
-        if at == run.end || CLASS[bytes[at] as usize] & HEX == 0 {
+        if at == run.end || CLASS[text.at(at) as usize] & HEX == 0 {
             if at - hex_start == 32 {
-                found.push((hex_start..at, hex_fingerprint(&bytes[hex_start..at])));
+                let hex = gather::<C, 32>(text, hex_start..at);
+                found.push((hex_start..at, hex_fingerprint(&hex)));
             }
             hex_start = at + 1;
         }
     }
     let mut padded = run.end;
-    while padded < bytes.len() && padded - run.end < 2 && bytes[padded] == b'=' {
+    while padded < text.count() && padded - run.end < 2 && text.at(padded) == b'=' {
         padded += 1;
     }
     // `+` and `/` are base64 characters, so a word glued to one (a diff's `+` line, a
     // path's `/`) makes a longer run: the word is also tried without them.
-    let slash_or_plus = |b: &u8| matches!(b, b'+' | b'/');
-    let start = run.start
-        + bytes[run.clone()]
-            .iter()
-            .take_while(|b| slash_or_plus(b))
-            .count();
-    let stop = run.end
-        - bytes[start..run.end]
-            .iter()
-            .rev()
-            .take_while(|b| slash_or_plus(b))
-            .count();
+    let slash_or_plus = |at: usize| matches!(text.at(at), b'+' | b'/');
+    let mut start = run.start;
+    while start < run.end && slash_or_plus(start) {
+        start += 1;
+    }
+    let mut stop = run.end;
+    while stop > start && slash_or_plus(stop - 1) {
+        stop -= 1;
+    }
     let words = [
         run.start..run.end,
         start..run.end,
@@ -175,10 +211,11 @@ fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fi
         start..stop,
     ];
     for (tried, word) in words.iter().enumerate() {
-        if !(40..=64).contains(&word.len()) || words[..tried].contains(word) {
+        if !(40..=LONGEST_WORD).contains(&word.len()) || words[..tried].contains(word) {
             continue;
         }
-        if let Some(fingerprint) = base64_fingerprint(&bytes[word.clone()]) {
+        let bytes = gather::<C, LONGEST_WORD>(text, word.clone());
+        if let Some(fingerprint) = base64_fingerprint(&bytes[..word.len()]) {
             let end = if word.end == run.end {
                 padded
             } else {
@@ -188,6 +225,15 @@ fn run_tokens(bytes: &[u8], run: Range<usize>, found: &mut Vec<(Range<usize>, Fi
             break;
         }
     }
+}
+
+/// The characters of `range` (at most `N`), copied out of `text` to be decoded.
+fn gather<C: Chars + ?Sized, const N: usize>(text: &C, range: Range<usize>) -> [u8; N] {
+    let mut bytes = [0; N];
+    for (slot, at) in bytes.iter_mut().zip(range) {
+        *slot = text.at(at);
+    }
+    bytes
 }
 
 fn hex_fingerprint(hex: &[u8]) -> Fingerprint {

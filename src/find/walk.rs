@@ -3,6 +3,7 @@
 //! entered, symlinks not followed), with each file read, size-checked, binary-checked and
 //! prefiltered on its worker thread. Yields `(path, bytes)` for the engine to scan.
 
+use crate::find::binary;
 use crate::find::formats::Format;
 use crate::find::ignore_rules::IgnoreRules;
 use crate::find::sweep::{self, Stray};
@@ -59,7 +60,8 @@ pub struct Walked<T> {
     pub seen: usize,
     /// rekey's own temp files left by an interrupted run: never scanned, always reported.
     pub leftovers: Vec<(PathBuf, String)>,
-    /// Token-shaped strings in every text file, sites included (the engine leaves those out).
+    /// Token-shaped strings in every file (text, UTF-16 or binary), sites included (the
+    /// engine leaves those out).
     pub strays: Vec<Stray>,
 }
 
@@ -294,9 +296,10 @@ fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<S
 }
 
 /// Sorts a file's bytes, whatever source they came from (the walk, a git blob, stdin), in
-/// one look at each property: binary data is judged only when a key name (or a UTF-16 one)
-/// stands in it, and never swept; text is swept for token-shaped strings, and parsed when
-/// it holds a key name and is UTF-8 (or is a format rekey reads that is not: unjudged).
+/// one look at each property: every file is swept for token-shaped strings (one holding a
+/// NUL byte as UTF-16 text or binary data, see `binary`); binary data is judged only when a
+/// key name (or a UTF-16 one) stands in it, and never parsed; text is parsed when it holds
+/// a key name and is UTF-8 (or is a format rekey reads that is not: unjudged).
 /// `display` is built only when something is found; the bytes are copied only to be parsed.
 pub fn judge(
     path: &Path,
@@ -311,14 +314,24 @@ pub fn judge(
         })
     };
     if memchr::memchr(0, bytes).is_some() {
-        let candidate = if has_utf16_marker(bytes) {
-            unjudged(display(), "holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8")
+        let reason = if has_utf16_marker(bytes) {
+            Some("holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8")
         } else if keys::has_marker(bytes) {
-            unjudged(display(), "holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact")
+            Some("holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact")
         } else {
-            Candidate::Nothing
+            None
         };
-        return (candidate, Vec::new());
+        let found = match sweeping {
+            Sweep::On => binary::find(bytes),
+            Sweep::Off => binary::Found::default(),
+        };
+        if reason.is_none() && found.is_empty() {
+            return (Candidate::Nothing, Vec::new());
+        }
+        let display = display();
+        let strays = found.located(&display, bytes);
+        let candidate = reason.map_or(Candidate::Nothing, |reason| unjudged(display, reason));
+        return (candidate, strays);
     }
     let found = match sweeping {
         Sweep::On => sweep::find(bytes),
@@ -403,9 +416,18 @@ fn sweep_end(chunk: &[u8], swept: usize, last: bool) -> usize {
     if filled - run_end <= CARRY {
         return run_end;
     }
-    // A run too long to be a token is cut after a byte that is not a hex digit, so that a
-    // 32-hex token inside it is never cut in two.
     let tail = filled - CARRY;
+    // A run too long to be a token can still end in one after the `+` and `/` it starts
+    // with (the sweep tries a word without them): it is cut before that word, never in it.
+    let leading = chunk[run_end..]
+        .iter()
+        .take_while(|&&b| b == b'+' || b == b'/')
+        .count();
+    if run_end + leading >= tail {
+        return run_end + leading;
+    }
+    // Otherwise it is cut after a byte that is not a hex digit, so that a 32-hex token
+    // inside it is never cut in two.
     let last = chunk[tail..].iter().rposition(|b| !b.is_ascii_hexdigit());
     last.map_or(tail, |at| tail + at + 1)
 }
@@ -415,22 +437,51 @@ fn sweep_end(chunk: &[u8], swept: usize, last: bool) -> usize {
 /// run longer than CARRY is no token; it is swept in pieces.
 const CARRY: usize = 128;
 
+/// Sweeps the file at `path` `chunk_size` bytes at a time; when it starts as UTF-16 text,
+/// its decoded text is swept a second time the same way (one byte per code unit, see
+/// `binary::Narrowed`), its strays placed in the decoded text.
 fn stream_in_chunks(
     path: &Path,
     display: &dyn Fn() -> String,
     sweeping: Sweep,
     chunk_size: usize,
 ) -> std::io::Result<LargeFile> {
-    use std::io::Read;
     // Never through a symlink, never blocking on a FIFO swapped in since the walk saw it.
-    let mut file = open_without_following(path).map_err(|error| match error {
-        ReadError::Io(error) => error,
-        other => std::io::Error::other(other.to_string()),
-    })?;
+    let open = || {
+        open_without_following(path).map_err(|error| match error {
+            ReadError::Io(error) => error,
+            other => std::io::Error::other(other.to_string()),
+        })
+    };
+    let (mut large, utf16) = stream_reader(&mut open()?, display, sweeping, chunk_size)?;
+    let Some(encoding) = utf16.filter(|_| sweeping == Sweep::On && !large.strays_not_kept) else {
+        return Ok(large);
+    };
+    let mut text = binary::Narrowed::new(open()?, encoding);
+    let (decoded, _) = stream_reader(&mut text, display, sweeping, chunk_size)?;
+    large.holds_key_name |= decoded.holds_key_name;
+    if decoded.strays_not_kept {
+        large.strays.clear();
+        large.strays_not_kept = true;
+    } else {
+        large.strays.extend(decoded.strays);
+    }
+    Ok(large)
+}
+
+/// Reads `file` one bounded chunk at a time, searching it for key names and sweeping it;
+/// also says whether its first chunk is UTF-16 text.
+fn stream_reader(
+    file: &mut dyn std::io::Read,
+    display: &dyn Fn() -> String,
+    sweeping: Sweep,
+    chunk_size: usize,
+) -> std::io::Result<(LargeFile, Option<binary::Encoding>)> {
     let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
     let mut buffer = vec![0; chunk_size + CARRY.max(overlap)];
     let (mut kept, mut base, mut swept) = (0, 0, 0);
     let mut marked = false;
+    let mut utf16 = None;
     let mut position = sweep::StreamPosition::default();
     let mut strays = Vec::new();
     let mut shown: Option<Arc<str>> = None;
@@ -438,15 +489,19 @@ fn stream_in_chunks(
         let read = file.read(&mut buffer[kept..])?;
         let filled = kept + read;
         let chunk = &buffer[..filled];
+        if base == 0 && kept == 0 {
+            utf16 = binary::utf16_text(chunk);
+        }
         marked = marked || keys::has_marker(chunk) || has_utf16_marker(chunk);
         let end = sweep_end(chunk, swept, read == 0);
         if strays.len() > sweep::MAX_STRAYS {
             // More than a run keeps: not judged, and the rest is not held either.
-            return Ok(LargeFile {
+            let large = LargeFile {
                 holds_key_name: marked,
                 strays: Vec::new(),
                 strays_not_kept: true,
-            });
+            };
+            return Ok((large, utf16));
         }
         let found = match sweeping {
             Sweep::On => sweep::find(&chunk[swept..end]),
@@ -465,11 +520,12 @@ fn stream_in_chunks(
             });
         }
         if read == 0 {
-            return Ok(LargeFile {
+            let large = LargeFile {
                 holds_key_name: marked,
                 strays,
                 strays_not_kept: false,
-            });
+            };
+            return Ok((large, utf16));
         }
         let keep_from = end.min(filled - overlap.min(filled));
         position.advance(chunk, base, base + keep_from);
@@ -565,17 +621,38 @@ mod tests {
             text.push_str(&format!("line {i} caf\u{e9} {token}\r\n"));
             text.push_str(&format!("{long_run}{token}/{long_run}\n+{ui}\n/{ui}/\n"));
             text.push_str(&format!("{}{token}\n", "x".repeat(i * 7)));
+            // A base64 word after a run of `/` too long to be a token.
+            text.push_str(&format!(" {}{ui}\n", "/".repeat(130 + i * 5)));
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.log");
         std::fs::write(&path, &text).unwrap();
         let display = || "big.log".to_owned();
         let whole = sweep::located("big.log", text.as_bytes(), sweep::find(text.as_bytes()));
-        assert_eq!(whole.len(), 200);
+        assert_eq!(whole.len(), 240);
         for chunk_size in (16..600).chain([4096, 1 << 20]) {
             let large = stream_in_chunks(&path, &display, Sweep::On, chunk_size).unwrap();
             assert!(!large.holds_key_name && !large.strays_not_kept);
             assert_eq!(large.strays, whole, "read {chunk_size} bytes at a time");
+        }
+        // The same text in UTF-16 (its BOM included): found in its decoded text, at the
+        // same lines and columns, as when it is read whole.
+        let wide: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        std::fs::write(&path, &wide).unwrap();
+        let whole_wide = binary::find(&wide).located("big.log", &wide);
+        let lines = |strays: &[Stray]| {
+            strays
+                .iter()
+                .map(|s| (s.line, s.column))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&whole_wide), lines(&whole));
+        for chunk_size in (16..300).step_by(7).chain([4096, 1 << 20]) {
+            let large = stream_in_chunks(&path, &display, Sweep::On, chunk_size).unwrap();
+            assert_eq!(
+                large.strays, whole_wide,
+                "read {chunk_size} bytes at a time"
+            );
         }
     }
 }
