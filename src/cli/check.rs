@@ -182,6 +182,9 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
     report::to_stdout(&out);
     if ready {
         EXIT_OK
+    } else if holders.is_empty() && !gathering.failed.is_empty() {
+        // Nothing was seen to hold it, but what was not read could: an error, not a no.
+        EXIT_ERROR
     } else {
         EXIT_VIOLATION
     }
@@ -190,6 +193,12 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
 fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), Error> {
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
+    // With no path given, the whole index: the next commit, wherever the hook runs from.
+    let repo = if args.paths.is_empty() {
+        repo.select_all()
+    } else {
+        repo
+    };
     let top = repo.root();
     let policy = PolicyFile::discover_for(cwd, args.config.as_deref(), &roots)?;
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;
