@@ -187,6 +187,12 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
 fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), Error> {
     let roots = roots(args.paths.clone(), cwd)?;
     let repo = GitRepo::open(cwd, &roots)?;
+    // With no path given, the whole index: the next commit, wherever the hook runs from.
+    let repo = if args.paths.is_empty() {
+        repo.select_all()
+    } else {
+        repo
+    };
     let top = repo.root();
     let policy = PolicyFile::discover_for(cwd, args.config.as_deref(), &roots)?;
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;

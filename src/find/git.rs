@@ -4,27 +4,38 @@
 //! detached HEAD. Writing a commit is `rotate::commit`'s.
 
 use crate::error::Error;
-use crate::find::scan::{self, Scan};
+use crate::find::loose::{self, Loose, Objects};
+use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::{self, Candidate, Skipped};
 use crate::model::fs::display_path;
 use crate::model::keys;
 use crate::runtime::interrupt;
-use git2::{ObjectType, Odb, Oid, Repository, Status, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Odb, OdbObject, Oid, Repository, Status};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// libgit2 re-hashes every object it reads with collision-detecting SHA-1, which was most
-/// of the time of `check --staged` (git itself does not re-hash objects on an ordinary
-/// read; `git fsck` is the tool for integrity). Turned off once, before any read.
-fn read_objects_without_rehashing() {
+/// Every object rekey reads is checked against its id by rekey itself, once per id and
+/// thread (`find::loose` for loose objects, [`Store::packed`] for packed ones): a gate must
+/// never judge another object's bytes as a file's. libgit2's own check (strict hash
+/// verification) re-hashes with collision-detecting SHA-1 on every read, a blob holding a
+/// key name once per path: a quarter of `check --staged` on a packed repository, for
+/// nothing rekey does not check already. Turned off once, before any read.
+fn verify_objects() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| git2::opts::strict_hash_verification(false));
 }
 
+/// The largest tree or commit object rekey reads and checks itself (a directory of a
+/// million entries is about 40 MiB).
+const MAX_TREE_SIZE: u64 = 256 << 20;
+
 /// A repository and the part of it the given paths select.
 pub struct GitRepo {
     pub repo: Repository,
+    /// The object store's directory, where loose objects are read from.
+    objects: Objects,
     /// Only files below these repository-relative prefixes are scanned (empty: all).
     prefixes: Vec<String>,
 }
@@ -33,7 +44,7 @@ impl GitRepo {
     /// Opens the repository holding `roots[0]` (relative to `cwd`).
     pub fn open(cwd: &Path, roots: &[PathBuf]) -> Result<GitRepo, Error> {
         let path = cwd.join(&roots[0]);
-        read_objects_without_rehashing();
+        verify_objects();
         let repo = Repository::discover(&path).map_err(|e| {
             format!(
                 "{}: not inside a git repository ({})",
@@ -42,7 +53,16 @@ impl GitRepo {
             )
         })?;
         let prefixes = prefixes(&repo, cwd, roots)?;
-        Ok(GitRepo { repo, prefixes })
+        Ok(GitRepo::new(repo, prefixes))
+    }
+
+    fn new(repo: Repository, prefixes: Vec<String>) -> GitRepo {
+        let objects = Objects::new(repo.commondir().join("objects"));
+        GitRepo {
+            repo,
+            objects,
+            prefixes,
+        }
     }
 
     /// Opens the repository at exactly `dir` (a clone's top or a bare repository), without
@@ -50,31 +70,14 @@ impl GitRepo {
     pub fn open_exact(dir: &Path) -> Result<GitRepo, Error> {
         let repo =
             Repository::open(dir).map_err(|e| format!("not a git repository ({})", e.message()))?;
-        read_objects_without_rehashing();
-        Ok(GitRepo {
-            repo,
-            prefixes: Vec::new(),
-        })
+        verify_objects();
+        Ok(GitRepo::new(repo, Vec::new()))
     }
 
     /// The working tree's top (the repository directory itself when bare).
     pub fn root(&self) -> PathBuf {
         let top = self.repo.workdir().unwrap_or_else(|| self.repo.path());
         top.canonicalize().unwrap_or_else(|_| top.to_owned())
-    }
-
-    /// Resolves a branch, tag or commit id to a commit.
-    pub fn resolve(&self, base: &str) -> Result<Oid, Error> {
-        self.repo
-            .revparse_single(base)
-            .and_then(|object| object.peel_to_commit())
-            .map(|commit| commit.id())
-            .map_err(|e| {
-                Error::new(format!(
-                    "--base {base}: no such commit in this repository ({})",
-                    e.message()
-                ))
-            })
     }
 
     fn wanted(&self, path: &str) -> bool {
@@ -87,31 +90,113 @@ impl GitRepo {
             })
     }
 
-    /// Scans every tracked regular file of `commit`'s tree. Paths are shown relative to the
-    /// repository root; `exclude` takes such a path.
-    pub fn scan_commit(&self, commit: Oid, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
-        let tree = self
+    /// Every file of the repository, whatever paths it was opened with: the index is the
+    /// whole next commit, wherever in the working tree `check --staged` runs.
+    pub fn select_all(mut self) -> GitRepo {
+        self.prefixes.clear();
+        self
+    }
+
+    /// Resolves a branch, tag or commit id to a commit. The object a name points at is
+    /// checked before libgit2 reads it: libgit2 never returns from reading a cut loose
+    /// object.
+    pub fn resolve(&self, base: &str) -> Result<Oid, Error> {
+        let named = self
             .repo
-            .find_commit(commit)
-            .and_then(|commit| commit.tree())
-            .map_err(|e| format!("cannot read the base commit's tree: {}", e.message()))?;
-        let mut blobs = Vec::new();
-        tree.walk(TreeWalkMode::PreOrder, |directory, entry| {
-            if entry.kind() == Some(ObjectType::Blob) && is_regular(entry.filemode() as u32) {
-                blobs.push(Blob {
-                    path: format!("{directory}{}", entry.name().unwrap_or_default()),
-                    id: entry.id(),
-                    staged_size: None,
-                });
-            }
-            TreeWalkResult::Ok
+            .resolve_reference_from_short_name(base)
+            .ok()
+            .and_then(|reference| reference.resolve().ok()?.target())
+            .or_else(|| Oid::from_str(base).ok().filter(|_| base.len() == 40));
+        if let Some(id) = named {
+            self.object_bytes(id, ObjectType::Any)
+                .map_err(|e| Error::new(format!("{base}: {e}")))?;
+        }
+        self.repo
+            .revparse_single(base)
+            .and_then(|object| object.peel_to_commit())
+            .map(|commit| commit.id())
+            .map_err(|e| {
+                Error::new(format!(
+                    "--base {base}: no such commit in this repository ({})",
+                    e.message()
+                ))
+            })
+    }
+
+    /// The content of the tree or commit `id`, checked against its id (see [`Store`]).
+    fn object_bytes(&self, id: Oid, kind: ObjectType) -> Result<Vec<u8>, Error> {
+        let odb = self
+            .repo
+            .odb()
+            .map_err(|e| Error::new(format!("cannot open the object store: {}", e.message())))?;
+        let store = Store::new(&odb, &self.objects, None);
+        match self.objects.read(id, kind, MAX_TREE_SIZE)? {
+            Loose::Read(content) => Ok(content.bytes().to_vec()),
+            Loose::Absent => Ok(store.packed(id, kind)?.data().to_vec()),
+            Loose::TooLarge(size) => Err(Error::new(format!(
+                "the git object {id} is {} MiB, over the {} MiB rekey reads from a tree or \
+                 commit: run `git fsck --full`",
+                size >> 20,
+                MAX_TREE_SIZE >> 20
+            ))),
+        }
+    }
+
+    /// The tree of `commit`.
+    fn tree_of(&self, commit: Oid) -> Result<Oid, Error> {
+        let bytes = self.object_bytes(commit, ObjectType::Commit)?;
+        tree_line(&bytes).ok_or_else(|| {
+            Error::new(loose::corrupt(commit, "is a commit that names no tree").message)
         })
-        .map_err(|e| format!("cannot walk the base commit's tree: {}", e.message()))?;
+    }
+
+    /// The entries of the tree `id` (at `display`).
+    fn tree_entries(&self, id: Oid, display: &str) -> Result<Vec<Entry>, Error> {
+        let bytes = self
+            .object_bytes(id, ObjectType::Tree)
+            .map_err(|e| Error::at(display, e.message))?;
+        parse_tree(&bytes)
+            .ok_or_else(|| Error::at(display, loose::corrupt(id, "is not a valid tree").message))
+    }
+
+    /// Every blob of `commit`'s tree that [`is_scanned`] takes, with its path.
+    fn commit_blobs(&self, commit: Oid) -> Result<Vec<Blob>, Error> {
+        let mut blobs = Vec::new();
+        // Depth first with a stack of its own: a hostile tree nests deeper than a thread's
+        // stack could recurse.
+        let mut trees = vec![(String::new(), self.tree_of(commit)?)];
+        while let Some((directory, id)) = trees.pop() {
+            let display = if directory.is_empty() {
+                "."
+            } else {
+                &directory
+            };
+            for entry in self.tree_entries(id, display)? {
+                let path = format!("{directory}{}", entry.name);
+                if entry.mode == 0o040000 {
+                    trees.push((format!("{path}/"), entry.id));
+                } else if is_scanned(entry.mode) {
+                    blobs.push(Blob {
+                        path,
+                        id: entry.id,
+                        mode: entry.mode,
+                        staged_size: None,
+                    });
+                }
+            }
+        }
+        Ok(blobs)
+    }
+
+    /// Scans every tracked regular file (and symlink) of `commit`'s tree. Paths are shown
+    /// relative to the repository root; `exclude` takes such a path.
+    pub fn scan_commit(&self, commit: Oid, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
+        let blobs = self.commit_blobs(commit)?;
         self.scan_blobs(blobs, exclude)
     }
 
-    /// Scans the staged content of every regular file in the index: exactly what the next
-    /// commit will hold, whatever the working tree says.
+    /// Scans the staged content of every regular file (and symlink) in the index: exactly
+    /// what the next commit will hold, whatever the working tree says.
     pub fn scan_index(&self, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
         let index = self
             .repo
@@ -119,10 +204,11 @@ impl GitRepo {
             .map_err(|e| format!("cannot read the git index: {}", e.message()))?;
         let blobs = index
             .iter()
-            .filter(|entry| is_regular(entry.mode) && (entry.flags >> 12) & 0x3 == 0)
+            .filter(|entry| is_scanned(entry.mode) && (entry.flags >> 12) & 0x3 == 0)
             .map(|entry| Blob {
                 path: String::from_utf8_lossy(&entry.path).into_owned(),
                 id: entry.id,
+                mode: entry.mode,
                 staged_size: Some(u64::from(entry.file_size)),
             })
             .collect();
@@ -146,42 +232,13 @@ impl GitRepo {
         let threads = crate::runtime::parallel::cores();
         let chunks: Vec<&[Blob]> = blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
         let location = self.repo.path().to_owned();
+        let objects = &self.objects;
         let workdir = self.repo.workdir().map(Path::to_owned);
         // Each blob is scanned as soon as it is read, against one budget for the run, so
         // that no more blobs are held than a working-tree scan would hold files.
         let budget = scan::Budget::default();
         let results = crate::runtime::parallel::map(&chunks, threads, |chunk| {
-            let reopen = |e: git2::Error| {
-                Error::new(format!("cannot open the repository again: {}", e.message()))
-            };
-            let repo = Repository::open(&location).map_err(reopen)?;
-            let odb = repo.odb().map_err(reopen)?;
-            let mut found = (Vec::new(), Vec::new(), Vec::new());
-            let (outcomes, skipped, strays) = &mut found;
-            // Blobs found to hold neither a key name nor a token-shaped string: the same
-            // content under another path holds none either, and is not inflated again (a
-            // repository holds many copies of a file; what a blob holds depends only on
-            // its id).
-            let mut clean: HashSet<Oid> = HashSet::new();
-            for blob in chunk.iter() {
-                if clean.contains(&blob.id) {
-                    continue;
-                }
-                let mut judged = judge_blob(&repo, &odb, workdir.as_deref(), blob)?;
-                match judged.candidate {
-                    Candidate::Parse(file) => {
-                        outcomes.push(budget.scan_file(file, &mut judged.strays))
-                    }
-                    Candidate::Unjudged(skip) => skipped.push(skip),
-                    Candidate::Nothing if judged.strays.is_empty() => {
-                        clean.insert(blob.id);
-                    }
-                    Candidate::Nothing => {}
-                }
-                budget.keep_strays(&mut judged.strays);
-                strays.extend(judged.strays);
-            }
-            Ok::<_, Error>(found)
+            scan_chunk(chunk, &location, objects, workdir.as_deref(), &budget)
         });
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
@@ -232,12 +289,61 @@ impl GitRepo {
             .collect()
     }
 
-    /// The bytes of `path` in `commit`'s tree, if it holds a regular file there.
-    pub fn read_at(&self, commit: Oid, path: &str) -> Option<Vec<u8>> {
-        let tree = self.repo.find_commit(commit).ok()?.tree().ok()?;
-        let entry = tree.get_path(Path::new(path)).ok()?;
-        let blob = self.repo.find_blob(entry.id()).ok()?;
-        Some(blob.content().to_vec())
+    /// The bytes of `path` in `commit`'s tree, if it holds a regular file there. An object
+    /// that cannot be read is an error, never "no such file": a policy file in a corrupt
+    /// store must not read as no policy.
+    pub fn read_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let mut tree = self.tree_of(commit)?;
+        let mut directory = String::new();
+        let mut parts = path.split('/').peekable();
+        while let Some(name) = parts.next() {
+            let display = if directory.is_empty() {
+                "."
+            } else {
+                &directory
+            };
+            let entries = self.tree_entries(tree, display)?;
+            let Some(entry) = entries.into_iter().find(|entry| entry.name == name) else {
+                return Ok(None);
+            };
+            directory = format!("{directory}{name}/");
+            match (parts.peek().is_some(), entry.mode) {
+                (true, 0o040000) => tree = entry.id,
+                (false, mode) if is_regular(mode) => {
+                    return self.read_blob(path, entry.id).map(Some);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The content of the blob `id` (at `path`), checked against its id.
+    fn read_blob(&self, path: &str, id: Oid) -> Result<Vec<u8>, Error> {
+        let odb = self.repo.odb().map_err(|e| Error::at(path, e.message()))?;
+        let blob = Blob {
+            path: path.to_owned(),
+            id,
+            mode: 0o100644,
+            staged_size: None,
+        };
+        let store = Store::new(&odb, &self.objects, None);
+        let read = store.read(&blob)?;
+        let bytes = match read {
+            Read::Loose(content) => content.bytes().to_vec(),
+            Read::Packed(object) => object.data().to_vec(),
+            Read::TooLarge(size) => {
+                return Err(Error::at(
+                    path,
+                    format!(
+                        "is {} MiB in git, over the {} MiB rekey reads from a blob",
+                        size >> 20,
+                        MAX_BLOB_SIZE >> 20
+                    ),
+                ))
+            }
+        };
+        Ok(bytes)
     }
 
     /// A commit's id as `git rev-parse --short` prints it: `core.abbrev` digits (7 by
@@ -252,20 +358,18 @@ impl GitRepo {
     }
 }
 
-/// What one blob holds, for the scan.
 /// The largest blob read from git: past the 8 MiB parsed, a blob is read whole to be
 /// searched for key names and swept.
 const MAX_BLOB_SIZE: u64 = 32 << 20;
 
+/// What one blob holds, for the scan.
 struct JudgedBlob {
     candidate: Candidate,
     strays: Vec<Stray>,
 }
 
-/// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
-/// scanner will parse it.
 /// A blob over [`MAX_BLOB_SIZE`]: not read, and not judged.
-fn too_large_blob(path: &str, size: usize) -> JudgedBlob {
+fn too_large_blob(path: &str, size: u64) -> JudgedBlob {
     let reason = format!(
         "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree \
          instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
@@ -281,43 +385,126 @@ fn too_large_blob(path: &str, size: usize) -> JudgedBlob {
     }
 }
 
-/// A regular file of a tree or the index, to be read from git.
+/// A regular file or symlink of a tree or the index, to be read from git.
 struct Blob {
     path: String,
     id: Oid,
+    mode: u32,
     /// The size the index recorded when the file was staged (its stat data, cut to 32 bits).
     staged_size: Option<u64>,
 }
 
-fn judge_blob(
-    repo: &Repository,
-    odb: &Odb,
-    workdir: Option<&Path>,
-    blob: &Blob,
-) -> Result<JudgedBlob, Error> {
-    let (path, id) = (blob.path.as_str(), blob.id);
-    // A blob is read whole: one too large to hold is not read, and not judged. Its size
-    // comes from the object's header, an extra read of a loose object, unless the index
-    // and the working tree agree that the staged file is small (the index's size alone can
-    // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
-    let cannot_read = |e: git2::Error| format!("{path}: cannot read the blob: {}", e.message());
-    let known_small = blob.staged_size.is_some_and(|staged| {
-        staged > 0
-            && staged <= MAX_BLOB_SIZE / 2
-            && workdir.is_some_and(|dir| {
-                std::fs::symlink_metadata(dir.join(path)).is_ok_and(|m| m.len() == staged)
-            })
-    });
-    if !known_small {
-        let (size, _) = odb.read_header(id).map_err(cannot_read)?;
-        if size as u64 > MAX_BLOB_SIZE {
-            return Ok(too_large_blob(path, size));
+/// An entry of a tree.
+struct Entry {
+    mode: u32,
+    name: String,
+    id: Oid,
+}
+
+/// Where one thread reads objects from, and the packed objects it has checked.
+struct Store<'a, 'r> {
+    odb: &'a Odb<'r>,
+    objects: &'a Objects,
+    workdir: Option<&'a Path>,
+    /// Packed objects already hashed against their id: a blob holding a key name is read
+    /// again for each path it stands at, and is hashed once.
+    verified: RefCell<HashSet<Oid>>,
+}
+
+/// A blob's content as read: from a loose object (checked by `find::loose`) or a pack.
+enum Read<'a> {
+    Loose(loose::Content),
+    Packed(OdbObject<'a>),
+    TooLarge(u64),
+}
+
+impl<'a, 'r> Store<'a, 'r> {
+    fn new(odb: &'a Odb<'r>, objects: &'a Objects, workdir: Option<&'a Path>) -> Store<'a, 'r> {
+        Store {
+            odb,
+            objects,
+            workdir,
+            verified: RefCell::new(HashSet::new()),
         }
     }
-    let blob = repo.find_blob(id).map_err(cannot_read)?;
-    let content = blob.content();
-    if content.len() as u64 > walk::MAX_FILE_SIZE {
-        let candidate = if keys::has_marker(content) {
+
+    /// Reads one blob whole, checked against its id; one too large to hold is not read. A
+    /// blob that cannot be read is an error naming its path and what to run: never read
+    /// as a file holding nothing.
+    fn read(&self, blob: &Blob) -> Result<Read<'a>, Error> {
+        let (path, id) = (blob.path.as_str(), blob.id);
+        match self.objects.read(id, ObjectType::Blob, MAX_BLOB_SIZE) {
+            Ok(Loose::Read(content)) => return Ok(Read::Loose(content)),
+            Ok(Loose::TooLarge(size)) => return Ok(Read::TooLarge(size)),
+            Ok(Loose::Absent) => {}
+            Err(e) => return Err(Error::at(path, e.message)),
+        }
+        // A packed blob's size comes from its header, an extra read, unless the index and
+        // the working tree agree that the staged file is small (the index's size alone can
+        // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
+        let known_small = blob.staged_size.is_some_and(|staged| {
+            staged > 0
+                && staged <= MAX_BLOB_SIZE / 2
+                && self.workdir.is_some_and(|dir| {
+                    std::fs::symlink_metadata(dir.join(path)).is_ok_and(|m| m.len() == staged)
+                })
+        });
+        if !known_small {
+            let (size, _) = self
+                .odb
+                .read_header(id)
+                .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?;
+            if size as u64 > MAX_BLOB_SIZE {
+                return Ok(Read::TooLarge(size as u64));
+            }
+        }
+        self.packed(id, ObjectType::Blob)
+            .map(Read::Packed)
+            .map_err(|e| Error::at(path, e.message))
+    }
+
+    /// The packed (or alternate) object `id`, of `kind` (any for [`ObjectType::Any`]),
+    /// hashed against its id the first time this store reads it.
+    fn packed(&self, id: Oid, kind: ObjectType) -> Result<OdbObject<'a>, Error> {
+        let object = self
+            .odb
+            .read(id)
+            .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
+        let found = object.kind();
+        if kind != ObjectType::Any && found != kind {
+            return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
+        }
+        if !self.verified.borrow().contains(&id) {
+            let hashed = Oid::hash_object(found, object.data())
+                .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
+            if hashed != id {
+                return Err(loose::corrupt(id, loose::NOT_ITS_ID));
+            }
+            self.verified.borrow_mut().insert(id);
+        }
+        Ok(object)
+    }
+}
+
+/// What libgit2 said of an object it could not read.
+fn unreadable(error: &git2::Error) -> String {
+    format!("cannot be read ({})", error.message())
+}
+
+/// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
+/// scanner will parse it.
+fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
+    let path = blob.path.as_str();
+    let read = store.read(blob)?;
+    let content = match &read {
+        Read::Loose(content) => content.bytes(),
+        Read::Packed(packed) => packed.data(),
+        Read::TooLarge(size) => return Ok(too_large_blob(path, *size)),
+    };
+    // A symlink's blob is its target's path: no file to parse, but a token typed as the
+    // target is still a token in the repository.
+    if blob.mode == SYMLINK || content.len() as u64 > walk::MAX_FILE_SIZE {
+        let candidate = if blob.mode != SYMLINK && keys::has_marker(content) {
             Candidate::Unjudged(walk::too_large(content.len() as u64, path))
         } else {
             Candidate::Nothing
@@ -340,8 +527,88 @@ fn judge_blob(
     Ok(JudgedBlob { candidate, strays })
 }
 
+/// What one thread found in its share of the blobs: parsed files, unjudged ones, strays.
+type Found = (
+    Vec<Result<Option<ScannedFile>, FileError>>,
+    Vec<Skipped>,
+    Vec<Stray>,
+);
+
+/// Reads and judges one thread's share of the blobs through its own handle on the
+/// repository at `location` (a libgit2 repository is not shared between threads).
+fn scan_chunk(
+    chunk: &[Blob],
+    location: &Path,
+    objects: &Objects,
+    workdir: Option<&Path>,
+    budget: &scan::Budget,
+) -> Result<Found, Error> {
+    let reopen =
+        |e: git2::Error| Error::new(format!("cannot open the repository again: {}", e.message()));
+    let repo = Repository::open(location).map_err(reopen)?;
+    let odb = repo.odb().map_err(reopen)?;
+    let store = Store::new(&odb, objects, workdir);
+    let mut found: Found = (Vec::new(), Vec::new(), Vec::new());
+    let (outcomes, skipped, strays) = &mut found;
+    // Blobs found to hold neither a key name nor a token-shaped string: the same content
+    // under another path holds none either, and is not inflated again (a repository holds
+    // many copies of a file; what a blob holds depends only on its id).
+    let mut clean: HashSet<Oid> = HashSet::new();
+    for blob in chunk {
+        if clean.contains(&blob.id) {
+            continue;
+        }
+        let mut judged = judge_blob(&store, blob)?;
+        match judged.candidate {
+            Candidate::Parse(file) => outcomes.push(budget.scan_file(file, &mut judged.strays)),
+            Candidate::Unjudged(skip) => skipped.push(skip),
+            Candidate::Nothing if judged.strays.is_empty() => {
+                clean.insert(blob.id);
+            }
+            Candidate::Nothing => {}
+        }
+        budget.keep_strays(&mut judged.strays);
+        strays.extend(judged.strays);
+    }
+    Ok(found)
+}
+
+/// A symlink's mode in a tree or the index.
+const SYMLINK: u32 = 0o120000;
+
 fn is_regular(mode: u32) -> bool {
     matches!(mode, 0o100644 | 0o100755)
+}
+
+/// What a scan reads of a tree or the index: regular files, and symlinks (whose target
+/// text is read, never followed).
+fn is_scanned(mode: u32) -> bool {
+    is_regular(mode) || mode == SYMLINK
+}
+
+/// The entries of a loose tree object: `<octal mode> <name>\0<20-byte id>`, repeated.
+fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
+    let mut entries = Vec::new();
+    while !bytes.is_empty() {
+        let space = memchr::memchr(b' ', bytes)?;
+        let mode = u32::from_str_radix(std::str::from_utf8(&bytes[..space]).ok()?, 8).ok()?;
+        let rest = &bytes[space + 1..];
+        let nul = memchr::memchr(0, rest)?;
+        let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+        entries.push(Entry {
+            mode,
+            name: String::from_utf8_lossy(&rest[..nul]).into_owned(),
+            id,
+        });
+        bytes = &rest[nul + 21..];
+    }
+    Some(entries)
+}
+
+/// The tree a loose commit object names on its first line, `tree <40 hex>`.
+fn tree_line(commit: &[u8]) -> Option<Oid> {
+    let hex = commit.strip_prefix(b"tree ")?.get(..40)?;
+    Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
 }
 
 /// The repository-relative paths `roots` name; the repository root itself means all files.

@@ -9,6 +9,7 @@ pub mod formats;
 pub mod git;
 pub mod ignore_rules;
 pub mod layers;
+pub mod loose;
 pub mod repos;
 pub mod scan;
 pub mod stdin;

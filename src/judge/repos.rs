@@ -49,7 +49,10 @@ fn committed_policy(
     head: git2::Oid,
     repository: &Repository,
 ) -> Result<Option<Policy>, Error> {
-    let Some(bytes) = repo.read_at(head, policy::FILE_NAME) else {
+    let read = repo
+        .read_at(head, policy::FILE_NAME)
+        .map_err(|e| format!("{}: {e}", repository.label))?;
+    let Some(bytes) = read else {
         return Ok(None);
     };
     let display = format!("{}:{}", repository.label, policy::FILE_NAME);

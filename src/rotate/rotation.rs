@@ -372,7 +372,7 @@ fn write(
 
 /// The policy file of the base commit, at the repository root.
 fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<Policy>, Error> {
-    match repo.read_at(base, policy::FILE_NAME) {
+    match repo.read_at(base, policy::FILE_NAME)? {
         // `extends` paths are relative to the policy file: the repository's top on disk.
         Some(bytes) => Policy::parse_extending(
             &String::from_utf8_lossy(&bytes),
@@ -400,7 +400,7 @@ fn policy_update(
             ),
             None => return Ok(None),
         },
-        Input::Commit { repo, base, .. } => match repo.read_at(*base, policy::FILE_NAME) {
+        Input::Commit { repo, base, .. } => match repo.read_at(*base, policy::FILE_NAME)? {
             Some(bytes) => (
                 policy::FILE_NAME.to_owned(),
                 PathBuf::from(policy::FILE_NAME),
