@@ -12,7 +12,7 @@ use crate::judge::inventory::{self, Input, Inventory};
 use crate::judge::policy::{Policy, PolicyFile};
 use crate::judge::repos as judge_repos;
 use clap::{Args, ValueEnum};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 #[derive(Args)]
 pub struct SourceArgs {
@@ -198,6 +198,7 @@ pub fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, Error> {
         paths
     };
     for path in &paths {
+        refuse_symlinks(path, cwd)?;
         // A FIFO or device named here would otherwise be passed over without a word.
         let metadata = std::fs::metadata(cwd.join(path))
             .map_err(|_| format!("{}: no such file or directory", path.display()))?;
@@ -210,4 +211,33 @@ pub fn roots(paths: Vec<PathBuf>, cwd: &Path) -> Result<Vec<PathBuf>, Error> {
         }
     }
     Ok(paths)
+}
+
+/// A path that is a symlink, or reaches its files through one (`link/k8s`), is refused by
+/// every command, as the walk never follows a symlink it meets: what `scan` and `check`
+/// judge is then always what `rotate --write` may replace, a rotation never writes through
+/// a symlinked directory into files outside the tree, and `check link.env` never passes on
+/// a file it did not read.
+fn refuse_symlinks(path: &Path, cwd: &Path) -> Result<(), Error> {
+    let mut prefix = PathBuf::new();
+    let components: Vec<Component> = path.components().collect();
+    for (index, component) in components.iter().enumerate() {
+        prefix.push(component);
+        let is_link = matches!(component, Component::Normal(_))
+            && std::fs::symlink_metadata(cwd.join(&prefix))
+                .is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            continue;
+        }
+        let what = if index + 1 == components.len() {
+            "is a symlink".to_owned()
+        } else {
+            format!("goes through the symlink {}", prefix.display())
+        };
+        return Err(Error::new(format!(
+            "{}: {what}; rekey never follows one, given as a path or met in the walk: give the path of its target instead",
+            path.display()
+        )));
+    }
+    Ok(())
 }

@@ -83,18 +83,36 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
     EXIT_OK
 }
 
-pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
-    let mut revoked = Vec::new();
-    for text in &args.fingerprints {
-        match Fingerprint::parse(text) {
-            Some(fingerprint) => revoked.push(fingerprint),
-            None => {
-                return fail(format!(
-                    "{text}: not a fingerprint; give them as `rekey scan` prints them: sha256: and 16 hex digits"
+/// The FINGERPRINT arguments of `revoke`. One that is not `sha256:` + 16 hex digits is
+/// refused by its position, never echoed: what was typed may be part of a token (16 bare
+/// hex digits are the first half of one as often as a fingerprint without its prefix).
+fn parse_fingerprints(texts: &[String]) -> Result<Vec<Fingerprint>, Error> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            Fingerprint::parse(text).ok_or_else(|| {
+                let bare_digits = text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+                let hint = if bare_digits {
+                    " (16 hex digits without `sha256:` may be the start of a token rather than its fingerprint)"
+                } else {
+                    ""
+                };
+                Error::new(format!(
+                    "FINGERPRINT {} of {} is not a fingerprint{hint}: give each as `rekey scan` prints it, sha256: and 16 hex digits; nothing was written",
+                    index + 1,
+                    texts.len()
                 ))
-            }
-        }
-    }
+            })
+        })
+        .collect()
+}
+
+pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
+    let revoked = match parse_fingerprints(&args.fingerprints) {
+        Ok(revoked) => revoked,
+        Err(message) => return fail(&message),
+    };
     let file = match PolicyFile::discover(cwd, args.config.as_deref()) {
         Ok(file) => file,
         Err(message) => return fail(&message),

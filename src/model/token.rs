@@ -97,9 +97,11 @@ impl Fingerprint {
         Fingerprint::of(canonical.as_bytes())
     }
 
-    /// Accepts `sha256:` followed by 16 hex digits (the prefix may be left out).
+    /// Accepts `sha256:` followed by 16 hex digits, and nothing else. The prefix is
+    /// required: 16 bare hex digits are as likely the first half of a token pasted by
+    /// mistake as a fingerprint, and writing them into `.rekey.toml` would publish it.
     pub fn parse(text: &str) -> Option<Fingerprint> {
-        let digits = text.strip_prefix(FINGERPRINT_PREFIX).unwrap_or(text);
+        let digits = text.strip_prefix(FINGERPRINT_PREFIX)?;
         (digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()))
             .then(|| Fingerprint::from_digits(digits.to_ascii_lowercase().as_bytes()))
     }
@@ -386,9 +388,15 @@ mod tests {
         let fp = classify(HEX).fingerprint().unwrap().clone();
         assert_eq!(fp.as_str(), "sha256:3eb1bd439947eb76");
         assert_eq!(fp.short(), "3eb1bd43");
-        assert_eq!(Fingerprint::parse("3EB1BD439947EB76"), Some(fp.clone()));
+        assert_eq!(
+            Fingerprint::parse("sha256:3EB1BD439947EB76"),
+            Some(fp.clone())
+        );
         assert_eq!(Fingerprint::parse("sha256:3eb1bd439947eb76"), Some(fp));
         assert_eq!(Fingerprint::parse("sha256:3eb1"), None);
+        // Bare digits may be half a token, not a fingerprint.
+        assert_eq!(Fingerprint::parse("3eb1bd439947eb76"), None);
+        assert_eq!(Fingerprint::parse("SHA256:3eb1bd439947eb76"), None);
     }
 
     #[test]

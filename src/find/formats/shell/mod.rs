@@ -115,7 +115,8 @@ struct Lexer<'a> {
     word: Option<Word>,
     heredocs: Vec<Heredoc>,
     sites: Vec<Site>,
-    /// The `#` comments met, as byte ranges: prose there is never a mention.
+    /// The `#` comments met, as byte ranges in source order (they never overlap): prose
+    /// there is never a mention.
     comments: Vec<Span>,
     /// The words of the simple command being read, and the sites it wrote with their form.
     command: Vec<String>,
@@ -201,12 +202,10 @@ impl<'a> Lexer<'a> {
         while self.at < self.end {
             let byte = self.bytes[self.at];
             match byte {
-                b'\\' if self.peek(1) == Some(b'\n') => {
-                    self.finish_word();
-                    self.at += 2;
-                }
+                // A line continuation vanishes, as in the shell: `KEY=0123\<newline>4567` is
+                // one word, `KEY=01234567`; the blank before a ` \` already ended a word.
+                b'\\' if self.peek(1) == Some(b'\n') => self.at += 2,
                 b'\\' if self.peek(1) == Some(b'\r') && self.peek(2) == Some(b'\n') => {
-                    self.finish_word();
                     self.at += 3;
                 }
                 b'\\' => {
@@ -535,7 +534,11 @@ impl<'a> Lexer<'a> {
                 None => {
                     let at = value_chars[0].at;
                     let text: Vec<u8> = value_chars.iter().map(|c| c.byte).collect();
-                    let reason = "the value mixes quoting styles or uses escapes: write it as one bare, \"double\" or 'single' quoted word";
+                    let reason = if continued(self.text, value_chars) {
+                        "the value is continued over lines with `\\`: write it on one line"
+                    } else {
+                        "the value mixes quoting styles or uses escapes: write it as one bare, \"double\" or 'single' quoted word"
+                    };
                     (
                         at..at,
                         token::classify(&String::from_utf8_lossy(&text)),
@@ -558,6 +561,15 @@ fn contiguous(chars: &[Char]) -> Option<Span> {
         .enumerate()
         .all(|(i, c)| c.at == first.at + i && !c.escaped);
     ok.then(|| first.at..first.at + chars.len())
+}
+
+/// Whether a `\` line continuation falls inside `chars`: the source between two of them is
+/// a backslash and a line break.
+fn continued(text: &str, chars: &[Char]) -> bool {
+    chars.windows(2).any(|pair| {
+        let between = text.as_bytes().get(pair[0].at + 1..pair[1].at);
+        matches!(between, Some(b"\\\n" | b"\\\r\n"))
+    })
 }
 
 /// Sites in a heredoc body: YAML (a config written with `cat <<EOF > config.yml`), else
@@ -705,6 +717,19 @@ mod tests {
     fn a_here_string_is_not_a_heredoc() {
         let text = format!("read -r t <<< \"$x\"\ndocker run -e DELEGATE_TOKEN={HEX} img\n");
         assert_eq!(found(&text), vec![literal("DELEGATE_TOKEN")]);
+    }
+
+    #[test]
+    fn a_line_continuation_inside_a_value_joins_it_as_the_shell_does() {
+        let text = format!("export DELEGATE_TOKEN={}\\\n{}\n", &HEX[..10], &HEX[10..]);
+        let sites = scan(&text).unwrap();
+        assert_eq!(sites.len(), 1);
+        assert!(sites[0].value.is_token());
+        assert!(
+            matches!(&sites[0].limit, Some(Limit::Refused(reason)) if reason.contains("continued over lines")),
+            "{:?}",
+            sites[0].limit
+        );
     }
 
     #[test]

@@ -198,7 +198,10 @@ impl<'a> Walker<'a> {
             value_span = span;
             (value, None)
         } else {
-            let value = classify_scalar_text(&scalar.value, scalar.style);
+            let mut value = classify_scalar_text(&scalar.value, scalar.style);
+            if !verbatim && !value.is_token() && matches!(found.role, Role::SecretEntry { .. }) {
+                value = token_across_lines(&scalar.value).unwrap_or(value);
+            }
             let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar).into()));
             (value, limit)
         };
@@ -272,6 +275,20 @@ pub(super) fn classify_scalar_text(text: &str, style: ScalarStyle) -> Value {
         return token::classify_as_other(text);
     }
     value
+}
+
+/// A Secret value written over several lines that is not a token as it stands but holds
+/// one: base64 wrapped over the lines of a `|` block (Kubernetes' base64 decoder skips line
+/// breaks), a token split by `>` folding, or a token on a line of its own among others. It
+/// is judged as that token, so a revoked one fails `check`; being a block, it is never
+/// rewritten in place.
+fn token_across_lines(text: &str) -> Option<Value> {
+    let joined: zeroize::Zeroizing<String> =
+        zeroize::Zeroizing::new(text.split_ascii_whitespace().collect());
+    std::iter::once(joined.as_str())
+        .chain(text.split_ascii_whitespace())
+        .map(token::classify)
+        .find(Value::is_token)
 }
 
 /// YAML 1.1 and 1.2 resolve some plain scalars made of hex digits to numbers: all digits,
