@@ -292,3 +292,37 @@ fn staged_symlink_whose_target_is_a_revoked_token_is_an_error() {
     assert!(run.stdout.contains(OLD_FINGERPRINT), "{}", run.stdout);
     assert_no_token(&format!("{}{}", run.stdout, run.stderr), "check --staged");
 }
+
+#[test]
+fn a_committed_policy_that_is_a_symlink_is_refused_not_read_as_no_policy() {
+    let repo = Repo::new();
+    fs::write(repo.path().join("real.toml"), "[tokens]\nrevoked = []\n").unwrap();
+    std::os::unix::fs::symlink("real.toml", repo.path().join(".rekey.toml")).unwrap();
+    commit_all(repo.path(), repo.home.path());
+    let dir = repo.path().to_str().unwrap();
+    // From elsewhere: the committed file is what is read, not the working tree's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let check = rekey_bounded(elsewhere.path(), &["check", "--repo", dir], &[]);
+    assert_eq!(check.status, 2, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stderr.contains(".rekey.toml: is a symlink in the commit; rekey reads it only as a regular file: commit the file itself"),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(
+        check.stdout,
+        "rekey check: nothing was checked: 1 input could not be read (see the errors)\n"
+    );
+    let rotate = repo.rotate_commit();
+    assert_eq!(rotate.status, 2, "{}{}", rotate.stdout, rotate.stderr);
+    assert!(
+        rotate.stderr.contains("is a symlink in the commit"),
+        "{}",
+        rotate.stderr
+    );
+    assert_no_token(
+        &format!("{}{}{}", check.stdout, check.stderr, rotate.stderr),
+        "output",
+    );
+    assert!(!repo.git(&["branch", "--list"]).contains("rekey/"));
+}

@@ -104,6 +104,7 @@ fn finish(
         files_with_sites: scan.files.len(),
         sites: scan.sites().count(),
         policy,
+        unread: failed.len(),
     };
     match args.format {
         CheckFormat::Text => report::to_stdout(&check_report::text(

@@ -312,6 +312,18 @@ impl GitRepo {
                 (false, mode) if is_regular(mode) => {
                     return self.read_blob(path, entry.id).map(Some);
                 }
+                // A policy committed as a symlink or a directory must not read as "none".
+                (false, mode) => {
+                    let kind = if mode == SYMLINK {
+                        "a symlink"
+                    } else {
+                        "not a file"
+                    };
+                    return Err(Error::at(
+                        path,
+                        format!("is {kind} in the commit; rekey reads it only as a regular file: commit the file itself"),
+                    ));
+                }
                 _ => return Ok(None),
             }
         }
@@ -509,10 +521,10 @@ fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
         } else {
             Candidate::Nothing
         };
-        // Too large to parse, not to sweep: a revoked token pasted into it still counts.
-        // Binary data is never swept, as in every other file.
+        // Too large to parse, not to sweep: a revoked token pasted into it still counts,
+        // in UTF-16 text and binary data too, as in every other file.
         let strays = if memchr::memchr(0, content).is_some() {
-            Vec::new()
+            crate::find::binary::find(content).located(path, content)
         } else {
             crate::find::sweep::located(path, content, crate::find::sweep::find(content))
         };

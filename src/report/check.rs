@@ -21,6 +21,8 @@ pub struct Coverage {
     pub sites: usize,
     /// The policy file that applied, or `None` when there was none.
     pub policy: Option<String>,
+    /// Inputs (repositories) that could not be read at all: their errors follow.
+    pub unread: usize,
 }
 
 /// What a check without a policy file cannot do, said every time.
@@ -65,6 +67,12 @@ pub fn text(findings: &[Finding], coverage: &Coverage, style: Style) -> String {
 }
 
 fn summary(findings: &[Finding], coverage: &Coverage) -> String {
+    if coverage.files_checked == 0 && coverage.unread > 0 {
+        return format!(
+            "rekey check: nothing was checked: {} could not be read (see the errors)\n",
+            plural(coverage.unread, "input")
+        );
+    }
     if coverage.files_checked == 0 {
         return "rekey check: nothing was checked: no file under the given paths (after excludes)\n"
             .to_owned();

@@ -250,12 +250,14 @@ fn fingerprints(
         .ok_or_else(|| format!("{at}: [tokens] {name} must be an array of fingerprints"))?;
     array
         .iter()
-        .map(|value| {
+        .enumerate()
+        .map(|(index, value)| {
             value.as_str().and_then(Fingerprint::parse).ok_or_else(|| {
                 let token = value.as_str().map(crate::model::token::classify);
                 Error::new(match token.as_ref().and_then(|t| t.is_token().then(|| t.fingerprint()).flatten()) {
                     Some(fingerprint) => format!("{at}: [tokens] {name} holds a delegate token itself, not its fingerprint: write {fingerprint} instead, and treat the token as exposed (it is in this file's history)"),
-                    None => format!("{at}: [tokens] {name} holds {}, which is not a fingerprint (sha256: and 16 hex digits, as `rekey scan` prints them)", value.to_string().trim()),
+                    // Never echoed: what stands there may be part of a token.
+                    None => format!("{at}: entry {} of [tokens] {name} is not a fingerprint: write sha256: and 16 hex digits, as `rekey scan` prints them", index + 1),
                 })
             })
         })
