@@ -55,7 +55,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.starts_with(".rekey.toml:2:11: [tokens] current holds \"nope\""),
+            error.starts_with(".rekey.toml:2:11: entry 1 of [tokens] current is not a fingerprint")
+                && !error.contains("nope"),
             "{error}"
         );
         let error = Policy::parse("[rules]\nstale = \"error\"\n", "p.toml")
