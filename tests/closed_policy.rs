@@ -412,3 +412,41 @@ fn ignore_files_that_are_fifos_or_symlinks_are_not_followed() {
         }
     }
 }
+
+#[test]
+fn a_misspelt_key_in_the_policy_is_an_error_not_a_rule_turned_off() {
+    for (policy, at, key) in [
+        (
+            format!("[tokens]\nrevokd = [\"{OLD_FINGERPRINT}\"]\n"),
+            ".rekey.toml:2:1",
+            "unknown key revokd in [tokens]; it takes current, revoked",
+        ),
+        (
+            format!("[token]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+            ".rekey.toml:1:2",
+            "unknown key token; a policy file has tokens, rules, scan, extends, harness",
+        ),
+        (
+            "[scan]\nexcludes = [\"vendor/**\"]\n".to_owned(),
+            ".rekey.toml:2:1",
+            "unknown key excludes in [scan]; it takes exclude",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".rekey.toml"), &policy).unwrap();
+        fs::write(
+            dir.path().join("prod.env"),
+            format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+        )
+        .unwrap();
+        let run = rekey_within(dir.path(), &["check"]);
+        assert_eq!(run.status, 2, "{policy}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{at}: {key}")),
+            "{}",
+            run.stderr
+        );
+        assert_no_token(&run.stdout, "stdout");
+        assert_no_token(&run.stderr, "stderr");
+    }
+}
