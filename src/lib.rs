@@ -8,6 +8,8 @@
 //! find     walk / git / stdin → formats → sites and stray tokens (a Scan)
 //! judge    Scan + policy → findings (check), delegates (inventory), migrations
 //! rotate   Scan → plan → verify → apply (files) or commit (a branch) → a Rotation
+//! harness  the Harness NG API: delegate tokens, who is on one, create and revoke
+//!          (it names only model, runtime and error; nothing above depends on it)
 //! report   every outcome above → text, JSON, SARIF, diffs, all of it redacted
 //! cli      arguments → options → a library call → a report → an exit code
 //! ```
@@ -19,6 +21,7 @@
 pub mod cli;
 pub mod error;
 pub mod find;
+pub mod harness;
 pub mod judge;
 pub mod model;
 pub mod report;

@@ -16,14 +16,17 @@ const STAGES: &[(&str, &[&str])] = &[
     ("find", &["model", "runtime", "error"]),
     ("judge", &["find", "model", "runtime", "error"]),
     ("rotate", &["judge", "find", "model", "runtime", "error"]),
+    ("harness", &["model", "runtime", "error"]),
     (
         "report",
-        &["rotate", "judge", "find", "model", "runtime", "error"],
+        &[
+            "harness", "rotate", "judge", "find", "model", "runtime", "error",
+        ],
     ),
     (
         "cli",
         &[
-            "report", "rotate", "judge", "find", "model", "runtime", "error",
+            "report", "harness", "rotate", "judge", "find", "model", "runtime", "error",
         ],
     ),
 ];

@@ -8,10 +8,11 @@ use common::*;
 use std::fs;
 use std::process::Command;
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 9] = [
     "scan",
     "rotate",
     "check",
+    "harness",
     "inventory",
     "init",
     "revoke",

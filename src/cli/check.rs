@@ -29,6 +29,12 @@ pub struct CheckArgs {
     /// otherwise list the delegates that do and exit 1.
     #[arg(long, value_name = "FINGERPRINT", conflicts_with = "staged")]
     ready_to_revoke: Option<String>,
+    /// With --ready-to-revoke: also ask Harness which delegates use the token with this
+    /// name; any that is connected, or sent a heartbeat in the last 10 minutes, holds it.
+    #[arg(long, value_name = "NAME", requires = "ready_to_revoke")]
+    harness_token: Option<String>,
+    #[command(flatten)]
+    connection: super::harness::ConnectArgs,
     /// The policy file (default: the repository's top-level .rekey.toml, which nested
     /// ones may only tighten; outside a repository, the nearest one upwards).
     #[arg(long, value_name = "FILE")]
@@ -173,16 +179,24 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
         failed: gathering.failed.iter().map(ToString::to_string).collect(),
     };
     let readiness = readiness::judge(&fingerprint, &evidence);
+    let harness = harness_side(args, &fingerprint, cwd);
     report::to_stdout(&readiness_report::text(
         &readiness,
         &fingerprint,
         Style::for_stdout(),
     ));
-    match readiness.verdict() {
-        Verdict::Ready => EXIT_OK,
-        Verdict::Held => EXIT_VIOLATION,
-        Verdict::CannotTell => EXIT_ERROR,
-    }
+    super::harness::combined(readiness.verdict(), harness)
+}
+
+/// `--harness-token`: the Harness side of the question, its lines shown first; its
+/// verdict joins the inputs' (the worse one wins).
+fn harness_side(args: &CheckArgs, fingerprint: &Fingerprint, cwd: &Path) -> Option<Verdict> {
+    let name = args.harness_token.as_deref()?;
+    let config = args.config.as_deref();
+    let (lines, verdict) =
+        super::harness::ready_side(fingerprint, name, cwd, config, &args.connection);
+    report::to_stdout(&(lines.join("\n") + "\n"));
+    Some(verdict)
 }
 
 fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), Error> {

@@ -80,10 +80,26 @@ Exit status:
 pub const REVOKE: &str = "\
 Examples:
   rekey revoke sha256:0123456789abcdef
+  rekey revoke sha256:0123456789abcdef --harness-token prod-2024
 
 Exit status:
-  0  the policy file now lists the fingerprints as revoked
-  2  not a fingerprint, no policy file, or an error";
+  0  the policy file now lists the fingerprints as revoked (and Harness, the token)
+  1  --harness-token: a delegate on the token is still connected or sent a heartbeat in
+     the last 10 minutes; nothing was revoked
+  2  not a fingerprint, no policy file, Harness unreachable or refusing, or an error";
+
+pub const HARNESS: &str = "\
+Settings: HARNESS_ENDPOINT (default https://app.harness.io/gateway), HARNESS_ACCOUNT_ID and
+the key in HARNESS_PLATFORM_API_KEY or a file named by --api-key-file; the endpoint, account,
+org and project may also stand under [harness] in .rekey.toml (never the key).
+
+Examples:
+  rekey harness tokens
+  rekey harness tokens --status active --format json
+
+Exit status:
+  0  the tokens were listed
+  2  a setting is missing, or Harness could not be reached or refused the call";
 
 pub const COMPLETIONS: &str = "\
 Examples:

@@ -5,6 +5,7 @@
 
 mod check;
 mod exit;
+mod harness;
 mod help;
 mod inputs;
 mod inventory;
@@ -70,6 +71,9 @@ enum Command {
     /// Mark tokens as revoked in .rekey.toml (and remove them from `current`).
     #[command(after_help = help::REVOKE)]
     Revoke(policy_file::RevokeArgs),
+    /// Ask the Harness NextGen API about delegate tokens (`rekey harness tokens`).
+    #[command(after_help = help::HARNESS)]
+    Harness(harness::HarnessArgs),
     /// Print a shell completion script for bash, zsh, fish, powershell or elvish.
     #[command(after_help = help::COMPLETIONS)]
     Completions(shell::CompletionsArgs),
@@ -152,6 +156,7 @@ pub fn main() -> ExitCode {
         }
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),
+        Command::Harness(args) => harness::run(args, &cwd),
         Command::Completions(args) => shell::completions(args, Cli::command()),
         Command::Man(args) => shell::man(args, Cli::command()),
     };

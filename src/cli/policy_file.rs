@@ -33,6 +33,12 @@ pub struct RevokeArgs {
     /// governs every directory of it; outside a repository, the nearest one upwards).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also revoke this token in Harness, first, and only while no delegate is alive on it
+    /// (give one FINGERPRINT: the token's own).
+    #[arg(long, value_name = "NAME")]
+    harness_token: Option<String>,
+    #[command(flatten)]
+    connection: super::harness::ConnectArgs,
 }
 
 pub fn init(args: InitArgs, cwd: &Path) -> u8 {
@@ -133,6 +139,18 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
             ));
         }
     }
+    if let Some(name) = &args.harness_token {
+        let [fingerprint] = revoked.as_slice() else {
+            return fail(
+                "--harness-token revokes one Harness token: give the one FINGERPRINT it holds",
+            );
+        };
+        let config = args.config.as_deref();
+        if let Err(code) = super::harness::revoke(fingerprint, name, cwd, config, &args.connection)
+        {
+            return code;
+        }
+    }
     let left_current = policy
         .current
         .iter()
@@ -155,6 +173,9 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         apply::apply(&[target], apply::Options::default()).map_err(|e| Error::new(e.to_string()))
     });
     if let Err(message) = updated {
+        if let Some(name) = &args.harness_token {
+            return fail(format!("{message}; Harness token {name} is revoked already: fix this and rerun `rekey revoke` without --harness-token to mark it in the policy"));
+        }
         return fail(&message);
     }
     let list: Vec<&str> = revoked.iter().map(Fingerprint::as_str).collect();

@@ -41,6 +41,12 @@ pub struct RotateArgs {
     /// Read the new token from standard input.
     #[arg(long, group = "new-token")]
     new_token_stdin: bool,
+    /// Rotate to Harness delegate token NAME: with --write or --commit it is created in
+    /// Harness first (an active NAME is reused); a dry run changes nothing in Harness.
+    #[arg(long, value_name = "NAME", group = "new-token")]
+    new_token_harness: Option<String>,
+    #[command(flatten)]
+    connection: super::harness::ConnectArgs,
     /// Rotate only the token with this fingerprint (repeatable).
     #[arg(long, value_name = "FINGERPRINT", conflicts_with = "all")]
     only: Vec<String>,
@@ -116,10 +122,13 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
     if args.paths.iter().any(|p| p.as_os_str() == "-") {
         return Err(Error::new("-: rotate never rewrites a stream; rotate the files it was deployed from, then redeploy (`rekey inventory -` says which delegates hold the token)".to_owned()));
     }
+    // Arguments first: a token created in Harness must not precede a refusal.
+    let options = rotate_options(&args)?;
+    let roots = roots(args.paths.clone(), cwd)?;
     let request = Request {
-        new: read_new_token(&args)?,
-        options: rotate_options(&args)?,
-        roots: roots(args.paths.clone(), cwd)?,
+        new: read_new_token(&args, cwd)?,
+        options,
+        roots,
         cwd: cwd.to_owned(),
         mode,
     };
@@ -164,9 +173,10 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
         ));
     }
     let named = PolicyFile::named(cwd, args.config.as_deref())?;
+    let options = rotate_options(&args)?;
     let request = Request {
-        new: read_new_token(&args)?,
-        options: rotate_options(&args)?,
+        new: read_new_token(&args, cwd)?,
+        options,
         roots: Vec::new(),
         cwd: cwd.to_owned(),
         mode,
@@ -259,7 +269,7 @@ fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, Error> {
     })
 }
 
-fn read_new_token(args: &RotateArgs) -> Result<NewToken, Error> {
+fn read_new_token(args: &RotateArgs, cwd: &Path) -> Result<NewToken, Error> {
     let (raw, origin) = if let Some(name) = &args.new_token_env {
         let value = std::env::var(name).map_err(|_| {
             format!(
@@ -270,6 +280,10 @@ fn read_new_token(args: &RotateArgs) -> Result<NewToken, Error> {
             Zeroizing::new(value),
             format!("environment variable {name}"),
         )
+    } else if let Some(name) = &args.new_token_harness {
+        let create = args.write || args.commit;
+        let value = super::harness::new_token(name, cwd, &args.connection, create)?;
+        (value, format!("Harness token {name}"))
     } else if let Some(path) = &args.new_token_file {
         let value = std::fs::read_to_string(path)
             .map_err(|e| format!("--new-token-file {}: cannot read: {e}", path.display()))?;

@@ -8,6 +8,7 @@
 //! passing them along.
 
 pub mod check;
+pub mod harness;
 pub mod inventory;
 pub mod progress;
 pub mod readiness;
