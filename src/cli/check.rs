@@ -178,14 +178,18 @@ fn ready_to_revoke(args: &CheckArgs, fingerprint: &str, cwd: &Path) -> u8 {
         stream,
         failed: gathering.failed.iter().map(ToString::to_string).collect(),
     };
-    let readiness = readiness::judge(&fingerprint, &evidence);
-    let harness = harness_side(args, &fingerprint, cwd);
+    let mut readiness = readiness::judge(&fingerprint, &evidence);
+    readiness.harness = harness_side(args, &fingerprint, cwd);
     report::to_stdout(&readiness_report::text(
         &readiness,
         &fingerprint,
         Style::for_stdout(),
     ));
-    super::harness::combined(readiness.verdict(), harness)
+    match readiness.verdict() {
+        Verdict::Ready => EXIT_OK,
+        Verdict::Held => EXIT_VIOLATION,
+        Verdict::CannotTell => EXIT_ERROR,
+    }
 }
 
 /// `--harness-token`: the Harness side of the question, its lines shown first; its

@@ -3,7 +3,7 @@
 //! `rotate --new-token-harness`, the Harness side of `check --ready-to-revoke
 //! --harness-token`, and the gated revocation of `revoke --harness-token`.
 
-use super::exit::{fail, EXIT_ERROR, EXIT_OK, EXIT_VIOLATION};
+use super::exit::{fail, EXIT_OK, EXIT_VIOLATION};
 use crate::error::Error;
 use crate::harness::api::{self, Status, Token};
 use crate::harness::client::Client;
@@ -182,16 +182,6 @@ pub fn ready_side(
         RECENT_MS / 60_000
     );
     (vec![line], Verdict::Ready)
-}
-
-/// The exit status of the inputs' verdict and the Harness side together: the worse one.
-pub fn combined(inputs: Verdict, harness: Option<Verdict>) -> u8 {
-    let code = |verdict| match verdict {
-        Verdict::Ready => EXIT_OK,
-        Verdict::Held => EXIT_VIOLATION,
-        Verdict::CannotTell => EXIT_ERROR,
-    };
-    code(inputs).max(harness.map_or(EXIT_OK, code))
 }
 
 /// `revoke --harness-token NAME`: refuses (exit 1) while a delegate is alive on NAME,

@@ -67,10 +67,25 @@ pub struct Readiness<'a> {
     pub unproven: Vec<Unproven>,
     /// No delegate was read at all.
     pub no_delegate: bool,
+    /// What Harness said of the token's delegates (`--harness-token`), when asked.
+    pub harness: Option<Verdict>,
 }
 
 impl Readiness<'_> {
+    /// The verdict on the inputs and Harness together. Harness asked but not read (or
+    /// naming another token) is "cannot tell" whatever the inputs say: the question was
+    /// not the one asked. Otherwise the token seen anywhere is "held".
     pub fn verdict(&self) -> Verdict {
+        match (self.inputs_verdict(), self.harness) {
+            (_, Some(Verdict::CannotTell)) => Verdict::CannotTell,
+            (Verdict::Held, _) | (_, Some(Verdict::Held)) => Verdict::Held,
+            (Verdict::CannotTell, _) => Verdict::CannotTell,
+            _ => Verdict::Ready,
+        }
+    }
+
+    /// The verdict on the inputs alone.
+    pub fn inputs_verdict(&self) -> Verdict {
         if !self.holders.is_empty() || !self.sightings.is_empty() {
             Verdict::Held
         } else if !self.unproven.is_empty() || self.no_delegate {
@@ -134,6 +149,7 @@ pub fn judge<'a>(fingerprint: &Fingerprint, evidence: &Evidence<'a>) -> Readines
         sightings,
         unproven,
         no_delegate: !delegates_read,
+        harness: None,
     }
 }
 

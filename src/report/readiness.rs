@@ -53,7 +53,19 @@ pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> S
 fn last_line(readiness: &Readiness, fingerprint: &Fingerprint) -> String {
     let holders = readiness.holders.len();
     let places = readiness.sightings.len();
-    match readiness.verdict() {
+    match (readiness.inputs_verdict(), readiness.verdict()) {
+        (Verdict::Held, Verdict::CannotTell) => {
+            return format!("rekey check: not ready to revoke {fingerprint}, and Harness could not tell (above)\n")
+        }
+        (Verdict::Ready | Verdict::CannotTell, Verdict::Held) => {
+            return format!("rekey check: not ready to revoke {fingerprint}: Harness shows a delegate on it (above)\n")
+        }
+        (Verdict::Ready, Verdict::CannotTell) => {
+            return format!("rekey check: cannot tell whether {fingerprint} is ready to revoke: Harness could not tell (above)\n")
+        }
+        _ => {}
+    }
+    match readiness.inputs_verdict() {
         Verdict::Ready => format!(
             "rekey check: ready to revoke {fingerprint}: no delegate in the inputs holds it\n"
         ),
