@@ -66,7 +66,13 @@ sys.exit(1 if errors else 0)
 "#;
 
 fn assert_matches_schema(json: &str) {
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/rekey.harness-tokens.v1.json");
+    assert_matches(json, "rekey.harness-tokens.v1.json");
+}
+
+fn assert_matches(json: &str, schema: &str) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema);
     let output = std::process::Command::new("python3")
         .args(["-c", VALIDATE])
         .arg(schema)
@@ -684,4 +690,62 @@ fn a_failed_post_is_never_repeated_and_a_token_it_created_anyway_is_used() {
     assert_eq!(landed.status, 0, "{}{}", landed.stdout, landed.stderr);
     assert_eq!(fake.count("POST "), 1, "{:?}", fake.log());
     assert_eq!(env_file(dir.path()), format!("DELEGATE_TOKEN={NEW_HEX}\n"));
+}
+
+#[test]
+fn inventory_json_names_each_token_as_harness_does_when_an_account_is_set() {
+    let fake = harness(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    let named = run(&fake, dir.path(), &["inventory", "--format", "json"], &[]);
+    assert_eq!(named.status, 0, "{}", named.stderr);
+    assert!(
+        named.stdout.contains(&format!(
+            "\"fingerprint\": \"{OLD_FINGERPRINT}\",\n          \"state\": \"unknown\",\n          \"harness_token\": \"{OLD_NAME}\""
+        )),
+        "{}",
+        named.stdout
+    );
+    assert_matches(&named.stdout, "rekey.inventory.v1.json");
+    assert_eq!(fake.count("GET "), 1, "{:?}", fake.log());
+    // Text output, and JSON without an account, never ask Harness.
+    let text = run(&fake, dir.path(), &["inventory"], &[]);
+    assert_eq!(text.status, 0, "{}", text.stderr);
+    let plain = run(
+        &fake,
+        dir.path(),
+        &["inventory", "--format", "json"],
+        &[("HARNESS_ACCOUNT_ID", "")],
+    );
+    assert_eq!(plain.status, 0, "{}", plain.stderr);
+    assert!(!plain.stdout.contains("harness_token"), "{}", plain.stdout);
+    assert_eq!(fake.count("GET "), 1, "{:?}", fake.log());
+}
+
+#[test]
+fn inventory_json_without_harness_says_so_and_still_lists_the_delegates() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    let env = [
+        ("HARNESS_ENDPOINT", "http://127.0.0.1:9"),
+        ("HARNESS_ACCOUNT_ID", ACCOUNT),
+        ("HARNESS_PLATFORM_API_KEY", KEY),
+    ];
+    let run = rekey_with(dir.path(), &["inventory", "--format", "json"], &env, None);
+    assert_clean(&run);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Harness token names are not shown: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains(OLD_FINGERPRINT) && !run.stdout.contains("harness_token"));
 }

@@ -12,6 +12,7 @@ use crate::harness::settings;
 use crate::judge::policy::{self, PolicyFile};
 use crate::judge::readiness::Verdict;
 use crate::model::token::Fingerprint;
+use crate::report::inventory::HarnessNames;
 use crate::report::{self, harness as harness_report};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -98,13 +99,45 @@ fn tokens(args: &TokensArgs, cwd: &Path) -> Result<u8, Error> {
 /// policy file that applies in `cwd` (or `config`), the key from the environment or
 /// `--api-key-file`.
 pub fn connect(cwd: &Path, config: Option<&Path>, args: &ConnectArgs) -> Result<Client, Error> {
+    client_for(file_settings(cwd, config)?, cwd, args)
+}
+
+/// The `[harness]` table of the policy file that applies in `cwd` (or `config`).
+fn file_settings(cwd: &Path, config: Option<&Path>) -> Result<settings::FileSettings, Error> {
     let file = PolicyFile::discover(cwd, config)?;
-    let from_file = match &file.path {
+    match &file.path {
         Some(path) => {
-            settings::from_policy(&policy::read_text(path, &file.display)?, &file.display)?
+            settings::from_policy(&policy::read_text(path, &file.display)?, &file.display)
         }
-        None => settings::FileSettings::default(),
-    };
+        None => Ok(settings::FileSettings::default()),
+    }
+}
+
+/// For `inventory --format json`: the Harness name of each token whose value the key may
+/// read. Harness is asked only when an account is configured (`HARNESS_ACCOUNT_ID` or
+/// `[harness] account`); otherwise no name is known.
+pub fn token_names(
+    cwd: &Path,
+    config: Option<&Path>,
+    args: &ConnectArgs,
+) -> Result<HarnessNames, Error> {
+    let file = file_settings(cwd, config)?;
+    let account_in_env = std::env::var("HARNESS_ACCOUNT_ID").is_ok_and(|v| !v.trim().is_empty());
+    if file.account.is_none() && !account_in_env {
+        return Ok(HarnessNames::new());
+    }
+    let client = client_for(file, cwd, args)?;
+    Ok(api::list(&client, None, None)?
+        .into_iter()
+        .filter_map(|token| Some((token.fingerprint?, token.name)))
+        .collect())
+}
+
+fn client_for(
+    from_file: settings::FileSettings,
+    cwd: &Path,
+    args: &ConnectArgs,
+) -> Result<Client, Error> {
     let key_file = args.api_key_file.as_ref().map(|path| cwd.join(path));
     let timeout = args.timeout.map(Duration::from_secs);
     Ok(Client::new(settings::resolve(

@@ -2,8 +2,10 @@
 //! standard input and repositories. Exit 0 when every input was read, 2 otherwise.
 
 use super::exit::{fail, EXIT_ERROR, EXIT_OK};
+use super::harness::{self, ConnectArgs};
 use super::inputs::{self, SourceArgs};
 use crate::find::walk::Sweep;
+use crate::report::inventory::HarnessNames;
 use crate::report::{self, inventory as inventory_report, Style};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,10 @@ pub struct InventoryArgs {
     config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = InventoryFormat::Text)]
     format: InventoryFormat,
+    /// With --format json and an account in the Harness settings, each token's Harness
+    /// name is looked up with this key.
+    #[command(flatten)]
+    connection: ConnectArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,7 +51,14 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
         InventoryFormat::Text => {
             report::to_stdout(&inventory_report::text(&inventory, Style::for_stdout()))
         }
-        InventoryFormat::Json => report::json_to_stdout(&inventory_report::json_record(&inventory)),
+        InventoryFormat::Json => {
+            let names = harness::token_names(cwd, args.config.as_deref(), &args.connection)
+                .unwrap_or_else(|error| {
+                    report::note(&format!("Harness token names are not shown: {error}"));
+                    HarnessNames::new()
+                });
+            report::json_to_stdout(&inventory_report::json_record(&inventory, &names));
+        }
         InventoryFormat::Markdown => report::to_stdout(&inventory_report::markdown(&inventory)),
     }
     for message in &gathering.failed {

@@ -10,7 +10,7 @@ use crate::judge::inventory::{Delegate, Inventory, TokenState};
 use crate::model::token::Fingerprint;
 use crate::report::redact;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The cells of one row, as text.
 struct Row {
@@ -261,7 +261,12 @@ fn escape_markdown(cell: &str) -> String {
 struct TokenRecord<'a> {
     fingerprint: &'a Fingerprint,
     state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    harness_token: Option<&'a str>,
 }
+
+/// The Harness token name of each fingerprint Harness was asked about.
+pub type HarnessNames = BTreeMap<Fingerprint, String>;
 
 #[derive(Serialize)]
 struct DelegateRecord<'a> {
@@ -292,11 +297,12 @@ struct InventoryReport<Delegates, Unjudged> {
     unjudged: Streamed<Unjudged>,
 }
 
-/// The `rekey.inventory/v1` object; each delegate's record is made as it is written.
-pub fn json_record(inventory: &Inventory) -> impl Serialize + '_ {
+/// The `rekey.inventory/v1` object; each delegate's record is made as it is written, its
+/// tokens named as in Harness where `names` knows them.
+pub fn json_record<'a>(inventory: &'a Inventory, names: &'a HarnessNames) -> impl Serialize + 'a {
     InventoryReport {
         schema: "rekey.inventory/v1",
-        delegates: Streamed(|| inventory.delegates.iter().map(record)),
+        delegates: Streamed(move || inventory.delegates.iter().map(|d| record(d, names))),
         unjudged: Streamed(|| {
             inventory.unjudged.iter().map(|u| UnjudgedRecord {
                 repository: u.repository.as_deref(),
@@ -311,7 +317,7 @@ fn strs(set: &BTreeSet<String>) -> Vec<&str> {
     set.iter().map(String::as_str).collect()
 }
 
-fn record(delegate: &Delegate) -> DelegateRecord<'_> {
+fn record<'a>(delegate: &'a Delegate, names: &'a HarnessNames) -> DelegateRecord<'a> {
     DelegateRecord {
         repository: delegate.id.repository.as_deref(),
         kind: &delegate.id.kind,
@@ -326,6 +332,7 @@ fn record(delegate: &Delegate) -> DelegateRecord<'_> {
             .map(|(fingerprint, state)| TokenRecord {
                 fingerprint,
                 state: state.name(),
+                harness_token: names.get(fingerprint).map(String::as_str),
             })
             .collect(),
         elsewhere: delegate
