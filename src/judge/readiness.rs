@@ -4,8 +4,9 @@
 //! them (the byte sweep, in any key or none, and under base64 and gzip layers of a live
 //! stream); "cannot tell" when anything that might hold it was not judged (a file that did
 //! not parse, a repository that could not be read, a token kept in a store rekey cannot
-//! read, a Secret or ConfigMap a container reads that the stream does not hold) or when
-//! the inputs hold no delegate at all (nothing proves the token is gone); and "ready" only
+//! read, a Secret or ConfigMap a container reads that the stream does not hold, a store
+//! outside the stream a delegate reads) or when the inputs hold no delegate at all (a
+//! Secret or ConfigMap alone is none: nothing proves the token is gone); and "ready" only
 //! on evidence: at least one delegate read, none on the token.
 //!
 //! This is the model; `cli::check` gathers the inputs and `report::readiness` words it.
@@ -17,6 +18,7 @@ use crate::find::stdin;
 use crate::judge::inventory::{Delegate, Inventory};
 use crate::model::position::LineIndex;
 use crate::model::token::Fingerprint;
+use std::collections::HashSet;
 
 /// A live stream read from standard input, with what rekey found in it beyond its sites.
 pub struct Stream<'a> {
@@ -130,6 +132,7 @@ pub fn judge<'a>(fingerprint: &Fingerprint, evidence: &Evidence<'a>) -> Readines
                 missing.kind.to_ascii_lowercase()
             ),
         }));
+        unproven.extend(stored_outside(stream.live, inventory));
         if stream.hidden.over_limit {
             unproven.push(Unproven {
                 subject: stdin::DISPLAY.to_owned(),
@@ -137,7 +140,11 @@ pub fn judge<'a>(fingerprint: &Fingerprint, evidence: &Evidence<'a>) -> Readines
             });
         }
     }
-    let delegates_read = inventory.delegates.iter().any(|d| d.id.kind != "Secret")
+    // A Secret or ConfigMap row says who holds a token, not that a delegate was read.
+    let delegates_read = inventory
+        .delegates
+        .iter()
+        .any(|d| !matches!(d.id.kind.as_str(), "Secret" | "ConfigMap"))
         || live.is_some_and(|live| live.delegates > 0);
     let mut sightings = sightings(fingerprint, evidence);
     if holders.is_empty() {
@@ -164,6 +171,27 @@ fn elsewhere(delegate: &Delegate, live: bool) -> impl Iterator<Item = Unproven> 
         .map(|place| Unproven {
             subject: delegate_name(delegate),
             reason: format!("its token lives in {place}, which rekey cannot read: look at the value there yourself (it must not be this token)"),
+        })
+}
+
+/// The stores outside a live stream its delegates read (an ARN under any secret name, an
+/// environment file, a CSI volume), but those a delegate row already says it lives in:
+/// each place is said once.
+fn stored_outside<'l>(
+    live: &'l Live,
+    inventory: &'l Inventory,
+) -> impl Iterator<Item = Unproven> + 'l {
+    let said: HashSet<&str> = inventory
+        .delegates
+        .iter()
+        .flat_map(|d| d.elsewhere.iter().map(String::as_str))
+        .collect();
+    live.external
+        .iter()
+        .filter(move |external| !said.contains(external.place.as_str()))
+        .map(|external| Unproven {
+            subject: external.reader.clone(),
+            reason: format!("its token may be in {}, which rekey cannot read: look at the value there yourself (it must not be this token)", external.place),
         })
 }
 

@@ -7,7 +7,8 @@ use crate::model::token::Fingerprint;
 use crate::report::scan::plural;
 use crate::report::{inventory, Style};
 
-/// The places a token stands that are listed one by one; a count says the rest.
+/// The places a token stands, and those not judged, that are listed one by one; a count
+/// says the rest (a stream may read hundreds of thousands of Secrets it does not hold).
 const SHOWN: usize = 20;
 
 pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> String {
@@ -40,11 +41,19 @@ pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> S
         let noun = if more == 1 { "place" } else { "places" };
         out.push_str(&format!("… and {more} more {noun}\n"));
     }
-    for unproven in &readiness.unproven {
+    for unproven in readiness.unproven.iter().take(SHOWN) {
         out.push_str(&format!(
             "not judged (it may hold the token): {}: {}\n",
             unproven.subject, unproven.reason
         ));
+    }
+    if let Some(more) = readiness
+        .unproven
+        .len()
+        .checked_sub(SHOWN)
+        .filter(|&n| n > 0)
+    {
+        out.push_str(&format!("… and {more} more not judged\n"));
     }
     out.push_str(&last_line(readiness, fingerprint));
     out

@@ -2,17 +2,31 @@
 //! describe-task-definition`) says about where its delegates' tokens can be, beyond the
 //! sites the scanner reads: the objects and where each starts (so a token found anywhere
 //! in the stream is named by the object it sits in), how many delegate containers it holds
-//! (readiness needs evidence), and which Secrets and ConfigMaps its containers read that
-//! the stream does not hold (a token may be there).
+//! (readiness needs evidence), which Secrets and ConfigMaps its containers read that the
+//! stream does not hold (a token may be there), and which stores outside it they read.
 //!
-//! A container reads a Secret or ConfigMap through `envFrom` (all of it, under any prefix:
-//! counted for every container, since a delegate's image may be a private mirror), through
-//! `secretKeyRef` / `configMapKeyRef` under an env name that names a token (any case,
-//! separator or prefix), and, in a pod with a delegate container, through every reference
-//! and every `secret` / `configMap` volume.
+//! Objects are found at any depth of lists: a map with an `items` sequence is a list when
+//! its kind ends in `List` (`kind: List`, `DeploymentList` as `kubectl get --raw` prints
+//! it) or it has no `metadata.name`; a sequence (a top-level YAML sequence, a JSON array
+//! from `jq`) holds objects; any other map is an object.
+//!
+//! A container (`initContainers`, `containers`, `ephemeralContainers`) reads a Secret or
+//! ConfigMap through `envFrom` (all of it, under any prefix: counted for every container,
+//! since a delegate's image may be a private mirror), through `secretKeyRef` /
+//! `configMapKeyRef` under an env name that names a token (any case, separator or
+//! prefix), and, in a pod with a delegate container, through every reference and every
+//! `secret` / `configMap` volume, plain or projected. A CSI volume of a delegate pod
+//! (a secrets-store driver) and, in any map with a delegate `image` (an ECS container
+//! definition), every `secrets[].valueFrom` and `environmentFiles[].value` are stores
+//! rekey cannot read: the token may be there, whatever the entry's name.
+//!
+//! A read is held only by an object of the same kind, name and namespace: `kubectl`
+//! always prints an object's namespace, so in a live stream a reader and a Secret are in
+//! the same namespace only when both name the same one, or both name none.
 
 use super::tree::{parse, Node};
 use crate::model::keys;
+use std::collections::HashSet;
 
 /// The live objects of a stream.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -23,6 +37,8 @@ pub struct Live {
     pub delegates: usize,
     /// Secrets and ConfigMaps read by a container but not in the stream.
     pub missing: Vec<Missing>,
+    /// Stores outside the stream a delegate reads (an ARN, a CSI volume), each once.
+    pub external: Vec<External>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -44,6 +60,15 @@ pub struct Missing {
     pub name: String,
 }
 
+/// A store outside the stream a delegate reads, which rekey cannot read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct External {
+    /// `ECS task harness-delegate (container delegate)`.
+    pub reader: String,
+    /// The ARN, or `CSI volume cfg (driver …, secretProviderClass …)`.
+    pub place: String,
+}
+
 impl Live {
     /// The object the byte at `offset` belongs to.
     pub fn object_at(&self, offset: usize) -> Option<&str> {
@@ -52,15 +77,22 @@ impl Live {
     }
 }
 
+/// A Secret or ConfigMap an object of the stream holds: kind, namespace, name.
+type Held<'n> = (&'static str, Option<&'n str>, &'n str);
+
 /// Reads a stream; one that is not YAML (or JSON) has no live objects.
 pub fn read(text: &str) -> Live {
     let Ok(documents) = parse(text) else {
         return Live::default();
     };
-    let objects: Vec<&Node> = documents.roots.iter().flat_map(super::list_items).collect();
+    let mut objects: Vec<&Node> = Vec::new();
+    documents
+        .roots
+        .iter()
+        .for_each(|root| collect_objects(root, &mut objects));
     let mut live = Live::default();
-    let mut held: Vec<(&'static str, Option<&str>, &str)> = Vec::new();
-    let mut reads: Vec<Read> = Vec::new();
+    let mut held: HashSet<Held> = HashSet::new();
+    let mut reads = Reads::default();
     for object in &objects {
         let named = identity(object);
         if let (Node::Map { start, .. }, Some((kind, namespace, name))) = (object, named) {
@@ -69,36 +101,75 @@ pub fn read(text: &str) -> Live {
                 name: format!("{kind} {}", qualified(namespace, name)),
             });
             match kind {
-                "Secret" => held.push(("Secret", namespace, name)),
-                "ConfigMap" => held.push(("ConfigMap", namespace, name)),
-                _ => {}
-            }
+                "Secret" => held.insert(("Secret", namespace, name)),
+                "ConfigMap" => held.insert(("ConfigMap", namespace, name)),
+                _ => false,
+            };
         }
         live.delegates += count_delegates(object);
+        let owner =
+            named.map(|(kind, namespace, name)| format!("{kind} {}", qualified(namespace, name)));
+        stores(object, owner.as_deref(), &mut reads.external);
         if let Some((kind, namespace, name)) = named {
             visit_pods(object, &mut |pod| {
-                reads.extend(pod_reads(kind, namespace, name, pod))
+                pod_reads(kind, namespace, name, pod, &mut reads)
             });
         }
     }
-    let holds = |read: &Read| {
-        held.iter().any(|(kind, namespace, name)| {
-            *kind == read.kind
-                && *name == read.name
-                && (namespace.is_none() || read.namespace.is_none() || *namespace == read.namespace)
-        })
-    };
-    for read in reads.iter().filter(|read| !holds(read)) {
-        let missing = Missing {
+    live.missing = unheld(&reads.secrets, &held);
+    let mut places = HashSet::new();
+    live.external = reads
+        .external
+        .into_iter()
+        .filter(|external| places.insert(external.place.clone()))
+        .collect();
+    live
+}
+
+/// Puts every object under `node` in `objects`, in the order of the stream: the items of
+/// lists and sequences at any depth (see the module header).
+fn collect_objects<'n, 'a>(node: &'n Node<'a>, objects: &mut Vec<&'n Node<'a>>) {
+    match node {
+        Node::Map { .. } => match node.get("items") {
+            Some(items @ Node::Seq { .. }) if is_list(node) => collect_objects(items, objects),
+            _ => objects.push(node),
+        },
+        Node::Seq { items } => items.iter().for_each(|item| collect_objects(item, objects)),
+        Node::Scalar(_) | Node::Alias { .. } => {}
+    }
+}
+
+/// A map with `items` is a list when its kind says so or it names no object.
+fn is_list(node: &Node) -> bool {
+    node.get_str("kind")
+        .is_some_and(|kind| kind.ends_with("List"))
+        || node
+            .get("metadata")
+            .and_then(|m| m.get_str("name"))
+            .is_none()
+}
+
+/// The reads that no object of the stream holds, each (reader and what it reads) once.
+/// Hash sets keep it linear: a stream may hold hundreds of thousands of references.
+fn unheld(reads: &[Read], held: &HashSet<Held>) -> Vec<Missing> {
+    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::new();
+    reads
+        .iter()
+        .filter(|read| !held.contains(&(read.kind, read.namespace, read.name)))
+        .filter(|read| seen.insert((&read.reader, read.kind, read.namespace, read.name)))
+        .map(|read| Missing {
             reader: read.reader.clone(),
             kind: read.kind,
             name: qualified(read.namespace, read.name),
-        };
-        if !live.missing.contains(&missing) {
-            live.missing.push(missing);
-        }
-    }
-    live
+        })
+        .collect()
+}
+
+/// What the pods and containers of a stream read.
+#[derive(Default)]
+struct Reads<'n> {
+    secrets: Vec<Read<'n>>,
+    external: Vec<External>,
 }
 
 /// A Secret or ConfigMap a container reads.
@@ -167,16 +238,12 @@ fn pod_reads<'n>(
     namespace: Option<&'n str>,
     name: &str,
     pod: &'n Node,
-) -> Vec<Read<'n>> {
-    let containers = ["initContainers", "containers"]
+    reads: &mut Reads<'n>,
+) {
+    let containers = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
-        .filter_map(|key| match pod.get(key) {
-            Some(Node::Seq { items }) => Some(items.iter()),
-            _ => None,
-        })
-        .flatten();
+        .flat_map(|key| seq(pod.get(key)));
     let workload = format!("{kind} {}", qualified(namespace, name));
-    let mut reads = Vec::new();
     let mut delegate_pod = false;
     for container in containers {
         let reader = match container.get_str("name") {
@@ -188,30 +255,82 @@ fn pod_reads<'n>(
             .is_some_and(keys::is_delegate_image)
             || env_entries(container).any(|(env, _)| keys::names_a_token(env));
         delegate_pod |= delegate;
-        let read = |kind, name| Read {
+        let read = |(kind, name)| Read {
             reader: reader.clone(),
             kind,
             namespace,
             name,
         };
-        for source in env_from(container) {
-            reads.push(read(source.0, source.1));
-        }
+        reads.secrets.extend(env_from(container).map(read));
         for (env, value_from) in env_entries(container) {
             if delegate || keys::names_a_token(env) {
-                reads.extend(key_refs(value_from).map(|(kind, name)| read(kind, name)));
+                reads.secrets.extend(key_refs(value_from).map(read));
             }
         }
     }
     if delegate_pod {
-        reads.extend(volumes(pod).map(|(kind, name)| Read {
-            reader: workload.clone(),
-            kind,
-            namespace,
-            name,
-        }));
+        reads
+            .secrets
+            .extend(volumes(pod).into_iter().map(|(kind, name)| Read {
+                reader: workload.clone(),
+                kind,
+                namespace,
+                name,
+            }));
+        reads
+            .external
+            .extend(csi_volumes(pod).map(|place| External {
+                reader: workload.clone(),
+                place,
+            }));
     }
-    reads
+}
+
+/// Calls itself on every map under `node`, and for each one naming a delegate `image` (an
+/// ECS container definition) puts in `external` every ARN its `secrets` and
+/// `environmentFiles` read: the token may be there under any name. `owner` names the
+/// object; a map with a `family` (an ECS task definition) names the containers under it.
+fn stores(node: &Node, owner: Option<&str>, external: &mut Vec<External>) {
+    match node {
+        Node::Map { entries, .. } => {
+            let family = node.get_str("family").map(|f| format!("ECS task {f}"));
+            let owner = family.as_deref().or(owner);
+            if ["image", "Image"]
+                .iter()
+                .any(|key| node.get_str(key).is_some_and(keys::is_delegate_image))
+            {
+                let reader = match (owner, node.get_str("name")) {
+                    (Some(owner), Some(c)) => format!("{owner} (container {c})"),
+                    (None, Some(c)) => format!("container {c}"),
+                    (Some(owner), None) => owner.to_owned(),
+                    (None, None) => "a delegate container".to_owned(),
+                };
+                external.extend(arns(node).map(|place| External {
+                    reader: reader.clone(),
+                    place: place.to_owned(),
+                }));
+            }
+            entries
+                .iter()
+                .for_each(|(_, value)| stores(value, owner, external));
+        }
+        Node::Seq { items } => items.iter().for_each(|item| stores(item, owner, external)),
+        Node::Scalar(_) | Node::Alias { .. } => {}
+    }
+}
+
+/// A container definition's `secrets[].valueFrom` and `environmentFiles[].value` (as the
+/// ECS API and CloudFormation spell them).
+fn arns<'n>(container: &'n Node<'n>) -> impl Iterator<Item = &'n str> {
+    let secrets = ["secrets", "Secrets"]
+        .into_iter()
+        .flat_map(|key| seq(container.get(key)))
+        .filter_map(|secret| secret.get_str("valueFrom").or(secret.get_str("ValueFrom")));
+    let files = ["environmentFiles", "EnvironmentFiles"]
+        .into_iter()
+        .flat_map(|key| seq(container.get(key)))
+        .filter_map(|file| file.get_str("value").or(file.get_str("Value")));
+    secrets.chain(files)
 }
 
 fn seq<'n>(node: Option<&'n Node<'n>>) -> impl Iterator<Item = &'n Node<'n>> {
@@ -254,14 +373,42 @@ fn key_refs<'n>(value_from: Option<&'n Node<'n>>) -> impl Iterator<Item = (&'sta
     secret.into_iter().chain(config_map)
 }
 
-/// A pod's `secret` and `configMap` volumes.
-fn volumes<'n>(pod: &'n Node<'n>) -> impl Iterator<Item = (&'static str, &'n str)> {
+/// A pod's `secret` and `configMap` volumes, and those its projected volumes hold.
+fn volumes<'n>(pod: &'n Node<'n>) -> Vec<(&'static str, &'n str)> {
+    // (`Secret` or `ConfigMap`, the name under `node.key.name_key`).
+    let named =
+        |node: &'n Node<'n>, kind, key, name_key| Some((kind, node.get(key)?.get_str(name_key)?));
+    let mut found = Vec::new();
+    for volume in seq(pod.get("volumes")) {
+        found.extend(named(volume, "Secret", "secret", "secretName"));
+        found.extend(named(volume, "ConfigMap", "configMap", "name"));
+        for source in seq(volume.get("projected").and_then(|p| p.get("sources"))) {
+            found.extend(named(source, "Secret", "secret", "name"));
+            found.extend(named(source, "ConfigMap", "configMap", "name"));
+        }
+    }
+    found
+}
+
+/// A pod's CSI volumes (`secrets-store.csi.k8s.io` and the like), by name, driver and
+/// class: a store outside the stream.
+fn csi_volumes<'n>(pod: &'n Node<'n>) -> impl Iterator<Item = String> + 'n {
     seq(pod.get("volumes")).filter_map(|volume| {
-        volume
-            .get("secret")
-            .and_then(|s| s.get_str("secretName"))
-            .map(|name| ("Secret", name))
-            .or_else(|| Some(("ConfigMap", volume.get("configMap")?.get_str("name")?)))
+        let csi = volume.get("csi")?;
+        let mut place = format!(
+            "CSI volume {}",
+            volume.get_str("name").unwrap_or("(unnamed)")
+        );
+        let driver = csi.get_str("driver").map(|d| format!("driver {d}"));
+        let class = csi
+            .get("volumeAttributes")
+            .and_then(|a| a.get_str("secretProviderClass"))
+            .map(|c| format!("secretProviderClass {c}"));
+        let details: Vec<String> = driver.into_iter().chain(class).collect();
+        if !details.is_empty() {
+            place.push_str(&format!(" ({})", details.join(", ")));
+        }
+        Some(place)
     })
 }
 
