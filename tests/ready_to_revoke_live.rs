@@ -404,3 +404,22 @@ fn a_reader_and_its_secret_in_the_same_namespace_or_both_without_are_ready() {
         assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
     }
 }
+
+#[test]
+fn a_delegate_that_shows_no_token_source_cannot_tell() {
+    let blind = "shows no token (no env named for it, no envFrom, secrets, env file, mount or token on its command line)";
+    let ecs = r#"{"taskDefinition": {"family": "harness-delegate", "containerDefinitions": [{"name": "delegate", "image": "harness/delegate:25.10.87100", "environment": [{"name": "DELEGATE_NAME", "value": "ecs"}]}]}}"#;
+    assert_unproven(
+        &ready(ecs),
+        &format!("container delegate: runs the delegate image but {blind}"),
+    );
+    let docker = r#"[{"Id": "4f1c", "Name": "/edge", "Config": {"Image": "harness/delegate:25.10.87100", "Env": ["DELEGATE_NAME=edge"], "Cmd": ["./start.sh"]}}]"#;
+    assert_unproven(&ready(docker), blind);
+    // The same docker container on the new token is evidence.
+    let rotated = docker.replace(
+        "\"DELEGATE_NAME=edge\"",
+        &format!("\"DELEGATE_NAME=edge\", \"DELEGATE_TOKEN={NEW_BASE64}\""),
+    );
+    let run = ready(&rotated);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+}

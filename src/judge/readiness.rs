@@ -133,6 +133,10 @@ pub fn judge<'a>(fingerprint: &Fingerprint, evidence: &Evidence<'a>) -> Readines
             ),
         }));
         unproven.extend(stored_outside(stream.live, inventory));
+        unproven.extend(stream.live.blind.iter().map(|reader| Unproven {
+            subject: reader.clone(),
+            reason: "runs the delegate image but shows no token (no env named for it, no envFrom, secrets, env file, mount or token on its command line), so it reads one from somewhere the input does not show: give its manifest or task definition instead".to_owned(),
+        }));
         if stream.hidden.over_limit {
             unproven.push(Unproven {
                 subject: stdin::DISPLAY.to_owned(),

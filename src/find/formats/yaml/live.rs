@@ -39,6 +39,10 @@ pub struct Live {
     pub missing: Vec<Missing>,
     /// Stores outside the stream a delegate reads (an ARN, a CSI volume), each once.
     pub external: Vec<External>,
+    /// Containers running a delegate image that show no source of a token at all (no env
+    /// named for it, no `envFrom`, secrets, env files, mounts, or a token on the command
+    /// line): their token comes from somewhere the stream does not show.
+    pub blind: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -106,9 +110,9 @@ pub fn read(text: &str) -> Live {
                 _ => false,
             };
         }
-        live.delegates += count_delegates(object);
         let owner =
             named.map(|(kind, namespace, name)| format!("{kind} {}", qualified(namespace, name)));
+        live.delegates += count_delegates(object, owner.as_deref(), &mut live.blind);
         stores(object, owner.as_deref(), &mut reads.external);
         if let Some((kind, namespace, name)) = named {
             visit_pods(object, &mut |pod| {
@@ -198,22 +202,62 @@ fn qualified(namespace: Option<&str>, name: &str) -> String {
 }
 
 /// Maps anywhere under `node` that name a delegate image (`image`, or `Image` as docker
-/// inspect writes it).
-fn count_delegates(node: &Node) -> usize {
+/// inspect writes it); those that show no token source go to `blind`, named under `owner`.
+fn count_delegates(node: &Node, owner: Option<&str>, blind: &mut Vec<String>) -> usize {
     match node {
         Node::Map { entries, .. } => {
             let here = ["image", "Image"]
                 .iter()
                 .any(|key| node.get_str(key).is_some_and(keys::is_delegate_image));
+            if here && !shows_token_source(node) {
+                let container = node.get_str("name").or_else(|| node.get_str("Name"));
+                blind.push(match (owner, container) {
+                    (Some(owner), Some(c)) => format!("{owner} (container {c})"),
+                    (Some(owner), None) => owner.to_owned(),
+                    (None, Some(c)) => format!("container {c}"),
+                    (None, None) => "a delegate container".to_owned(),
+                });
+            }
             usize::from(here)
                 + entries
                     .iter()
-                    .map(|(_, v)| count_delegates(v))
+                    .map(|(_, v)| count_delegates(v, owner, blind))
                     .sum::<usize>()
         }
-        Node::Seq { items } => items.iter().map(count_delegates).sum(),
+        Node::Seq { items } => items.iter().map(|i| count_delegates(i, owner, blind)).sum(),
         Node::Scalar(_) | Node::Alias { .. } => 0,
     }
+}
+
+/// Whether a delegate container shows where its token comes from: an env entry named for
+/// it (Kubernetes `env`, ECS `environment`, docker `Env` strings), anything it loads whole
+/// or mounts (whose sources the stream accounts for), or a command line that names one.
+fn shows_token_source(container: &Node) -> bool {
+    let named = |item: &Node| {
+        item.get_str("name")
+            .or_else(|| item.as_scalar().and_then(|s| s.value.split('=').next()))
+            .is_some_and(keys::names_a_token)
+    };
+    let any = |key: &str, test: &dyn Fn(&Node) -> bool| seq(container.get(key)).any(test);
+    let mentions = |item: &Node| {
+        item.as_scalar()
+            .is_some_and(|s| s.value.to_ascii_lowercase().contains("token"))
+    };
+    ["env", "environment", "Env"]
+        .iter()
+        .any(|key| any(key, &named))
+        || [
+            "envFrom",
+            "secrets",
+            "environmentFiles",
+            "volumeMounts",
+            "Mounts",
+        ]
+        .iter()
+        .any(|key| any(key, &|_| true))
+        || ["args", "command", "Cmd", "Entrypoint"]
+            .iter()
+            .any(|key| any(key, &mentions))
 }
 
 /// Calls `found` with every pod spec (a map with a `containers` list) under `node`.
