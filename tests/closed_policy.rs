@@ -450,3 +450,42 @@ fn a_misspelt_key_in_the_policy_is_an_error_not_a_rule_turned_off() {
         assert_no_token(&run.stderr, "stderr");
     }
 }
+
+#[test]
+fn an_api_key_in_the_policy_is_refused_by_every_command_so_no_hook_lets_it_be_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let key = "pat.FakeAcct.Ab+c/DEF=xyz.s3cr3tKEYmaterial987";
+    fs::write(
+        dir.path().join(".rekey.toml"),
+        format!("[tokens]\ncurrent = []\n[harness]\naccount = \"FakeAcct\"\napi_key = \"{key}\"\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("prod.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    commit_all(dir.path(), home.path());
+    let token = new_token_file();
+    for args in [
+        vec!["check"],
+        vec!["check", "--staged"],
+        vec!["scan"],
+        vec!["inventory"],
+        vec!["rotate", "--new-token-file", token.to_str().unwrap()],
+    ] {
+        let run = rekey_within(dir.path(), &args);
+        assert_eq!(run.status, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(
+                ".rekey.toml:5:11: [harness] api_key: an API key never stands in .rekey.toml"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        for output in [&run.stdout, &run.stderr] {
+            assert!(!output.contains("s3cr3tKEY"), "{args:?}: {output}");
+        }
+    }
+}

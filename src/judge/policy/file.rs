@@ -202,8 +202,17 @@ const KNOWN_KEYS: &[(&str, Option<&[&str]>)] = &[
     ("rules", None),
     ("scan", Some(&["exclude"])),
     ("extends", Some(&[])),
-    ("harness", None),
+    ("harness", Some(&["endpoint", "account", "org", "project"])),
 ];
+
+/// Whether a name under `[harness]` would hold an API key: refused with its own message by
+/// every command, so that `check --staged` fails the commit that adds one.
+fn names_a_key(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["key", "token", "secret"]
+        .iter()
+        .any(|word| name.contains(word))
+}
 
 fn refuse_unknown_keys(
     document: &toml_edit::Document<String>,
@@ -231,7 +240,13 @@ fn refuse_unknown_keys(
         let (Some(keys), Some(table)) = (keys, item.as_table_like()) else {
             continue;
         };
-        if let Some((inner, _)) = table.iter().find(|(inner, _)| !keys.contains(inner)) {
+        if let Some((inner, value)) = table.iter().find(|(inner, _)| !keys.contains(inner)) {
+            if name == "harness" && names_a_key(inner) {
+                return Err(Error::new(format!(
+                    "{}: [harness] {inner}: an API key never stands in .rekey.toml, which is committed: remove it, give the key in HARNESS_PLATFORM_API_KEY or --api-key-file, and treat it as exposed (it is in this file's history)",
+                    located(text, display, value)
+                )));
+            }
             return Err(Error::new(format!(
                 "{}: unknown key {inner} in [{name}]; it takes {}",
                 at(table, inner),
