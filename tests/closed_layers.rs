@@ -1,0 +1,189 @@
+//! The layers a hostile tester hid the token under (issue 19): short base64 values holding a
+//! token inside a line of config, base64 wrapped over lines (GNU `base64`, a block scalar,
+//! JSON `\n` escapes), zlib, the same layers in files `check` reads, a JSON escape glued
+//! before a token, a symlink whose target is the token, and a shell line continued inside
+//! a token. Each keeps `check --ready-to-revoke` at "not ready" and fails `check`.
+
+mod common;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use common::*;
+use std::io::Write as _;
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// `check --ready-to-revoke OLD -` reading `input`, from a directory without a policy;
+/// nothing it prints may hold a token.
+fn ready(input: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let run = rekey_with(
+        dir.path(),
+        &["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"],
+        &[],
+        Some(input),
+    );
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    run
+}
+
+/// Asserts `run` said "not ready" because the token stands at `place` (once), under a
+/// layer.
+fn assert_held_once(run: &Run, place: &str, context: &str) {
+    assert_eq!(run.status, 1, "{context}\n{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.matches(place).count(),
+        1,
+        "{context}: {place}\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("it still stands in 1 place"),
+        "{context}\n{}",
+        run.stdout
+    );
+}
+
+/// A delegate on the new token, and a `kind` object in namespace `harness` whose `data`
+/// is `data` (indented four spaces).
+fn live_with(kind: &str, data: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: delegate
+    namespace: harness
+  spec:
+    template:
+      spec:
+        containers:
+        - name: delegate
+          image: harness/delegate:25.10.87100
+          env:
+          - name: DELEGATE_TOKEN
+            value: {NEW_BASE64}
+- apiVersion: v1
+  kind: {kind}
+  metadata:
+    name: delegate-config
+    namespace: harness
+  data:
+{data}"
+    )
+}
+
+/// `text` in base64 wrapped at 76 columns, as GNU `base64` prints it.
+fn wrapped76(bytes: &[u8]) -> Vec<String> {
+    let text = b64(bytes);
+    text.as_bytes()
+        .chunks(76)
+        .map(|line| String::from_utf8(line.to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_short_base64_value_holding_the_token_inside_a_line_is_not_ready() {
+    let wraps = [
+        ("delegateToken: ", "\n"),
+        ("DELEGATE_TOKEN=", "\n"),
+        ("\"", "\""),
+        ("--token=", ""),
+        ("{\"token\":\"", "\"}"),
+        ("\t", "\t"),
+    ];
+    let inner = [OLD_HEX, OLD_BASE64, OLD_BASE64.trim_end_matches('=')];
+    for (prefix, suffix) in wraps {
+        for token in inner {
+            let once = b64(format!("{prefix}{token}{suffix}"));
+            for value in [
+                once.clone(),
+                b64(&once),
+                once.trim_end_matches('=').to_owned(),
+            ] {
+                let context = format!("{prefix:?} {} chars", value.len());
+                let run = ready(&live_with("Secret", &format!("    f: {value}\n")));
+                assert_held_once(&run, "-:24:8: holds the token, under base64", &context);
+            }
+        }
+    }
+    // The base64 token itself, 44 characters, is listed once, not also as a layer.
+    let run = ready(&live_with("Secret", &format!("    f: {OLD_BASE64}\n")));
+    assert_held_once(&run, "-:24:8: holds the token (in Secret", "plain");
+    assert!(!run.stdout.contains("under base64"), "{}", run.stdout);
+}
+
+fn delegate_config() -> String {
+    format!(
+        "delegateName: prod-eu-1\nmanagerHost: https://app.harness.io\naccountId: abcdefABCDEF0123456789\ndelegateToken: {OLD_HEX}\ndelegateType: KUBERNETES\n"
+    )
+}
+
+fn compressed(bytes: &[u8], zlib: bool) -> Vec<u8> {
+    if zlib {
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    } else {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+}
+
+#[test]
+fn base64_wrapped_at_76_columns_in_a_block_scalar_is_not_ready() {
+    let config = delegate_config();
+    // The token's hex straddles the first and second lines, then each other place.
+    for lead in ["", "x", "xy", "xyz", &"z".repeat(40)] {
+        let lines = wrapped76(format!("{lead}{config}").as_bytes());
+        let data = format!("    config.b64: |\n      {}\n", lines.join("\n      "));
+        let run = ready(&live_with("ConfigMap", &data));
+        assert_held_once(&run, "-:25:7: holds the token, under base64", lead);
+    }
+    let lines = wrapped76(&compressed(config.as_bytes(), false));
+    let data = format!("    config.gz.b64: |\n      {}\n", lines.join("\n      "));
+    assert_held_once(
+        &ready(&live_with("ConfigMap", &data)),
+        "-:25:7: holds the token, under base64",
+        "gzip",
+    );
+}
+
+#[test]
+fn base64_wrapped_with_json_newline_escapes_is_not_ready() {
+    let lines = wrapped76(delegate_config().as_bytes());
+    let input = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [
+{{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {{\"name\": \"d\", \"namespace\": \"harness\"}},
+ \"spec\": {{\"template\": {{\"spec\": {{\"containers\": [{{\"name\": \"delegate\", \"image\": \"harness/delegate:1\",
+ \"env\": [{{\"name\": \"DELEGATE_TOKEN\", \"value\": \"{NEW_BASE64}\"}}]}}]}}}}}}}},
+{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"c\", \"namespace\": \"harness\"}},
+ \"data\": {{\"cfg.b64\": \"{}\"}}}}]}}",
+        lines.join("\\n")
+    );
+    assert_held_once(
+        &ready(&input),
+        "-:6:23: holds the token, under base64",
+        "json",
+    );
+}
+
+#[test]
+fn a_zlib_layer_is_opened_like_gzip() {
+    let data = format!(
+        "    cfg: {}\n",
+        b64(compressed(delegate_config().as_bytes(), true))
+    );
+    assert_held_once(
+        &ready(&live_with("Secret", &data)),
+        "-:24:10: holds the token, under base64",
+        "zlib",
+    );
+}
