@@ -187,3 +187,102 @@ fn a_zlib_layer_is_opened_like_gzip() {
         "zlib",
     );
 }
+
+/// A repository whose policy revokes the old token, holding `files`, committed.
+fn revoking_repo(files: &[(&str, &str)]) -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    git(dir.path(), home.path(), &["init", "-q", "."]);
+    let policy = format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n");
+    std::fs::write(dir.path().join(".rekey.toml"), policy).unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    commit_all(dir.path(), home.path());
+    (dir, home)
+}
+
+fn secret_file(data: &str) -> String {
+    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: delegate-config\ndata:\n{data}")
+}
+
+#[test]
+fn check_fails_on_a_secret_file_whose_base64_config_holds_the_revoked_token() {
+    let short = b64(format!("delegateToken: {OLD_HEX}\n"));
+    let long = b64(delegate_config());
+    // The base64-twice token split over two lines of a block scalar, under a key no
+    // scanner reads: Kubernetes joins the lines.
+    let (first, second) = OLD_BASE64X2.split_at(30);
+    let files = [
+        (
+            "k8s/short.yaml",
+            secret_file(&format!("  config.yaml: {short}\n")),
+        ),
+        (
+            "k8s/long.yaml",
+            secret_file(&format!("  config.yaml: {long}\n")),
+        ),
+        (
+            "k8s/split.yaml",
+            secret_file(&format!("  token: |\n    {first}\n    {second}\n")),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let (dir, _home) = revoking_repo(&files);
+    let run = rekey(dir.path(), &["check"]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    for place in [
+        "k8s/long.yaml:6:16",
+        "k8s/short.yaml:6:16",
+        "k8s/split.yaml:7:5",
+    ] {
+        let line = format!("{place}: error[revoked-token]");
+        assert_eq!(
+            run.stdout.matches(&line).count(),
+            1,
+            "{place}\n{}",
+            run.stdout
+        );
+    }
+    assert!(run.stdout.contains("3 errors"), "{}", run.stdout);
+    // --ready-to-revoke reads the same layers in a repository and in paths.
+    let repo = dir.path().to_str().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    for args in [["--repo", repo], ["--", repo]] {
+        let mut all = vec!["check", "--ready-to-revoke", OLD_FINGERPRINT];
+        all.extend(args);
+        let run = rekey(cwd.path(), &all);
+        assert_eq!(run.status, 1, "{args:?}\n{}{}", run.stdout, run.stderr);
+        assert_no_token(&run.stdout, "stdout");
+        assert!(run.stdout.contains("short.yaml:6:16"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_token_found_as_it_stands_is_not_also_listed_as_a_layer() {
+    let data = format!("  token: {OLD_BASE64}\n  twice: {OLD_BASE64X2}\n");
+    let (dir, _home) = revoking_repo(&[("k8s/s.yaml", &secret_file(&data))]);
+    let run = rekey(dir.path(), &["check"]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert_eq!(
+        run.stdout.matches("error[revoked-token]").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("k8s/s.yaml:6:10: error"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("k8s/s.yaml:7:10: error"),
+        "{}",
+        run.stdout
+    );
+}

@@ -168,31 +168,42 @@ fn is_base64(byte: u8) -> bool {
 /// more than one token, and every run wrapped over lines, joined (its lines also stand
 /// alone when long enough). A JSON escape glued before a run (`\n`, `\u003c`) is not part
 /// of it.
+///
+/// Only runs of [`SHORTEST_LINE`] characters or more matter, and each covers one of the
+/// bytes at 15, 31, 47, …: only those are looked at until one falls inside a run, so
+/// ordinary text costs one byte in 16.
 fn base64_runs(bytes: &[u8]) -> Vec<Run<'_>> {
     let mut runs = Vec::new();
-    let mut at = 0;
+    let mut probe = SHORTEST_LINE - 1;
     // The end of the last wrapped run: its lines do not start another.
     let mut joined_to = 0;
-    while at < bytes.len() {
-        if !is_base64(bytes[at]) {
-            at += escape_len(&bytes[at..]).max(1);
+    while probe < bytes.len() {
+        if !is_base64(bytes[probe]) {
+            probe += SHORTEST_LINE;
             continue;
         }
+        let mut at = probe;
+        while at > 0 && is_base64(bytes[at - 1]) {
+            at -= 1;
+        }
+        if at > 0 && bytes[at - 1] == b'\\' {
+            at = (at - 1 + escape_len(&bytes[at - 1..])).max(at);
+        }
         let (chars, end) = piece(bytes, at);
-        if chars - at >= SHORTEST_LAYER {
+        if chars.saturating_sub(at) >= SHORTEST_LAYER {
             runs.push(Run {
                 span: at..end,
                 text: Cow::Borrowed(&bytes[at..end]),
                 joined: false,
             });
         }
-        if at >= joined_to {
+        if at >= joined_to && at < chars {
             if let Some(wrapped) = follow_lines(bytes, at..chars, end) {
                 joined_to = wrapped.span.end;
                 runs.push(wrapped);
             }
         }
-        at = end;
+        probe = end.max(chars) + SHORTEST_LINE;
     }
     runs
 }
