@@ -286,3 +286,34 @@ fn a_token_found_as_it_stands_is_not_also_listed_as_a_layer() {
         run.stdout
     );
 }
+
+#[test]
+fn a_json_escape_glued_before_the_token_does_not_hide_it() {
+    // docker inspect: a heredoc in `Cmd`, `\n` glued before the base64 token; Go's `\u003c`
+    // glued before the hex (36 hex digits in a row).
+    let docker = |command: &str| {
+        format!(
+            "[{{\"Id\": \"4f1c\", \"Name\": \"/edge-delegate\", \"Config\": {{\"Image\": \"harness/delegate:25.10.87100\",
+ \"Env\": [\"DELEGATE_TOKEN={NEW_BASE64}\"],
+ \"Cmd\": [\"sh\", \"-c\", \"{command}\"]}}}}]"
+        )
+    };
+    let heredoc = format!("cat > /opt/token <<EOF\\n{OLD_BASE64}\\nEOF\\n./start.sh");
+    let run = ready(&docker(&heredoc));
+    assert_held_once(&run, "-:3:47: holds the token", "newline escape");
+    let go = format!("./start.sh \\u003c{OLD_HEX}");
+    let run = ready(&docker(&go));
+    assert_held_once(&run, "-:3:40: holds the token", "go escape");
+    // The same in a file `check` reads.
+    let ecs = format!("{{\"containerDefinitions\":[{{\"name\":\"d\",\"command\":[\"sh\",\"-c\",\"{heredoc}\"]}}]}}\n");
+    let (dir, _home) = revoking_repo(&[("ecs/task.json", &ecs)]);
+    let run = rekey(dir.path(), &["check"]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert!(
+        run.stdout
+            .contains("ecs/task.json:1:84: error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+}
