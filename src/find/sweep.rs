@@ -204,11 +204,26 @@ fn run_tokens<C: Chars + ?Sized>(
     while stop > start && slash_or_plus(stop - 1) {
         stop -= 1;
     }
+    // A JSON escape glued before a token (`\nYTFi…`, Go's `\u003ca1b2…`) is part of the
+    // run: the word after it is tried too.
+    let escaped = escaped_start(text, run.clone());
+    if let Some(after) = escaped {
+        let hex_end = (after..run.end)
+            .find(|&at| CLASS[text.at(at) as usize] & HEX == 0)
+            .unwrap_or(run.end);
+        if hex_end - after == 32 {
+            let hex = gather::<C, 32>(text, after..hex_end);
+            found.push((after..hex_end, hex_fingerprint(&hex)));
+        }
+    }
+    let after = escaped.unwrap_or(run.start);
     let words = [
         run.start..run.end,
         start..run.end,
         run.start..stop,
         start..stop,
+        after..run.end,
+        after..stop.max(after),
     ];
     for (tried, word) in words.iter().enumerate() {
         if !(40..=LONGEST_WORD).contains(&word.len()) || words[..tried].contains(word) {
@@ -225,6 +240,24 @@ fn run_tokens<C: Chars + ?Sized>(
             break;
         }
     }
+}
+
+/// Where the word after a JSON escape starts when the run starts with one's letters: `\n`,
+/// `\t`, `\r`, `\b`, `\f` (one letter) or `\uXXXX` (five).
+fn escaped_start<C: Chars + ?Sized>(text: &C, run: Range<usize>) -> Option<usize> {
+    if run.start == 0 || text.at(run.start - 1) != b'\\' {
+        return None;
+    }
+    let skip = match text.at(run.start) {
+        b'n' | b't' | b'r' | b'b' | b'f' => 1,
+        b'u' if run.len() > 5
+            && (run.start + 1..run.start + 5).all(|at| text.at(at).is_ascii_hexdigit()) =>
+        {
+            5
+        }
+        _ => return None,
+    };
+    Some(run.start + skip)
 }
 
 /// The characters of `range` (at most `N`), copied out of `text` to be decoded.

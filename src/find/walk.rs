@@ -6,9 +6,11 @@
 use crate::find::binary;
 use crate::find::formats::Format;
 use crate::find::ignore_rules::IgnoreRules;
+use crate::find::layers;
 use crate::find::sweep::{self, Stray};
 use crate::model::fs::{display_path, open_without_following, ReadError};
 use crate::model::keys;
+use crate::model::token::Fingerprint;
 use crate::runtime::interrupt;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
@@ -333,16 +335,20 @@ pub fn judge(
         let candidate = reason.map_or(Candidate::Nothing, |reason| unjudged(display, reason));
         return (candidate, strays);
     }
-    let found = match sweeping {
+    let mut found = match sweeping {
         Sweep::On => sweep::find(bytes),
         Sweep::Off => Vec::new(),
     };
+    let display = Lazy::new(display);
+    if sweeping == Sweep::On && may_hold_layers(bytes) && !is_stream(path, display.get()) {
+        add_layers(bytes, &mut found);
+    }
     let key_names = keys::marker_count(bytes);
     let marked = key_names > 0;
     if found.is_empty() && !marked {
         return (Candidate::Nothing, Vec::new());
     }
-    let display = display();
+    let display = display.get().to_owned();
     let strays = sweep::located(&display, bytes, found);
     let candidate = if !marked {
         Candidate::Nothing
@@ -360,6 +366,61 @@ pub fn judge(
         })
     };
     (candidate, strays)
+}
+
+/// Words that stand in the objects that keep whole files in base64: a Kubernetes Secret
+/// (`data`), a ConfigMap's `binaryData`, a Helm release. Only a file holding one has its
+/// layers opened, so a tree of source files pays one SIMD search per file. A ConfigMap's
+/// `data` holds text, which the sweep reads as it stands: `ConfigMap` alone is not one of
+/// them (a tree of ConfigMaps would pay for opening layers it does not have).
+/// One memmem search per word: faster than one automaton over all three, whose first
+/// bytes are common letters.
+static LAYER_MARKERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> =
+    LazyLock::new(|| ["Secret", "binaryData", "release"].map(memchr::memmem::Finder::new));
+
+/// Whether `bytes` hold one of the [`LAYER_MARKERS`].
+fn may_hold_layers(bytes: &[u8]) -> bool {
+    LAYER_MARKERS
+        .iter()
+        .any(|finder| finder.find(bytes).is_some())
+}
+
+/// Adds to what the sweep found in text the tokens under its base64, gzip and zlib layers
+/// (see `layers`), each where its outer layer starts (a layer that is itself a token is
+/// the sweep's find, kept once), in order.
+fn add_layers(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, Fingerprint)>) {
+    let hidden = layers::open(bytes).found;
+    if !hidden.is_empty() {
+        found.extend(hidden);
+        found.sort_by_key(|(span, _)| (span.start, span.end));
+    }
+}
+
+/// Whether the bytes are a live stream on standard input (which `stdin` names `-` and
+/// judges as `stdin.yaml` or `stdin.json`, names no file has together): its layers are
+/// opened by `check --ready-to-revoke` itself, which names them as layers, not twice.
+fn is_stream(path: &Path, display: &str) -> bool {
+    display == "-" && (path == Path::new("stdin.yaml") || path == Path::new("stdin.json"))
+}
+
+/// A file's name as reports show it, built once, and only when asked for.
+struct Lazy<F> {
+    make: std::cell::Cell<Option<F>>,
+    made: std::cell::OnceCell<String>,
+}
+
+impl<F: FnOnce() -> String> Lazy<F> {
+    fn new(make: F) -> Self {
+        Lazy {
+            make: std::cell::Cell::new(Some(make)),
+            made: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &str {
+        self.made
+            .get_or_init(|| self.make.take().map_or_else(String::new, |make| make()))
+    }
 }
 
 fn unreadable(display: &str, error: &std::io::Error) -> Skipped {
