@@ -340,7 +340,7 @@ pub fn judge(
         Sweep::Off => Vec::new(),
     };
     let display = Lazy::new(display);
-    if sweeping == Sweep::On && may_hold_layers(bytes) && !is_stream(path, display.get()) {
+    if sweeping == Sweep::On && may_hold_layers(path, bytes) && !is_stream(path, display.get()) {
         add_layers(bytes, &mut found);
     }
     let key_names = keys::marker_count(bytes);
@@ -378,9 +378,14 @@ pub fn judge(
 static LAYER_MARKERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> =
     LazyLock::new(|| ["Secret", "binaryData", "release"].map(memchr::memmem::Finder::new));
 
-/// Whether `bytes` hold one of the [`LAYER_MARKERS`].
-fn may_hold_layers(bytes: &[u8]) -> bool {
-    LAYER_MARKERS
+/// Whether a file may keep whole files in base64: a YAML or JSON file (what Kubernetes
+/// objects and Helm releases are written in, known by its name before any byte is
+/// searched) holding one of the [`LAYER_MARKERS`].
+fn may_hold_layers(path: &Path, bytes: &[u8]) -> bool {
+    matches!(
+        Format::detect(path, ""),
+        Some(Format::Yaml | Format::Json | Format::HelmTemplate)
+    ) && LAYER_MARKERS
         .iter()
         .any(|finder| finder.find(bytes).is_some())
 }
