@@ -326,3 +326,31 @@ fn a_committed_policy_that_is_a_symlink_is_refused_not_read_as_no_policy() {
     );
     assert!(!repo.git(&["branch", "--list"]).contains("rekey/"));
 }
+
+#[test]
+fn a_working_tree_symlink_whose_target_is_a_revoked_token_is_an_error_and_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(OLD_HEX, dir.path().join("link")).unwrap();
+    // A link to a file holding the token is not followed: only its target text counts.
+    fs::create_dir(dir.path().join("outside")).unwrap();
+    fs::write(
+        dir.path().join("outside/t.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("outside/t.env", dir.path().join("via.env")).unwrap();
+    let run = rekey_bounded(dir.path(), &["check"], &[]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("link:1:1: error[revoked-token]"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("via.env"), "{}", run.stdout);
+    assert_no_token(&format!("{}{}", run.stdout, run.stderr), "check");
+}

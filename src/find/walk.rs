@@ -174,6 +174,13 @@ impl<T> Visitor<'_, T> {
                 return;
             }
         };
+        let symlink = entry.file_type().is_some_and(|t| t.is_symlink());
+        if symlink && self.sweeping == Sweep::On && !(self.exclude)(entry.path()) {
+            walked
+                .strays
+                .extend(symlink_target_strays(entry.path(), cwd));
+            return;
+        }
         if !entry.file_type().is_some_and(|t| t.is_file()) || (self.exclude)(entry.path()) {
             return;
         }
@@ -193,6 +200,21 @@ impl<T> Visitor<'_, T> {
         (self.keep_strays)(&mut strays);
         walked.strays.extend(strays);
     }
+}
+
+/// A symlink is never followed, but its target is text of the tree (git commits it as a
+/// blob): a token typed as the target is swept as the link's content, as `--staged` does.
+fn symlink_target_strays(path: &Path, cwd: &Path) -> Vec<Stray> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(target) = std::fs::read_link(path) else {
+        return Vec::new();
+    };
+    let bytes = target.as_os_str().as_bytes();
+    let found = sweep::find(bytes);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    sweep::located(&display_path(path, cwd), bytes, found)
 }
 
 /// Strays by file, then by where they stand.
