@@ -404,3 +404,30 @@ fn a_symlinked_directory_path_is_refused_and_never_written_through() {
         run.stdout
     );
 }
+
+#[test]
+fn a_token_split_by_a_line_continuation_outside_any_key_fails_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    revoked_policy(root);
+    let (head, tail) = OLD_HEX.split_at(12);
+    fs::write(
+        root.join("start.sh"),
+        format!("#!/bin/sh\nTOKEN={head}\\\n{tail}\n./start --token \"$TOKEN\"\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("Dockerfile"),
+        format!("FROM harness/delegate:1\nRUN echo {head}\\\r\n{tail} > /token\n"),
+    )
+    .unwrap();
+    let run = rekey(root, &["check"]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    for place in [
+        "start.sh:2:7: error[revoked-token]",
+        "Dockerfile:2:10: error[revoked-token]",
+    ] {
+        assert!(run.stdout.contains(place), "{place}:\n{}", run.stdout);
+    }
+    assert_no_token(&format!("{}{}", run.stdout, run.stderr), "check");
+}

@@ -365,6 +365,9 @@ pub fn judge(
     if sweeping == Sweep::On && may_hold_layers(path, bytes) && !is_stream(path, display.get()) {
         add_layers(bytes, &mut found);
     }
+    if sweeping == Sweep::On && may_continue_lines(path, bytes) {
+        add_continued(bytes, &mut found);
+    }
     let key_names = keys::marker_count(bytes);
     let marked = key_names > 0;
     if found.is_empty() && !marked {
@@ -419,6 +422,60 @@ fn add_layers(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, Fingerprint
     let hidden = layers::open(bytes).found;
     if !hidden.is_empty() {
         found.extend(hidden);
+        found.sort_by_key(|(span, _)| (span.start, span.end));
+    }
+}
+
+/// Whether a shell script or Dockerfile continues a line with `\` + newline, which the
+/// shell and `docker build` remove: a token split there is still one token.
+fn may_continue_lines(path: &Path, bytes: &[u8]) -> bool {
+    matches!(
+        Format::detect(path, ""),
+        Some(Format::Shell | Format::Dockerfile)
+    ) && (memchr::memmem::find(bytes, b"\\\n").is_some()
+        || memchr::memmem::find(bytes, b"\\\r\n").is_some())
+}
+
+/// Adds the tokens that stand across a line continuation, each where it starts in the
+/// file, by sweeping the text with its continuations removed; those found as written are
+/// the plain sweep's.
+fn add_continued(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, Fingerprint)>) {
+    let mut joined = Vec::with_capacity(bytes.len());
+    // For each cut: where it falls in `joined`, and how many bytes were removed up to it.
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let cut = match &bytes[at..] {
+            [b'\\', b'\n', ..] => 2,
+            [b'\\', b'\r', b'\n', ..] => 3,
+            _ => 0,
+        };
+        if cut > 0 {
+            let removed = cuts.last().map_or(0, |&(_, removed)| removed) + cut;
+            cuts.push((joined.len(), removed));
+            at += cut;
+        } else {
+            joined.push(bytes[at]);
+            at += 1;
+        }
+    }
+    let original = |offset: usize| {
+        let before = cuts.partition_point(|&(cut, _)| cut <= offset);
+        offset + before.checked_sub(1).map_or(0, |i| cuts[i].1)
+    };
+    let mut added = false;
+    for (span, fingerprint) in sweep::find(&joined) {
+        let next = cuts.partition_point(|&(cut, _)| cut <= span.start);
+        let crosses = cuts.get(next).is_some_and(|&(cut, _)| cut < span.end);
+        if crosses {
+            found.push((
+                original(span.start)..original(span.end - 1) + 1,
+                fingerprint,
+            ));
+            added = true;
+        }
+    }
+    if added {
         found.sort_by_key(|(span, _)| (span.start, span.end));
     }
 }
