@@ -44,7 +44,7 @@ pub struct Sighting {
     pub place: String,
     /// The live object it sits in (`Secret harness/delegate-token`).
     pub object: Option<String>,
-    /// Found under base64 or gzip, not as written.
+    /// Found under base64 (and gzip or zlib) layers, not as written.
     pub layered: bool,
 }
 

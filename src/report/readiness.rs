@@ -19,7 +19,7 @@ pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> S
     }
     for sighting in readiness.sightings.iter().take(SHOWN) {
         let layered = if sighting.layered {
-            ", under base64 or gzip"
+            ", under base64 (and gzip or zlib)"
         } else {
             ""
         };
