@@ -7,6 +7,7 @@
 pub mod binary;
 pub mod formats;
 pub mod git;
+mod hidden;
 pub mod ignore_rules;
 pub mod layers;
 pub mod loose;

@@ -5,12 +5,11 @@
 
 use crate::find::binary;
 use crate::find::formats::Format;
+use crate::find::hidden;
 use crate::find::ignore_rules::IgnoreRules;
-use crate::find::layers;
 use crate::find::sweep::{self, Stray};
 use crate::model::fs::{display_path, open_without_following, ReadError};
 use crate::model::keys;
-use crate::model::token::Fingerprint;
 use crate::runtime::interrupt;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
@@ -178,7 +177,7 @@ impl<T> Visitor<'_, T> {
         if symlink && self.sweeping == Sweep::On && !(self.exclude)(entry.path()) {
             walked
                 .strays
-                .extend(symlink_target_strays(entry.path(), cwd));
+                .extend(hidden::symlink_target_strays(entry.path(), cwd));
             return;
         }
         if !entry.file_type().is_some_and(|t| t.is_file()) || (self.exclude)(entry.path()) {
@@ -200,21 +199,6 @@ impl<T> Visitor<'_, T> {
         (self.keep_strays)(&mut strays);
         walked.strays.extend(strays);
     }
-}
-
-/// A symlink is never followed, but its target is text of the tree (git commits it as a
-/// blob): a token typed as the target is swept as the link's content, as `--staged` does.
-fn symlink_target_strays(path: &Path, cwd: &Path) -> Vec<Stray> {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(target) = std::fs::read_link(path) else {
-        return Vec::new();
-    };
-    let bytes = target.as_os_str().as_bytes();
-    let found = sweep::find(bytes);
-    if found.is_empty() {
-        return Vec::new();
-    }
-    sweep::located(&display_path(path, cwd), bytes, found)
 }
 
 /// Strays by file, then by where they stand.
@@ -362,11 +346,14 @@ pub fn judge(
         Sweep::Off => Vec::new(),
     };
     let display = Lazy::new(display);
-    if sweeping == Sweep::On && may_hold_layers(path, bytes) && !is_stream(path, display.get()) {
-        add_layers(bytes, &mut found);
+    if sweeping == Sweep::On
+        && hidden::may_hold_layers(path, bytes)
+        && !hidden::is_stream(path, display.get())
+    {
+        hidden::add_layers(bytes, &mut found);
     }
-    if sweeping == Sweep::On && may_continue_lines(path, bytes) {
-        add_continued(bytes, &mut found);
+    if sweeping == Sweep::On && hidden::may_continue_lines(path, bytes) {
+        hidden::add_continued(bytes, &mut found);
     }
     let key_names = keys::marker_count(bytes);
     let marked = key_names > 0;
@@ -391,100 +378,6 @@ pub fn judge(
         })
     };
     (candidate, strays)
-}
-
-/// Words that stand in the objects that keep whole files in base64: a Kubernetes Secret
-/// (`data`), a ConfigMap's `binaryData`, a Helm release. Only a file holding one has its
-/// layers opened, so a tree of source files pays one SIMD search per file. A ConfigMap's
-/// `data` holds text, which the sweep reads as it stands: `ConfigMap` alone is not one of
-/// them (a tree of ConfigMaps would pay for opening layers it does not have).
-/// One memmem search per word: faster than one automaton over all three, whose first
-/// bytes are common letters.
-static LAYER_MARKERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> =
-    LazyLock::new(|| ["Secret", "binaryData", "release"].map(memchr::memmem::Finder::new));
-
-/// Whether a file may keep whole files in base64: a YAML or JSON file (what Kubernetes
-/// objects and Helm releases are written in, known by its name before any byte is
-/// searched) holding one of the [`LAYER_MARKERS`].
-fn may_hold_layers(path: &Path, bytes: &[u8]) -> bool {
-    matches!(
-        Format::detect(path, ""),
-        Some(Format::Yaml | Format::Json | Format::HelmTemplate)
-    ) && LAYER_MARKERS
-        .iter()
-        .any(|finder| finder.find(bytes).is_some())
-}
-
-/// Adds to what the sweep found in text the tokens under its base64, gzip and zlib layers
-/// (see `layers`), each where its outer layer starts (a layer that is itself a token is
-/// the sweep's find, kept once), in order.
-fn add_layers(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, Fingerprint)>) {
-    let hidden = layers::open(bytes).found;
-    if !hidden.is_empty() {
-        found.extend(hidden);
-        found.sort_by_key(|(span, _)| (span.start, span.end));
-    }
-}
-
-/// Whether a shell script or Dockerfile continues a line with `\` + newline, which the
-/// shell and `docker build` remove: a token split there is still one token.
-fn may_continue_lines(path: &Path, bytes: &[u8]) -> bool {
-    matches!(
-        Format::detect(path, ""),
-        Some(Format::Shell | Format::Dockerfile)
-    ) && (memchr::memmem::find(bytes, b"\\\n").is_some()
-        || memchr::memmem::find(bytes, b"\\\r\n").is_some())
-}
-
-/// Adds the tokens that stand across a line continuation, each where it starts in the
-/// file, by sweeping the text with its continuations removed; those found as written are
-/// the plain sweep's.
-fn add_continued(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, Fingerprint)>) {
-    let mut joined = Vec::with_capacity(bytes.len());
-    // For each cut: where it falls in `joined`, and how many bytes were removed up to it.
-    let mut cuts: Vec<(usize, usize)> = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let cut = match &bytes[at..] {
-            [b'\\', b'\n', ..] => 2,
-            [b'\\', b'\r', b'\n', ..] => 3,
-            _ => 0,
-        };
-        if cut > 0 {
-            let removed = cuts.last().map_or(0, |&(_, removed)| removed) + cut;
-            cuts.push((joined.len(), removed));
-            at += cut;
-        } else {
-            joined.push(bytes[at]);
-            at += 1;
-        }
-    }
-    let original = |offset: usize| {
-        let before = cuts.partition_point(|&(cut, _)| cut <= offset);
-        offset + before.checked_sub(1).map_or(0, |i| cuts[i].1)
-    };
-    let mut added = false;
-    for (span, fingerprint) in sweep::find(&joined) {
-        let next = cuts.partition_point(|&(cut, _)| cut <= span.start);
-        let crosses = cuts.get(next).is_some_and(|&(cut, _)| cut < span.end);
-        if crosses {
-            found.push((
-                original(span.start)..original(span.end - 1) + 1,
-                fingerprint,
-            ));
-            added = true;
-        }
-    }
-    if added {
-        found.sort_by_key(|(span, _)| (span.start, span.end));
-    }
-}
-
-/// Whether the bytes are a live stream on standard input (which `stdin` names `-` and
-/// judges as `stdin.yaml` or `stdin.json`, names no file has together): its layers are
-/// opened by `check --ready-to-revoke` itself, which names them as layers, not twice.
-fn is_stream(path: &Path, display: &str) -> bool {
-    display == "-" && (path == Path::new("stdin.yaml") || path == Path::new("stdin.json"))
 }
 
 /// A file's name as reports show it, built once, and only when asked for.
