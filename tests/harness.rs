@@ -749,3 +749,522 @@ fn inventory_json_without_harness_says_so_and_still_lists_the_delegates() {
     );
     assert!(run.stdout.contains(OLD_FINGERPRINT) && !run.stdout.contains("harness_token"));
 }
+
+// 5. What a hostile tester found (issue 20): every answer rekey cannot read is "cannot
+// tell" (exit 2), never "no delegate", and nothing is revoked on it.
+
+/// `revoke OLD --harness-token prod-2023` in a policy directory: refused with exit 2, no
+/// PUT sent and the policy file as it was; the run, for its message.
+fn revoke_refused(fake: &Fake) -> Run {
+    let (dir, before) = policy_dir();
+    let args = ["revoke", OLD_FINGERPRINT, "--harness-token", OLD_NAME];
+    let run = run(fake, dir.path(), &args, &[]);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    assert_eq!(fake.count("PUT "), 0, "{:?}", fake.log());
+    assert_eq!(policy_text(dir.path()), before);
+    run
+}
+
+/// `check --ready-to-revoke OLD --harness-token prod-2023`: cannot tell (exit 2), and
+/// the Harness line says `why`.
+fn assert_cannot_tell(fake: &Fake, why: &str) {
+    let dir = rotated_inputs();
+    let check = ready(fake, dir.path(), OLD_NAME);
+    assert_eq!(check.status, 2, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains(&format!("Harness: cannot tell: {why}")),
+        "{}",
+        check.stdout
+    );
+    let revoke = revoke_refused(fake);
+    assert!(revoke.stderr.contains(why), "{}", revoke.stderr);
+}
+
+fn answering(groups: Vec<serde_json::Value>, answers: Vec<Answer>) -> Fake {
+    let fake = harness(groups);
+    fake.state.lock().unwrap().answers = answers;
+    fake
+}
+
+#[test]
+fn a_delegate_groups_answer_without_a_list_of_groups_cannot_tell() {
+    let no_list = "Harness GET /ng/api/delegate-token-ng/delegate-groups: the answer does not hold a list of delegate groups (resource.delegateGroupDetails), so rekey cannot tell which delegates use the token";
+    for body in [
+        r#"{"resource":{}}"#,
+        r#"{"resource":null}"#,
+        "{}",
+        r#"{"resource":"garbage"}"#,
+        r#"{"resource":{"delegateGroupDetails":null}}"#,
+        r#"{"data":{"delegateGroupDetails":[{"groupName":"g","activelyConnected":true}]}}"#,
+    ] {
+        let fake = answering(vec![], vec![answer("GET", GROUPS_PATH, 200, body)]);
+        assert_cannot_tell(&fake, no_list);
+    }
+}
+
+#[test]
+fn an_envelope_with_status_error_is_an_error_for_every_call() {
+    let body = r#"{"metaData":null,"status":"ERROR","message":"boom"}"#;
+    let fake = answering(vec![], vec![answer("GET", GROUPS_PATH, 200, body)]);
+    assert_cannot_tell(
+        &fake,
+        "Harness GET /ng/api/delegate-token-ng/delegate-groups: Harness answered with status ERROR: boom",
+    );
+    let listed = r#"{"status":"ERROR","message":"denied","resource":[{"name":"prod-2023","status":"ACTIVE"}]}"#;
+    let fake = answering(vec![], vec![answer("GET", TOKENS_PATH, 200, listed)]);
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = run(&fake, dir.path(), &["harness", "tokens"], &[]);
+    assert_eq!(tokens.status, 2, "{}{}", tokens.stdout, tokens.stderr);
+    assert!(
+        tokens.stderr.contains(
+            "Harness GET /ng/api/delegate-token-ng: Harness answered with status ERROR: denied"
+        ),
+        "{}",
+        tokens.stderr
+    );
+    // A PUT answered so revokes nothing in the policy.
+    let put =
+        r#"{"status":"ERROR","message":"nope","resource":{"name":"prod-2023","status":"REVOKED"}}"#;
+    let fake = answering(vec![], vec![answer("PUT", TOKENS_PATH, 200, put)]);
+    let (dir, before) = policy_dir();
+    let args = ["revoke", OLD_FINGERPRINT, "--harness-token", OLD_NAME];
+    let revoke = run(&fake, dir.path(), &args, &[]);
+    assert_eq!(revoke.status, 2, "{}{}", revoke.stdout, revoke.stderr);
+    assert!(
+        revoke.stderr.contains(
+            "Harness PUT /ng/api/delegate-token-ng: Harness answered with status ERROR: nope"
+        ),
+        "{}",
+        revoke.stderr
+    );
+    assert_eq!(policy_text(dir.path()), before);
+}
+
+#[test]
+fn a_paged_answer_with_more_pages_cannot_tell() {
+    let body = r#"{"status":"SUCCESS","resource":{"delegateGroupDetails":[],"pageIndex":0,"totalPages":2,"totalItems":1}}"#;
+    let fake = answering(vec![], vec![answer("GET", GROUPS_PATH, 200, body)]);
+    assert_cannot_tell(
+        &fake,
+        "Harness GET /ng/api/delegate-token-ng/delegate-groups: the answer is one page of 2, and rekey reads only whole lists, so it cannot tell from this one",
+    );
+    let listed = r#"{"status":"SUCCESS","resource":[{"name":"prod-2023","status":"ACTIVE","value":"YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVjNmQ3ZThmOTA="}],"metaData":{"totalPages":3}}"#;
+    let fake = answering(vec![], vec![answer("GET", TOKENS_PATH, 200, listed)]);
+    assert_cannot_tell(
+        &fake,
+        "Harness GET /ng/api/delegate-token-ng: the answer is one page of 3, and rekey reads only whole lists",
+    );
+}
+
+#[test]
+fn delegate_fields_rekey_cannot_read_cannot_tell() {
+    use serde_json::json;
+    let now = now_ms();
+    let range = "is not a time from 2015 to tomorrow in epoch milliseconds";
+    let whole = "is not a whole number of epoch milliseconds";
+    let cases = [
+        (json!({"groupName": "g-sec", "activelyConnected": false, "lastHeartBeat": now / 1000}), format!("group g-sec: lastHeartBeat {range}")),
+        (json!({"groupName": "g-ns", "activelyConnected": false, "lastHeartBeat": now * 1_000_000}), format!("group g-ns: lastHeartBeat {range}")),
+        (json!({"groupName": "g-future", "activelyConnected": false, "lastHeartBeat": now + 1_000_000_000}), format!("group g-future: lastHeartBeat {range}")),
+        (json!({"groupName": "g-neg", "activelyConnected": false, "lastHeartBeat": i64::MIN}), format!("group g-neg: lastHeartBeat {range}")),
+        (json!({"groupName": "g-float", "activelyConnected": false, "lastHeartBeat": now as f64}), format!("group g-float: lastHeartBeat {whole}")),
+        (json!({"groupName": "g-u64", "activelyConnected": false, "lastHeartBeat": (1u64 << 63) + 5}), format!("group g-u64: lastHeartBeat {whole}")),
+        (json!({"groupName": "g-str", "activelyConnected": false, "lastHeartBeat": now.to_string()}), "group g-str: lastHeartBeat is a string, not a number of epoch milliseconds".to_owned()),
+        (json!({"groupName": "g-iso", "activelyConnected": false, "lastHeartBeat": "2024-05-01T12:00:00Z"}), "group g-iso: lastHeartBeat is a string, not a number of epoch milliseconds".to_owned()),
+        (json!({"groupName": "g-strbool", "activelyConnected": "true", "lastHeartBeat": 0}), "group g-strbool: activelyConnected is a string, not true or false".to_owned()),
+        (json!({"groupName": "g-one", "activelyConnected": 1, "lastHeartBeat": 0}), "group g-one: activelyConnected is a number, not true or false".to_owned()),
+        (json!({"groupName": "g-missing"}), "group g-missing: Harness shows neither activelyConnected nor a heartbeat".to_owned()),
+        (json!({"groupName": "g-instobj", "activelyConnected": false, "lastHeartBeat": 0, "delegateInstanceDetails": {"hostName": "h", "activelyConnected": true}}), "group g-instobj: delegateInstanceDetails is an object, not a list".to_owned()),
+        (json!({"groupName": "g-inst", "activelyConnected": false, "lastHeartBeat": 0, "delegateInstanceDetails": [{"hostName": "h", "activelyConnected": false, "lastHeartbeat": "now"}]}), "delegate h of group g-inst: lastHeartbeat is a string, not a number of epoch milliseconds".to_owned()),
+    ];
+    for (group, why) in cases {
+        let fake = harness(vec![group]);
+        assert_cannot_tell(
+            &fake,
+            &format!(
+                "Harness token {OLD_NAME}: {why}, so rekey cannot tell whether it is still on the token"
+            ),
+        );
+    }
+}
+
+#[test]
+fn either_spelling_of_the_heartbeat_and_a_heartbeat_up_to_a_day_ahead_count_as_alive() {
+    use serde_json::json;
+    let now = now_ms();
+    let cases = [
+        (
+            json!({"groupName": "g", "activelyConnected": false, "lastHeartbeat": now}),
+            "group g is not connected",
+        ),
+        (
+            json!({"groupName": "g", "activelyConnected": false, "lastHeartBeat": 0, "delegateInstanceDetails": [{"hostName": "h", "activelyConnected": false, "lastHeartBeat": now}]}),
+            "delegate h of group g is not connected",
+        ),
+        (
+            json!({"groupName": "g", "activelyConnected": false, "lastHeartBeat": now + 3_600_000}),
+            "group g is not connected",
+        ),
+        (
+            json!({"groupName": "g", "activelyConnected": false, "lastHeartBeat": 0, "delegateInstanceDetails": [{"hostName": "h", "activelyConnected": true, "lastHeartbeat": 0}]}),
+            "delegate h of group g is actively connected, last heartbeat none",
+        ),
+    ];
+    for (group, line) in cases {
+        let fake = harness(vec![group]);
+        let dir = rotated_inputs();
+        let check = ready(&fake, dir.path(), OLD_NAME);
+        assert_eq!(check.status, 1, "{}{}", check.stdout, check.stderr);
+        assert!(
+            check
+                .stdout
+                .contains(&format!("Harness token {OLD_NAME}: {line}")),
+            "{}",
+            check.stdout
+        );
+    }
+}
+
+#[test]
+fn a_harness_value_that_is_not_a_delegate_token_is_a_mismatch() {
+    let fake = harness(vec![]);
+    fake.state.lock().unwrap().tokens[0].2 = Some("not-a-token-value-xyz".into());
+    assert_cannot_tell(
+        &fake,
+        &format!("Harness token {OLD_NAME} holds a value that is not a delegate token (32 hex digits, or base64 of them), so it is not {OLD_FINGERPRINT}: name the Harness token that holds {OLD_FINGERPRINT}"),
+    );
+}
+
+#[test]
+fn a_key_that_cannot_read_values_cannot_prove_the_token_so_revoke_refuses() {
+    let fake = harness(vec![]);
+    fake.state.lock().unwrap().tokens[0].2 = None;
+    assert_cannot_tell(
+        &fake,
+        &format!("this API key cannot read token values, so rekey cannot check that {OLD_NAME} is {OLD_FINGERPRINT}: use a key that may edit delegate tokens"),
+    );
+}
+
+#[test]
+fn a_put_answer_that_does_not_name_the_token_revoked_leaves_the_policy_as_it_was() {
+    for body in [
+        r#"{"status":"SUCCESS","resource":{"name":"prod-2023","status":"ACTIVE"}}"#,
+        r#"{"status":"SUCCESS","resource":{"name":"other","status":"REVOKED"}}"#,
+        r#"{"status":"SUCCESS","resource":{"status":"REVOKED"}}"#,
+    ] {
+        let fake = answering(vec![], vec![answer("PUT", TOKENS_PATH, 200, body)]);
+        let (dir, before) = policy_dir();
+        let args = ["revoke", OLD_FINGERPRINT, "--harness-token", OLD_NAME];
+        let revoke = run(&fake, dir.path(), &args, &[]);
+        assert_eq!(
+            revoke.status, 2,
+            "{body}: {}{}",
+            revoke.stdout, revoke.stderr
+        );
+        assert!(
+            revoke.stderr.contains(&format!("Harness did not confirm that token {OLD_NAME} is revoked; the policy file was left as it was")),
+            "{}",
+            revoke.stderr
+        );
+        assert_eq!(fake.count("PUT "), 1, "{:?}", fake.log());
+        assert_eq!(policy_text(dir.path()), before);
+    }
+}
+
+#[test]
+fn a_list_holding_the_name_twice_is_an_error() {
+    let fake = harness(vec![]);
+    fake.state.lock().unwrap().tokens.insert(
+        0,
+        (
+            OLD_NAME.to_owned(),
+            "REVOKED".to_owned(),
+            Some(OLD_BASE64.to_owned()),
+            1_714_564_800_000,
+        ),
+    );
+    assert_cannot_tell(
+        &fake,
+        &format!(
+            "Harness lists 2 tokens named {OLD_NAME}, so rekey cannot tell which one is meant"
+        ),
+    );
+}
+
+// The key the tester used: a PAT whose segments hold characters URL and JSON escape.
+const TESTER_KEY: &str = "pat.FakeAcct.Ab+c/DEF=xyz.s3cr3tKEYmaterial987";
+
+/// Every form of the key an answer may echo.
+fn key_forms() -> Vec<String> {
+    use base64::Engine as _;
+    let url = |all: bool| -> String {
+        TESTER_KEY
+            .bytes()
+            .map(|b| {
+                if !all && (b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    vec![
+        TESTER_KEY.to_owned(),
+        TESTER_KEY.to_ascii_uppercase(),
+        TESTER_KEY.to_ascii_lowercase(),
+        url(false),
+        url(true),
+        base64::engine::general_purpose::STANDARD.encode(TESTER_KEY),
+        TESTER_KEY.replace('/', "\\/"),
+    ]
+}
+
+/// No output holds 12 characters of any form of the key, in any case, or its secret
+/// segment.
+fn assert_no_tester_key(run: &Run) {
+    for text in [&run.stdout, &run.stderr] {
+        let lower = text.to_ascii_lowercase();
+        assert!(!lower.contains("s3cr3tkeymaterial987"), "{text}");
+        for form in key_forms() {
+            for piece in form.as_bytes().windows(12) {
+                let piece = std::str::from_utf8(piece).unwrap().to_ascii_lowercase();
+                assert!(!lower.contains(&piece), "{piece} of {form} in:\n{text}");
+            }
+        }
+    }
+}
+
+fn tester_run(fake: &Fake, cwd: &Path, args: &[&str]) -> Run {
+    fake.state.lock().unwrap().key = Some(TESTER_KEY.to_owned());
+    let run = run(fake, cwd, args, &[("HARNESS_PLATFORM_API_KEY", TESTER_KEY)]);
+    assert_no_tester_key(&run);
+    run
+}
+
+#[test]
+fn the_api_key_is_masked_in_any_case_and_encoding_and_its_secret_segment_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut echoed = key_forms();
+    echoed.push("s3cr3tKEYmaterial987".into());
+    echoed.push(TESTER_KEY[..TESTER_KEY.len() / 2].to_owned());
+    for form in echoed {
+        let body = serde_json::json!({ "message": format!("invalid key {form}") }).to_string();
+        let fake = answering(vec![], vec![answer("GET", TOKENS_PATH, 401, body)]);
+        let run = tester_run(&fake, dir.path(), &["harness", "tokens"]);
+        assert_eq!(run.status, 2, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("Harness GET /ng/api/delegate-token-ng: 401: invalid key <api key>; the API key was refused"),
+            "{form}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_200_answer_echoing_the_key_is_masked_in_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = harness(vec![]);
+    fake.state.lock().unwrap().tokens[0].0 = TESTER_KEY.to_owned();
+    let text = tester_run(&fake, dir.path(), &["harness", "tokens"]);
+    assert_eq!(text.status, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.starts_with("<api key>  ACTIVE"),
+        "{}",
+        text.stdout
+    );
+    let json = tester_run(
+        &fake,
+        dir.path(),
+        &["harness", "tokens", "--format", "json"],
+    );
+    assert_eq!(json.status, 0, "{}", json.stderr);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["tokens"][0]["name"], "<api key>");
+    let host = format!("h-{TESTER_KEY}");
+    let fake = harness(vec![serde_json::json!({
+        "groupName": TESTER_KEY, "activelyConnected": true, "lastHeartBeat": now_ms(),
+        "delegateInstanceDetails": [{"hostName": host, "activelyConnected": true, "lastHeartbeat": now_ms()}]
+    })]);
+    let listed = tester_run(&fake, dir.path(), &["harness", "tokens"]);
+    assert_eq!(listed.status, 0, "{}", listed.stderr);
+    assert!(
+        listed.stdout.contains("group <api key>: connected"),
+        "{}",
+        listed.stdout
+    );
+    let inputs = rotated_inputs();
+    let args = [
+        "check",
+        "--ready-to-revoke",
+        OLD_FINGERPRINT,
+        "--harness-token",
+        OLD_NAME,
+        ".",
+    ];
+    let check = tester_run(&fake, inputs.path(), &args);
+    assert_eq!(check.status, 1, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("delegate h-<api key> of group <api key> is actively connected"),
+        "{}",
+        check.stdout
+    );
+    let (policy, _) = policy_dir();
+    let args = ["revoke", OLD_FINGERPRINT, "--harness-token", OLD_NAME];
+    let revoke = tester_run(&fake, policy.path(), &args);
+    assert_eq!(revoke.status, 1, "{}{}", revoke.stdout, revoke.stderr);
+    assert!(
+        revoke
+            .stdout
+            .contains("group <api key> is actively connected"),
+        "{}",
+        revoke.stdout
+    );
+}
+
+/// A fake holding `prod-2023` and `others` more tokens, each with its own value.
+fn crowded(others: usize) -> Fake {
+    use base64::Engine as _;
+    let fake = harness(vec![]);
+    let mut state = fake.state.lock().unwrap();
+    for i in 0..others {
+        let value = format!("{:032x}", 0x1000_0000_0000_0000u128 + i as u128);
+        let value = base64::engine::general_purpose::STANDARD.encode(value);
+        state.tokens.push((
+            format!("t{i}"),
+            "ACTIVE".into(),
+            Some(value),
+            1_714_564_800_000,
+        ));
+    }
+    drop(state);
+    fake
+}
+
+#[test]
+fn a_list_that_ignores_the_name_is_filtered_before_any_other_token_is_read() {
+    let fake = crowded(20_000);
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.ignore_name = true;
+        // A token of another name that rekey cannot read must not matter.
+        state.tokens[5].1 = "BOGUS".into();
+    }
+    let dir = rotated_inputs();
+    let check = ready(&fake, dir.path(), OLD_NAME);
+    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
+}
+
+#[test]
+fn more_tokens_than_rekey_takes_in_is_an_error_that_says_narrow_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = crowded(10_000);
+    let many = run(&fake, dir.path(), &["harness", "tokens"], &[]);
+    assert_eq!(many.status, 2, "{}", many.stderr);
+    assert!(
+        many.stderr.contains("Harness GET /ng/api/delegate-token-ng: Harness lists 10001 tokens, more than rekey takes in (10000): narrow the scope ([harness] org and project)"),
+        "{}",
+        many.stderr
+    );
+    let fake = crowded(1_000);
+    let groups = run(&fake, dir.path(), &["harness", "tokens"], &[]);
+    assert_eq!(groups.status, 2, "{}", groups.stderr);
+    assert!(
+        groups.stderr.contains("Harness lists 1001 tokens in scope, and rekey asks for the delegate groups of 1000 at most: narrow the list with --status, or the scope ([harness] org and project)"),
+        "{}",
+        groups.stderr
+    );
+    assert_eq!(
+        fake.count("GET /ng/api/delegate-token-ng/delegate-groups"),
+        0
+    );
+}
+
+#[test]
+fn an_api_key_file_over_4_kib_is_refused_unsent() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = harness(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("harness.key");
+    fs::write(&key, format!("{KEY}{}\n", "A".repeat(5000))).unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let args = ["harness", "tokens", "--api-key-file", "harness.key"];
+    let run = run(
+        &fake,
+        dir.path(),
+        &args,
+        &[("HARNESS_PLATFORM_API_KEY", "")],
+    );
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "harness.key: --api-key-file: the file is over 4 KiB; an API key is one line"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+}
+
+#[test]
+fn times_out_of_range_are_null_and_the_json_is_valid() {
+    let listed = serde_json::json!({"status": "SUCCESS", "resource": [{
+        "name": OLD_NAME, "status": "ACTIVE", "value": OLD_BASE64,
+        "createdAt": i64::MIN, "revokeAfter": i64::MAX
+    }]})
+    .to_string();
+    let fake = answering(
+        vec![
+            serde_json::json!({"groupName": "g", "activelyConnected": false, "lastHeartBeat": i64::MIN}),
+        ],
+        vec![answer("GET", TOKENS_PATH, 200, listed)],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let json = run(
+        &fake,
+        dir.path(),
+        &["harness", "tokens", "--format", "json"],
+        &[],
+    );
+    assert_eq!(json.status, 0, "{}", json.stderr);
+    assert_matches_schema(&json.stdout);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let token = &value["tokens"][0];
+    assert!(
+        token["created_at"].is_null() && token["revoke_after"].is_null(),
+        "{token}"
+    );
+    assert!(token["delegates"][0]["last_heartbeat"].is_null(), "{token}");
+    let text = run(&fake, dir.path(), &["harness", "tokens"], &[]);
+    assert!(
+        text.stdout
+            .contains("  created -, revoke after -\n  group g: not connected, last heartbeat -\n"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_only_its_host_is_named() {
+    let mut redirect = answer("GET", TOKENS_PATH, 302, "");
+    redirect.headers.push((
+        "location".into(),
+        "http://elsewhere.invalid:8443/gateway/ng?x-api-key={KEY}".into(),
+    ));
+    let fake = answering(vec![], vec![redirect]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = tester_run(&fake, dir.path(), &["harness", "tokens"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Harness GET /ng/api/delegate-token-ng: Harness answered with a redirect to another address (elsewhere.invalid:8443), which rekey does not follow: set HARNESS_ENDPOINT to the address it names"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("gateway/ng"), "{}", run.stderr);
+    assert_eq!(fake.count("GET "), 1, "{:?}", fake.log());
+}

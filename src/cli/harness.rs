@@ -5,7 +5,7 @@
 
 use super::exit::{fail, EXIT_OK, EXIT_VIOLATION};
 use crate::error::Error;
-use crate::harness::api::{self, Status, Token};
+use crate::harness::api::{self, Identity, Status, Token};
 use crate::harness::client::Client;
 use crate::harness::readiness::{alive, now_ms, RECENT_MS};
 use crate::harness::settings;
@@ -74,14 +74,25 @@ pub fn run(args: HarnessArgs, cwd: &Path) -> u8 {
     tokens(&args, cwd).unwrap_or_else(|message| fail(&message))
 }
 
+/// `harness tokens` asks for the groups of each token, one call each: past this many, the
+/// list would take minutes (and a server listing everything could make it take hours).
+const MAX_GROUP_CALLS: usize = 1000;
+
 fn tokens(args: &TokensArgs, cwd: &Path) -> Result<u8, Error> {
     let client = connect(cwd, args.config.as_deref(), &args.connection)?;
     let status = args.status.map(|status| match status {
         StatusArg::Active => Status::Active,
         StatusArg::Revoked => Status::Revoked,
     });
+    let tokens = api::list(&client, None, status)?;
+    if tokens.len() > MAX_GROUP_CALLS {
+        return Err(Error::new(format!(
+            "Harness lists {} tokens in scope, and rekey asks for the delegate groups of {MAX_GROUP_CALLS} at most: narrow the list with --status, or the scope ([harness] org and project)",
+            tokens.len()
+        )));
+    }
     let mut listed = Vec::new();
-    for token in api::list(&client, None, status)? {
+    for token in tokens {
         let groups = api::groups(&client, &token.name)?;
         listed.push(harness_report::Listed { token, groups });
     }
@@ -129,7 +140,7 @@ pub fn token_names(
     let client = client_for(file, cwd, args)?;
     Ok(api::list(&client, None, None)?
         .into_iter()
-        .filter_map(|token| Some((token.fingerprint?, token.name)))
+        .filter_map(|token| Some((token.fingerprint()?.clone(), token.name)))
         .collect())
 }
 
@@ -167,14 +178,21 @@ fn scope(client: &Client) -> String {
     }
 }
 
-/// An error when Harness reads token `name` as another token than `fingerprint`.
+/// An error unless Harness shows token `name` holding `fingerprint`: another token, a
+/// value that is no token, or a value this key may not read (so nothing is proven).
 fn same_token(token: &Token, fingerprint: &Fingerprint) -> Result<(), Error> {
-    match &token.fingerprint {
-        Some(found) if found != fingerprint => Err(Error::new(format!(
-            "Harness token {} is {found}, not {fingerprint}: name the Harness token that holds {fingerprint} (`rekey harness tokens` lists each with its fingerprint)",
-            token.name
+    let name = &token.name;
+    match &token.identity {
+        Identity::Known(found) if found == fingerprint => Ok(()),
+        Identity::Known(found) => Err(Error::new(format!(
+            "Harness token {name} is {found}, not {fingerprint}: name the Harness token that holds {fingerprint} (`rekey harness tokens` lists each with its fingerprint)"
         ))),
-        _ => Ok(()),
+        Identity::NotAToken => Err(Error::new(format!(
+            "Harness token {name} holds a value that is not a delegate token (32 hex digits, or base64 of them), so it is not {fingerprint}: name the Harness token that holds {fingerprint} (`rekey harness tokens` lists each with its fingerprint)"
+        ))),
+        Identity::Hidden => Err(Error::new(format!(
+            "this API key cannot read token values, so rekey cannot check that {name} is {fingerprint}: use a key that may edit delegate tokens"
+        ))),
     }
 }
 
@@ -190,10 +208,10 @@ pub fn ready_side(
     let asked = connect(cwd, config, args).and_then(|client| {
         let token = named(&client, name)?;
         same_token(&token, fingerprint)?;
-        Ok((token, api::groups(&client, name)?))
+        api::groups(&client, name)
     });
-    let (token, groups) = match asked {
-        Ok(answer) => answer,
+    let alive = match asked.and_then(|groups| alive(name, &groups, now_ms())) {
+        Ok(alive) => alive,
         Err(error) => {
             return (
                 vec![format!("Harness: cannot tell: {error}")],
@@ -201,17 +219,11 @@ pub fn ready_side(
             )
         }
     };
-    let alive = alive(&groups, now_ms());
     if !alive.is_empty() {
         return (harness_report::alive_lines(name, &alive), Verdict::Held);
     }
-    let unread = if token.fingerprint.is_none() {
-        " (this API key cannot read its value, so its fingerprint was not compared)"
-    } else {
-        ""
-    };
     let line = format!(
-        "Harness token {name}: no delegate on it is connected or sent a heartbeat in the last {} minutes{unread}",
+        "Harness token {name}: no delegate on it is connected or sent a heartbeat in the last {} minutes",
         RECENT_MS / 60_000
     );
     (vec![line], Verdict::Ready)
@@ -235,7 +247,7 @@ pub fn revoke(
         return Ok(());
     }
     let groups = api::groups(&client, name).map_err(fail)?;
-    let alive = alive(&groups, now_ms());
+    let alive = alive(name, &groups, now_ms()).map_err(fail)?;
     if !alive.is_empty() {
         report::to_stdout(&(harness_report::alive_lines(name, &alive).join("\n") + "\n"));
         report::error(&format!(
@@ -281,10 +293,12 @@ pub fn new_token(
             "Harness token {name} is revoked: name a new token for --new-token-harness"
         )));
     }
-    let value = token.value().ok_or_else(|| {
-        Error::new(format!("Harness token {name}: this API key cannot read token values: use a key that may edit delegate tokens"))
-    })?;
-    let fingerprint = token.fingerprint.as_ref().map_or("?", Fingerprint::as_str);
+    let (Some(value), Some(fingerprint)) = (token.value(), token.fingerprint()) else {
+        return Err(Error::new(match token.identity {
+            Identity::NotAToken => format!("Harness token {name} holds a value that is not a delegate token (32 hex digits, or base64 of them): name a new token for --new-token-harness"),
+            _ => format!("Harness token {name}: this API key cannot read token values: use a key that may edit delegate tokens"),
+        }));
+    };
     report::note(&format!("new token: Harness token {name} ({fingerprint})"));
     Ok(Zeroizing::new(value.to_owned()))
 }

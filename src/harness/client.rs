@@ -2,7 +2,9 @@
 //! the account (and scope) in the query, follows no redirect (the key must not follow one
 //! elsewhere), and returns the envelope's `resource`. Reads are retried on connection
 //! errors and 5xx; a POST or PUT is sent once, since repeating one could act twice: the
-//! caller learns what happened by reading afterwards.
+//! caller learns what happened by reading afterwards. A 2xx answer whose envelope says
+//! anything but SUCCESS, or that is one page of several, is an error: never part of an
+//! answer read as the whole.
 
 use super::settings::Settings;
 use crate::error::Error;
@@ -147,10 +149,25 @@ impl Client {
             error: Error::new(format!(
                 "{call}: cannot reach {}: {}; check HARNESS_ENDPOINT (or [harness] endpoint in .rekey.toml) and the network",
                 self.settings.endpoint,
-                self.redacted(&error.to_string())
+                redacted(&error.to_string())
             )),
         })?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok());
+            let host = location
+                .and_then(host_of)
+                .map_or_else(String::new, |host| format!(" ({host})"));
+            return Err(Failure {
+                retryable: false,
+                error: Error::new(format!(
+                    "{call}: Harness answered with a redirect to another address{host}, which rekey does not follow: set HARNESS_ENDPOINT to the address it names"
+                )),
+            });
+        }
         let body = response
             .body_mut()
             .with_config()
@@ -165,7 +182,7 @@ impl Client {
                 retryable: status >= 500,
                 error: Error::new(format!(
                     "{call}: {status}{}{}",
-                    self.error_text(&body),
+                    error_text(&body),
                     hint(status)
                 )),
             });
@@ -177,36 +194,82 @@ impl Client {
                 self.settings.endpoint
             )),
         })?;
+        if let Some(problem) = refused(&envelope) {
+            return Err(Failure {
+                retryable: false,
+                error: Error::new(format!("{call}: {problem}")),
+            });
+        }
         Ok(envelope
             .get_mut("resource")
             .map(Value::take)
             .unwrap_or(Value::Null))
     }
+}
 
-    /// `: MESSAGE` from an error body (its `message`, else its first characters), with the
-    /// key and every token value masked.
-    fn error_text(&self, body: &str) -> String {
-        let message = serde_json::from_str::<Value>(body)
-            .ok()
-            .and_then(|value| value.get("message")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| body.to_owned());
-        let message = message.trim();
-        if message.is_empty() {
-            return String::new();
+/// What makes a 2xx answer no answer: an envelope whose `status` is not SUCCESS (an
+/// error Harness sends with 200), or one page of several (`totalPages` in the
+/// envelope, its `metaData` or its `resource`), since part of a list of delegates
+/// could miss the one still alive.
+fn refused(envelope: &Value) -> Option<String> {
+    if let Some(status) = envelope.get("status").and_then(Value::as_str) {
+        if status != "SUCCESS" {
+            let message = envelope
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|message| !message.is_empty())
+                .map_or_else(String::new, |message| format!(": {}", shown(message)));
+            return Some(format!("Harness answered with status {status}{message}"));
         }
-        let shown: String = self.redacted(message).chars().take(SHOWN_BODY).collect();
-        format!(": {shown}")
     }
+    let holders = [
+        Some(envelope),
+        envelope.get("metaData"),
+        envelope.get("resource"),
+    ];
+    let pages = holders
+        .into_iter()
+        .flatten()
+        .filter_map(|holder| holder.get("totalPages")?.as_u64())
+        .max()?;
+    (pages > 1).then(|| {
+            format!("the answer is one page of {pages}, and rekey reads only whole lists, so it cannot tell from this one")
+        })
+}
 
-    /// `text` with the API key and every remembered token masked.
-    fn redacted(&self, text: &str) -> String {
-        let text = if self.settings.key.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(self.settings.key.as_str(), "<api key>")
-        };
-        secrets::mask_known(&text).into_owned()
+/// `: MESSAGE` from an error body (its `message`, else its first characters), with the
+/// key and every token value masked.
+fn error_text(body: &str) -> String {
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|value| value.get("message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.to_owned());
+    let message = message.trim();
+    if message.is_empty() {
+        return String::new();
     }
+    format!(": {}", shown(message))
+}
+
+/// A message from Harness as shown: masked, and cut to its first characters.
+fn shown(message: &str) -> String {
+    redacted(message).chars().take(SHOWN_BODY).collect()
+}
+
+/// `text` with the API key (registered with the redaction when the settings were read)
+/// and every remembered token masked.
+fn redacted(text: &str) -> String {
+    secrets::mask_known(text).into_owned()
+}
+
+/// The `host[:port]` a redirect's `Location` names, without any user name or password
+/// (which could hold the key): the path and query, which could too, are never shown.
+fn host_of(location: &str) -> Option<&str> {
+    let (_, rest) = location.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!host.is_empty()).then_some(host)
 }
 
 /// What to fix for a status that says it.

@@ -6,6 +6,7 @@
 
 use crate::error::Error;
 use crate::model::fs::{open_without_following, ReadError};
+use crate::model::secrets;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
@@ -132,6 +133,9 @@ pub fn resolve(
         )
     })?;
     let key = read_key(key_file)?;
+    // From here on no output may show the key, in any form: not an error body that echoes
+    // it, nor a token or group name a careless server fills with it.
+    secrets::remember_key(&key, &[account.as_str()]);
     Ok(Settings {
         endpoint,
         account,
@@ -182,7 +186,7 @@ fn is_loopback(authority: &str) -> bool {
     }
 }
 
-/// A key file is small.
+/// A key file is small: a larger one is refused, never cut to this size and sent.
 const MAX_KEY_FILE: u64 = 4096;
 
 /// The API key: from `key_file` (a regular file, not a symlink, that neither group nor
@@ -209,11 +213,24 @@ fn read_key(key_file: Option<&Path>) -> Result<Zeroizing<String>, Error> {
             metadata.mode() & 0o777
         )));
     }
-    let mut text = Zeroizing::new(String::new());
+    let mut bytes = Zeroizing::new(Vec::new());
     use std::io::Read;
-    file.take(MAX_KEY_FILE)
-        .read_to_string(&mut text)
+    // One byte past the limit tells a file over it, without reading any further.
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| refuse(ReadError::Io(e)))?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(Error::at(
+            &display,
+            "--api-key-file: the file is over 4 KiB; an API key is one line: write only the key in it",
+        ));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::at(
+            &display,
+            "--api-key-file: the file is not UTF-8 text; write only the key in it",
+        )
+    })?;
     let key = Zeroizing::new(text.trim().to_owned());
     if key.is_empty() {
         return Err(Error::at(

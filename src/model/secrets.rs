@@ -5,6 +5,10 @@
 //! them stands: inside a longer word, after `=`, in a commit message. A stage remembers a
 //! value where it enters the run; `report` masks every output against the registry.
 //!
+//! The registry also holds the Harness API key of the run (`remember_key`): the key in
+//! any case, URL-encoded, in base64 or JSON-escaped, every piece of one of these and each
+//! long `.`-separated segment of it (a PAT's secret part alone) is masked as `<api key>`.
+//!
 //! The registry is process-wide because output leaves from many places (reports, errors,
 //! notes, commit messages) and none of them may be missed.
 
@@ -34,6 +38,10 @@ struct Known {
     held: BTreeSet<u64>,
     /// Built on first use after a change.
     matcher: Option<AhoCorasick>,
+    /// Every form and piece of the API key.
+    key: Vec<Zeroizing<String>>,
+    /// Over `key`, built on first use after a change.
+    key_matcher: Option<AhoCorasick>,
 }
 
 static KNOWN: Mutex<Known> = Mutex::new(Known {
@@ -42,7 +50,15 @@ static KNOWN: Mutex<Known> = Mutex::new(Known {
     seen: BTreeSet::new(),
     held: BTreeSet::new(),
     matcher: None,
+    key: Vec::new(),
+    key_matcher: None,
 });
+
+/// What stands where the API key, or a piece of it, was.
+pub const KEY_LABEL: &str = "<api key>";
+
+/// A `.`-separated segment of the key this long is masked on its own.
+const KEY_SEGMENT: usize = 8;
 
 /// The shortest piece of a token form that is masked on its own: no output may hold a
 /// piece this long of any token rekey read, even a token split in two or stripped of its
@@ -118,9 +134,18 @@ fn form_hash(form: &str) -> u64 {
     hasher.finish()
 }
 
-/// `text` with every remembered form (and every piece of one) replaced by its label.
+/// `text` with the API key (any form or piece of it) and every remembered token form
+/// (and every piece of one) replaced by its label.
 pub fn mask_known(text: &str) -> Cow<'_, str> {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    match without_key(&mut known, text) {
+        Cow::Borrowed(text) => without_tokens(&mut known, text),
+        Cow::Owned(text) => Cow::Owned(without_tokens(&mut known, &text).into_owned()),
+    }
+}
+
+/// `text` with every remembered token form (and every piece of one) replaced by its label.
+fn without_tokens<'a>(known: &mut Known, text: &'a str) -> Cow<'a, str> {
     if known.forms.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -165,6 +190,100 @@ pub fn mask_known(text: &str) -> Cow<'_, str> {
     }
     if cursor == 0 {
         return Cow::Borrowed(text);
+    }
+    out.push_str(&text[cursor..]);
+    Cow::Owned(out)
+}
+
+/// Remembers the Harness API key of this run, so that no output can show it: the key as
+/// given, URL-encoded (the reserved characters, or every byte), in base64 (padded or not,
+/// standard or URL-safe) and JSON-escaped, every `PIECE`-character piece of each of these
+/// (matched in any case), and each `.`-separated segment of `KEY_SEGMENT` or more
+/// characters, so that a PAT's secret part alone is masked too. A segment that is one of
+/// `public` (the account, which rekey names in its messages) is not a secret.
+pub fn remember_key(key: &str, public: &[&str]) {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let key = key.trim();
+    if key.is_empty() {
+        return;
+    }
+    let forms = [
+        key.to_owned(),
+        url_encoded(key, false),
+        url_encoded(key, true),
+        STANDARD.encode(key),
+        STANDARD_NO_PAD.encode(key),
+        URL_SAFE.encode(key),
+        URL_SAFE_NO_PAD.encode(key),
+        key.replace('/', "\\/"),
+    ];
+    let mut patterns: Vec<Zeroizing<String>> = Vec::new();
+    for form in forms.into_iter().map(Zeroizing::new) {
+        if form.is_ascii() {
+            for piece in form.as_bytes().windows(PIECE) {
+                let piece = std::str::from_utf8(piece).expect("ASCII");
+                patterns.push(Zeroizing::new(piece.to_owned()));
+            }
+        }
+        patterns.push(form);
+    }
+    for segment in key.split('.') {
+        if segment.len() >= KEY_SEGMENT && !public.contains(&segment) {
+            patterns.push(Zeroizing::new(segment.to_owned()));
+        }
+    }
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    known.key.extend(patterns);
+    known.key_matcher = None;
+}
+
+/// `text` percent-encoded: every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`),
+/// or every byte when `all`.
+fn url_encoded(text: &str, all: bool) -> String {
+    text.bytes()
+        .map(|b| {
+            if !all && (b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `text` with every form and piece of the API key replaced by [`KEY_LABEL`]: each run of
+/// text that overlapping pieces cover is one label, so that no tail of a piece (a half key
+/// is two pieces that overlap) is left. The key's characters are not those of a token
+/// (`.`, `%`, `\`), so the whole text is searched; without a key (every command but the
+/// Harness ones) this costs nothing.
+fn without_key<'a>(known: &mut Known, text: &'a str) -> Cow<'a, str> {
+    if known.key.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let matcher = known.key_matcher.get_or_insert_with(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(known.key.iter().map(|form| form.as_bytes()))
+            .expect("key forms are valid patterns")
+    });
+    // Matches come in order of their ends; merged into covered runs by their starts.
+    let mut runs: Vec<Range<usize>> = matcher
+        .find_overlapping_iter(text)
+        .map(|found| found.start()..found.end())
+        .collect();
+    if runs.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    runs.sort_by_key(|run| run.start);
+    let mut out = String::with_capacity(text.len());
+    // The end of the text copied or masked so far: a run starting after it opens a label.
+    let mut cursor = 0;
+    for run in runs {
+        if run.start > cursor || cursor == 0 {
+            out.push_str(&text[cursor..run.start]);
+            out.push_str(KEY_LABEL);
+        }
+        cursor = cursor.max(run.end);
     }
     out.push_str(&text[cursor..]);
     Cow::Owned(out)
@@ -215,6 +334,27 @@ fn form_words(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_api_key_is_masked_in_its_forms_pieces_and_secret_segment() {
+        let key = "pat.UnitAcct01.Zz+q/WX=uv.unitSECRETpart4242";
+        remember_key(key, &["UnitAcct01"]);
+        let masked = |text: &str| mask_known(text).into_owned();
+        assert_eq!(masked(&format!("k={key}!")), "k=<api key>!");
+        // Two overlapping pieces (half the key) are one label, with no tail left.
+        assert_eq!(
+            masked(&format!("({})", &key[..key.len() / 2])),
+            "(<api key>)"
+        );
+        assert_eq!(
+            masked("only UNITsecretPART4242 here"),
+            "only <api key> here"
+        );
+        let url = url_encoded(key, false);
+        assert_eq!(masked(&url.to_ascii_lowercase()), "<api key>");
+        // The account is not a secret: rekey names it.
+        assert_eq!(masked("account UnitAcct01"), "account UnitAcct01");
+    }
 
     #[test]
     fn form_words_are_every_long_enough_run_of_form_characters() {

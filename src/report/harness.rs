@@ -2,7 +2,7 @@
 //! that name the delegates still alive on a token. A token is shown by name and
 //! fingerprint; its value never reaches this stage's output.
 
-use crate::harness::api::{Group, Token};
+use crate::harness::api::{Group, Identity, Token};
 use crate::harness::readiness::{rfc3339, Alive};
 use serde::Serialize;
 
@@ -41,15 +41,15 @@ pub fn record(listed: &[Listed]) -> Record {
         .map(|Listed { token, groups }| TokenRecord {
             name: token.name.clone(),
             status: token.status.name(),
-            fingerprint: token.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
-            created_at: token.created_at.map(rfc3339),
-            revoke_after: token.revoke_after.map(rfc3339),
+            fingerprint: token.fingerprint().map(|f| f.as_str().to_owned()),
+            created_at: token.created_at.and_then(rfc3339),
+            revoke_after: token.revoke_after.and_then(rfc3339),
             delegates: groups
                 .iter()
                 .map(|group| DelegateRecord {
                     group: group.group.name.clone(),
-                    connected: group.group.connected,
-                    last_heartbeat: group.group.last_heartbeat.map(rfc3339),
+                    connected: group.group.connected == Some(true),
+                    last_heartbeat: group.group.last_heartbeat.and_then(rfc3339),
                 })
                 .collect(),
         })
@@ -67,16 +67,17 @@ pub fn text(listed: &[Listed]) -> String {
     }
     let mut out = String::new();
     for Listed { token, groups } in listed {
-        let fingerprint = token
-            .fingerprint
-            .as_ref()
-            .map_or("fingerprint unknown", |f| f.as_str());
+        let fingerprint = match &token.identity {
+            Identity::Known(fingerprint) => fingerprint.as_str(),
+            Identity::Hidden => "fingerprint unknown",
+            Identity::NotAToken => "value not a delegate token",
+        };
         out.push_str(&format!(
             "{}  {}  {fingerprint}\n",
             token.name,
             token.status.name()
         ));
-        let when = |ms: Option<i64>| ms.map_or_else(|| "-".to_owned(), rfc3339);
+        let when = |ms: Option<i64>| ms.and_then(rfc3339).unwrap_or_else(|| "-".to_owned());
         out.push_str(&format!(
             "  created {}, revoke after {}\n",
             when(token.created_at),
@@ -86,10 +87,10 @@ pub fn text(listed: &[Listed]) -> String {
             out.push_str("  no delegate group uses it\n");
         }
         for group in groups {
-            let state = if group.group.connected {
-                "connected"
-            } else {
-                "not connected"
+            let state = match group.group.connected {
+                Some(true) => "connected",
+                Some(false) => "not connected",
+                None => "connection unknown",
             };
             out.push_str(&format!(
                 "  group {}: {state}, last heartbeat {}\n",
@@ -103,7 +104,8 @@ pub fn text(listed: &[Listed]) -> String {
 
 /// Whether some listed token's value could not be read (the key may not edit tokens).
 pub fn note_unreadable(listed: &[Listed]) -> Option<String> {
-    listed.iter().any(|l| l.token.fingerprint.is_none()).then(|| {
+    let hidden = |l: &Listed| l.token.identity == Identity::Hidden;
+    listed.iter().any(hidden).then(|| {
         "a token without a fingerprint has a value this API key cannot read: Harness shows values only to a key that may edit delegate tokens".to_owned()
     })
 }
@@ -120,7 +122,8 @@ pub fn alive_lines(name: &str, alive: &[Alive]) -> Vec<String> {
             };
             let beat = alive
                 .last_heartbeat
-                .map_or_else(|| "none".to_owned(), rfc3339);
+                .and_then(rfc3339)
+                .unwrap_or_else(|| "none".to_owned());
             format!(
                 "Harness token {name}: {} is {state}, last heartbeat {beat}",
                 alive.what

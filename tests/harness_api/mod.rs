@@ -29,7 +29,37 @@ pub struct State {
     pub created_value: String,
     /// Whether a failed POST still creates the token (the answer lost on the way).
     pub post_lands_anyway: bool,
+    /// The key accepted (default: [`KEY`]).
+    pub key: Option<String>,
+    /// Fixed answers to a call, given every time it is made.
+    pub answers: Vec<Answer>,
+    /// Whether the token list ignores `name=` (a server that lists everything).
+    pub ignore_name: bool,
 }
+
+/// A fixed answer: to `method` `path`, `status` with `body` (raw text) and `headers`.
+#[derive(Clone)]
+pub struct Answer {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A fixed answer to `method` `path` (every time it is called).
+pub fn answer(method: &str, path: &str, status: u16, body: impl Into<String>) -> Answer {
+    Answer {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        status,
+        body: body.into(),
+        headers: Vec::new(),
+    }
+}
+
+pub const TOKENS_PATH: &str = "/ng/api/delegate-token-ng";
+pub const GROUPS_PATH: &str = "/ng/api/delegate-token-ng/delegate-groups";
 
 pub struct Fake {
     pub state: Arc<Mutex<State>>,
@@ -123,14 +153,48 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
-    let (status, answer) = respond(&method, &target, key.as_deref(), state);
-    let text = answer.to_string();
+    let fixed = fixed_answer(&method, &target, key.as_deref(), state);
+    let (status, text, headers) = fixed.map_or_else(
+        || {
+            let (status, answer) = respond(&method, &target, key.as_deref(), state);
+            (status, answer.to_string(), Vec::new())
+        },
+        |fixed| (fixed.status, fixed.body, fixed.headers),
+    );
+    let mut extra = String::new();
+    for (name, value) in headers {
+        extra.push_str(&format!("{name}: {value}\r\n"));
+    }
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{text}",
         text.len()
     );
+}
+
+/// The fixed answer set for this call, if any (the call is logged either way).
+fn fixed_answer(
+    method: &str,
+    target: &str,
+    key: Option<&str>,
+    state: &Mutex<State>,
+) -> Option<Answer> {
+    let mut state = state.lock().unwrap();
+    let path = target.split('?').next().unwrap_or_default();
+    let mut found = state
+        .answers
+        .iter()
+        .find(|a| a.method == method && a.path == path)?
+        .clone();
+    // The answer may echo the key it was sent, as careless servers do.
+    let key = key.unwrap_or_default();
+    found.body = found.body.replace("{KEY}", key);
+    for (_, value) in &mut found.headers {
+        *value = value.replace("{KEY}", key);
+    }
+    state.log.push(format!("{method} {target}"));
+    Some(found)
 }
 
 fn query(target: &str) -> (String, Vec<(String, String)>) {
@@ -156,7 +220,7 @@ fn respond(method: &str, target: &str, key: Option<&str>, state: &Mutex<State>) 
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    if key != Some(KEY) {
+    if key != Some(state.key.as_deref().unwrap_or(KEY)) {
         // Echoes what it was sent, as careless servers do: rekey must mask it.
         let sent = key.unwrap_or_default();
         return (
@@ -184,7 +248,7 @@ fn respond(method: &str, target: &str, key: Option<&str>, state: &Mutex<State>) 
     }
     match (method, path.as_str()) {
         ("GET", "/ng/api/delegate-token-ng") => {
-            let name = get("name");
+            let name = get("name").filter(|_| !state.ignore_name);
             let status = get("status");
             let list: Vec<Value> = state
                 .tokens
