@@ -41,12 +41,13 @@ static LAYER_MARKERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> =
 /// objects and Helm releases are written in, known by its name before any byte is
 /// searched) holding one of the [`LAYER_MARKERS`].
 pub(super) fn may_hold_layers(path: &Path, bytes: &[u8]) -> bool {
-    matches!(
-        Format::detect(path, ""),
-        Some(Format::Yaml | Format::Json | Format::HelmTemplate)
-    ) && LAYER_MARKERS
+    let name = file_name(path);
+    [".yaml", ".yml", ".json"]
         .iter()
-        .any(|finder| finder.find(bytes).is_some())
+        .any(|extension| ends_with_ignoring_case(name, extension))
+        && LAYER_MARKERS
+            .iter()
+            .any(|finder| finder.find(bytes).is_some())
 }
 
 /// Adds to what the sweep found in text the tokens under its base64, gzip and zlib layers
@@ -63,11 +64,32 @@ pub(super) fn add_layers(bytes: &[u8], found: &mut Vec<(std::ops::Range<usize>, 
 /// Whether a shell script or Dockerfile continues a line with `\` + newline, which the
 /// shell and `docker build` remove: a token split there is still one token.
 pub(super) fn may_continue_lines(path: &Path, bytes: &[u8]) -> bool {
-    matches!(
-        Format::detect(path, ""),
-        Some(Format::Shell | Format::Dockerfile)
-    ) && (memchr::memmem::find(bytes, b"\\\n").is_some()
-        || memchr::memmem::find(bytes, b"\\\r\n").is_some())
+    let name = file_name(path);
+    let shell = [".sh", ".bash"]
+        .iter()
+        .any(|extension| ends_with_ignoring_case(name, extension));
+    // A Dockerfile's many spellings are the format's to tell, asked only of likely names.
+    let dockerfile = || {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        (lower.contains("dockerfile") || lower.contains("containerfile"))
+            && Format::detect(path, "") == Some(Format::Dockerfile)
+    };
+    (shell || dockerfile())
+        && memchr::memchr_iter(b'\\', bytes)
+            .any(|at| matches!(&bytes[at + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
+}
+
+/// The file name of a walked path, as bytes, found without parsing the path: asked of
+/// every file the sweep reads.
+fn file_name(path: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    memchr::memrchr(b'/', bytes).map_or(bytes, |slash| &bytes[slash + 1..])
+}
+
+fn ends_with_ignoring_case(name: &[u8], suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// Adds the tokens that stand across a line continuation, each where it starts in the
