@@ -8,8 +8,7 @@ mod common;
 use common::{assert_no_token, new_token_file, rekey, OLD_BASE64, OLD_FINGERPRINT, OLD_HEX};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A policy that lists the fixtures' old token as revoked.
 fn revoked_policy(root: &Path) {
@@ -27,34 +26,10 @@ fn rotate(root: &Path, extra: &[&str]) -> common::Run {
     rekey(root, &args)
 }
 
-/// Runs rekey with its output in files (a run may print megabytes), killing it after
-/// `limit`: a run that does not end in time fails the test instead of hanging it.
+/// Runs rekey in `root`, failing the test past `limit` (see `common::rekey_bounded`).
 fn rekey_within(root: &Path, args: &[&str], limit: Duration) -> (i32, String, String) {
-    let out = tempfile::tempdir().unwrap();
-    let (stdout, stderr) = (out.path().join("stdout"), out.path().join("stderr"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout).unwrap())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("rekey {args:?} did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read = |path: &Path| String::from_utf8(fs::read(path).unwrap()).unwrap();
-    (status.code().unwrap(), read(&stdout), read(&stderr))
+    let run = common::rekey_bounded(root, args, &[], None, limit);
+    (run.status, run.stdout, run.stderr)
 }
 
 // Case 1: a shell file with 150,000 `accountSecret` lines rotates in linear time.

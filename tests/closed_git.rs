@@ -9,47 +9,14 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longer than any of these runs takes on a loaded machine; a run past it hung.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs `rekey args…` in `cwd` like `common::rekey_with`, killing it past [`TIMEOUT`]
-/// (a hang is a failure, not a stuck test). Output goes to files: no pipe can fill.
+/// `rekey args…` in `cwd`, failed past [`TIMEOUT`].
 fn rekey_bounded(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = tempfile::tempdir().unwrap();
-    let (stdout, stderr) = (out.path().join("stdout"), out.path().join("stderr"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("REKEY_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout).unwrap())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .envs(env.iter().copied());
-    let mut child = command.spawn().expect("the rekey binary runs");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("rekey {} hung (killed after {TIMEOUT:?})", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status: status.code().expect("exited normally"),
-        stdout: fs::read_to_string(stdout).unwrap(),
-        stderr: fs::read_to_string(stderr).unwrap(),
-    }
+    common::rekey_bounded(cwd, args, env, None, TIMEOUT)
 }
 
 /// A committed (and so staged) repository: `deploy/delegate.env` holds a token under its

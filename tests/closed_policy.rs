@@ -10,35 +10,13 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs `rekey args…` in `cwd`, killing it and failing the test after 20 seconds.
+/// Runs `rekey args…` in `cwd`, failing the test after 20 seconds; nothing it prints
+/// may hold a token.
 fn rekey_within(cwd: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("REKEY_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rekey binary runs");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(20) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("rekey {} did not end within 20 s", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    let run = Run {
-        status: output.status.code().expect("exited normally"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let run = rekey_bounded(cwd, args, &[], None, Duration::from_secs(20));
     assert_no_token(&run.stdout, "stdout");
     assert_no_token(&run.stderr, "stderr");
     run

@@ -162,6 +162,50 @@ pub fn rekey_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
     }
 }
 
+/// Runs `rekey args…` in `cwd` like [`rekey_with`], standard input read from the file
+/// `stdin` (or none), killed past `limit`: a run that hangs fails its test instead of
+/// stalling the suite. Output goes to files, so a run that prints megabytes fills no pipe.
+pub fn rekey_bounded(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&Path>,
+    limit: std::time::Duration,
+) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (out.path().join("stdout"), out.path().join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("REKEY_CONFIG")
+        .envs(env.iter().copied())
+        .stdin(stdin.map_or_else(Stdio::null, |path| fs::File::open(path).unwrap().into()))
+        .stdout(fs::File::create(&stdout).unwrap())
+        .stderr(fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("the rekey binary runs");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("rekey {} did not end within {limit:?}", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Run {
+        status: status.code().expect("exited normally"),
+        stdout: String::from_utf8(fs::read(stdout).unwrap()).unwrap(),
+        stderr: String::from_utf8(fs::read(stderr).unwrap()).unwrap(),
+    }
+}
+
 /// Runs `rekey rotate --new-token-file fixtures/new-token.txt EXTRA…` in `cwd`.
 pub fn rotate_to_new_token(cwd: &Path, extra: &[&str]) -> Run {
     let token = new_token_file();
