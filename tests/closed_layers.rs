@@ -15,21 +15,6 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
     STANDARD.encode(bytes)
 }
 
-/// `check --ready-to-revoke OLD -` reading `input`, from a directory without a policy;
-/// nothing it prints may hold a token.
-fn ready(input: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let run = rekey_with(
-        dir.path(),
-        &["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"],
-        &[],
-        Some(input),
-    );
-    assert_no_token(&run.stdout, "stdout");
-    assert_no_token(&run.stderr, "stderr");
-    run
-}
-
 /// Asserts `run` said "not ready" because the token stands at `place` (once), under a
 /// layer.
 fn assert_held_once(run: &Run, place: &str, context: &str) {

@@ -11,21 +11,6 @@ use base64::Engine as _;
 use common::*;
 use std::io::Write as _;
 
-/// `check --ready-to-revoke OLD -` reading `input`, from a directory without a policy;
-/// nothing it prints may hold a token.
-fn ready(input: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let run = rekey_with(
-        dir.path(),
-        &["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"],
-        &[],
-        Some(input),
-    );
-    assert_no_token(&run.stdout, "stdout");
-    assert_no_token(&run.stderr, "stderr");
-    run
-}
-
 /// Asserts `run` said "not ready" because the token is there, at `place`.
 fn assert_held(run: &Run, place: &str) {
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
@@ -35,17 +20,6 @@ fn assert_held(run: &Run, place: &str) {
             .contains(&format!("not ready to revoke {OLD_FINGERPRINT}")),
         "{}",
         run.stdout
-    );
-}
-
-/// Asserts `run` said it cannot tell, with `why` in its words.
-fn assert_unproven(run: &Run, why: &str) {
-    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(why), "{why}:\n{all}");
-    assert!(
-        !all.contains("ready to revoke sha256") || all.contains("cannot tell"),
-        "{all}"
     );
 }
 

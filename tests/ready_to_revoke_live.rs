@@ -11,34 +11,6 @@ use common::*;
 use std::fs;
 use std::time::Duration;
 
-/// `check --ready-to-revoke OLD -` reading `input`, from a directory without a policy;
-/// nothing it prints may hold a token.
-fn ready(input: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let run = rekey_with(
-        dir.path(),
-        &["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"],
-        &[],
-        Some(input),
-    );
-    assert_no_token(&run.stdout, "stdout");
-    assert_no_token(&run.stderr, "stderr");
-    run
-}
-
-/// Asserts `run` said it cannot tell, with `why` in its words.
-fn assert_unproven(run: &Run, why: &str) {
-    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(why), "{why}:\n{all}");
-    assert!(
-        all.contains(&format!(
-            "cannot tell whether {OLD_FINGERPRINT} is ready to revoke"
-        )),
-        "{all}"
-    );
-}
-
 /// What the stream must say of a delegate reading Secret harness/delegate-token.
 const MISSING_SECRET: &str = "reads Secret harness/delegate-token, which the input does not hold: add `secret` to the kubectl get";
 

@@ -206,6 +206,26 @@ pub fn rekey_bounded(
     }
 }
 
+/// `check --ready-to-revoke OLD -` reading `input`, from a directory without a policy;
+/// nothing it prints may hold a token.
+pub fn ready(input: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["check", "--ready-to-revoke", OLD_FINGERPRINT, "-"];
+    let run = rekey_with(dir.path(), &args, &[], Some(input));
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    run
+}
+
+/// Asserts a `--ready-to-revoke` run said it cannot tell, with `why` in its words.
+pub fn assert_unproven(run: &Run, why: &str) {
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains(why), "{why}:\n{all}");
+    let verdict = format!("cannot tell whether {OLD_FINGERPRINT} is ready to revoke");
+    assert!(all.contains(&verdict), "{all}");
+}
+
 /// Runs `rekey rotate --new-token-file fixtures/new-token.txt EXTRA…` in `cwd`.
 pub fn rotate_to_new_token(cwd: &Path, extra: &[&str]) -> Run {
     let token = new_token_file();
