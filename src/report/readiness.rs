@@ -32,12 +32,7 @@ pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> S
             sighting.place
         ));
     }
-    if let Some(more) = readiness
-        .sightings
-        .len()
-        .checked_sub(SHOWN)
-        .filter(|&n| n > 0)
-    {
+    if let Some(more) = beyond_shown(readiness.sightings.len()) {
         let noun = if more == 1 { "place" } else { "places" };
         out.push_str(&format!("… and {more} more {noun}\n"));
     }
@@ -47,16 +42,16 @@ pub fn text(readiness: &Readiness, fingerprint: &Fingerprint, style: Style) -> S
             unproven.subject, unproven.reason
         ));
     }
-    if let Some(more) = readiness
-        .unproven
-        .len()
-        .checked_sub(SHOWN)
-        .filter(|&n| n > 0)
-    {
+    if let Some(more) = beyond_shown(readiness.unproven.len()) {
         out.push_str(&format!("… and {more} more not judged\n"));
     }
     out.push_str(&last_line(readiness, fingerprint));
     out
+}
+
+/// How many of `count` entries are not listed one by one, if any.
+fn beyond_shown(count: usize) -> Option<usize> {
+    count.checked_sub(SHOWN).filter(|&more| more > 0)
 }
 
 fn last_line(readiness: &Readiness, fingerprint: &Fingerprint) -> String {
