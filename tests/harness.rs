@@ -1268,3 +1268,29 @@ fn a_redirect_is_not_followed_and_only_its_host_is_named() {
     assert!(!run.stderr.contains("gateway/ng"), "{}", run.stderr);
     assert_eq!(fake.count("GET "), 1, "{:?}", fake.log());
 }
+
+#[test]
+fn a_revoke_cut_off_after_harness_revoked_the_token_marks_the_policy_on_the_rerun() {
+    // The first run's PUT landed, but it stopped (interrupted, timed out) before it wrote
+    // the policy: the rerun sends no second PUT and finishes the job.
+    let fake = harness(vec![group("k8s-prod", false, now_ms() - TWENTY_MINUTES)]);
+    let (dir, _) = policy_dir();
+    let args = ["revoke", OLD_FINGERPRINT, "--harness-token", OLD_NAME];
+    assert_eq!(run(&fake, dir.path(), &args, &[]).status, 0);
+    fs::write(dir.path().join(".rekey.toml"), "[tokens]\ncurrent = []\n").unwrap();
+    let rerun = run(&fake, dir.path(), &args, &[]);
+    assert_eq!(rerun.status, 0, "{}", rerun.stderr);
+    assert!(
+        rerun
+            .stderr
+            .contains(&format!("Harness token {OLD_NAME} is already revoked")),
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(fake.count("PUT "), 1, "{:?}", fake.log());
+    let policy = policy_text(dir.path());
+    assert!(
+        policy.contains(&format!("revoked = [\"{OLD_FINGERPRINT}\"]")),
+        "{policy}"
+    );
+}
