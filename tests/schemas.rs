@@ -239,3 +239,25 @@ repositories/0/branch: 'rekey/x' is not of type 'null'\n\
 repositories/0/rotation: {'schema': 'rekey.rotate/v1'} is not of type 'null'\n"
     );
 }
+
+#[test]
+fn history_json_matches_its_schema() {
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    commit_all(dir.path(), home.path());
+    git(dir.path(), home.path(), &["tag", "v1"]);
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("DELEGATE_TOKEN={NEW_HEX}\n"),
+    )
+    .unwrap();
+    git(dir.path(), home.path(), &["commit", "-qam", "Rotate"]);
+    let run = rekey(dir.path(), &["history", "--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"removed_in\": {"), "{}", run.stdout);
+    assert_valid("rekey.history.v1.json", &run);
+}

@@ -42,6 +42,12 @@ pub struct CheckArgs {
     /// Check the staged content in the git index instead of the working tree.
     #[arg(long)]
     staged: bool,
+    /// Also walk the git history of the repository holding the current directory: an
+    /// error for each token a commit holds that [tokens] lists neither as current nor as
+    /// revoked (`history-token`), a warning for a revoked token at the tip of a ref other
+    /// than HEAD's branch (`revoked-at-ref`).
+    #[arg(long, conflicts_with_all = ["staged", "ready_to_revoke"])]
+    history: bool,
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     format: CheckFormat,
 }
@@ -95,6 +101,12 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
     } else {
         policy.path.is_some().then(|| policy.display.clone())
     };
+    if args.history {
+        match super::history::findings(policy.rules(), cwd) {
+            Ok(found) => findings.extend(found),
+            Err(message) => return fail(&message),
+        }
+    }
     finish(&args, &findings, &scan, label, &failed)
 }
 

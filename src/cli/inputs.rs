@@ -36,6 +36,14 @@ pub struct RepoArgs {
 }
 
 impl RepoArgs {
+    /// No repository named: the one holding the current directory.
+    pub fn none() -> RepoArgs {
+        RepoArgs {
+            repo: Vec::new(),
+            repos: None,
+        }
+    }
+
     /// Whether any repository is named.
     pub fn any(&self) -> bool {
         !self.repo.is_empty() || self.repos.is_some()

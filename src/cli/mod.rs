@@ -7,6 +7,7 @@ mod check;
 mod exit;
 mod harness;
 mod help;
+mod history;
 mod inputs;
 mod inventory;
 mod policy_file;
@@ -65,6 +66,9 @@ enum Command {
     /// trees, live state on stdin and repositories.
     #[command(after_help = help::INVENTORY)]
     Inventory(inventory::InventoryArgs),
+    /// Walk every commit of every ref: each token git history holds, its policy state, when
+    /// it was added and removed, and which refs still reach it.
+    History(history::HistoryArgs),
     /// Write a commented .rekey.toml whose `current` lists the tokens the repo holds now.
     #[command(after_help = help::INIT)]
     Init(policy_file::InitArgs),
@@ -153,6 +157,10 @@ pub fn main() -> ExitCode {
         Command::Inventory(args) => {
             progress::start("reading", cli.quiet);
             inventory::run(args, &cwd)
+        }
+        Command::History(args) => {
+            progress::start("walking history", cli.quiet);
+            history::run(args, &cwd)
         }
         Command::Init(args) => policy_file::init(args, &cwd),
         Command::Revoke(args) => policy_file::revoke(args, &cwd),

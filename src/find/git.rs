@@ -4,15 +4,17 @@
 //! detached HEAD. Writing a commit is `rotate::commit`'s.
 
 use crate::error::Error;
-use crate::find::loose::{self, Loose, Objects};
+use crate::find::loose::{self, Objects};
+use crate::find::objects::{
+    is_regular, is_scanned, parse_tree, tree_line, Blob, Entry, Read, Store, MAX_BLOB_SIZE, SYMLINK,
+};
 use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::{self, Candidate, Skipped};
 use crate::model::fs::display_path;
 use crate::model::keys;
 use crate::runtime::interrupt;
-use git2::{ObjectType, Odb, OdbObject, Oid, Repository, Status};
-use std::cell::RefCell;
+use git2::{ObjectType, Oid, Repository, Status};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -26,10 +28,6 @@ fn verify_objects() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| git2::opts::strict_hash_verification(false));
 }
-
-/// The largest tree or commit object rekey reads and checks itself (a directory of a
-/// million entries is about 40 MiB).
-const MAX_TREE_SIZE: u64 = 256 << 20;
 
 /// A repository and the part of it the given paths select.
 pub struct GitRepo {
@@ -72,6 +70,11 @@ impl GitRepo {
             Repository::open(dir).map_err(|e| format!("not a git repository ({})", e.message()))?;
         verify_objects();
         Ok(GitRepo::new(repo, Vec::new()))
+    }
+
+    /// The object store's directory, where loose objects are read from.
+    pub(crate) fn objects(&self) -> &Objects {
+        &self.objects
     }
 
     /// The working tree's top (the repository directory itself when bare).
@@ -130,16 +133,8 @@ impl GitRepo {
             .odb()
             .map_err(|e| Error::new(format!("cannot open the object store: {}", e.message())))?;
         let store = Store::new(&odb, &self.objects, None);
-        match self.objects.read(id, kind, MAX_TREE_SIZE)? {
-            Loose::Read(content) => Ok(content.bytes().to_vec()),
-            Loose::Absent => Ok(store.packed(id, kind)?.data().to_vec()),
-            Loose::TooLarge(size) => Err(Error::new(format!(
-                "the git object {id} is {} MiB, over the {} MiB rekey reads from a tree or \
-                 commit: run `git fsck --full`",
-                size >> 20,
-                MAX_TREE_SIZE >> 20
-            ))),
-        }
+        let object = store.object(id, kind)?;
+        Ok(object.bytes().to_vec())
     }
 
     /// The tree of `commit`.
@@ -370,14 +365,10 @@ impl GitRepo {
     }
 }
 
-/// The largest blob read from git: past the 8 MiB parsed, a blob is read whole to be
-/// searched for key names and swept.
-const MAX_BLOB_SIZE: u64 = 32 << 20;
-
 /// What one blob holds, for the scan.
-struct JudgedBlob {
-    candidate: Candidate,
-    strays: Vec<Stray>,
+pub(crate) struct JudgedBlob {
+    pub candidate: Candidate,
+    pub strays: Vec<Stray>,
 }
 
 /// A blob over [`MAX_BLOB_SIZE`]: not read, and not judged.
@@ -397,121 +388,20 @@ fn too_large_blob(path: &str, size: u64) -> JudgedBlob {
     }
 }
 
-/// A regular file or symlink of a tree or the index, to be read from git.
-struct Blob {
-    path: String,
-    id: Oid,
-    mode: u32,
-    /// The size the index recorded when the file was staged (its stat data, cut to 32 bits).
-    staged_size: Option<u64>,
-}
-
-/// An entry of a tree.
-struct Entry {
-    mode: u32,
-    name: String,
-    id: Oid,
-}
-
-/// Where one thread reads objects from, and the packed objects it has checked.
-struct Store<'a, 'r> {
-    odb: &'a Odb<'r>,
-    objects: &'a Objects,
-    workdir: Option<&'a Path>,
-    /// Packed objects already hashed against their id: a blob holding a key name is read
-    /// again for each path it stands at, and is hashed once.
-    verified: RefCell<HashSet<Oid>>,
-}
-
-/// A blob's content as read: from a loose object (checked by `find::loose`) or a pack.
-enum Read<'a> {
-    Loose(loose::Content),
-    Packed(OdbObject<'a>),
-    TooLarge(u64),
-}
-
-impl<'a, 'r> Store<'a, 'r> {
-    fn new(odb: &'a Odb<'r>, objects: &'a Objects, workdir: Option<&'a Path>) -> Store<'a, 'r> {
-        Store {
-            odb,
-            objects,
-            workdir,
-            verified: RefCell::new(HashSet::new()),
-        }
-    }
-
-    /// Reads one blob whole, checked against its id; one too large to hold is not read. A
-    /// blob that cannot be read is an error naming its path and what to run: never read
-    /// as a file holding nothing.
-    fn read(&self, blob: &Blob) -> Result<Read<'a>, Error> {
-        let (path, id) = (blob.path.as_str(), blob.id);
-        match self.objects.read(id, ObjectType::Blob, MAX_BLOB_SIZE) {
-            Ok(Loose::Read(content)) => return Ok(Read::Loose(content)),
-            Ok(Loose::TooLarge(size)) => return Ok(Read::TooLarge(size)),
-            Ok(Loose::Absent) => {}
-            Err(e) => return Err(Error::at(path, e.message)),
-        }
-        // A packed blob's size comes from its header, an extra read, unless the index and
-        // the working tree agree that the staged file is small (the index's size alone can
-        // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
-        let known_small = blob.staged_size.is_some_and(|staged| {
-            staged > 0
-                && staged <= MAX_BLOB_SIZE / 2
-                && self.workdir.is_some_and(|dir| {
-                    std::fs::symlink_metadata(dir.join(path)).is_ok_and(|m| m.len() == staged)
-                })
-        });
-        if !known_small {
-            let (size, _) = self
-                .odb
-                .read_header(id)
-                .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?;
-            if size as u64 > MAX_BLOB_SIZE {
-                return Ok(Read::TooLarge(size as u64));
-            }
-        }
-        self.packed(id, ObjectType::Blob)
-            .map(Read::Packed)
-            .map_err(|e| Error::at(path, e.message))
-    }
-
-    /// The packed (or alternate) object `id`, of `kind` (any for [`ObjectType::Any`]),
-    /// hashed against its id the first time this store reads it.
-    fn packed(&self, id: Oid, kind: ObjectType) -> Result<OdbObject<'a>, Error> {
-        let object = self
-            .odb
-            .read(id)
-            .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
-        let found = object.kind();
-        if kind != ObjectType::Any && found != kind {
-            return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
-        }
-        if !self.verified.borrow().contains(&id) {
-            let hashed = Oid::hash_object(found, object.data())
-                .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
-            if hashed != id {
-                return Err(loose::corrupt(id, loose::NOT_ITS_ID));
-            }
-            self.verified.borrow_mut().insert(id);
-        }
-        Ok(object)
-    }
-}
-
-/// What libgit2 said of an object it could not read.
-fn unreadable(error: &git2::Error) -> String {
-    format!("cannot be read ({})", error.message())
-}
-
 /// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
 /// scanner will parse it.
 fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
-    let path = blob.path.as_str();
     let read = store.read(blob)?;
-    let content = match &read {
+    Ok(judge_read(blob, &read))
+}
+
+/// Sorts one blob's content as read (see [`judge_blob`]).
+pub(crate) fn judge_read(blob: &Blob, read: &Read) -> JudgedBlob {
+    let path = blob.path.as_str();
+    let content = match read {
         Read::Loose(content) => content.bytes(),
         Read::Packed(packed) => packed.data(),
-        Read::TooLarge(size) => return Ok(too_large_blob(path, *size)),
+        Read::TooLarge(size) => return too_large_blob(path, *size),
     };
     // A symlink's blob is its target's path: no file to parse, but a token typed as the
     // target is still a token in the repository.
@@ -528,7 +418,7 @@ fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
         } else {
             crate::find::sweep::located(path, content, crate::find::sweep::find(content))
         };
-        return Ok(JudgedBlob { candidate, strays });
+        return JudgedBlob { candidate, strays };
     }
     let (candidate, strays) = walk::judge(
         Path::new(path),
@@ -536,7 +426,7 @@ fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
         content,
         walk::Sweep::On,
     );
-    Ok(JudgedBlob { candidate, strays })
+    JudgedBlob { candidate, strays }
 }
 
 /// What one thread found in its share of the blobs: parsed files, unjudged ones, strays.
@@ -583,44 +473,6 @@ fn scan_chunk(
         strays.extend(judged.strays);
     }
     Ok(found)
-}
-
-/// A symlink's mode in a tree or the index.
-const SYMLINK: u32 = 0o120000;
-
-fn is_regular(mode: u32) -> bool {
-    matches!(mode, 0o100644 | 0o100755)
-}
-
-/// What a scan reads of a tree or the index: regular files, and symlinks (whose target
-/// text is read, never followed).
-fn is_scanned(mode: u32) -> bool {
-    is_regular(mode) || mode == SYMLINK
-}
-
-/// The entries of a loose tree object: `<octal mode> <name>\0<20-byte id>`, repeated.
-fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
-    let mut entries = Vec::new();
-    while !bytes.is_empty() {
-        let space = memchr::memchr(b' ', bytes)?;
-        let mode = u32::from_str_radix(std::str::from_utf8(&bytes[..space]).ok()?, 8).ok()?;
-        let rest = &bytes[space + 1..];
-        let nul = memchr::memchr(0, rest)?;
-        let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
-        entries.push(Entry {
-            mode,
-            name: String::from_utf8_lossy(&rest[..nul]).into_owned(),
-            id,
-        });
-        bytes = &rest[nul + 21..];
-    }
-    Some(entries)
-}
-
-/// The tree a loose commit object names on its first line, `tree <40 hex>`.
-fn tree_line(commit: &[u8]) -> Option<Oid> {
-    let hex = commit.strip_prefix(b"tree ")?.get(..40)?;
-    Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
 }
 
 /// The repository-relative paths `roots` name; the repository root itself means all files.

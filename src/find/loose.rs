@@ -9,6 +9,7 @@
 use crate::error::Error;
 use flate2::{Decompress, FlushDecompress, Status};
 use git2::{ObjectType, Oid};
+use sha1::{Digest, Sha1};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -26,11 +27,16 @@ pub enum Loose {
 pub struct Content {
     inflated: Vec<u8>,
     header_len: usize,
+    kind: ObjectType,
 }
 
 impl Content {
     pub fn bytes(&self) -> &[u8] {
         &self.inflated[self.header_len..]
+    }
+
+    pub fn kind(&self) -> ObjectType {
+        self.kind
     }
 }
 
@@ -73,6 +79,86 @@ impl Objects {
     }
 }
 
+impl Objects {
+    /// The loose blob `id` as a stream of its content, for a blob too large to hold: it is
+    /// inflated as it is read and hashed on the way, and its last read fails unless it held
+    /// exactly the size its header gave and hashed to its id. `None`: no loose object.
+    pub fn stream(&self, id: Oid) -> Result<Option<Stream>, Error> {
+        let hex = id.to_string();
+        let file = match std::fs::File::open(self.dir.join(&hex[..2]).join(&hex[2..])) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(corrupt(id, &format!("cannot be read ({e})"))),
+        };
+        let mut inflated = flate2::read::ZlibDecoder::new(std::io::BufReader::new(file));
+        let mut start = Vec::with_capacity(MAX_HEADER);
+        (&mut inflated)
+            .take(MAX_HEADER as u64)
+            .read_to_end(&mut start)
+            .map_err(|e| corrupt(id, &format!("has damaged zlib data ({e})")))?;
+        let Some((ObjectType::Blob, size, header_len)) = header(&start) else {
+            return Err(corrupt(id, "is not a blob with a valid object header"));
+        };
+        let mut hasher = Sha1::new();
+        hasher.update(format!("blob {size}\0").as_bytes());
+        Ok(Some(Stream {
+            id,
+            inflated,
+            pending: start[header_len..].to_vec(),
+            left: size,
+            hasher,
+        }))
+    }
+}
+
+/// A loose blob's content, read as it is inflated (see [`Objects::stream`]).
+pub struct Stream {
+    id: Oid,
+    inflated: flate2::read::ZlibDecoder<std::io::BufReader<std::fs::File>>,
+    /// Content inflated with the header, not yet handed out.
+    pending: Vec<u8>,
+    /// How many bytes of content the header promised that are not handed out yet.
+    left: u64,
+    hasher: Sha1,
+}
+
+impl Read for Stream {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let damaged = |id: Oid, what: &str| std::io::Error::other(corrupt(id, what).message);
+        let read = if !self.pending.is_empty() {
+            let n = self.pending.len().min(out.len());
+            out[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            n
+        } else {
+            self.inflated
+                .read(out)
+                .map_err(|e| damaged(self.id, &format!("has damaged zlib data ({e})")))?
+        };
+        if read as u64 > self.left {
+            return Err(damaged(
+                self.id,
+                "holds more than the size its header gives",
+            ));
+        }
+        self.left -= read as u64;
+        self.hasher.update(&out[..read]);
+        if read == 0 && !out.is_empty() {
+            if self.left > 0 {
+                return Err(damaged(
+                    self.id,
+                    "is truncated (its content ends before the size its header gives)",
+                ));
+            }
+            let digest = self.hasher.clone().finalize();
+            if digest.as_slice() != self.id.as_bytes() {
+                return Err(damaged(self.id, NOT_ITS_ID));
+            }
+        }
+        Ok(read)
+    }
+}
+
 /// [`Objects::read`] of the loose object file `file`.
 fn read(file: &Path, id: Oid, kind: ObjectType, limit: u64) -> Result<Loose, Error> {
     let compressed = match read_bounded(file, limit) {
@@ -111,6 +197,7 @@ fn read(file: &Path, id: Oid, kind: ObjectType, limit: u64) -> Result<Loose, Err
     let content = Content {
         inflated,
         header_len,
+        kind: found,
     };
     let hashed = Oid::hash_object(found, content.bytes())
         .map_err(|e| corrupt(id, &format!("cannot be hashed ({})", e.message())))?;

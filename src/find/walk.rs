@@ -431,6 +431,20 @@ fn stream_large(
     stream_in_chunks(path, display, sweeping, 1024 * 1024)
 }
 
+/// Sweeps a stream too large to hold (a large git blob) one bounded chunk at a time:
+/// whether it holds a key name, and the token-shaped strings in it (`None`: more than a
+/// run keeps).
+pub fn sweep_stream(
+    stream: &mut dyn std::io::Read,
+    display: &str,
+) -> std::io::Result<(bool, Option<Vec<Stray>>)> {
+    let (large, _) = stream_reader(stream, &|| display.to_owned(), Sweep::On, 1024 * 1024)?;
+    Ok((
+        large.holds_key_name,
+        (!large.strays_not_kept).then_some(large.strays),
+    ))
+}
+
 /// What reading a file too large to parse found.
 #[derive(Debug)]
 struct LargeFile {

@@ -5,6 +5,7 @@
 //! `runtime`.
 
 pub mod check;
+pub mod history;
 pub mod inventory;
 pub mod migration;
 pub mod policy;

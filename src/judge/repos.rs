@@ -44,7 +44,7 @@ fn scan_one(repository: &Repository, own_policy: bool) -> Result<Scanned, Error>
 
 /// The `.rekey.toml` committed at the root of `HEAD`; the files it extends are read from
 /// the disk, relative to the repository's directory.
-fn committed_policy(
+pub fn committed_policy(
     repo: &GitRepo,
     head: git2::Oid,
     repository: &Repository,

@@ -210,6 +210,16 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
             "A delegate token is kept outside git or encrypted.",
             "The token lives in an external store (ExternalSecret, ECS secrets, Vault agent) or is encrypted (SOPS, SealedSecret). rekey cannot check it against the policy or rotate it: rotate it where it lives, as the message says.",
         ),
+        Rule::HistoryToken => (
+            "UnrevokedTokenInHistory",
+            "Git history holds a delegate token nobody has revoked.",
+            "A commit reachable from a ref holds this token, and .rekey.toml lists it neither under [tokens] current nor under revoked: it may still be live, and anyone who can clone the repository can read it. Revoke it in Harness and add its fingerprint with `rekey revoke FINGERPRINT`, or list it under current if it is the token in force. `rekey history` shows where it has been.",
+        ),
+        Rule::RevokedAtRef => (
+            "RevokedTokenAtRefTip",
+            "A branch or tag other than HEAD still holds a revoked delegate token.",
+            "The tip of the ref holds a token listed under [tokens] revoked: deploying that branch or tag would start delegates that cannot connect. Rotate the ref (`rekey rotate` on a checkout of it) or delete it.",
+        ),
     }
 }
 

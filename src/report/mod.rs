@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod harness;
+pub mod history;
 pub mod inventory;
 pub mod progress;
 pub mod readiness;

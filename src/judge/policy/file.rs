@@ -26,10 +26,16 @@ pub enum Rule {
     /// A delegate token kept in an external store or encrypted (ExternalSecret, ECS
     /// `secrets`, Vault agent, SOPS, SealedSecret): rekey can neither judge nor rotate it.
     ExternalToken,
+    /// A token git history holds that the policy lists neither as current nor as revoked
+    /// (`check --history`): it may still be live, and anyone who clones can read it.
+    HistoryToken,
+    /// A revoked token still at the tip of a ref other than `HEAD`'s (`check --history`):
+    /// a branch that would deploy a dead token.
+    RevokedAtRef,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 9] = [
         Rule::RevokedToken,
         Rule::StaleToken,
         Rule::LegacyKey,
@@ -37,6 +43,8 @@ impl Rule {
         Rule::Unparseable,
         Rule::UncheckedFile,
         Rule::ExternalToken,
+        Rule::HistoryToken,
+        Rule::RevokedAtRef,
     ];
 
     pub fn id(self) -> &'static str {
@@ -48,12 +56,14 @@ impl Rule {
             Rule::Unparseable => "unparseable",
             Rule::UncheckedFile => "unchecked-file",
             Rule::ExternalToken => "external-token",
+            Rule::HistoryToken => "history-token",
+            Rule::RevokedAtRef => "revoked-at-ref",
         }
     }
 
     pub fn default_level(self) -> Level {
         match self {
-            Rule::MalformedToken => Level::Warning,
+            Rule::MalformedToken | Rule::RevokedAtRef => Level::Warning,
             // Keeping the token out of git is good practice, not a violation: the note lists
             // the copies a rotation must reach by hand without failing CI.
             Rule::ExternalToken => Level::Note,

@@ -1,0 +1,207 @@
+//! Git objects as rekey reads them: every blob, tree and commit checked against its id
+//! (loose ones by `find::loose`, packed ones here), with the size limits past which an
+//! object is not read whole, and the tree format parsed by rekey itself. `find::git` reads
+//! one commit or the index through it; `find::history` every commit of every ref.
+
+use crate::error::Error;
+use crate::find::loose::{self, Loose, Objects};
+use git2::{ObjectType, Odb, OdbObject, Oid};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// The largest tree or commit object rekey reads and checks itself (a directory of a
+/// million entries is about 40 MiB).
+pub const MAX_TREE_SIZE: u64 = 256 << 20;
+
+/// The largest blob read from git: past the 8 MiB parsed, a blob is read whole to be
+/// searched for key names and swept.
+pub const MAX_BLOB_SIZE: u64 = 32 << 20;
+
+/// A regular file or symlink of a tree or the index, to be read from git.
+pub struct Blob {
+    pub path: String,
+    pub id: Oid,
+    pub mode: u32,
+    /// The size the index recorded when the file was staged (its stat data, cut to 32 bits).
+    pub staged_size: Option<u64>,
+}
+
+/// An entry of a tree.
+pub struct Entry {
+    pub mode: u32,
+    pub name: String,
+    pub id: Oid,
+}
+
+/// Where one thread reads objects from, and the packed objects it has checked.
+pub struct Store<'a, 'r> {
+    odb: &'a Odb<'r>,
+    objects: &'a Objects,
+    workdir: Option<&'a Path>,
+    /// Packed objects already hashed against their id: a blob holding a key name is read
+    /// again for each path it stands at, and is hashed once.
+    verified: RefCell<HashSet<Oid>>,
+}
+
+/// A blob's content as read: from a loose object (checked by `find::loose`) or a pack.
+pub enum Read<'a> {
+    Loose(loose::Content),
+    Packed(OdbObject<'a>),
+    TooLarge(u64),
+}
+
+impl<'a, 'r> Store<'a, 'r> {
+    pub fn new(odb: &'a Odb<'r>, objects: &'a Objects, workdir: Option<&'a Path>) -> Store<'a, 'r> {
+        Store {
+            odb,
+            objects,
+            workdir,
+            verified: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// Reads one blob whole, checked against its id; one too large to hold is not read. A
+    /// blob that cannot be read is an error naming its path and what to run: never read
+    /// as a file holding nothing.
+    pub fn read(&self, blob: &Blob) -> Result<Read<'a>, Error> {
+        let (path, id) = (blob.path.as_str(), blob.id);
+        match self.objects.read(id, ObjectType::Blob, MAX_BLOB_SIZE) {
+            Ok(Loose::Read(content)) => return Ok(Read::Loose(content)),
+            Ok(Loose::TooLarge(size)) => return Ok(Read::TooLarge(size)),
+            Ok(Loose::Absent) => {}
+            Err(e) => return Err(Error::at(path, e.message)),
+        }
+        // A packed blob's size comes from its header, an extra read, unless the index and
+        // the working tree agree that the staged file is small (the index's size alone can
+        // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
+        let known_small = blob.staged_size.is_some_and(|staged| {
+            staged > 0
+                && staged <= MAX_BLOB_SIZE / 2
+                && self.workdir.is_some_and(|dir| {
+                    std::fs::symlink_metadata(dir.join(path)).is_ok_and(|m| m.len() == staged)
+                })
+        });
+        if !known_small {
+            let (size, _) = self
+                .odb
+                .read_header(id)
+                .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?;
+            if size as u64 > MAX_BLOB_SIZE {
+                return Ok(Read::TooLarge(size as u64));
+            }
+        }
+        self.packed(id, ObjectType::Blob)
+            .map(Read::Packed)
+            .map_err(|e| Error::at(path, e.message))
+    }
+
+    /// The packed (or alternate) object `id`, of `kind` (any for [`ObjectType::Any`]),
+    /// hashed against its id the first time this store reads it.
+    pub fn packed(&self, id: Oid, kind: ObjectType) -> Result<OdbObject<'a>, Error> {
+        let object = self
+            .odb
+            .read(id)
+            .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
+        let found = object.kind();
+        if kind != ObjectType::Any && found != kind {
+            return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
+        }
+        if !self.verified.borrow().contains(&id) {
+            let hashed = Oid::hash_object(found, object.data())
+                .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
+            if hashed != id {
+                return Err(loose::corrupt(id, loose::NOT_ITS_ID));
+            }
+            self.verified.borrow_mut().insert(id);
+        }
+        Ok(object)
+    }
+}
+
+/// A tree, commit or tag object read whole, checked against its id.
+pub enum Object<'a> {
+    Loose(loose::Content),
+    Packed(OdbObject<'a>),
+}
+
+impl Object<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Object::Loose(content) => content.bytes(),
+            Object::Packed(object) => object.data(),
+        }
+    }
+
+    pub fn kind(&self) -> ObjectType {
+        match self {
+            Object::Loose(content) => content.kind(),
+            Object::Packed(object) => object.kind(),
+        }
+    }
+}
+
+impl<'a, 'r> Store<'a, 'r> {
+    /// The object database packed objects are read from.
+    pub fn odb(&self) -> &'a Odb<'r> {
+        self.odb
+    }
+
+    /// The object `id` of `kind` (any for [`ObjectType::Any`]), read whole: trees, commits
+    /// and tags, never over [`MAX_TREE_SIZE`].
+    pub fn object(&self, id: Oid, kind: ObjectType) -> Result<Object<'a>, Error> {
+        match self.objects.read(id, kind, MAX_TREE_SIZE)? {
+            Loose::Read(content) => Ok(Object::Loose(content)),
+            Loose::Absent => self.packed(id, kind).map(Object::Packed),
+            Loose::TooLarge(size) => Err(Error::new(format!(
+                "the git object {id} is {} MiB, over the {} MiB rekey reads from a tree or \
+                 commit: run `git fsck --full`",
+                size >> 20,
+                MAX_TREE_SIZE >> 20
+            ))),
+        }
+    }
+}
+
+/// What libgit2 said of an object it could not read.
+pub fn unreadable(error: &git2::Error) -> String {
+    format!("cannot be read ({})", error.message())
+}
+
+/// A symlink's mode in a tree or the index.
+pub const SYMLINK: u32 = 0o120000;
+
+pub fn is_regular(mode: u32) -> bool {
+    matches!(mode, 0o100644 | 0o100755)
+}
+
+/// What a scan reads of a tree or the index: regular files, and symlinks (whose target
+/// text is read, never followed).
+pub fn is_scanned(mode: u32) -> bool {
+    is_regular(mode) || mode == SYMLINK
+}
+
+/// The entries of a loose tree object: `<octal mode> <name>\0<20-byte id>`, repeated.
+pub fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
+    let mut entries = Vec::new();
+    while !bytes.is_empty() {
+        let space = memchr::memchr(b' ', bytes)?;
+        let mode = u32::from_str_radix(std::str::from_utf8(&bytes[..space]).ok()?, 8).ok()?;
+        let rest = &bytes[space + 1..];
+        let nul = memchr::memchr(0, rest)?;
+        let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+        entries.push(Entry {
+            mode,
+            name: String::from_utf8_lossy(&rest[..nul]).into_owned(),
+            id,
+        });
+        bytes = &rest[nul + 21..];
+    }
+    Some(entries)
+}
+
+/// The tree a loose commit object names on its first line, `tree <40 hex>`.
+pub fn tree_line(commit: &[u8]) -> Option<Oid> {
+    let hex = commit.strip_prefix(b"tree ")?.get(..40)?;
+    Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
+}
