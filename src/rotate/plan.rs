@@ -11,7 +11,7 @@ use crate::model::edit::Edit;
 use crate::model::keys;
 use crate::model::secrets;
 use crate::model::site::{Limit, Role, Site};
-use crate::model::token::{Encoding, Fingerprint, Kind, NewToken};
+use crate::model::token::{self, Encoding, Fingerprint, Kind, NewToken};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -117,6 +117,7 @@ pub fn plan<'a>(
         options,
         encoded: HashMap::new(),
         new_label: secrets::label(new.fingerprint()).into(),
+        quoted_label: None,
         blocked: Vec::new(),
         notes: Vec::new(),
     };
@@ -145,8 +146,10 @@ struct Planner<'n> {
     options: &'n RotateOptions,
     /// The new token in each encoding written, and its label in diffs: made once, shared
     /// by every edit.
-    encoded: HashMap<Encoding, Arc<Zeroizing<String>>>,
+    encoded: HashMap<(Encoding, bool), Arc<Zeroizing<String>>>,
     new_label: Arc<str>,
+    /// The label in double quotes, for a token written quoted.
+    quoted_label: Option<Arc<str>>,
     /// Sites that refuse the rotation: the plan fails with all of them.
     blocked: Vec<String>,
     notes: Vec<String>,
@@ -166,16 +169,7 @@ impl Planner<'_> {
                 continue;
             };
             if let Some(change) = &value {
-                let encoding = change.encoding();
-                let written = self
-                    .encoded
-                    .entry(encoding)
-                    .or_insert_with(|| Arc::new(self.new.encode(encoding)));
-                edits.push(Edit {
-                    span: site.value_span.clone(),
-                    replacement: written.clone(),
-                    shown: self.new_label.clone(),
-                });
+                edits.push(self.value_edit(site, change.encoding()));
             }
             if let Some(name) = renamed_to {
                 edits.push(Edit::visible(site.key_span.clone(), name));
@@ -199,6 +193,38 @@ impl Planner<'_> {
             edits,
             changes,
         })
+    }
+
+    /// The edit that writes the new token in `encoding` over a site's value: in double
+    /// quotes where the value is a plain YAML scalar and the new token would read as a
+    /// number there, so it keeps the string type the old value had.
+    fn value_edit(&mut self, site: &Site, encoding: Encoding) -> Edit {
+        let new = self.new;
+        let plain = self
+            .encoded
+            .entry((encoding, false))
+            .or_insert_with(|| Arc::new(new.encode(encoding)))
+            .clone();
+        if !(site.bare_typed && token::plain_reads_as_number(&plain)) {
+            return Edit {
+                span: site.value_span.clone(),
+                replacement: plain,
+                shown: self.new_label.clone(),
+            };
+        }
+        let quoted = self
+            .encoded
+            .entry((encoding, true))
+            .or_insert_with(|| Arc::new(Zeroizing::new(format!("\"{}\"", plain.as_str()))));
+        let label = &self.new_label;
+        Edit {
+            span: site.value_span.clone(),
+            replacement: quoted.clone(),
+            shown: self
+                .quoted_label
+                .get_or_insert_with(|| format!("\"{label}\"").into())
+                .clone(),
+        }
     }
 
     /// What changes at one site: its value and its key's new name; `None` when nothing

@@ -22,27 +22,28 @@ fn template_literal(text: &str, key: &str, key_span: Span, value_start: usize) -
     let lead = rest.len() - rest.trim_start().len();
     let start = value_start + lead;
     let raw = text[start..line_end].trim_end_matches(['\r', ' ', '\t']);
-    let (span, verbatim) = match raw.as_bytes().first() {
+    let (span, verbatim, plain) = match raw.as_bytes().first() {
         Some(&quote @ (b'"' | b'\'')) => {
             let close = raw[1..].find(quote as char)? + 1;
             let inner = &raw[1..close];
             let verbatim = !inner.contains('\\') && !raw[close + 1..].starts_with(quote as char);
-            (start + 1..start + close, verbatim)
+            (start + 1..start + close, verbatim, false)
         }
         Some(_) => {
             let value = raw.find(" #").map_or(raw, |i| &raw[..i]).trim_end();
-            (start..start + value.len(), true)
+            (start..start + value.len(), true, true)
         }
         None => return None,
     };
     let value = token::classify(&text[span.clone()]);
     value.fingerprint()?;
-    Some(
-        Site::new(key, key_span, span, value).with_limit(Limit::refused_unless(
-            verbatim,
-            "a quoted value with escapes in a template: write it plainly",
-        )),
-    )
+    let mut site = Site::new(key, key_span, span, value).with_limit(Limit::refused_unless(
+        verbatim,
+        "a quoted value with escapes in a template: write it plainly",
+    ));
+    // The template renders to YAML, where a plain value's characters decide its type.
+    site.bare_typed = plain;
+    Some(site)
 }
 
 pub(super) fn scan_template(text: &str) -> Vec<Site> {

@@ -185,6 +185,8 @@ impl<'a> Walker<'a> {
         let verbatim = self.is_verbatim(scalar);
         let is_null = scalar.style == ScalarStyle::Plain
             && matches!(scalar.value.as_ref(), "~" | "null" | "Null" | "NULL" | "");
+        // A value narrowed to a `${NAME:-default}` default is part of a longer string.
+        let mut whole_plain = scalar.style == ScalarStyle::Plain && !sealed;
         let (value, limit) = if sealed {
             (Value::Encrypted, None)
         } else if is_null {
@@ -196,6 +198,7 @@ impl<'a> Walker<'a> {
             .flatten()
         {
             value_span = span;
+            whole_plain = false;
             (value, None)
         } else {
             let mut value = classify_scalar_text(&scalar.value, scalar.style);
@@ -211,6 +214,7 @@ impl<'a> Walker<'a> {
             .with_reader(found.reader);
         site.location = location;
         site.rename_conflict = found.conflict;
+        site.bare_typed = whole_plain;
         if sealed {
             site = self.sealed(site);
         }
@@ -271,7 +275,7 @@ pub(super) fn container_reader(image: &str) -> Reader {
 /// A plain scalar that YAML would read as a number is not the string a token must be.
 pub(super) fn classify_scalar_text(text: &str, style: ScalarStyle) -> Value {
     let value = token::classify(text);
-    if style == ScalarStyle::Plain && value.is_token() && !plain_is_string(text) {
+    if style == ScalarStyle::Plain && value.is_token() && token::plain_reads_as_number(text) {
         return token::classify_as_other(text);
     }
     value
@@ -289,26 +293,6 @@ fn token_across_lines(text: &str) -> Option<Value> {
         .chain(text.split_ascii_whitespace())
         .map(token::classify)
         .find(Value::is_token)
-}
-
-/// YAML 1.1 and 1.2 resolve some plain scalars made of hex digits to numbers: all digits,
-/// `123e456`, and 1.1's `0b1010`.
-fn plain_is_string(text: &str) -> bool {
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if all_digits(text) {
-        return false;
-    }
-    if let Some((mantissa, exponent)) = text.split_once(['e', 'E']) {
-        if all_digits(mantissa) && all_digits(exponent) {
-            return false;
-        }
-    }
-    if let Some(bits) = text.strip_prefix("0b") {
-        if !bits.is_empty() && bits.bytes().all(|b| b == b'0' || b == b'1') {
-            return false;
-        }
-    }
-    true
 }
 
 pub(super) fn unverbatim_reason(scalar: &Scalar) -> String {
