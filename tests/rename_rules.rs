@@ -73,3 +73,73 @@ fn a_quoted_rewrite_reads_back_as_the_new_token_on_the_next_run() {
     assert_no_secret(&scan.stdout, DIGITS, "scan");
     assert!(!scan.stdout.contains("\"other\""), "{}", scan.stdout);
 }
+
+#[test]
+fn terraform_module_arguments_and_variable_names_keep_their_names_and_say_why() {
+    let repo = copy_fixture("rename-rules/terraform");
+    let run = rotate_to_new_token(repo.path(), &["--write"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    // The values are rotated; module arguments, the variable's name and var. uses are not
+    // renamed. The helm_release `set` of the delegate chart is the chart's, and is.
+    assert_same_tree(repo.path(), &expected("terraform-rotated"));
+    assert!(
+        run.stdout
+            .contains("in 2 files: 3 sites rotated, 0 placeholders filled, 1 legacy key migrated."),
+        "{}",
+        run.stdout
+    );
+    let module = "legacy key account_secret kept: a module argument is the module's variable name: renaming it breaks `terraform plan` for a module pinned at a version that knows only this name; the value is rotated, and the rename is the module author's, in a new module version";
+    for at in ["main.tf:7:21", "main.tf:14:20"] {
+        assert!(
+            run.stderr.contains(&format!("note: {at}: {module}\n")),
+            "{at}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        run.stderr.contains("note: main.tf:21:16: legacy key account_secret kept: a Terraform variable name: every var. use of it and every caller (tfvars, module arguments) reads it by this name; the value is rotated, the name kept\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("note: prod.tfvars:1:19: legacy key account_secret kept:"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_reports_the_kept_terraform_names_as_notes_with_the_reason() {
+    let repo = copy_fixture("rename-rules/terraform");
+    let run = rekey(repo.path(), &["check"]);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    assert!(
+        run.stdout.contains("main.tf:7:3: note[legacy-key] legacy key account_secret kept: a module argument is the module's variable name"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("main.tf:18:11: note[legacy-key] legacy key account_secret kept: a Terraform variable name"),
+        "{}",
+        run.stdout
+    );
+    // The one legacy key rotate renames is the one error.
+    assert!(
+        run.stdout.contains(
+            "main.tf:29:14: error[legacy-key] legacy key accountSecret: rename it to delegateToken"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("rekey check: 1 error, 0 warnings, 4 notes"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.status, 1);
+}
