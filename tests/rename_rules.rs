@@ -143,3 +143,61 @@ fn check_reports_the_kept_terraform_names_as_notes_with_the_reason() {
     );
     assert_eq!(run.status, 1);
 }
+
+#[test]
+fn an_account_id_alone_is_no_evidence_of_a_delegate_but_a_delegate_image_in_the_file_is() {
+    let repo = copy_fixture("rename-rules/evidence");
+    let run = rotate_to_new_token(repo.path(), &["--write"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    // other-product/: rotated, name kept; delegate/: the image makes the rename safe.
+    assert_same_tree(repo.path(), &expected("evidence-rotated"));
+    assert!(
+        run.stderr.contains("note: other-product/values.yaml:3:16: legacy key accountSecret kept: beside an accountId alone, which every Harness integration has: nothing in the file (a delegate image, delegateName, managerEndpoint, MANAGER_HOST_AND_PORT, a harness-delegate chart) shows a delegate reads it\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("delegate/values.yaml:6"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_values_key_the_charts_templates_read_keeps_its_name_with_the_templates() {
+    let chart = copy_fixture("rename-rules/chart");
+    let run = rotate_to_new_token(chart.path(), &["--write"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+    // The values are rotated; the key and the templates are left as they are.
+    assert_same_tree(chart.path(), &expected("chart-rotated"));
+    assert!(
+        run.stderr.contains("note: values.yaml:5:16: legacy key accountSecret kept: a template of its chart reads it (templates/secret.yaml:7:30), and rekey never rewrites a template expression; rename it in the values and every template together, by hand\n"),
+        "{}",
+        run.stderr
+    );
+    // `check` agrees: what rotate keeps is a note, never an error a rotation cannot clear.
+    let check = rekey(chart.path(), &["check"]);
+    assert_no_token(&check.stdout, "check");
+    assert!(
+        check.stdout.contains("values.yaml:5:1: note[legacy-key] legacy key accountSecret kept: a template of its chart reads it"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains("error["), "{}", check.stdout);
+
+    // An umbrella chart's sub-chart key, read by the sub-chart vendored under charts/.
+    let umbrella = copy_fixture("rename-rules/umbrella");
+    let run = rotate_to_new_token(umbrella.path(), &["--write"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stderr, "stderr");
+    assert_same_tree(umbrella.path(), &expected("umbrella-rotated"));
+    assert!(
+        run.stderr.contains("note: values.yaml:4:18: legacy key accountSecret kept: a template of its chart reads it (charts/harness-delegate-ng/templates/secret.yaml:6:37)"),
+        "{}",
+        run.stderr
+    );
+}

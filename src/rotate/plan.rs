@@ -165,7 +165,7 @@ impl Planner<'_> {
                 let (line, column) = file.line_col(site.location);
                 format!("{}:{line}:{column}", file.display)
             };
-            let Some((value, renamed_to)) = self.plan_site(site, &at) else {
+            let Some((value, renamed_to)) = self.plan_site(file, site, &at) else {
                 continue;
             };
             if let Some(change) = &value {
@@ -231,6 +231,7 @@ impl Planner<'_> {
     /// about the site may be rewritten. `at` names the site for notes.
     fn plan_site(
         &mut self,
+        file: &ScannedFile,
         site: &Site,
         at: &dyn Fn() -> String,
     ) -> Option<(Option<ValueChange>, Option<&'static str>)> {
@@ -265,16 +266,12 @@ impl Planner<'_> {
             // Nothing about a report-only site is rewritten, its key included.
             return None;
         }
-        let renamed_to = rename_target(
-            site,
-            &self.selected,
-            &self.migration,
-            &self.migrated_secrets,
-            options,
-            &value,
-        );
+        let kept = self
+            .migration
+            .kept_because(file, site, &self.migrated_secrets);
+        let renamed_to = rename_target(site, &self.selected, kept.is_none(), options, &value);
         if renamed_to.is_none() && !options.keep_legacy_keys {
-            if let Some(why) = legacy_key_kept(site, &self.migration, &self.migrated_secrets) {
+            if let Some(why) = kept {
                 self.notes.push(format!("{}: {why}", at()));
             }
         }
@@ -410,16 +407,6 @@ fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool
             .is_some_and(|f| !selected.contains(f))
 }
 
-/// Why a legacy key stays as it is (a note for the user), unless it holds a token this
-/// rotation leaves alone.
-fn legacy_key_kept(
-    site: &Site,
-    migration: &Migration,
-    migrated_secrets: &HashSet<String>,
-) -> Option<String> {
-    migration.kept_because(site, migrated_secrets)
-}
-
 /// Where a token this rotation cannot reach lives and how to rotate it there. A
 /// `secretKeyRef` to a Secret among the scanned files needs no note: the Secret is rotated.
 fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
@@ -433,11 +420,12 @@ fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
     ))
 }
 
+/// The name a legacy key is renamed to, when migration may rename it (`migrates`) and
+/// this rotation touches it.
 fn rename_target(
     site: &Site,
     selected: &BTreeSet<Fingerprint>,
-    migration: &Migration,
-    migrated_secrets: &HashSet<String>,
+    migrates: bool,
     options: &RotateOptions,
     value: &Option<ValueChange>,
 ) -> Option<&'static str> {
@@ -448,8 +436,5 @@ fn rename_target(
     if value.is_none() && holds_unselected_token(site, selected) {
         return None;
     }
-    migration
-        .kept_because(site, migrated_secrets)
-        .is_none()
-        .then_some(target)
+    migrates.then_some(target)
 }

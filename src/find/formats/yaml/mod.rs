@@ -25,7 +25,7 @@ use kubernetes::{delegate_env_from_secrets, secret_loaders};
 use std::cell::RefCell;
 use template::{scan_template, TEMPLATE_READER};
 use tree::{parse, Documents, Node};
-use walker::Walker;
+use walker::{has_delegate_evidence, Walker};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     match parse(text) {
@@ -47,6 +47,8 @@ pub fn scan_template_file(text: &str) -> Result<Vec<Site>, ParseError> {
         Ok(documents) => walk_all(text, &documents),
         Err(_) => scan_template(text),
     };
+    sites.extend(template::values_mentions(text));
+    sites.sort_by_key(|site| site.key_span.start);
     for site in &mut sites {
         site.reader = Reader::unknown(TEMPLATE_READER);
     }
@@ -58,6 +60,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
     let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
     let loaders = secret_loaders(&objects);
+    let delegate_evidence = documents.roots.iter().any(has_delegate_evidence);
     let last_owner = RefCell::new(None);
     for object in objects {
         let mut walker = Walker::new(
@@ -68,6 +71,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
             &last_owner,
         );
         walker.loaders = &loaders;
+        walker.delegate_evidence = delegate_evidence;
         walker.walk(object, &mut sites);
     }
     sites

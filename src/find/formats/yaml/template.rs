@@ -3,7 +3,7 @@
 //! from `check` or `rotate`.
 
 use crate::model::keys;
-use crate::model::site::{Limit, Reader, Site, Span};
+use crate::model::site::{Limit, Reader, Role, Site, Span};
 use crate::model::token;
 
 /// Who reads a site of a chart template.
@@ -44,6 +44,34 @@ fn template_literal(text: &str, key: &str, key_span: Span, value_start: usize) -
     // The template renders to YAML, where a plain value's characters decide its type.
     site.bare_typed = plain;
     Some(site)
+}
+
+/// Every legacy key name a template expression reads (`{{ .Values.accountSecret }}`,
+/// `{{ index .Values "accountSecret" }}`, `{{ .accountSecret }}` inside a `with`), as key
+/// mentions: the chart's values key of that name is renamed only with them, and migration
+/// keeps both (see `judge::migration`). Whole words only, so `accountSecretName` is not one.
+pub(super) fn values_mentions(text: &str) -> Vec<Site> {
+    let mut mentions = Vec::new();
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| from + i) {
+        let close = text[open..].find("}}").map_or(text.len(), |i| open + i);
+        let expression = &text[open..close];
+        for legacy in keys::ALL.iter().filter(|k| keys::current_name(k).is_some()) {
+            for (at, _) in expression.match_indices(legacy) {
+                let word =
+                    |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+                let bytes = expression.as_bytes();
+                let before = at.checked_sub(1).and_then(|i| bytes.get(i));
+                if !word(before) && !word(bytes.get(at + legacy.len())) {
+                    let start = open + at;
+                    let span = start..start + legacy.len();
+                    mentions.push(Site::reference(legacy, span, start).with_role(Role::KeyMention));
+                }
+            }
+        }
+        from = close;
+    }
+    mentions
 }
 
 pub(super) fn scan_template(text: &str) -> Vec<Site> {
