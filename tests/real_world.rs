@@ -210,6 +210,7 @@ fn a_bom_is_read_in_every_format_and_kept_byte_for_byte() {
 
 #[test]
 fn broken_or_mislabelled_yaml_is_an_error_never_zero_sites() {
+    // delegate.yaml holds .env lines (HCL saved as .yaml is read as HCL: see rename_rules).
     let run = rekey(
         &fixtures().join("format-errors"),
         &["scan", "--format", "json"],

@@ -201,3 +201,35 @@ fn a_values_key_the_charts_templates_read_keeps_its_name_with_the_templates() {
         run.stderr
     );
 }
+
+#[test]
+fn hcl_and_jinja_in_yaml_files_are_read_as_what_they_are_and_expressions_never_rewritten() {
+    let repo = copy_fixture("rename-rules/sniff");
+    let scan = rekey(repo.path(), &["scan"]);
+    assert_eq!(scan.status, 0, "{}", scan.stderr);
+    assert_no_token(&scan.stdout, "scan");
+    // HCL in delegate.tf.yaml is read by the Terraform scanner; in the Jinja files the
+    // expressions (`{{ … }}`, `{% … %}`, quoted or not) are references, and the literal
+    // token written plainly among them is still found.
+    for line in [
+        "  4:16     delegateToken    reference",
+        "  6:16     delegateToken    literal     hex      sha256:ff25d2389ab7917a",
+        "  8:17     UPGRADER_TOKEN   reference",
+        "  8:14     delegateToken    literal     hex      sha256:ff25d2389ab7917a",
+        "  3:17     delegateToken    reference",
+        "  5:18     delegateToken    literal     hex      sha256:ff25d2389ab7917a",
+    ] {
+        assert!(scan.stdout.contains(line), "{line}:\n{}", scan.stdout);
+    }
+    // Placeholders are filled on request, but an expression is never one.
+    let run = rotate_to_new_token(repo.path(), &["--write", "--fill-placeholders"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    assert!(
+        run.stdout
+            .contains("in 3 files: 3 sites rotated, 0 placeholders filled"),
+        "{}",
+        run.stdout
+    );
+    assert_same_tree(repo.path(), &expected("sniff-rotated"));
+}

@@ -271,6 +271,7 @@ fn is_hex32(text: &str) -> bool {
 fn is_reference(text: &str) -> bool {
     text.starts_with('$')
         || text.contains("{{")
+        || text.contains("{%")
         || text.starts_with("<+")
         || text.starts_with("var.")
         || text.starts_with("local.")

@@ -6,10 +6,12 @@
 //! their location). It parses with `granit-parser`, which reports byte spans, builds a small
 //! tree per document and walks it, noting who reads each key: a container's image, the
 //! delegate chart's sibling keys, a Secret that delegate containers load. Helm chart
-//! templates, which are often not YAML at all, fall back to a line search that only ever
-//! yields references; a file is a template only on real evidence (a `{{` outside comments,
-//! or a chart's `templates/` directory), so broken YAML is never hidden. A file that parses
-//! but is not a mapping (HCL saved as `.yaml`) is an error when it holds a key name.
+//! templates, which are often not YAML at all, fall back to a line search that yields
+//! references for template expressions (never rewritten) and a literal token written plainly;
+//! a file is a template only on real evidence (a `{{` or Jinja `{%` outside comments, or a
+//! chart's `templates/` directory), so broken YAML is never hidden. HCL saved as `.yaml` is
+//! recognised by its shape before parsing and read by the Terraform scanner; any other file
+//! that parses but is not a mapping is an error when it holds a key name.
 
 mod kubernetes;
 pub mod live;
@@ -28,6 +30,13 @@ use tree::{parse, Documents, Node};
 use walker::{has_delegate_evidence, Walker};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
+    if looks_like_hcl(text) {
+        // HCL saved as `.yaml` (seen in real repos): read as what it is, its sites are found
+        // and spliced as HCL. If it does not parse as HCL either, it is judged as YAML.
+        if let Ok(sites) = super::terraform::scan(text) {
+            return Ok(sites);
+        }
+    }
     match parse(text) {
         Ok(documents) => {
             refuse_non_mapping(text, &documents)?;
@@ -86,14 +95,49 @@ fn list_items<'n, 'a>(root: &'n Node<'a>) -> Vec<&'n Node<'a>> {
     }
 }
 
-/// A `{{` that is not inside a `#` comment.
+/// The first line that is not blank or a comment has an HCL shape, which no YAML mapping
+/// has: a block (`resource "…" "…" {`, `variable "…" {`, `locals {`) or an attribute set to
+/// a string, object or list (`delegate_token = "…"`, `values = {`).
+fn looks_like_hcl(text: &str) -> bool {
+    let Some(line) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("//"))
+    else {
+        return false;
+    };
+    let word_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(line.len());
+    let (word, rest) = (&line[..word_end], line[word_end..].trim_start());
+    const BLOCKS: [&str; 8] = [
+        "resource",
+        "data",
+        "module",
+        "variable",
+        "output",
+        "locals",
+        "provider",
+        "terraform",
+    ];
+    if BLOCKS.contains(&word) && line.ends_with('{') && rest.starts_with(['"', '{']) {
+        return true;
+    }
+    !word.is_empty()
+        && rest
+            .strip_prefix('=')
+            .is_some_and(|value| value.trim_start().starts_with(['"', '{', '[']))
+}
+
+/// A `{{` (Go template, Jinja) or `{%` (a Jinja statement) that is not inside a `#`
+/// comment.
 fn has_template_expression(text: &str) -> bool {
     text.lines().any(|line| {
         let comment = line
             .char_indices()
             .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with([' ', '\t'])))
             .map_or(line.len(), |(i, _)| i);
-        line[..comment].contains("{{")
+        line[..comment].contains("{{") || line[..comment].contains("{%")
     })
 }
 
@@ -258,6 +302,26 @@ mod tests {
         assert_eq!(sites.len(), 2);
         assert!(sites.iter().all(|s| s.value.kind() == Kind::Reference));
         assert_eq!(&text[sites[1].key_span.clone()], "UPGRADER_TOKEN");
+    }
+
+    #[test]
+    fn hcl_saved_as_yaml_is_sniffed_and_jinja_statements_are_references() {
+        let hcl =
+            format!("# generated\nvariable \"delegate_token\" {{\n  default = \"{HEX}\"\n}}\n");
+        assert_eq!(
+            values(&hcl),
+            vec![("delegate_token".to_owned(), HEX.to_owned(), Kind::Literal)]
+        );
+        assert!(looks_like_hcl("delegate_token = \"x\"\n"));
+        assert!(!looks_like_hcl("delegateToken: x\nresource: \"a\" {\n"));
+        assert!(!looks_like_hcl("DELEGATE_TOKEN=x\n"));
+        let jinja = format!("{{% if a %}}\ndelegateToken: {{% if b %}}x{{% endif %}}\n{{% endif %}}\ndelegateToken: {HEX}\n");
+        let found = values(&jinja);
+        assert_eq!(found[0].2, Kind::Reference);
+        assert_eq!(
+            found[1],
+            ("delegateToken".to_owned(), HEX.to_owned(), Kind::Literal)
+        );
     }
 
     #[test]

@@ -86,8 +86,12 @@ pub(super) fn scan_template(text: &str) -> Vec<Site> {
             let key_text = key.trim_matches(['"', '\'']);
             let offset = key_start + key.find(key_text).unwrap_or(0);
             let key_span = offset..offset + key_text.len();
-            if keys::is_token_key(key_text) && rest.contains("{{") {
-                let value_at = line_start + line.find("{{").unwrap_or(0);
+            let expression = [rest.find("{{"), rest.find("{%")]
+                .into_iter()
+                .flatten()
+                .min();
+            if let (true, Some(at)) = (keys::is_token_key(key_text), expression) {
+                let value_at = line_start + line.len() - rest.len() + at;
                 sites.push(
                     Site::reference(key_text, key_span, value_at)
                         .with_reader(Reader::unknown(TEMPLATE_READER)),
