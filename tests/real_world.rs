@@ -70,7 +70,7 @@ fn rotate_all_renames_only_delegate_keys_and_leaves_no_legacy_key_error() {
     // Every key left alone says why, and every external copy says how to rotate it there.
     for note in [
         "note: installer/install-delegate.sh:6:16: legacy key account_secret kept: ",
-        "note: server-chart/values.yaml:6:18: legacy key accountSecret kept: not beside accountId",
+        "note: server-chart/values.yaml:6:18: legacy key accountSecret kept: not beside delegateName / managerEndpoint",
         "note: k8s/delegate-env-from.yaml:15:19: legacy key ACCOUNT_SECRET kept: no delegate container in the scanned files refers to Secret platform-secrets",
         "note: terraform/bootstrap.tf:16:25: legacy key account_secret kept: a templatefile variable",
         "note: gitops/sealed-delegate-token.yaml:8:21: DELEGATE_TOKEN lives in SealedSecret sealed-delegate-token in namespace harness-delegate-ng, key DELEGATE_TOKEN; rotate it there: seal the new token with kubeseal",
@@ -210,6 +210,7 @@ fn a_bom_is_read_in_every_format_and_kept_byte_for_byte() {
 
 #[test]
 fn broken_or_mislabelled_yaml_is_an_error_never_zero_sites() {
+    // delegate.yaml holds .env lines (HCL saved as .yaml is read as HCL: see rename_rules).
     let run = rekey(
         &fixtures().join("format-errors"),
         &["scan", "--format", "json"],

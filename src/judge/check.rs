@@ -31,7 +31,7 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
     let mut findings = Vec::new();
     let migration = Migration::of(scan);
     for (file, site) in scan.sites() {
-        for (rule, message, at_most_note) in judge(site, policy, &migration) {
+        for (rule, message, at_most_note) in judge(file, site, policy, &migration) {
             let level = match policy.level(rule) {
                 Level::Error | Level::Warning if at_most_note => Level::Note,
                 level => level,
@@ -128,7 +128,12 @@ fn stray_findings(scan: &Scan, policy: &Policy) -> Vec<Finding> {
 }
 
 /// The rules `site` breaks, each with its message and whether it is at most a note.
-fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, String, bool)> {
+fn judge(
+    file: &ScannedFile,
+    site: &Site,
+    policy: &Policy,
+    migration: &Migration,
+) -> Vec<(Rule, String, bool)> {
     let mut verdicts = Vec::new();
     let key = &site.key;
     if let Some(fingerprint) = site.value.fingerprint() {
@@ -153,7 +158,7 @@ fn judge(site: &Site, policy: &Policy, migration: &Migration) -> Vec<(Rule, Stri
         }
     }
     if let Some(target) = site.legacy_target() {
-        let verdict = match migration.kept_by_full_rotation(site) {
+        let verdict = match migration.kept_by_full_rotation(file, site) {
             None => (
                 format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
                 false,

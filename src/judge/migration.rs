@@ -2,12 +2,15 @@
 //! only safe where the key's reader accepts the new name, and only a delegate is known to:
 //! scanners say who reads each key (`site::Reader`); this module settles what needs the
 //! whole scan — a Secret's entries are the delegate's when a delegate container of any
-//! scanned file refers to that Secret — so that `rotate` (what it renames) and `check` (how
-//! loudly it reports a legacy key) always agree.
+//! scanned file refers to that Secret; a chart's values key that the chart's own templates
+//! read keeps its name, since rekey never rewrites a template expression — so that `rotate`
+//! (what it renames) and `check` (how loudly it reports a legacy key) always agree.
 
-use crate::find::scan::Scan;
-use crate::model::site::{Limit, Reader, Role, Site};
-use std::collections::HashSet;
+use crate::find::formats::Format;
+use crate::find::scan::{Scan, ScannedFile};
+use crate::model::site::{Limit, Owner, Reader, Role, Site};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 pub struct Migration {
     /// Secrets a delegate reads: referred to by a delegate container's `secretKeyRef`, or
@@ -17,6 +20,9 @@ pub struct Migration {
     defined_secrets: HashSet<String>,
     /// Secrets whose legacy entries a rotation of every token would rename.
     migratable_secrets: HashSet<String>,
+    /// For each chart directory, the legacy names its templates read, with where the first
+    /// read is (`chart/templates/secret.yaml:6:35`).
+    chart_reads: HashMap<PathBuf, HashMap<String, String>>,
 }
 
 impl Migration {
@@ -46,6 +52,7 @@ impl Migration {
             delegate_secrets,
             defined_secrets,
             migratable_secrets: HashSet::new(),
+            chart_reads: chart_reads(scan),
         };
         migration.migratable_secrets = scan
             .sites()
@@ -72,7 +79,12 @@ impl Migration {
     /// Why migration leaves this legacy key as it is, whatever tokens are rotated; `None`
     /// when it renames it. `migrated_secrets`: the Secrets whose legacy entries the
     /// rotation renames.
-    pub fn kept_because(&self, site: &Site, migrated_secrets: &HashSet<String>) -> Option<String> {
+    pub fn kept_because(
+        &self,
+        file: &ScannedFile,
+        site: &Site,
+        migrated_secrets: &HashSet<String>,
+    ) -> Option<String> {
         let target = site.legacy_target()?;
         let key = &site.key;
         if site.rename_conflict {
@@ -82,6 +94,11 @@ impl Migration {
         }
         if let Some(Limit::ReportOnly(reason)) = &site.limit {
             return Some(format!("legacy key {key} kept: {reason}"));
+        }
+        if let Some(at) = self.read_by_chart_templates(file, site) {
+            return Some(format!(
+                "legacy key {key} kept: a template of its chart reads it ({at}), and rekey never rewrites a template expression; rename it in the values and every template together, by hand"
+            ));
         }
         match (&site.role, &site.reader) {
             (Role::SecretKeyRef { secret }, _) => {
@@ -102,12 +119,56 @@ impl Migration {
     }
 
     /// `kept_because` for a rotation of every token (what `check` judges by).
-    pub fn kept_by_full_rotation(&self, site: &Site) -> Option<String> {
-        self.kept_because(site, &self.migratable_secrets)
+    pub fn kept_by_full_rotation(&self, file: &ScannedFile, site: &Site) -> Option<String> {
+        self.kept_because(file, site, &self.migratable_secrets)
+    }
+
+    /// Where a template reads `site`'s key: a template of the chart `file` is a values file
+    /// of, or, for a key under an umbrella chart's sub-chart key, of that sub-chart vendored
+    /// in `charts/`.
+    fn read_by_chart_templates(&self, file: &ScannedFile, site: &Site) -> Option<&str> {
+        if file.format == Format::HelmTemplate || site.role == Role::KeyMention {
+            return None;
+        }
+        let chart = file.path.parent()?;
+        let subchart = match site.owner.as_deref() {
+            Some(Owner::Values {
+                subchart: Some(name),
+                ..
+            }) => Some(chart.join("charts").join(name)),
+            _ => None,
+        };
+        let read_in = |dir: &Path| self.chart_reads.get(dir)?.get(&*site.key);
+        read_in(chart)
+            .or_else(|| subchart.as_deref().and_then(read_in))
+            .map(String::as_str)
     }
 
     /// A `secretKeyRef` whose Secret is among the scanned files is rotated there.
     pub fn rotated_with_its_secret(&self, site: &Site) -> bool {
         matches!(&site.role, Role::SecretKeyRef { secret } if self.defined_secrets.contains(secret))
     }
+}
+
+/// The legacy names each chart's templates read (their key mentions), by chart directory:
+/// the parent of `templates/`, where the chart's values files are.
+fn chart_reads(scan: &Scan) -> HashMap<PathBuf, HashMap<String, String>> {
+    let mut reads: HashMap<PathBuf, HashMap<String, String>> = HashMap::new();
+    let templates = scan
+        .files
+        .iter()
+        .filter(|file| file.format == Format::HelmTemplate);
+    for file in templates {
+        let Some(chart) = file.path.parent().and_then(Path::parent) else {
+            continue;
+        };
+        for site in file.sites.iter().filter(|s| s.role == Role::KeyMention) {
+            let names = reads.entry(chart.to_owned()).or_default();
+            names.entry(site.key.to_string()).or_insert_with(|| {
+                let (line, column) = file.line_col(site.key_span.start);
+                format!("{}:{line}:{column}", file.display)
+            });
+        }
+    }
+    reads
 }

@@ -71,21 +71,28 @@ pub fn current_name(legacy: &str) -> Option<&'static str> {
     }
 }
 
-/// Keys that sit beside the token in the delegate chart's values and the shell delegate's
-/// config files (in camelCase, or snake_case as TOML and Terraform write them): a token key
-/// among them is read by a delegate.
+/// Keys that only a delegate's configuration holds (the delegate chart's values, the shell
+/// delegate's config files, a delegate's env; camelCase, snake_case as TOML and Terraform
+/// write them, or env style): a token key among them is read by a delegate. `accountId` is
+/// not one: every Harness integration has an account id.
 pub fn is_delegate_sibling(name: &str) -> bool {
     matches!(
         name,
-        "accountId"
-            | "delegateName"
+        "delegateName"
             | "managerEndpoint"
             | "managerUrl"
             | "delegateDockerImage"
-            | "account_id"
             | "delegate_name"
             | "manager_endpoint"
+            | "MANAGER_HOST_AND_PORT"
+            | "DELEGATE_NAME"
     )
+}
+
+/// The account id beside a token: a delegate's setting only where something else in the
+/// file shows a delegate (see [`is_delegate_sibling`]).
+pub fn is_account_id(name: &str) -> bool {
+    matches!(name, "accountId" | "account_id" | "ACCOUNT_ID")
 }
 
 /// A container image of the Harness delegate: `harness/delegate:…`,

@@ -32,6 +32,10 @@ pub struct Site {
     pub limit: Option<Limit>,
     /// The legacy key cannot be renamed because its current name already sits beside it.
     pub rename_conflict: bool,
+    /// The value is a whole plain (unquoted) YAML scalar, whose characters decide its type:
+    /// a new token that would read as a number there (`token::plain_reads_as_number`) is
+    /// written in double quotes, so it stays a string.
+    pub bare_typed: bool,
     /// Who reads the key: a legacy key is renamed only where a delegate does.
     pub reader: Reader,
     /// Where the value really lives when it is not in this file (or is encrypted here), and
@@ -203,6 +207,7 @@ impl Site {
             role: Role::Plain,
             limit: None,
             rename_conflict: false,
+            bare_typed: false,
             reader: Reader::unknown("nothing in the scanned files shows that a delegate reads it"),
             elsewhere: None,
             owner: None,

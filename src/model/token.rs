@@ -181,6 +181,25 @@ impl Value {
     }
 }
 
+/// Whether YAML (1.1 or 1.2 core schema) resolves this plain, unquoted scalar to a number
+/// rather than a string. Of the characters a token is made of, that is: all digits (an
+/// integer, octal in 1.1), digits with one `e` between digits (a 1.2 float) and 1.1's
+/// `0b1010` binary. A plain scalar that reads as a number is not the string a token must be,
+/// so a token like that is written quoted.
+pub fn plain_reads_as_number(text: &str) -> bool {
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if all_digits(text) {
+        return true;
+    }
+    if let Some((mantissa, exponent)) = text.split_once(['e', 'E']) {
+        if all_digits(mantissa) && all_digits(exponent) {
+            return true;
+        }
+    }
+    text.strip_prefix("0b")
+        .is_some_and(|bits| !bits.is_empty() && bits.bytes().all(|b| b == b'0' || b == b'1'))
+}
+
 /// Classifies a value exactly as it stands in the file (quotes already removed).
 pub fn classify(text: &str) -> Value {
     let trimmed = text.trim();
@@ -252,6 +271,7 @@ fn is_hex32(text: &str) -> bool {
 fn is_reference(text: &str) -> bool {
     text.starts_with('$')
         || text.contains("{{")
+        || text.contains("{%")
         || text.starts_with("<+")
         || text.starts_with("var.")
         || text.starts_with("local.")

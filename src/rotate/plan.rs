@@ -11,7 +11,7 @@ use crate::model::edit::Edit;
 use crate::model::keys;
 use crate::model::secrets;
 use crate::model::site::{Limit, Role, Site};
-use crate::model::token::{Encoding, Fingerprint, Kind, NewToken};
+use crate::model::token::{self, Encoding, Fingerprint, Kind, NewToken};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -117,6 +117,7 @@ pub fn plan<'a>(
         options,
         encoded: HashMap::new(),
         new_label: secrets::label(new.fingerprint()).into(),
+        quoted_label: None,
         blocked: Vec::new(),
         notes: Vec::new(),
     };
@@ -145,8 +146,10 @@ struct Planner<'n> {
     options: &'n RotateOptions,
     /// The new token in each encoding written, and its label in diffs: made once, shared
     /// by every edit.
-    encoded: HashMap<Encoding, Arc<Zeroizing<String>>>,
+    encoded: HashMap<(Encoding, bool), Arc<Zeroizing<String>>>,
     new_label: Arc<str>,
+    /// The label in double quotes, for a token written quoted.
+    quoted_label: Option<Arc<str>>,
     /// Sites that refuse the rotation: the plan fails with all of them.
     blocked: Vec<String>,
     notes: Vec<String>,
@@ -162,20 +165,11 @@ impl Planner<'_> {
                 let (line, column) = file.line_col(site.location);
                 format!("{}:{line}:{column}", file.display)
             };
-            let Some((value, renamed_to)) = self.plan_site(site, &at) else {
+            let Some((value, renamed_to)) = self.plan_site(file, site, &at) else {
                 continue;
             };
             if let Some(change) = &value {
-                let encoding = change.encoding();
-                let written = self
-                    .encoded
-                    .entry(encoding)
-                    .or_insert_with(|| Arc::new(self.new.encode(encoding)));
-                edits.push(Edit {
-                    span: site.value_span.clone(),
-                    replacement: written.clone(),
-                    shown: self.new_label.clone(),
-                });
+                edits.push(self.value_edit(site, change.encoding()));
             }
             if let Some(name) = renamed_to {
                 edits.push(Edit::visible(site.key_span.clone(), name));
@@ -201,10 +195,43 @@ impl Planner<'_> {
         })
     }
 
+    /// The edit that writes the new token in `encoding` over a site's value: in double
+    /// quotes where the value is a plain YAML scalar and the new token would read as a
+    /// number there, so it keeps the string type the old value had.
+    fn value_edit(&mut self, site: &Site, encoding: Encoding) -> Edit {
+        let new = self.new;
+        let plain = self
+            .encoded
+            .entry((encoding, false))
+            .or_insert_with(|| Arc::new(new.encode(encoding)))
+            .clone();
+        if !(site.bare_typed && token::plain_reads_as_number(&plain)) {
+            return Edit {
+                span: site.value_span.clone(),
+                replacement: plain,
+                shown: self.new_label.clone(),
+            };
+        }
+        let quoted = self
+            .encoded
+            .entry((encoding, true))
+            .or_insert_with(|| Arc::new(Zeroizing::new(format!("\"{}\"", plain.as_str()))));
+        let label = &self.new_label;
+        Edit {
+            span: site.value_span.clone(),
+            replacement: quoted.clone(),
+            shown: self
+                .quoted_label
+                .get_or_insert_with(|| format!("\"{label}\"").into())
+                .clone(),
+        }
+    }
+
     /// What changes at one site: its value and its key's new name; `None` when nothing
     /// about the site may be rewritten. `at` names the site for notes.
     fn plan_site(
         &mut self,
+        file: &ScannedFile,
         site: &Site,
         at: &dyn Fn() -> String,
     ) -> Option<(Option<ValueChange>, Option<&'static str>)> {
@@ -239,16 +266,12 @@ impl Planner<'_> {
             // Nothing about a report-only site is rewritten, its key included.
             return None;
         }
-        let renamed_to = rename_target(
-            site,
-            &self.selected,
-            &self.migration,
-            &self.migrated_secrets,
-            options,
-            &value,
-        );
+        let kept = self
+            .migration
+            .kept_because(file, site, &self.migrated_secrets);
+        let renamed_to = rename_target(site, &self.selected, kept.is_none(), options, &value);
         if renamed_to.is_none() && !options.keep_legacy_keys {
-            if let Some(why) = legacy_key_kept(site, &self.migration, &self.migrated_secrets) {
+            if let Some(why) = kept {
                 self.notes.push(format!("{}: {why}", at()));
             }
         }
@@ -384,16 +407,6 @@ fn holds_unselected_token(site: &Site, selected: &BTreeSet<Fingerprint>) -> bool
             .is_some_and(|f| !selected.contains(f))
 }
 
-/// Why a legacy key stays as it is (a note for the user), unless it holds a token this
-/// rotation leaves alone.
-fn legacy_key_kept(
-    site: &Site,
-    migration: &Migration,
-    migrated_secrets: &HashSet<String>,
-) -> Option<String> {
-    migration.kept_because(site, migrated_secrets)
-}
-
 /// Where a token this rotation cannot reach lives and how to rotate it there. A
 /// `secretKeyRef` to a Secret among the scanned files needs no note: the Secret is rotated.
 fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
@@ -407,11 +420,12 @@ fn elsewhere_note(site: &Site, migration: &Migration) -> Option<String> {
     ))
 }
 
+/// The name a legacy key is renamed to, when migration may rename it (`migrates`) and
+/// this rotation touches it.
 fn rename_target(
     site: &Site,
     selected: &BTreeSet<Fingerprint>,
-    migration: &Migration,
-    migrated_secrets: &HashSet<String>,
+    migrates: bool,
     options: &RotateOptions,
     value: &Option<ValueChange>,
 ) -> Option<&'static str> {
@@ -422,8 +436,5 @@ fn rename_target(
     if value.is_none() && holds_unselected_token(site, selected) {
         return None;
     }
-    migration
-        .kept_because(site, migrated_secrets)
-        .is_none()
-        .then_some(target)
+    migrates.then_some(target)
 }

@@ -6,7 +6,8 @@
 //! `helm_release`'s `values` strings (YAML or JSON held in a JSON string).
 //!
 //! An env entry is read by a delegate when its container definition's `image` is a delegate
-//! image; a plain key when `accountId` / `delegateName` / `managerEndpoint` sit beside it.
+//! image; a plain key when `delegateName` / `managerEndpoint` sit beside it (an `accountId`
+//! alone is no evidence of a delegate).
 
 use super::common::{self, ParseError};
 use crate::model::keys;
@@ -182,7 +183,7 @@ fn visit(
                             let reader = if beside_delegate_keys {
                                 Reader::Delegate
                             } else {
-                                Reader::unknown("not beside accountId / delegateName / managerEndpoint, so not known to be a delegate's setting")
+                                Reader::unknown("not beside delegateName / managerEndpoint (an accountId alone is no evidence of a delegate), so not known to be a delegate's setting")
                             };
                             let site = string_site(text, &name.value, inner(name), value);
                             sites.push(site.with_reader(reader));

@@ -122,7 +122,7 @@ impl Format {
     pub fn scan(self, text: &str) -> Result<Vec<Site>, ParseError> {
         let (bom, text) = strip_bom(text);
         let sites = match self {
-            Format::Yaml => yaml::scan(text),
+            Format::Yaml => yaml_or_hcl(text),
             Format::Json => json::scan(text),
             Format::Toml => toml::scan(text),
             Format::Terraform => terraform::scan(text),
@@ -147,6 +147,16 @@ impl Format {
             .into_iter()
             .map(|site| with_sops_location(site).shifted(bom))
             .collect())
+    }
+}
+
+/// A `.yaml` file: HCL saved as `.yaml` (seen in real repos) is read as what it is, so its
+/// sites are found and spliced as HCL; if it does not parse as HCL either, it is judged as
+/// YAML (and its error is YAML's).
+fn yaml_or_hcl(text: &str) -> Result<Vec<Site>, ParseError> {
+    match yaml::looks_like_hcl(text).then(|| terraform::scan(text)) {
+        Some(Ok(sites)) => Ok(sites),
+        _ => yaml::scan(text),
     }
 }
 

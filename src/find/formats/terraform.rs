@@ -7,9 +7,12 @@
 //! interpolations are references. Parsed with `hcl-edit`, which keeps the byte span of every
 //! expression.
 //!
-//! A legacy key is read by a delegate inside a `module` whose source is the Harness delegate
-//! module and a `helm_release` of the delegate chart; a top-level (tfvars) value belongs to
-//! a variable declared elsewhere and keeps its name.
+//! `variable "delegate_token" { default = "…" }` is a site named by its label.
+//!
+//! A legacy key is read by a delegate in a `helm_release` of the delegate chart. What
+//! Terraform itself reads by name keeps it: a `module` argument is the module's variable
+//! (renaming it breaks a module pinned at a version that knows only the old name), and so
+//! are a `variable` block's name and a top-level (tfvars) value.
 
 use super::common::{self, ParseError};
 use crate::model::keys;
@@ -34,8 +37,15 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     Ok(sites)
 }
 
-/// Who reads the token attributes of a block: a `module` whose source is the Harness
-/// delegate module, a `helm_release` of the delegate chart.
+/// Why a module's argument keeps its name: it is the module's variable name.
+const MODULE_ARGUMENT: &str = "a module argument is the module's variable name: renaming it breaks `terraform plan` for a module pinned at a version that knows only this name; the value is rotated, and the rename is the module author's, in a new module version";
+
+/// Why a `variable` block's name is kept.
+const VARIABLE_NAME: &str = "a Terraform variable name: every var. use of it and every caller (tfvars, module arguments) reads it by this name; the value is rotated, the name kept";
+
+/// Who reads the token attributes of a block: a `helm_release` of the delegate chart. A
+/// `module`'s arguments are the module's variables, whatever its source, and keep their
+/// names.
 fn block_reader(block: &Block) -> Reader {
     let attribute = |name: &str| match block.body.attributes().find(|a| a.key.as_str() == name) {
         Some(attribute) => match &attribute.value {
@@ -46,17 +56,12 @@ fn block_reader(block: &Block) -> Reader {
     };
     let label = block.labels.first().map(|l| l.as_str());
     match (block.ident.as_str(), label) {
-        ("module", _) => match attribute("source") {
-            Some(source) if source.contains("harness") && source.contains("delegate") => {
-                Reader::Delegate
-            }
-            _ => Reader::unknown("the module's source is not a Harness delegate module"),
-        },
+        ("module", _) => Reader::unknown(MODULE_ARGUMENT),
         ("resource", Some("helm_release")) => match attribute("chart") {
             Some(chart) if keys::is_delegate_chart(&chart) => Reader::Delegate,
             _ => Reader::unknown("the helm_release does not install the harness-delegate-ng chart"),
         },
-        _ => Reader::unknown("not in a Harness delegate module or helm_release"),
+        _ => Reader::unknown("not in a helm_release of the harness-delegate-ng chart"),
     }
 }
 
@@ -115,6 +120,7 @@ fn walk_body(
             }
             Structure::Block(block) => {
                 let before = sites.len();
+                variable_default(text, block, sites);
                 walk_body(text, &block.body, &block_reader(block), sites)?;
                 if let Some(address) = address(block) {
                     let owner = Arc::new(Owner::Terraform(address));
@@ -126,6 +132,41 @@ fn walk_body(
         }
     }
     Ok(())
+}
+
+/// `variable "delegate_token" { default = "…" }`: the default is a site whose key is the
+/// variable's name (the label), kept whatever it is called.
+fn variable_default(text: &str, block: &Block, sites: &mut Vec<Site>) {
+    let ([label], "variable") = (block.labels.as_slice(), block.ident.as_str()) else {
+        return;
+    };
+    let name = label.as_str();
+    if !keys::is_token_key(name) {
+        return;
+    }
+    let Some(span) = label.span() else { return };
+    // A quoted label: the name is inside the quotes.
+    let span = match text.get(span.clone()) {
+        Some(raw) if raw.len() == name.len() + 2 => span.start + 1..span.end - 1,
+        _ => span,
+    };
+    if text.get(span.clone()) != Some(name) {
+        return;
+    }
+    if let Some(default) = block
+        .body
+        .attributes()
+        .find(|a| a.key.as_str() == "default")
+    {
+        push(
+            text,
+            name,
+            span,
+            &default.value,
+            &Reader::unknown(VARIABLE_NAME),
+            sites,
+        );
+    }
 }
 
 /// `values = [<<-EOT … EOT]`: Helm values YAML in a heredoc, scanned in place. Sites are
@@ -353,6 +394,23 @@ mod tests {
                 ("account_secret", HEX, false),
             ]
         );
+    }
+
+    #[test]
+    fn variable_defaults_are_named_by_the_label_and_module_arguments_keep_their_names() {
+        let text = format!(
+            "variable \"account_secret\" {{\n  default = \"{HEX}\"\n}}\nvariable \"region\" {{\n  default = \"eu\"\n}}\nmodule \"d\" {{\n  source = \"harness/harness-delegate/kubernetes\"\n  account_secret = \"{HEX}\"\n}}\n"
+        );
+        let sites = scan(&text).unwrap();
+        assert_eq!(sites.len(), 2);
+        assert_eq!(&text[sites[0].key_span.clone()], "account_secret");
+        assert_eq!(
+            sites[0].key_span.start,
+            text.find("account_secret").unwrap()
+        );
+        assert_eq!(&text[sites[0].value_span.clone()], HEX);
+        assert_eq!(sites[0].reader, Reader::unknown(VARIABLE_NAME));
+        assert_eq!(sites[1].reader, Reader::unknown(MODULE_ARGUMENT));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! TOML scanner: any `delegateToken` / `delegate_token` (or legacy) key holding a string, in
 //! tables, inline tables and arrays of tables. Parsed with `toml_edit`'s read-only
 //! `Document`, which keeps the byte span of every key and value (`DocumentMut` drops them).
-//! A key is read by a delegate when `accountId` / `delegateName` / `managerEndpoint` (or
-//! their snake_case forms) sit beside it in its table.
+//! A key is read by a delegate when `delegateName` / `managerEndpoint` (or their snake_case
+//! forms) sit beside it in its table; an `accountId` alone is no evidence of a delegate.
 
 use super::common::{self, ParseError};
 use crate::model::keys;
@@ -28,7 +28,7 @@ fn table(text: &str, table: &dyn TableLike, sites: &mut Vec<Site>) {
     {
         Reader::Delegate
     } else {
-        Reader::unknown("not beside accountId / delegateName / managerEndpoint in its table, so not known to be a delegate's setting")
+        Reader::unknown("not beside delegateName / managerEndpoint in its table (an accountId alone is no evidence of a delegate), so not known to be a delegate's setting")
     };
     for (name, item) in table.iter() {
         match item {

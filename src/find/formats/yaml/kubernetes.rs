@@ -5,11 +5,10 @@
 
 use super::super::common;
 use super::tree::{inner_span, Node, Scalar};
-use super::walker::{
-    classify_scalar_text, sops_located, unverbatim_reason, Context, Found, Walker,
-};
+use super::walker::{sops_located, unverbatim_reason, Context, Found, Walker};
 use crate::model::keys;
 use crate::model::site::{Elsewhere, Limit, Reader, Role, Site, Store, Workload};
+use crate::model::token;
 use std::collections::{HashMap, HashSet};
 
 impl Walker<'_> {
@@ -229,10 +228,11 @@ impl Walker<'_> {
         let value_start = key_start + name.len() + 1;
         let (value_span, value) = if verbatim {
             let span = value_start..inner.end;
+            // `NAME=value` is one string whatever the characters after `=`: no number there.
             common::literal_default(self.text, span.clone())
-                .unwrap_or_else(|| (span, classify_scalar_text(rest, scalar.style)))
+                .unwrap_or_else(|| (span, token::classify(rest)))
         } else {
-            (inner.clone(), classify_scalar_text(rest, scalar.style))
+            (inner.clone(), token::classify(rest))
         };
         let limit = (!verbatim).then(|| Limit::Refused(unverbatim_reason(scalar).into()));
         let reader = context.entries_reader.clone().unwrap_or_else(|| {

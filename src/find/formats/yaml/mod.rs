@@ -6,10 +6,13 @@
 //! their location). It parses with `granit-parser`, which reports byte spans, builds a small
 //! tree per document and walks it, noting who reads each key: a container's image, the
 //! delegate chart's sibling keys, a Secret that delegate containers load. Helm chart
-//! templates, which are often not YAML at all, fall back to a line search that only ever
-//! yields references; a file is a template only on real evidence (a `{{` outside comments,
-//! or a chart's `templates/` directory), so broken YAML is never hidden. A file that parses
-//! but is not a mapping (HCL saved as `.yaml`) is an error when it holds a key name.
+//! templates, which are often not YAML at all, fall back to a line search that yields
+//! references for template expressions (never rewritten) and a literal token written plainly;
+//! a file is a template only on real evidence (a `{{` or Jinja `{%` outside comments, or a
+//! chart's `templates/` directory), so broken YAML is never hidden. `looks_like_hcl` tells
+//! HCL saved as `.yaml` by its shape before parsing (the registry hands it to the Terraform
+//! scanner); any other file that parses but is not a mapping is an error when it holds a
+//! key name.
 
 mod kubernetes;
 pub mod live;
@@ -25,7 +28,7 @@ use kubernetes::{delegate_env_from_secrets, secret_loaders};
 use std::cell::RefCell;
 use template::{scan_template, TEMPLATE_READER};
 use tree::{parse, Documents, Node};
-use walker::Walker;
+use walker::{has_delegate_evidence, Walker};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
     match parse(text) {
@@ -47,6 +50,8 @@ pub fn scan_template_file(text: &str) -> Result<Vec<Site>, ParseError> {
         Ok(documents) => walk_all(text, &documents),
         Err(_) => scan_template(text),
     };
+    sites.extend(template::values_mentions(text));
+    sites.sort_by_key(|site| site.key_span.start);
     for site in &mut sites {
         site.reader = Reader::unknown(TEMPLATE_READER);
     }
@@ -58,6 +63,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
     let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
     let loaders = secret_loaders(&objects);
+    let delegate_evidence = documents.roots.iter().any(has_delegate_evidence);
     let last_owner = RefCell::new(None);
     for object in objects {
         let mut walker = Walker::new(
@@ -68,6 +74,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
             &last_owner,
         );
         walker.loaders = &loaders;
+        walker.delegate_evidence = delegate_evidence;
         walker.walk(object, &mut sites);
     }
     sites
@@ -82,14 +89,49 @@ fn list_items<'n, 'a>(root: &'n Node<'a>) -> Vec<&'n Node<'a>> {
     }
 }
 
-/// A `{{` that is not inside a `#` comment.
+/// The first line that is not blank or a comment has an HCL shape, which no YAML mapping
+/// has: a block (`resource "…" "…" {`, `variable "…" {`, `locals {`) or an attribute set to
+/// a string, object or list (`delegate_token = "…"`, `values = {`).
+pub fn looks_like_hcl(text: &str) -> bool {
+    let Some(line) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("//"))
+    else {
+        return false;
+    };
+    let word_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(line.len());
+    let (word, rest) = (&line[..word_end], line[word_end..].trim_start());
+    const BLOCKS: [&str; 8] = [
+        "resource",
+        "data",
+        "module",
+        "variable",
+        "output",
+        "locals",
+        "provider",
+        "terraform",
+    ];
+    if BLOCKS.contains(&word) && line.ends_with('{') && rest.starts_with(['"', '{']) {
+        return true;
+    }
+    !word.is_empty()
+        && rest
+            .strip_prefix('=')
+            .is_some_and(|value| value.trim_start().starts_with(['"', '{', '[']))
+}
+
+/// A `{{` (Go template, Jinja) or `{%` (a Jinja statement) that is not inside a `#`
+/// comment.
 fn has_template_expression(text: &str) -> bool {
     text.lines().any(|line| {
         let comment = line
             .char_indices()
             .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with([' ', '\t'])))
             .map_or(line.len(), |(i, _)| i);
-        line[..comment].contains("{{")
+        line[..comment].contains("{{") || line[..comment].contains("{%")
     })
 }
 
@@ -254,6 +296,23 @@ mod tests {
         assert_eq!(sites.len(), 2);
         assert!(sites.iter().all(|s| s.value.kind() == Kind::Reference));
         assert_eq!(&text[sites[1].key_span.clone()], "UPGRADER_TOKEN");
+    }
+
+    #[test]
+    fn hcl_saved_as_yaml_is_sniffed_and_jinja_statements_are_references() {
+        assert!(looks_like_hcl(
+            "# generated\nvariable \"delegate_token\" {\n  default = \"x\"\n}\n"
+        ));
+        assert!(looks_like_hcl("delegate_token = \"x\"\n"));
+        assert!(!looks_like_hcl("delegateToken: x\nresource: \"a\" {\n"));
+        assert!(!looks_like_hcl("DELEGATE_TOKEN=x\n"));
+        let jinja = format!("{{% if a %}}\ndelegateToken: {{% if b %}}x{{% endif %}}\n{{% endif %}}\ndelegateToken: {HEX}\n");
+        let found = values(&jinja);
+        assert_eq!(found[0].2, Kind::Reference);
+        assert_eq!(
+            found[1],
+            ("delegateToken".to_owned(), HEX.to_owned(), Kind::Literal)
+        );
     }
 
     #[test]

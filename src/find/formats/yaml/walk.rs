@@ -3,7 +3,7 @@
 //! token keys turned into sites, and each site given the owner its innermost context names.
 
 use super::tree::{inner_span, Node};
-use super::walker::{container_reader, Context, Found, Place, Step, Walker};
+use super::walker::{container_reader, Beside, Context, Found, Place, Step, Walker};
 use crate::model::keys;
 use crate::model::site::{Owner, Reader, Role, Site};
 use std::collections::HashSet;
@@ -80,7 +80,13 @@ impl Walker<'_> {
                 let names = || entries.iter().filter_map(|(k, _)| k.as_scalar());
                 let has_key = |name: &str| names().any(|k| k.value == name);
                 let container = node.get_str("image").map(container_reader);
-                let beside_delegate_keys = names().any(|k| keys::is_delegate_sibling(&k.value));
+                let beside = if names().any(|k| keys::is_delegate_sibling(&k.value)) {
+                    Beside::DelegateKeys
+                } else if names().any(|k| keys::is_account_id(&k.value)) {
+                    Beside::AccountId
+                } else {
+                    Beside::Nothing
+                };
                 if context.place == Place::Annotations {
                     self.vault_annotations(entries, sites);
                 }
@@ -88,7 +94,7 @@ impl Walker<'_> {
                     let Some(key) = key.as_scalar() else { continue };
                     if keys::is_token_key(&key.value) {
                         let path = format!("{}[\"{}\"]", context.path(), key.value);
-                        let reader = self.map_key_reader(context, beside_delegate_keys);
+                        let reader = self.map_key_reader(context, beside);
                         let role = match context.place {
                             Place::SecretEntries { base64_data } => Role::SecretEntry {
                                 secret: self.name.clone(),

@@ -96,6 +96,49 @@ pub(super) struct Walker<'a> {
     /// stream of 150,000 documents then holds one owner, not 150,000.
     pub(super) last_owner: &'a RefCell<Option<Arc<Owner>>>,
     pub(super) root: &'a Node<'a>,
+    /// Something in the file shows a delegate (`has_delegate_evidence`): what makes a token
+    /// key beside an `accountId` the delegate's.
+    pub(super) delegate_evidence: bool,
+}
+
+/// What sits beside a token key in its mapping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Beside {
+    /// A key only a delegate's configuration has (`delegateName`, `managerEndpoint`, …).
+    DelegateKeys,
+    /// An `accountId`, and none of those.
+    AccountId,
+    Nothing,
+}
+
+/// Evidence of a delegate anywhere under `node`: a key only a delegate's configuration has
+/// (also as an env list's `name:` or a `NAME=value` item), a `harness-delegate*` key, a
+/// delegate image (`image:`, `repository:`) or the delegate chart (`chart:`).
+pub(super) fn has_delegate_evidence(node: &Node) -> bool {
+    match node {
+        Node::Map { entries, .. } => entries.iter().any(|(key, value)| {
+            let Some(key) = key.as_scalar() else {
+                return has_delegate_evidence(value);
+            };
+            let name = key.value.as_ref();
+            let text = value.as_scalar().map(|s| s.value.as_ref());
+            keys::is_delegate_sibling(name)
+                || name.starts_with("harness-delegate")
+                || match (name, text) {
+                    ("image" | "repository", Some(image)) => keys::is_delegate_image(image),
+                    ("chart", Some(chart)) => keys::is_delegate_chart(chart),
+                    ("name", Some(env)) => keys::is_delegate_sibling(env),
+                    _ => false,
+                }
+                || has_delegate_evidence(value)
+        }),
+        Node::Seq { items } => items.iter().any(has_delegate_evidence),
+        Node::Scalar(scalar) => scalar
+            .value
+            .split_once('=')
+            .is_some_and(|(name, _)| keys::is_delegate_sibling(name)),
+        Node::Alias { .. } => false,
+    }
 }
 
 impl<'a> Walker<'a> {
@@ -119,11 +162,12 @@ impl<'a> Walker<'a> {
             loaders: &NO_LOADERS,
             last_owner,
             root,
+            delegate_evidence: false,
         }
     }
 
-    /// Who reads a token key of a mapping.
-    pub(super) fn map_key_reader(&self, context: &Context, beside_delegate_keys: bool) -> Reader {
+    /// Who reads a token key of a mapping, given the keys beside it.
+    pub(super) fn map_key_reader(&self, context: &Context, beside: Beside) -> Reader {
         match context.place {
             Place::SecretEntries { .. } => self.secret_reader(),
             Place::SealedEntries => Reader::unknown(
@@ -131,9 +175,15 @@ impl<'a> Walker<'a> {
             ),
             _ => match &context.entries_reader {
                 Some(reader) => reader.clone(),
-                None if beside_delegate_keys || context.under_delegate_chart => Reader::Delegate,
+                None if beside == Beside::DelegateKeys || context.under_delegate_chart => {
+                    Reader::Delegate
+                }
+                None if beside == Beside::AccountId && self.delegate_evidence => Reader::Delegate,
+                None if beside == Beside::AccountId => Reader::unknown(
+                    "beside an accountId alone, which every Harness integration has: nothing in the file (a delegate image, delegateName, managerEndpoint, MANAGER_HOST_AND_PORT, a harness-delegate chart) shows a delegate reads it",
+                ),
                 None => Reader::unknown(
-                    "not beside accountId / delegateName / managerEndpoint, nor under a harness-delegate* chart key, so not known to be the delegate's values",
+                    "not beside delegateName / managerEndpoint, nor under a harness-delegate* chart key, so not known to be the delegate's values",
                 ),
             },
         }
@@ -185,6 +235,8 @@ impl<'a> Walker<'a> {
         let verbatim = self.is_verbatim(scalar);
         let is_null = scalar.style == ScalarStyle::Plain
             && matches!(scalar.value.as_ref(), "~" | "null" | "Null" | "NULL" | "");
+        // A value narrowed to a `${NAME:-default}` default is part of a longer string.
+        let mut whole_plain = scalar.style == ScalarStyle::Plain && !sealed;
         let (value, limit) = if sealed {
             (Value::Encrypted, None)
         } else if is_null {
@@ -196,6 +248,7 @@ impl<'a> Walker<'a> {
             .flatten()
         {
             value_span = span;
+            whole_plain = false;
             (value, None)
         } else {
             let mut value = classify_scalar_text(&scalar.value, scalar.style);
@@ -211,6 +264,7 @@ impl<'a> Walker<'a> {
             .with_reader(found.reader);
         site.location = location;
         site.rename_conflict = found.conflict;
+        site.bare_typed = whole_plain;
         if sealed {
             site = self.sealed(site);
         }
@@ -271,7 +325,7 @@ pub(super) fn container_reader(image: &str) -> Reader {
 /// A plain scalar that YAML would read as a number is not the string a token must be.
 pub(super) fn classify_scalar_text(text: &str, style: ScalarStyle) -> Value {
     let value = token::classify(text);
-    if style == ScalarStyle::Plain && value.is_token() && !plain_is_string(text) {
+    if style == ScalarStyle::Plain && value.is_token() && token::plain_reads_as_number(text) {
         return token::classify_as_other(text);
     }
     value
@@ -289,26 +343,6 @@ fn token_across_lines(text: &str) -> Option<Value> {
         .chain(text.split_ascii_whitespace())
         .map(token::classify)
         .find(Value::is_token)
-}
-
-/// YAML 1.1 and 1.2 resolve some plain scalars made of hex digits to numbers: all digits,
-/// `123e456`, and 1.1's `0b1010`.
-fn plain_is_string(text: &str) -> bool {
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if all_digits(text) {
-        return false;
-    }
-    if let Some((mantissa, exponent)) = text.split_once(['e', 'E']) {
-        if all_digits(mantissa) && all_digits(exponent) {
-            return false;
-        }
-    }
-    if let Some(bits) = text.strip_prefix("0b") {
-        if !bits.is_empty() && bits.bytes().all(|b| b == b'0' || b == b'1') {
-            return false;
-        }
-    }
-    true
 }
 
 pub(super) fn unverbatim_reason(scalar: &Scalar) -> String {
