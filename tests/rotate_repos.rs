@@ -223,7 +223,11 @@ Next (rekey never pushes):
             "\
 note: api: 1 rotated file has uncommitted edits that the commit does not include (it rotates the committed version): helm/values.yaml; commit them first and rerun, or carry them onto the new branch
 error: broken: helm/values.yaml:3:9: cannot parse this YAML file: illegal placement of ':' indicator; fix the syntax, then run rekey again
-error: 1 file could not be read; nothing was rotated
+error: helm/values.yaml:2:17: holds the token {OLD_FINGERPRINT}, and no file rekey could parse holds a token to rotate (it may be the one meant); rekey never rewrites a file it cannot parse
+error: 1 file that could not be parsed holds a token being rotated; nothing was rotated.
+error: Fix the syntax, or rotate without it (its copy then stays until you replace it by hand): create .rekey.toml holding these lines, and commit it (--commit reads the base commit's policy):
+error:   [scan]
+error:   exclude = [\"helm/values.yaml\"]
 error: notrepo: not a git repository (could not find repository at '{}')
 ",
             fleet.path("notrepo").display()

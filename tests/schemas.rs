@@ -123,6 +123,47 @@ fn rotate_json_matches_its_schema_in_every_mode() {
 }
 
 #[test]
+fn files_left_as_is_and_copies_left_behind_match_the_schemas() {
+    // A rotation that leaves a broken file as is, and copies of a revoked token.
+    let repo = copy_fixture("broken-files/expression");
+    fs::write(
+        repo.path().join("notes.txt"),
+        format!("the old token was {OTHER_HEX}\n"),
+    )
+    .unwrap();
+    let policy = repo.path().join(".rekey.toml");
+    let text = fs::read_to_string(&policy).unwrap();
+    fs::write(
+        &policy,
+        text.replace(
+            "revoked = []",
+            &format!("revoked = [\"{OTHER_FINGERPRINT}\"]"),
+        ),
+    )
+    .unwrap();
+    let rotate = rotate_to_new_token(repo.path(), &["--format", "json"]);
+    assert_eq!(rotate.status, 0, "{}", rotate.stderr);
+    assert!(
+        rotate.stdout.contains("\"unparsed\": [\n    {"),
+        "{}",
+        rotate.stdout
+    );
+    assert!(
+        rotate.stdout.contains("\"revoked\": true"),
+        "{}",
+        rotate.stdout
+    );
+    assert_valid("rekey.rotate.v1.json", &rotate);
+    let scan = rekey(repo.path(), &["scan", "--format", "json"]);
+    assert!(
+        scan.stdout.contains("\"left_behind\": [\n    {"),
+        "{}",
+        scan.stdout
+    );
+    assert_valid("rekey.scan.v1.json", &scan);
+}
+
+#[test]
 fn a_report_that_breaks_the_contract_is_rejected() {
     let scan = rekey(&fixtures().join("demo"), &["scan", "--format", "json"]);
     let mut report: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();

@@ -153,7 +153,7 @@ fn gather(args: &CheckArgs, cwd: &Path, sweeping: Sweep) -> Result<Gathering, Er
         &args.sources,
         args.config.as_deref(),
         cwd,
-        sweeping,
+        |_| sweeping,
     )
 }
 

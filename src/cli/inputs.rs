@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::find::repos;
 use crate::find::scan::{self, Scan};
 use crate::find::stdin::{self, StreamFormat};
+use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
 use crate::judge::inventory::{self, Input, Inventory};
 use crate::judge::policy::{Policy, PolicyFile};
@@ -100,6 +101,24 @@ impl Gathering {
         inventory::build(&inputs)
     }
 
+    /// The token-shaped strings outside every site whose fingerprint the input's policy
+    /// lists as revoked, repository files shown under the repository's label.
+    pub fn revoked_strays(&self) -> Vec<Stray> {
+        let mut found = Vec::new();
+        for input in &self.inputs {
+            let revoked = &self.policy_of(input).revoked;
+            let strays = input.scan.strays.iter();
+            for stray in strays.filter(|s| revoked.contains(&s.fingerprint)) {
+                let mut stray = stray.clone();
+                if let Some(label) = &input.repository {
+                    stray.display = format!("{label}/{}", stray.display).into();
+                }
+                found.push(stray);
+            }
+        }
+        found
+    }
+
     /// Every input as one scan, repository files shown under the repository's label.
     pub fn merged(self) -> (Scan, PolicyFile, Vec<Error>) {
         let mut all = Scan::default();
@@ -129,13 +148,14 @@ pub fn reads_stdin(paths: &[PathBuf]) -> bool {
 }
 
 /// Scans every input the arguments name. No path, no `-` and no repository: the current
-/// directory.
+/// directory. `sweeping` says, from the policy of the paths, whether the working tree is
+/// swept for token-shaped strings (streams and repositories always are).
 pub fn gather(
     paths: &[PathBuf],
     sources: &SourceArgs,
     config: Option<&Path>,
     cwd: &Path,
-    sweeping: Sweep,
+    sweeping: impl Fn(&Policy) -> Sweep,
 ) -> Result<Gathering, Error> {
     let from_stdin = reads_stdin(paths);
     let mut tree: Vec<PathBuf> = paths
@@ -153,7 +173,7 @@ pub fn gather(
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
         let exclude = |path: &Path| policy.excludes_walked(cwd, path);
-        let scan = scan::scan_paths(&roots, cwd, &exclude, sweeping);
+        let scan = scan::scan_paths(&roots, cwd, &exclude, sweeping(policy.rules()));
         inputs.push(Gathered {
             repository: None,
             scan,

@@ -41,7 +41,7 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
         &args.sources,
         args.config.as_deref(),
         cwd,
-        Sweep::Off,
+        |_| Sweep::Off,
     ) {
         Ok(gathering) => gathering,
         Err(message) => return fail(&message),

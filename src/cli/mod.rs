@@ -17,6 +17,7 @@ mod shell;
 use crate::error::Error;
 use crate::find::scan;
 use crate::find::walk::Sweep;
+use crate::judge::policy::Policy;
 use crate::report::redact;
 use crate::report::{self, progress, scan as scan_report, Style};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -205,18 +206,31 @@ fn refuse_tokens_in_args(args: &[OsString]) -> Result<(), Error> {
 }
 
 fn scan(args: ScanArgs, cwd: &Path) -> u8 {
-    let (scan, _, failed) = match inputs::gather(&args.paths, &args.sources, None, cwd, Sweep::Off)
-    {
-        Ok(gathering) => gathering.merged(),
-        Err(message) => return fail(&message),
+    // Copies of a revoked token outside every key are what a rotation left behind: when
+    // the policy lists revoked tokens, the tree is swept to list them on every run.
+    let sweeping = |policy: &Policy| {
+        if policy.revoked.is_empty() {
+            Sweep::Off
+        } else {
+            Sweep::On
+        }
     };
+    let (scan, left_behind, failed) =
+        match inputs::gather(&args.paths, &args.sources, None, cwd, sweeping) {
+            Ok(gathering) => {
+                let left_behind = gathering.revoked_strays();
+                let (scan, _, failed) = gathering.merged();
+                (scan, left_behind, failed)
+            }
+            Err(message) => return fail(&message),
+        };
     for message in &failed {
         report::error(message);
     }
     match args.format {
-        ScanFormat::Json => report::json_to_stdout(&scan_report::record(&scan)),
+        ScanFormat::Json => report::json_to_stdout(&scan_report::record(&scan, &left_behind)),
         ScanFormat::Text => {
-            report::to_stdout(&scan_report::text(&scan, Style::for_stdout()));
+            report::to_stdout(&scan_report::text(&scan, &left_behind, Style::for_stdout()));
             report_errors(&scan);
         }
     }

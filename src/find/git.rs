@@ -254,6 +254,7 @@ impl GitRepo {
             .map(|blob| (PathBuf::from(&blob.path), blob.path))
             .collect();
         scan.strays = strays;
+        scan.swept = true;
         budget.settle(&mut scan, ".");
         Ok(scan)
     }

@@ -93,6 +93,9 @@ pub struct Scan {
     /// Token-shaped strings outside every site: in comments, prose, unknown keys, files no
     /// scanner reads (those inside a site are left out as each file is scanned).
     pub strays: Vec<Stray>,
+    /// Whether every file was swept for `strays`: without it, an empty list says nothing
+    /// about what a file holds.
+    pub swept: bool,
 }
 
 impl Scan {
@@ -132,6 +135,7 @@ pub fn scan_paths(
     scan.files_seen = walked.seen;
     scan.leftovers = walked.leftovers;
     scan.strays = walked.strays;
+    scan.swept = sweeping == Sweep::On;
     budget.settle(&mut scan, &shown.join(", "));
     scan
 }

@@ -63,6 +63,7 @@ pub fn scan(bytes: &[u8], format: Option<StreamFormat>) -> Scan {
     budget.keep_strays(&mut strays);
     scan.files_seen = 1;
     scan.strays = strays;
+    scan.swept = true;
     budget.settle(&mut scan, DISPLAY);
     scan
 }

@@ -41,10 +41,7 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
             }
         }
     }
-    let level = policy.level(Rule::Unparseable);
-    if level != Level::Off {
-        findings.extend(scan.errors.iter().map(|error| error_finding(error, level)));
-    }
+    findings.extend(unparseable_findings(scan, policy));
     let level = policy.level(Rule::UncheckedFile);
     if level != Level::Off {
         let unjudged = scan
@@ -234,7 +231,38 @@ fn site_finding(
     }
 }
 
-fn error_finding(error: &FileError, level: Level) -> Finding {
+/// The files that hold a key name but could not be parsed. One where the byte sweep finds
+/// a token-shaped string (current, revoked or unknown: 32 hex digits or a base64 layer over
+/// them) could hide a token the policy judges, and fails closed at the rule's level. One
+/// where it finds none holds no delegate token in any form rekey knows (a Harness
+/// `<+secrets.getValue(…)>` expression is not one): at most a note.
+fn unparseable_findings(scan: &Scan, policy: &Policy) -> Vec<Finding> {
+    let level = policy.level(Rule::Unparseable);
+    if level == Level::Off || scan.errors.is_empty() {
+        return Vec::new();
+    }
+    let swept: std::collections::HashSet<&str> =
+        scan.strays.iter().map(|stray| &*stray.display).collect();
+    scan.errors
+        .iter()
+        .map(|error| {
+            if !scan.swept || swept.contains(error.display.as_str()) {
+                return error_finding(error, level, error.message.clone());
+            }
+            let message = format!(
+                "{} (a note: the byte sweep finds no token in it, in any form)",
+                error.message
+            );
+            let level = match level {
+                Level::Error | Level::Warning => Level::Note,
+                level => level,
+            };
+            error_finding(error, level, message)
+        })
+        .collect()
+}
+
+fn error_finding(error: &FileError, level: Level, message: String) -> Finding {
     let (line, column) = error.position.unwrap_or((1, 1));
     Finding {
         rule: Rule::Unparseable,
@@ -243,7 +271,7 @@ fn error_finding(error: &FileError, level: Level) -> Finding {
         line,
         column,
         end_column: column + 1,
-        message: error.message.clone(),
+        message,
         fingerprint: None,
         subject: "unparseable".to_owned(),
     }

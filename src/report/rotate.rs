@@ -3,8 +3,9 @@
 //! per file; the summary line; what to do after `--commit`; and the `rekey.rotate/v1` JSON
 //! object.
 
-use super::scan::plural;
+use super::scan::{plural, revoked_left_behind};
 use super::{Streamed, Style};
+use crate::find::scan::FileError;
 use crate::find::sweep::Stray;
 use crate::model::edit::{self, Edit, Text};
 use crate::model::token::Fingerprint;
@@ -80,6 +81,8 @@ pub fn write_text(
         out.push_str(&policy_updated(&update.display, plan, outcome));
     }
     out.push_str(&left_behind(&rotation.left_behind));
+    out.push_str(&revoked_left_behind(&rotation.revoked_left_behind));
+    out.push_str(&unparsed(&rotation.unparsed));
     out.push_str(&format!("Policy: {}\n", rotation.policy));
     if !rotation.leftovers.is_empty() {
         let what = plural(rotation.leftovers.len(), "leftover temp file");
@@ -363,6 +366,23 @@ fn left_behind(strays: &[Stray]) -> String {
     out
 }
 
+/// The files the rotation could not parse and left alone: none holds a token it rotates.
+fn unparsed(errors: &[FileError]) -> String {
+    errors
+        .iter()
+        .map(|error| match error.position {
+            Some((line, column)) => format!(
+                "{}:{line}:{column}: could not be parsed (holds no token being rotated): left as is\n",
+                error.display
+            ),
+            None => format!(
+                "{}: could not be parsed (holds no token being rotated): left as is\n",
+                error.display
+            ),
+        })
+        .collect()
+}
+
 /// The policy file line: `current` now lists the new token.
 pub fn policy_updated(display: &str, plan: &Plan, outcome: Outcome) -> String {
     let verb = match outcome {
@@ -479,8 +499,10 @@ pub struct RotateReport<Files = Vec<FileRecord>> {
     policy_updated: bool,
     /// rekey's own temp files left by an interrupted run.
     leftovers: Vec<String>,
-    /// Copies of a rotated token outside every site.
+    /// Copies of a rotated or revoked token outside every site.
     left_behind: Vec<StrayRecord>,
+    /// Files that could not be parsed and hold no token being rotated: left as is.
+    unparsed: Vec<UnparsedRecord>,
     old: Vec<Fingerprint>,
     new: Fingerprint,
     files: Files,
@@ -495,6 +517,17 @@ struct StrayRecord {
     line: usize,
     column: usize,
     fingerprint: Fingerprint,
+    /// Listed under `[tokens] revoked` rather than rotated by this run.
+    revoked: bool,
+}
+
+/// A file left as is: the scan's error record, owned (a report outlives its scan).
+#[derive(Serialize)]
+struct UnparsedRecord {
+    path: String,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -572,14 +605,28 @@ fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> 
         policy: rotation.policy.clone(),
         policy_updated: rotation.policy_update.is_some(),
         leftovers: rotation.leftovers.clone(),
-        left_behind: rotation
-            .left_behind
+        left_behind: [
+            (&rotation.left_behind, false),
+            (&rotation.revoked_left_behind, true),
+        ]
+        .into_iter()
+        .flat_map(|(strays, revoked)| strays.iter().map(move |stray| (stray, revoked)))
+        .map(|(stray, revoked)| StrayRecord {
+            path: stray.display.to_string(),
+            line: stray.line,
+            column: stray.column,
+            fingerprint: stray.fingerprint.clone(),
+            revoked,
+        })
+        .collect(),
+        unparsed: rotation
+            .unparsed
             .iter()
-            .map(|stray| StrayRecord {
-                path: stray.display.to_string(),
-                line: stray.line,
-                column: stray.column,
-                fingerprint: stray.fingerprint.clone(),
+            .map(|error| UnparsedRecord {
+                path: error.display.clone(),
+                line: error.position.map(|p| p.0),
+                column: error.position.map(|p| p.1),
+                message: redact::mask(&error.message),
             })
             .collect(),
         old: plan.rotated.iter().cloned().collect(),

@@ -4,6 +4,7 @@
 
 use super::{ErrorRecord, Streamed, Style};
 use crate::find::scan::{Scan, ScannedFile};
+use crate::find::sweep::Stray;
 use crate::model::site::{Limit, Site};
 use crate::model::token::{Encoding, Fingerprint, Kind};
 use crate::report::redact;
@@ -70,10 +71,21 @@ struct ScanReport<'a, Sites> {
     sites: Streamed<Sites>,
     errors: Vec<ErrorRecord<'a>>,
     skipped: Vec<SkippedRecord<'a>>,
+    /// Copies of revoked tokens outside every site.
+    left_behind: Vec<StrayRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct StrayRecord<'a> {
+    path: &'a str,
+    line: usize,
+    column: usize,
+    fingerprint: &'a Fingerprint,
 }
 
 /// The `rekey.scan/v1` object; its sites are serialized one by one as they are written.
-pub fn record(scan: &Scan) -> impl Serialize + '_ {
+/// `left_behind`: the copies of revoked tokens outside every site.
+pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 'a {
     ScanReport {
         schema: "rekey.scan/v1",
         sites: Streamed(|| scan.sites().map(|(f, s)| SiteRecord::new(f, s))),
@@ -86,10 +98,21 @@ pub fn record(scan: &Scan) -> impl Serialize + '_ {
                 reason: &s.reason,
             })
             .collect(),
+        left_behind: left_behind
+            .iter()
+            .map(|stray| StrayRecord {
+                path: &stray.display,
+                line: stray.line,
+                column: stray.column,
+                fingerprint: &stray.fingerprint,
+            })
+            .collect(),
     }
 }
 
-pub fn text(scan: &Scan, style: Style) -> String {
+/// The sites by file, what was skipped, the summary, and the copies of revoked tokens
+/// outside every site (`left_behind`).
+pub fn text(scan: &Scan, left_behind: &[Stray], style: Style) -> String {
     let mut out = String::new();
     for file in &scan.files {
         out.push_str(&style.bold(&file.display));
@@ -109,6 +132,7 @@ pub fn text(scan: &Scan, style: Style) -> String {
         out.push('\n');
     }
     out.push_str(&summary(scan));
+    out.push_str(&revoked_left_behind(left_behind));
     out
 }
 
@@ -180,6 +204,28 @@ fn summary(scan: &Scan) -> String {
     }
     line.push('\n');
     line
+}
+
+/// The copies of tokens the policy lists as revoked outside any key: what a rotation left
+/// behind, found again by their fingerprints on every later run.
+pub fn revoked_left_behind(strays: &[Stray]) -> String {
+    if strays.is_empty() {
+        return String::new();
+    }
+    let copies = match strays.len() {
+        1 => "1 copy".to_owned(),
+        count => format!("{count} copies"),
+    };
+    let mut out = format!(
+        "Left behind: {copies} of a revoked token outside any key rekey rewrites (a comment, prose, a file it does not parse); remove them:\n"
+    );
+    for stray in strays {
+        out.push_str(&format!(
+            "  {}:{}:{} ({})\n",
+            stray.display, stray.line, stray.column, stray.fingerprint
+        ));
+    }
+    out
 }
 
 pub fn plural(count: usize, noun: &str) -> String {

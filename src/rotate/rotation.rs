@@ -3,6 +3,9 @@
 //! branch), returning a typed outcome that `report` renders. The command line only builds
 //! a [`Request`] and picks the exit status.
 //!
+//! A file that could not be parsed stops the rotation only where the byte sweep finds a
+//! token being rotated in it (see `unparsed`); otherwise it is left as is and listed.
+//!
 //! Reruns are part of the contract: a run interrupted at any point is finished by running
 //! the same command again (files already rotated are left alone, a stale `[tokens] current`
 //! is repaired, a half-migrated Secret/`secretKeyRef` pair is completed), and a rerun after
@@ -10,13 +13,14 @@
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
-use crate::find::scan::{self, Scan, ScannedFile};
+use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
 use crate::judge::policy::{self, Policy, PolicyFile};
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Target};
 use crate::rotate::plan::{self, Plan, RotateOptions};
+use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
 use crate::rotate::{commit, verify};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -58,6 +62,8 @@ pub enum Input {
         /// How reports name `policy`: the committed `.rekey.toml`, or the file `--config` /
         /// `REKEY_CONFIG` named for every repository of a `--repo` run.
         policy_display: String,
+        /// That policy file's text, for the lines a refusal says to add to it.
+        policy_text: Option<String>,
     },
 }
 
@@ -111,13 +117,18 @@ pub struct Rotation<'s> {
     /// Copies of a rotated token outside every site (a comment, prose, a file no scanner
     /// reads): the rotation is not finished while they remain.
     pub left_behind: Vec<Stray>,
+    /// Copies of a token the policy lists as revoked, outside every site, that are not
+    /// among `left_behind`: what an earlier rotation left, found again on every run.
+    pub revoked_left_behind: Vec<Stray>,
+    /// Files that could not be parsed and hold no token being rotated: left as is.
+    pub unparsed: Vec<FileError>,
     /// `--commit`: rotated files whose working-tree copy has edits the commit does not
     /// hold (it rotates the base commit's version, never the working tree's).
     pub uncommitted: Vec<String>,
 }
 
 /// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
-/// and any file that could not be parsed.
+/// and an input past what one run holds.
 pub fn prepare(request: &Request) -> Result<Prepared, Error> {
     let cwd = &request.cwd;
     let (input, scan) = match &request.mode {
@@ -152,9 +163,21 @@ fn read_commit(
     named: Option<&PolicyFile>,
 ) -> Result<(Input, Scan), Error> {
     let base = repo.resolve(base)?;
-    let (policy, policy_display) = match named {
-        Some(file) => (file.policy.clone(), file.display.clone()),
-        None => (policy_in_commit(&repo, base)?, policy::FILE_NAME.to_owned()),
+    let (policy, policy_display, policy_text) = match named {
+        Some(file) => {
+            let text = match &file.path {
+                Some(path) => Some(policy::read_text(path, &file.file_display)?),
+                None => None,
+            };
+            (file.policy.clone(), file.display.clone(), text)
+        }
+        None => {
+            let text = repo
+                .read_at(base, policy::FILE_NAME)?
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            let policy = policy_in_commit(&repo, text.as_deref())?;
+            (policy, policy::FILE_NAME.to_owned(), text)
+        }
     };
     let scan = repo.scan_commit(base, &|path| {
         policy.as_ref().is_some_and(|p| p.excludes(path))
@@ -164,11 +187,12 @@ fn read_commit(
         base,
         policy,
         policy_display,
+        policy_text,
     };
     Ok((input, scan))
 }
 
-/// Refuses a new token the policy lists as revoked, and any file that could not be parsed.
+/// Refuses a new token the policy lists as revoked, and an input past the run's budget.
 fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared, Error> {
     let (rules, display) = match &input {
         Input::WorkingTree(file) => (file.policy.as_ref(), file.display.clone()),
@@ -191,23 +215,6 @@ fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared
             scan::Budget::over_budget_reason()
         )));
     }
-    if !scan.errors.is_empty() {
-        // Enough to act on; a run past its memory budget can refuse thousands of files.
-        const SHOWN: usize = 20;
-        let mut message = String::new();
-        for error in scan.errors.iter().take(SHOWN) {
-            message.push_str(&format!("{error}\n"));
-        }
-        if scan.errors.len() > SHOWN {
-            message.push_str(&format!("… and {} more\n", scan.errors.len() - SHOWN));
-        }
-        let files = match scan.errors.len() {
-            1 => "1 file".to_owned(),
-            count => format!("{count} files"),
-        };
-        message.push_str(&format!("{files} could not be read; nothing was rotated"));
-        return Err(Error::new(message));
-    }
     Ok(Prepared { input, scan })
 }
 
@@ -215,7 +222,23 @@ fn refuse_unsafe(request: &Request, input: Input, scan: Scan) -> Result<Prepared
 pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<'s>, Error> {
     let scan = &prepared.scan;
     let new = request.new.fingerprint();
-    let plan = plan::plan(scan, &request.new, &request.options).map_err(|e| e.to_string())?;
+    let only: BTreeSet<Fingerprint> = request.options.only.iter().cloned().collect();
+    let plan = match plan::plan(scan, &request.new, &request.options) {
+        Ok(plan) => plan,
+        Err(error) => {
+            // A token named with --only that a broken file holds says more than the plan.
+            unparsed::judge(scan, &Taken::These(&only), &|| {
+                advice_for(request, prepared)
+            })?;
+            return Err(Error::new(error.to_string()));
+        }
+    };
+    let status = status(scan, &plan, new);
+    // The fingerprints leaving `current`: those rotated now, and on a rerun those the
+    // user named that are already gone.
+    let mut replaced: BTreeSet<Fingerprint> = plan.rotated.clone();
+    replaced.extend(only);
+    let unparsed = judge_unparsed(request, prepared, &replaced, holds_new(scan, new))?;
     let uncommitted = match &prepared.input {
         // --commit rotates the committed version: say when the working tree holds more.
         Input::Commit { repo, .. } => {
@@ -233,21 +256,11 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         .into_iter()
         .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
         .collect();
-    let status = status(scan, &plan, new);
-    // The fingerprints leaving `current`: those rotated now, and on a rerun those the
-    // user named that are already gone.
-    let mut replaced: BTreeSet<Fingerprint> = plan.rotated.clone();
-    replaced.extend(request.options.only.iter().cloned());
     let policy_update = match status {
         Status::NothingToDo => None,
         _ => policy_update(&prepared.input, &replaced, new)?,
     };
-    let left_behind = scan
-        .strays
-        .iter()
-        .filter(|stray| replaced.contains(&stray.fingerprint))
-        .cloned()
-        .collect();
+    let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
     let mut rotation = Rotation {
         plan,
         status,
@@ -256,20 +269,106 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         policy_update,
         leftovers: scan.leftovers.iter().map(|(_, d)| d.clone()).collect(),
         left_behind,
+        revoked_left_behind,
+        unparsed,
         uncommitted,
     };
     rotation.applied = finish(request, prepared, &rewrites, &rotation)?;
     Ok(rotation)
 }
 
+/// The files that could not be parsed, left as is; or the refusal when one holds a token
+/// the rotation takes away: those `replaced`, every one with `--all`, and any one when the
+/// files parsed hold neither a token to rotate nor the new one (`holds_new`).
+fn judge_unparsed(
+    request: &Request,
+    prepared: &Prepared,
+    replaced: &BTreeSet<Fingerprint>,
+    holds_new: bool,
+) -> Result<Vec<FileError>, Error> {
+    let new = request.new.fingerprint();
+    let taken = if request.options.all {
+        Taken::AllBut {
+            new,
+            why: AllBut::All,
+        }
+    } else if replaced.is_empty() && !holds_new {
+        Taken::AllBut {
+            new,
+            why: AllBut::NothingElse,
+        }
+    } else {
+        Taken::These(replaced)
+    };
+    unparsed::judge(&prepared.scan, &taken, &|| advice_for(request, prepared))
+}
+
+/// Where a refusal tells the user to exclude a file: the policy file that governs the
+/// input, and each path as its `[scan] exclude` pattern.
+fn advice_for<'p>(request: &'p Request, prepared: &'p Prepared) -> Advice<'p> {
+    let cwd = &request.cwd;
+    match &prepared.input {
+        Input::WorkingTree(file) => Advice {
+            file: &file.file_display,
+            // Read when the policy was found; a file that cannot be read now gets the
+            // lines of a new one.
+            text: file
+                .path
+                .as_ref()
+                .and_then(|path| policy::read_text(path, &file.file_display).ok()),
+            committed: false,
+            pattern: Box::new(move |display: &str| file.exclude_pattern(&cwd.join(display))),
+        },
+        Input::Commit {
+            policy_display,
+            policy_text,
+            ..
+        } => Advice {
+            file: policy_display,
+            text: policy_text.clone(),
+            committed: policy_display == policy::FILE_NAME,
+            pattern: Box::new(|display: &str| Some(Policy::exclude_pattern(display))),
+        },
+    }
+}
+
+/// The copies of the tokens `replaced` outside every site, and apart from them the copies
+/// of the tokens `policy` lists as revoked.
+fn left_behind(
+    scan: &Scan,
+    replaced: &BTreeSet<Fingerprint>,
+    policy: Option<&Policy>,
+) -> (Vec<Stray>, Vec<Stray>) {
+    let revoked = |stray: &&Stray| policy.is_some_and(|p| p.revoked.contains(&stray.fingerprint));
+    let (rotated, others): (Vec<&Stray>, Vec<&Stray>) = scan
+        .strays
+        .iter()
+        .partition(|stray| replaced.contains(&stray.fingerprint));
+    (
+        rotated.into_iter().cloned().collect(),
+        others.into_iter().filter(revoked).cloned().collect(),
+    )
+}
+
+/// The policy that governs the input, if any.
+fn rules(input: &Input) -> Option<&Policy> {
+    match input {
+        Input::WorkingTree(file) => file.policy.as_ref(),
+        Input::Commit { policy, .. } => policy.as_ref(),
+    }
+}
+
+/// Whether a site holds the new token.
+fn holds_new(scan: &Scan, new: &Fingerprint) -> bool {
+    scan.sites()
+        .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new))
+}
+
 /// What the rotation found to do.
 fn status(scan: &Scan, plan: &Plan, new: &Fingerprint) -> Status {
-    let holds_new = scan
-        .sites()
-        .any(|(_, site)| site.value.is_token() && site.value.fingerprint() == Some(new));
     if !plan.is_empty() {
         Status::Planned
-    } else if holds_new {
+    } else if holds_new(scan, new) {
         Status::AlreadyRotated
     } else {
         Status::NothingToDo
@@ -370,12 +469,12 @@ fn write(
     apply::apply(&targets, options).map_err(|error| Error::new(error.to_string()))
 }
 
-/// The policy file of the base commit, at the repository root.
-fn policy_in_commit(repo: &GitRepo, base: git2::Oid) -> Result<Option<Policy>, Error> {
-    match repo.read_at(base, policy::FILE_NAME)? {
+/// The policy file of the base commit, at the repository root, from its text.
+fn policy_in_commit(repo: &GitRepo, text: Option<&str>) -> Result<Option<Policy>, Error> {
+    match text {
         // `extends` paths are relative to the policy file: the repository's top on disk.
-        Some(bytes) => Policy::parse_extending(
-            &String::from_utf8_lossy(&bytes),
+        Some(text) => Policy::parse_extending(
+            text,
             policy::FILE_NAME,
             &repo.root().join(policy::FILE_NAME),
         )

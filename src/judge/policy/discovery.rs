@@ -16,6 +16,9 @@ pub struct PolicyFile {
     pub path: Option<PathBuf>,
     /// How reports name it: the file, or where rekey looked for one.
     pub display: String,
+    /// The file that governs, as a path to edit: the repository's own (never a nested one),
+    /// the one named, or the `.rekey.toml` to create in the current directory.
+    pub file_display: String,
     /// Excludes are relative to this directory.
     root: PathBuf,
     pub policy: Option<Policy>,
@@ -75,6 +78,7 @@ impl PolicyFile {
         PolicyFile {
             path: None,
             display: format!("none (no {FILE_NAME} in this directory or above it, up to {top})"),
+            file_display: FILE_NAME.to_owned(),
             root: cwd.to_owned(),
             policy: None,
             nested: Vec::new(),
@@ -104,6 +108,7 @@ impl PolicyFile {
         let policy = Policy::parse_extending(&text, &display, &path)?;
         let root = path.parent().map_or_else(|| cwd.to_owned(), Path::to_owned);
         Ok(PolicyFile {
+            file_display: display.clone(),
             display,
             root: root.canonicalize().unwrap_or(root),
             path: Some(path),
@@ -169,6 +174,23 @@ impl PolicyFile {
             return false;
         }
         self.excludes(&cwd.join(path))
+    }
+
+    /// The `[scan] exclude` pattern that names the file at `absolute` (and nothing else),
+    /// relative to the policy's directory; `None` when the file lies outside it.
+    pub fn exclude_pattern(&self, absolute: &Path) -> Option<String> {
+        let relative = match absolute.strip_prefix(&self.root) {
+            Ok(relative) => relative.to_owned(),
+            Err(_) => {
+                let root = self.root.canonicalize().ok()?;
+                let resolved = absolute.canonicalize().ok()?;
+                resolved.strip_prefix(root).ok()?.to_owned()
+            }
+        };
+        Some(Policy::exclude_pattern(&display_path(
+            &relative,
+            Path::new(""),
+        )))
     }
 
     /// Whether the policy's excludes name `absolute`. The policy file itself is never

@@ -183,3 +183,59 @@ fn push_like_last(array: &mut Array, text: &str) {
         pushed.decor_mut().set_prefix(last_prefix);
     }
 }
+
+/// How a policy file comes to exclude some paths, as lines to write: what the user adds by
+/// hand when rekey refuses a file it cannot parse. Worked out from the file's text so that
+/// following it never writes a second `[scan]` table or drops an exclude already listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExcludeEdit {
+    /// No `[scan]` table (or no policy file yet): these lines, appended.
+    Append(Vec<String>),
+    /// `[scan]`, at this line, has no `exclude`: this line, added under it.
+    UnderScan { line: usize, exclude: String },
+    /// `exclude`, at this line, becomes this line (what it listed, then the new paths).
+    Replace { line: usize, exclude: String },
+}
+
+/// The edit that makes the policy file whose text is `text` (`None`: there is none yet)
+/// exclude `patterns` too.
+pub fn exclude_edit(text: Option<&str>, patterns: &[String]) -> ExcludeEdit {
+    let document = text.and_then(|text| toml_edit::Document::parse(text.to_owned()).ok());
+    let scan = document.as_ref().and_then(|d| d.get("scan"));
+    let line_of = |item: &toml_edit::Item| {
+        let at = item.span().map_or(0, |span| span.start);
+        let text = text.unwrap_or_default();
+        crate::model::position::line_col(text.as_bytes(), at).0
+    };
+    let exclude = |listed: Vec<String>| {
+        let mut list = Array::new();
+        for pattern in listed.iter().chain(patterns) {
+            if !list.iter().any(|v| v.as_str() == Some(pattern)) {
+                list.push(pattern.as_str());
+            }
+        }
+        list.fmt();
+        format!("exclude = {list}")
+    };
+    match scan {
+        Some(scan) => match scan
+            .get("exclude")
+            .and_then(|item| Some((item, item.as_array()?)))
+        {
+            Some((item, listed)) => ExcludeEdit::Replace {
+                line: line_of(item),
+                exclude: exclude(
+                    listed
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                ),
+            },
+            None => ExcludeEdit::UnderScan {
+                line: line_of(scan),
+                exclude: exclude(Vec::new()),
+            },
+        },
+        None => ExcludeEdit::Append(vec!["[scan]".to_owned(), exclude(Vec::new())]),
+    }
+}

@@ -138,6 +138,23 @@ impl Policy {
         self.excludes.as_ref().is_some_and(|set| set.is_match(path))
     }
 
+    /// The `[scan] exclude` pattern that names `path` (relative to the policy's directory,
+    /// with `/`) and nothing else: glob characters in it match themselves.
+    pub fn exclude_pattern(path: &str) -> String {
+        let mut pattern = String::with_capacity(path.len());
+        for c in path.chars() {
+            match c {
+                '*' | '?' | '[' | ']' | '{' | '}' | '\\' => {
+                    pattern.push('[');
+                    pattern.push(c);
+                    pattern.push(']');
+                }
+                c => pattern.push(c),
+            }
+        }
+        pattern
+    }
+
     /// Parses the text of a policy file; `display` names it in errors.
     pub fn parse(text: &str, display: &str) -> Result<Policy, Error> {
         // The read-only `Document` keeps spans, for errors that name a line.

@@ -15,7 +15,7 @@ mod file;
 mod nested;
 
 pub use discovery::PolicyFile;
-pub use edit::{initial_text, revoke, rotate_current};
+pub use edit::{exclude_edit, initial_text, revoke, rotate_current, ExcludeEdit};
 pub use file::{read_text, Level, Policy, Rule, FILE_NAME};
 
 #[cfg(test)]
@@ -109,5 +109,73 @@ mod tests {
         let policy = Policy::parse(&initial_text(&current), ".rekey.toml").unwrap();
         assert_eq!(policy.current, current);
         assert!(policy.revoked.is_empty());
+    }
+
+    #[test]
+    fn an_exclude_pattern_names_its_path_and_nothing_else() {
+        for path in [
+            "delegate_task.json",
+            "a[1]/b*.json",
+            "x{y}?.env",
+            "we\\ird.yaml",
+        ] {
+            let pattern = Policy::exclude_pattern(path);
+            let text = format!(
+                "[scan]\nexclude = [{}]\n",
+                toml_edit::Value::from(pattern.as_str())
+            );
+            let policy = Policy::parse(&text, "p").unwrap();
+            assert!(policy.excludes(path), "{path} by {pattern}");
+            assert!(!policy.excludes(&format!("{path}x")), "{pattern}");
+        }
+        assert!(!Policy::parse("[scan]\nexclude = [\"a[1].json\"]\n", "p")
+            .unwrap()
+            .excludes("a[1].json"));
+    }
+
+    #[test]
+    fn the_exclude_edit_follows_what_the_file_holds() {
+        let new = ["broken.json".to_owned()];
+        let append = ExcludeEdit::Append(vec![
+            "[scan]".to_owned(),
+            "exclude = [\"broken.json\"]".to_owned(),
+        ]);
+        assert_eq!(exclude_edit(None, &new), append);
+        assert_eq!(exclude_edit(Some("[tokens]\ncurrent = []\n"), &new), append);
+        assert_eq!(
+            exclude_edit(Some("[tokens]\ncurrent = []\n\n[scan]\n"), &new),
+            ExcludeEdit::UnderScan {
+                line: 4,
+                exclude: "exclude = [\"broken.json\"]".to_owned()
+            }
+        );
+        let listed = "[tokens]\ncurrent = []\n[scan]\n# extra\nexclude = [\n  \"vendor/**\",\n]\n";
+        assert_eq!(
+            exclude_edit(Some(listed), &new),
+            ExcludeEdit::Replace {
+                line: 5,
+                exclude: "exclude = [\"vendor/**\", \"broken.json\"]".to_owned()
+            }
+        );
+        // Written as told, each edit parses and excludes the file.
+        for (text, edit, vendor) in [
+            ("[tokens]\n", exclude_edit(None, &new), false),
+            (listed, exclude_edit(Some(listed), &new), true),
+        ] {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            match edit {
+                ExcludeEdit::Append(more) => lines.extend(more),
+                ExcludeEdit::UnderScan { line, exclude } => lines.insert(line, exclude),
+                ExcludeEdit::Replace { line, exclude } => {
+                    let end = (line - 1..lines.len())
+                        .find(|&i| lines[i].trim_end().ends_with(']'))
+                        .unwrap();
+                    lines.splice(line - 1..=end, [exclude]);
+                }
+            }
+            let policy = Policy::parse(&lines.join("\n"), "p").unwrap();
+            assert!(policy.excludes("broken.json"));
+            assert_eq!(policy.excludes("vendor/x"), vendor);
+        }
     }
 }
