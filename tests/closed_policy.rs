@@ -402,7 +402,7 @@ fn a_misspelt_key_in_the_policy_is_an_error_not_a_rule_turned_off() {
         (
             format!("[token]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
             ".rekey.toml:1:2",
-            "unknown key token; a policy file has tokens, rules, scan, extends, harness",
+            "unknown key token; a policy file has tokens, rules, scan, keys, extends, harness",
         ),
         (
             "[scan]\nexcludes = [\"vendor/**\"]\n".to_owned(),

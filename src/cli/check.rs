@@ -226,6 +226,7 @@ fn staged(args: &CheckArgs, cwd: &Path) -> Result<(Scan, PolicyFile), Error> {
     };
     let top = repo.root();
     let policy = PolicyFile::discover_for(cwd, args.config.as_deref(), &roots)?;
+    policy.rules().install_key_names();
     let scan = repo.scan_index(&|path| policy.excludes(&top.join(path)))?;
     Ok((scan, policy))
 }

@@ -168,6 +168,8 @@ pub fn gather(
         tree.push(PathBuf::from("."));
     }
     let policy = PolicyFile::discover_for(cwd, config, &tree)?;
+    // Its key names are the run's: a repository with a policy of its own installs its own.
+    policy.rules().install_key_names();
     let mut inputs = Vec::new();
     let mut stream = None;
     if !tree.is_empty() {

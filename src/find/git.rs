@@ -232,9 +232,10 @@ impl GitRepo {
         // Each blob is scanned as soon as it is read, against one budget for the run, so
         // that no more blobs are held than a working-tree scan would hold files.
         let budget = scan::Budget::default();
-        let results = crate::runtime::parallel::map(&chunks, threads, |chunk| {
+        let scan = keys::carried(|chunk: &&[Blob]| {
             scan_chunk(chunk, &location, objects, workdir.as_deref(), &budget)
         });
+        let results = crate::runtime::parallel::map(&chunks, threads, scan);
         let mut outcomes = Vec::new();
         let mut skipped = Vec::new();
         let mut strays = Vec::new();

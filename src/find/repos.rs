@@ -6,6 +6,7 @@
 
 use crate::error::Error;
 use crate::model::fs::{display_path, read_regular};
+use crate::model::keys;
 
 use std::path::{Path, PathBuf};
 
@@ -73,7 +74,11 @@ pub fn in_parallel<T: Send>(
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|repository| scope.spawn(move || work(repository)))
+                .map(|repository| {
+                    // A repository without a policy of its own scans with the run's names.
+                    let work = keys::carried(work);
+                    scope.spawn(move || work(repository))
+                })
                 .collect();
             for (handle, repository) in handles.into_iter().zip(chunk) {
                 results.push(handle.join().unwrap_or_else(|_| {

@@ -96,6 +96,8 @@ pub fn walk<T: Send>(
         keep_strays,
         sweeping,
     };
+    // The project's extra key names go with the scan onto the walker's threads.
+    let names = keys::installed();
     builder(roots, cwd).build_parallel().run(|| {
         // Each thread gathers its own results and hands them over once, when it is done:
         // no lock per file.
@@ -105,7 +107,13 @@ pub fn walk<T: Send>(
             sort_key,
         };
         let visitor = &visitor;
+        let names = names.clone();
+        let mut installed = false;
         Box::new(move |entry| {
+            if !installed {
+                keys::install(names.clone());
+                installed = true;
+            }
             visitor.visit(&mut local.walked, entry);
             WalkState::Continue
         })
@@ -529,7 +537,7 @@ fn stream_reader(
     sweeping: Sweep,
     chunk_size: usize,
 ) -> std::io::Result<(LargeFile, Option<binary::Encoding>)> {
-    let overlap = keys::ALL.iter().map(|k| k.len()).max().unwrap_or(0);
+    let overlap = keys::longest_marker();
     let mut buffer = vec![0; chunk_size + CARRY.max(overlap)];
     let (mut kept, mut base, mut swept) = (0, 0, 0);
     let mut marked = false;
@@ -600,7 +608,7 @@ static UTF16_MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
             })
             .collect()
     };
-    let patterns = keys::ALL
+    let patterns = keys::MARKER_PATTERNS
         .iter()
         .flat_map(|name| [encode(name, false), encode(name, true)]);
     AhoCorasick::new(patterns).expect("key names are valid patterns")

@@ -34,6 +34,10 @@ fn scan_one(repository: &Repository, own_policy: bool) -> Result<Scanned, Error>
     } else {
         None
     };
+    if own_policy {
+        // Its own key names, or none: never another repository's.
+        Policy::install_key_names_of(policy.as_ref());
+    }
     let scan = repo
         .scan_commit(head, &|path| {
             path == policy::FILE_NAME || policy.as_ref().is_some_and(|p| p.excludes(path))

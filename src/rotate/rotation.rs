@@ -135,6 +135,8 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
         Mode::Commit { base, .. } => read_commit(GitRepo::open(cwd, &request.roots)?, base, None)?,
         Mode::DryRun | Mode::Write(_) => {
             let policy = PolicyFile::discover_for(cwd, None, &request.roots)?;
+            // Installed for the whole rotation: verifying a rewrite scans it again.
+            policy.rules().install_key_names();
             let exclude = |path: &Path| policy.excludes_walked(cwd, path);
             let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On);
             (Input::WorkingTree(policy), scan)
@@ -179,6 +181,7 @@ fn read_commit(
             (policy, policy::FILE_NAME.to_owned(), text)
         }
     };
+    Policy::install_key_names_of(policy.as_ref());
     let scan = repo.scan_commit(base, &|path| {
         policy.as_ref().is_some_and(|p| p.excludes(path))
     })?;

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::model::edit::{self, Text};
+use crate::model::keys;
 use crate::model::site::{Role, Site};
 use crate::model::token::Fingerprint;
 use crate::rotate::plan::{Change, FilePlan, Plan};
@@ -23,9 +24,9 @@ pub struct Rewrite<'p, 'a> {
 pub fn rewrite_all<'p, 'a>(plan: &'p Plan<'a>) -> Result<Vec<Rewrite<'p, 'a>>, Vec<Error>> {
     let mut rewrites = Vec::new();
     let mut failures = Vec::new();
-    let outcomes = parallel::map(&plan.files, parallel::cores(), |file_plan| {
-        rewrite(file_plan, &plan.new)
-    });
+    // Verifying scans each rewrite again, with the project's extra key names.
+    let verify = keys::carried(|file_plan: &FilePlan| rewrite(file_plan, &plan.new));
+    let outcomes = parallel::map(&plan.files, parallel::cores(), verify);
     for (file_plan, outcome) in plan.files.iter().zip(outcomes) {
         match outcome {
             Ok(bytes) => rewrites.push(Rewrite {

@@ -1,6 +1,6 @@
 //! What the scanners share: the parse error they return, a `${VAR:-default}` default read
 //! as a literal, a SOPS value's location, room for the sites a file may hold, and the
-//! rename conflicts of flat formats.
+//! rename conflicts of flat formats, and the key rule every site passes.
 
 use crate::model::keys;
 use crate::model::site::{Elsewhere, Role, Site, Span, Store};
@@ -62,6 +62,29 @@ pub(crate) fn mark_conflicts(sites: &mut [Site]) {
         if let Some(current) = keys::current_name(&site.key) {
             site.rename_conflict |= names.contains(current);
         }
+    }
+}
+
+/// The one key rule over a scanner's sites (see [`keys::standing`]): a variant key keeps its
+/// site only with a token-shaped value, becomes a key mention with a placeholder or an empty
+/// value (named, never filled: a project's name may not be read as a token), and is dropped
+/// otherwise. Core keys, and the mentions a scanner made itself, pass unchanged.
+pub(crate) fn key_rule(mut site: Site) -> Option<Site> {
+    if site.role == Role::KeyMention {
+        return Some(site);
+    }
+    match keys::standing(&site.key, &site.value) {
+        keys::Standing::Site => Some(site),
+        keys::Standing::Mention => {
+            let at = site.value_span.start;
+            site.value = Value::Reference;
+            site.value_span = at..at;
+            site.role = Role::KeyMention;
+            site.limit = None;
+            site.elsewhere = None;
+            Some(site)
+        }
+        keys::Standing::Nothing => None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! File formats: which scanner reads a file (by name and extension, then by a shell
 //! shebang), and the one entry point the engine calls. What every format shares lives in
 //! `common`; here a UTF-8 BOM is set aside before a scanner sees the text (spans stay
-//! offsets into the whole file, so the BOM survives a rotation) and a SOPS value is told
+//! offsets into the whole file, so the BOM survives a rotation), every site passes the one
+//! key rule (a variant key is a site only with a token in it) and a SOPS value is told
 //! where it is encrypted.
 //!
 //! Adding a format touches this folder only:
@@ -145,6 +146,7 @@ impl Format {
         })?;
         Ok(sites
             .into_iter()
+            .filter_map(common::key_rule)
             .map(|site| with_sops_location(site).shifted(bom))
             .collect())
     }

@@ -121,6 +121,8 @@ impl Policy {
             }
         }
         self.merge_levels(&base, display, includer, own)?;
+        // An organisation's key names hold in every repository that extends it.
+        self.extra_keys.extend(base.extra_keys);
         self.current_at = self.current_at.take().or(base.current_at);
         self.exclude_at = self.exclude_at.take().or(base.exclude_at);
         if !base.exclude_patterns.is_empty() {

@@ -1,13 +1,16 @@
 //! The policy file's format: the rules and their levels, the token lists, the excludes,
-//! parsed from TOML with errors that name the line; and reading a policy file safely.
+//! the project's extra key names, parsed from TOML with errors that name the line; and
+//! reading a policy file safely.
 
 use crate::error::Error;
 use crate::model::fs::{read_regular, ReadError};
+use crate::model::keys;
 use crate::model::position::line_col;
 use crate::model::token::Fingerprint;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use toml_edit::{DocumentMut, Item, TableLike};
 
 pub const FILE_NAME: &str = ".rekey.toml";
@@ -109,6 +112,8 @@ pub struct Policy {
     pub(super) levels: BTreeMap<Rule, Level>,
     pub(super) excludes: Option<GlobSet>,
     pub(super) exclude_patterns: Vec<String>,
+    /// `[keys] extra`: the project's own names for the token key, as written.
+    pub(super) extra_keys: Vec<String>,
     /// For each fingerprint listed by a file this one extends: that file.
     pub listed_in: BTreeMap<Fingerprint, String>,
     /// Where each rule's level was set, for errors about a level that would loosen.
@@ -155,6 +160,21 @@ impl Policy {
         pattern
     }
 
+    /// The project's extra key names, for the scanners ([`keys::install`]).
+    pub fn key_names(&self) -> Arc<keys::Names> {
+        Arc::new(keys::Names::new(&self.extra_keys))
+    }
+
+    /// Makes this policy's extra key names the ones this thread scans with.
+    pub fn install_key_names(&self) {
+        keys::install(self.key_names());
+    }
+
+    /// [`Policy::install_key_names`] of `policy`, or no extra names without one.
+    pub fn install_key_names_of(policy: Option<&Policy>) {
+        keys::install(policy.map(Policy::key_names).unwrap_or_default());
+    }
+
     /// Parses the text of a policy file; `display` names it in errors.
     pub fn parse(text: &str, display: &str) -> Result<Policy, Error> {
         // The read-only `Document` keeps spans, for errors that name a line.
@@ -196,6 +216,9 @@ impl Policy {
                 policy.level_at.insert(rule, Origin { file, at });
             }
         }
+        if let Some(item) = document.get("keys").and_then(|keys| keys.get("extra")) {
+            policy.extra_keys = extra_keys(item, text, display)?;
+        }
         if let Some(item) = document.get("scan").and_then(|scan| scan.get("exclude")) {
             let at = located(text, display, item);
             let patterns = item
@@ -228,6 +251,7 @@ const KNOWN_KEYS: &[(&str, Option<&[&str]>)] = &[
     ("tokens", Some(&["current", "revoked"])),
     ("rules", None),
     ("scan", Some(&["exclude"])),
+    ("keys", Some(&["extra"])),
     ("extends", Some(&[])),
     ("harness", Some(&["endpoint", "account", "org", "project"])),
 ];
@@ -350,6 +374,33 @@ fn fingerprints(
                     // Never echoed: what stands there may be part of a token.
                     None => format!("{at}: entry {} of [tokens] {name} is not a fingerprint: write sha256: and 16 hex digits, as `rekey scan` prints them", index + 1),
                 })
+            })
+        })
+        .collect()
+}
+
+/// `[keys] extra`: key names (letters, digits, `_`, `-`, `.`), each with a letter or digit.
+fn extra_keys(item: &Item, text: &str, display: &str) -> Result<Vec<String>, Error> {
+    let at = located(text, display, item);
+    let array = item
+        .as_array()
+        .ok_or_else(|| format!("{at}: [keys] extra must be an array of key names"))?;
+    array
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let name = value.as_str().filter(|name| {
+                name.bytes().any(|b| b.is_ascii_alphanumeric())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            });
+            // Never echoed: a token pasted here by mistake must not reach a log.
+            name.map(str::to_owned).ok_or_else(|| {
+                Error::new(format!(
+                    "{at}: entry {} of [keys] extra is not a key name: write the name as files spell it (letters, digits, _, - and .)",
+                    index + 1
+                ))
             })
         })
         .collect()

@@ -1,11 +1,11 @@
 //! A `.rekey.toml` below the repository's top-level one (in a subdirectory, between the
 //! top and where a command runs) never replaces it: the top-level policy governs wherever
-//! rekey runs from, and a nested file only adds to it. It may revoke more tokens and raise
-//! rule levels; anything that would loosen the repository's policy — a lower level, an
-//! exclude, a token in force that the repository's policy does not list — is refused with
-//! an error naming the nested file's line and the file to change instead. Otherwise an
-//! empty `sub/.rekey.toml`, or one with `revoked = []`, would turn the gate off for
-//! everyone who runs `check` (or a pre-commit hook) from `sub/`.
+//! rekey runs from, and a nested file only adds to it. It may revoke more tokens, raise
+//! rule levels and add key names; anything that would loosen the repository's policy — a
+//! lower level, an exclude, a token in force that the repository's policy does not list —
+//! is refused with an error naming the nested file's line and the file to change instead.
+//! Otherwise an empty `sub/.rekey.toml`, or one with `revoked = []`, would turn the gate
+//! off for everyone who runs `check` (or a pre-commit hook) from `sub/`.
 
 use super::file::{Origin, Policy};
 use crate::error::Error;
@@ -30,6 +30,8 @@ impl Policy {
                 self.listed_in.insert(fingerprint, source);
             }
         }
+        // More key names judge more sites: a nested file may add its own.
+        self.extra_keys.extend(nested.extra_keys);
         for (rule, level) in nested.levels {
             if level < self.level(rule) {
                 self.levels.insert(rule, level);

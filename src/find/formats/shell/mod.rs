@@ -449,7 +449,7 @@ impl<'a> Lexer<'a> {
             return;
         };
         let logical = word.logical(self.spare_strings.pop().unwrap_or_default());
-        if logical.len() >= keys::SHORTEST && has_marker(logical.as_bytes()) {
+        if logical.len() >= keys::shortest_marker() && has_marker(logical.as_bytes()) {
             self.word_sites(&word, &logical);
         }
         self.command.push(logical);
@@ -458,40 +458,66 @@ impl<'a> Lexer<'a> {
         self.spare_word = word;
     }
 
-    /// The sites written in one word (its text after quote removal is `logical`).
+    /// The sites written in one word (its text after quote removal is `logical`): a core
+    /// name where it stands, and any other name that is a variant where a name can start
+    /// (`HARNESS_DELEGATE_TOKEN=…`, `--env=harness-delegate-token=…`, `--set
+    /// harness.delegateToken=…`).
     fn word_sites(&mut self, word: &Word, logical: &str) {
         for key in keys::ALL {
             let mut from = 0;
             while let Some(found) = logical[from..].find(key) {
                 let start = from + found;
                 from = start + key.len();
-                let before = logical[..start].bytes().last();
-                let after = logical.as_bytes().get(from).copied();
-                if !matches!(before, None | Some(b',' | b'=')) {
-                    continue;
-                }
-                match after {
-                    // KEY=value, up to a `,` of a `helm --set a=b,KEY=value` list.
-                    Some(b'=') => {
-                        let value_start = from + 1;
-                        let value_end = logical[value_start..]
-                            .find(',')
-                            .map_or(logical.len(), |i| value_start + i);
-                        self.site(word, key, start, value_start..value_end, Form::Assignment);
-                    }
-                    // `echo "delegateToken: value" >> config-watcher.yml`
-                    Some(b':') if before.is_none() => {
-                        let rest = &logical[from + 1..];
-                        let value = rest.trim();
-                        if !value.is_empty() && rest.starts_with([' ', '\t']) {
-                            let value_start = from + 1 + (rest.len() - rest.trim_start().len());
-                            let value = value_start..value_start + value.len();
-                            self.site(word, key, start, value, Form::ConfigLine);
-                        }
-                    }
-                    _ => {}
+                self.key_in_word(word, logical, start, from);
+            }
+        }
+        let bytes = logical.as_bytes();
+        let mut start = 0;
+        loop {
+            let end = start
+                + bytes[start..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                    .count();
+            if keys::is_variant(&logical[start..end]) {
+                self.key_in_word(word, logical, start, end);
+            }
+            match bytes[end..].iter().position(|b| matches!(b, b',' | b'=')) {
+                Some(at) => start = end + at + 1,
+                None => break,
+            }
+        }
+    }
+
+    /// The site of the key name at `start..end` of a word, when it starts the word or
+    /// follows a `,` or `=` and an `=` (or, starting the word, `: `) follows it.
+    fn key_in_word(&mut self, word: &Word, logical: &str, start: usize, end: usize) {
+        let key = &logical[start..end];
+        let before = logical[..start].bytes().last();
+        let after = logical.as_bytes().get(end).copied();
+        if !matches!(before, None | Some(b',' | b'=')) {
+            return;
+        }
+        match after {
+            // KEY=value, up to a `,` of a `helm --set a=b,KEY=value` list.
+            Some(b'=') => {
+                let value_start = end + 1;
+                let value_end = logical[value_start..]
+                    .find(',')
+                    .map_or(logical.len(), |i| value_start + i);
+                self.site(word, key, start, value_start..value_end, Form::Assignment);
+            }
+            // `echo "delegateToken: value" >> config-watcher.yml`
+            Some(b':') if before.is_none() => {
+                let rest = &logical[end + 1..];
+                let value = rest.trim();
+                if !value.is_empty() && rest.starts_with([' ', '\t']) {
+                    let value_start = end + 1 + (rest.len() - rest.trim_start().len());
+                    let value = value_start..value_start + value.len();
+                    self.site(word, key, start, value, Form::ConfigLine);
                 }
             }
+            _ => {}
         }
     }
 

@@ -236,7 +236,7 @@ fn shows_token_source(container: &Node) -> bool {
     let named = |item: &Node| {
         item.get_str("name")
             .or_else(|| item.as_scalar().and_then(|s| s.value.split('=').next()))
-            .is_some_and(keys::names_a_token)
+            .is_some_and(keys::is_token_key)
     };
     let any = |key: &str, test: &dyn Fn(&Node) -> bool| seq(container.get(key)).any(test);
     let mentions = |item: &Node| {
@@ -297,7 +297,7 @@ fn pod_reads<'n>(
         let delegate = container
             .get_str("image")
             .is_some_and(keys::is_delegate_image)
-            || env_entries(container).any(|(env, _)| keys::names_a_token(env));
+            || env_entries(container).any(|(env, _)| keys::is_token_key(env));
         delegate_pod |= delegate;
         let read = |(kind, name)| Read {
             reader: reader.clone(),
@@ -307,7 +307,7 @@ fn pod_reads<'n>(
         };
         reads.secrets.extend(env_from(container).map(read));
         for (env, value_from) in env_entries(container) {
-            if delegate || keys::names_a_token(env) {
+            if delegate || keys::is_token_key(env) {
                 reads.secrets.extend(key_refs(value_from).map(read));
             }
         }
