@@ -234,7 +234,9 @@ fn sarif_results_carry_rules_regions_and_stable_fingerprints() {
             "malformed-token",
             "unparseable",
             "unchecked-file",
-            "external-token"
+            "external-token",
+            "history-token",
+            "revoked-at-ref"
         ]
     );
     let revoked = run["results"]

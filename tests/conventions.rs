@@ -8,10 +8,11 @@ use common::*;
 use std::fs;
 use std::process::Command;
 
-const COMMANDS: [&str; 9] = [
+const COMMANDS: [&str; 10] = [
     "scan",
     "rotate",
     "check",
+    "history",
     "harness",
     "inventory",
     "init",

@@ -68,6 +68,18 @@ Exit status:
   0  every input was read
   2  a file or a repository could not be read (the rest is still listed), or bad input";
 
+pub const HISTORY: &str = "\
+Examples:
+  rekey history
+  rekey history --refs 'refs/heads/*' --refs 'refs/tags/*' --format json
+  rekey history --repo ../infra.git --since v2.0
+  rekey check --history
+
+Exit status:
+  0  the whole history was walked (a shallow clone says what it lacks)
+  2  a repository or object could not be read (a corrupt store names the object), or a
+     blob could not be judged";
+
 pub const INIT: &str = "\
 Examples:
   rekey init

@@ -69,6 +69,7 @@ enum Command {
     Inventory(inventory::InventoryArgs),
     /// Walk every commit of every ref: each token git history holds, its policy state, when
     /// it was added and removed, and which refs still reach it.
+    #[command(after_help = help::HISTORY)]
     History(history::HistoryArgs),
     /// Write a commented .rekey.toml whose `current` lists the tokens the repo holds now.
     #[command(after_help = help::INIT)]
