@@ -274,3 +274,25 @@ fn live_state_on_stdin_reads_a_variant_env_name() {
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(listed(&report), ["-:1 HARNESS_DELEGATE_TOKEN literal hex"]);
 }
+
+#[test]
+fn inventory_attributes_variant_sites_to_their_delegates() {
+    let dir = copy_fixture("key-names/repo");
+    let run = rekey(dir.path(), &["inventory"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "inventory stdout");
+    for row in [
+        "Deployment           platform-delegate (container delegate)",
+        "ECS task             platform-delegate (container delegate)",
+        "compose service      delegate",
+        "Terraform            module.delegate",
+    ] {
+        assert!(run.stdout.contains(row), "{row}:\n{}", run.stdout);
+    }
+    assert!(
+        run.stdout
+            .contains("15 delegates holding 1 distinct token; 0 hold a revoked token"),
+        "{}",
+        run.stdout
+    );
+}

@@ -104,6 +104,25 @@ mod tests {
     }
 
     #[test]
+    fn extra_key_names_are_parsed_and_added_by_a_nested_policy() {
+        let mut policy = Policy::parse("[keys]\nextra = [\"myToken\"]\n", "p").unwrap();
+        let nested = Policy::parse("[keys]\nextra = [\"svc.key\"]\n", "sub/p").unwrap();
+        policy.add_nested(nested, "sub/p", "p").unwrap();
+        policy.install_key_names();
+        let known = ["MY_TOKEN", "svcKey"].map(crate::model::keys::is_token_key);
+        Policy::install_key_names_of(None);
+        assert_eq!(known, [true, true]);
+        assert!(!crate::model::keys::is_token_key("MY_TOKEN"));
+        let error = Policy::parse("[keys]\nextra = \"myToken\"\n", "p")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("p:2:9: [keys] extra must be an array"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn initial_text_parses_back_to_its_tokens() {
         let current = BTreeSet::from([fp(A), fp(B)]);
         let policy = Policy::parse(&initial_text(&current), ".rekey.toml").unwrap();
