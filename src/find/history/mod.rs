@@ -76,6 +76,9 @@ pub struct History {
 
 /// Walks the history of `repo` as `options` say.
 pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
+    // rekey reads each object once per pass and keeps what it needs: libgit2's object
+    // cache would only hold a history's worth of trees (up to 256 MiB by default).
+    git2::opts::enable_caching(false);
     let odb = repo
         .repo
         .odb()
