@@ -90,6 +90,16 @@ pub fn run(args: HistoryArgs, cwd: &Path) -> u8 {
     status
 }
 
+/// How far the running walk got, for the progress line.
+pub fn walked() -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    format!(
+        " ({} commits walked, {} files read)",
+        history::COMMITS_WALKED.load(Relaxed),
+        history::BLOBS_SCANNED.load(Relaxed)
+    )
+}
+
 /// Walks and judges each repository named (or the one holding `cwd`).
 /// `policy`: the one to judge by (else `--config`'s, else each HEAD's committed one).
 pub fn walk_all(

@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
             inventory::run(args, &cwd)
         }
         Command::History(args) => {
-            progress::start("walking history", cli.quiet);
+            progress::start_with("walking history", cli.quiet, history::walked);
             history::run(args, &cwd)
         }
         Command::Init(args) => policy_file::init(args, &cwd),

@@ -4,6 +4,7 @@
 
 use super::Style;
 use crate::find::history::History;
+use crate::harness::readiness::rfc3339;
 use crate::judge::history::{short_id, Judged, State};
 use serde_json::{json, Value};
 
@@ -14,26 +15,10 @@ pub struct Walked<'a> {
     pub tokens: &'a [Judged],
 }
 
-/// A commit time as an ISO 8601 date and time in UTC.
-pub fn date(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+/// A commit time (seconds) as an RFC 3339 UTC time; `None` outside what RFC 3339 writes
+/// (a hostile or damaged commit can claim any time).
+pub fn date(seconds: i64) -> Option<String> {
+    rfc3339(seconds.checked_mul(1000)?)
 }
 
 pub fn text(walked: &[Walked], style: Style) -> String {
@@ -80,7 +65,7 @@ fn block(label: &str, judged: &Judged, many: bool, style: Style) -> String {
         Some((commit, time)) => format!(
             "{} {} {}",
             short_id(commit),
-            date(time),
+            shown(date(time)),
             token.first_seen.path
         ),
         None => format!("(no commit) {}", token.first_seen.path),
@@ -88,7 +73,7 @@ fn block(label: &str, judged: &Judged, many: bool, style: Style) -> String {
     out.push_str(&format!("  first seen      {first}\n"));
     let removed = match (token.at_head, token.removed_in) {
         (true, _) => "not removed: HEAD holds it".to_owned(),
-        (false, Some((commit, time))) => format!("{} {}", short_id(commit), date(time)),
+        (false, Some((commit, time))) => format!("{} {}", short_id(commit), shown(date(time))),
         (false, None) => "never on HEAD's first-parent line".to_owned(),
     };
     out.push_str(&format!("  removed in      {removed}\n"));
@@ -106,6 +91,10 @@ fn block(label: &str, judged: &Judged, many: bool, style: Style) -> String {
     ));
     out.push_str(&format!("  paths           {}\n\n", token.paths.join(", ")));
     out
+}
+
+fn shown(date: Option<String>) -> String {
+    date.unwrap_or_else(|| "(no valid date)".to_owned())
 }
 
 pub fn record(walked: &[Walked]) -> Value {
@@ -133,7 +122,7 @@ pub fn record(walked: &[Walked]) -> Value {
                 "repository": repo.label,
                 "first_seen": {
                     "commit": token.first_seen.commit.map(|(id, _)| id.to_string()),
-                    "date": token.first_seen.commit.map(|(_, time)| date(time)),
+                    "date": token.first_seen.commit.and_then(|(_, time)| date(time)),
                     "path": token.first_seen.path,
                 },
                 "removed_in": token.removed_in.map(|(id, time)| json!({"commit": id.to_string(), "date": date(time)})),
@@ -152,9 +141,9 @@ mod tests {
     use super::date;
 
     #[test]
-    fn commit_times_read_as_utc_dates() {
-        assert_eq!(date(0), "1970-01-01T00:00:00Z");
-        assert_eq!(date(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(date(1_796_212_800), "2026-12-02T12:00:00Z");
+    fn commit_times_read_as_utc_dates_and_impossible_ones_as_none() {
+        assert_eq!(date(1_796_212_800).as_deref(), Some("2026-12-02T12:00:00Z"));
+        assert_eq!(date(-1), None);
+        assert_eq!(date(i64::MAX), None);
     }
 }

@@ -27,11 +27,17 @@ pub fn wanted(stderr_is_terminal: bool, ci: bool, quiet: bool) -> bool {
 /// Starts the spinner for `label` (e.g. "scanning") when this run may show one (`quiet`:
 /// `--quiet` was given).
 pub fn start(label: &'static str, quiet: bool) {
+    start_with(label, quiet, String::new);
+}
+
+/// [`start`], with `detail` (how far the run got, e.g. " (1200 commits)") drawn after
+/// the seconds on every redraw.
+pub fn start_with(label: &'static str, quiet: bool, detail: fn() -> String) {
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
     if !wanted(std::io::stderr().is_terminal(), ci, quiet) {
         return;
     }
-    let spinner = Spinner::spawn(label, std::io::stderr(), DELAY, TICK);
+    let spinner = Spinner::spawn(label, detail, std::io::stderr(), DELAY, TICK);
     if let Ok(mut active) = ACTIVE.lock() {
         *active = Some(spinner);
     }
@@ -52,9 +58,11 @@ pub struct Spinner {
 }
 
 impl Spinner {
-    /// Draws `label` to `sink` after `delay`, every `tick`, until [`Spinner::stop`].
+    /// Draws `label` and `detail()` to `sink` after `delay`, every `tick`, until
+    /// [`Spinner::stop`].
     pub fn spawn(
         label: &'static str,
+        detail: fn() -> String,
         mut sink: impl Write + Send + 'static,
         delay: Duration,
         tick: Duration,
@@ -69,7 +77,8 @@ impl Spinner {
             for frame in FRAMES.iter().cycle() {
                 let seconds = started.elapsed().as_secs();
                 // A failed write to stderr leaves nothing to do but stop drawing.
-                if write!(sink, "\r{frame} rekey: {label}... {seconds}s")
+                let detail = detail();
+                if write!(sink, "\r{frame} rekey: {label}... {seconds}s{detail}")
                     .and_then(|()| sink.flush())
                     .is_err()
                 {
@@ -134,7 +143,13 @@ mod tests {
     #[test]
     fn a_run_shorter_than_the_delay_draws_nothing() {
         let sink = Shared::default();
-        let spinner = Spinner::spawn("scanning", sink.clone(), Duration::from_secs(60), TICK);
+        let spinner = Spinner::spawn(
+            "scanning",
+            String::new,
+            sink.clone(),
+            Duration::from_secs(60),
+            TICK,
+        );
         spinner.stop();
         assert_eq!(sink.text(), "");
     }
@@ -144,6 +159,7 @@ mod tests {
         let sink = Shared::default();
         let spinner = Spinner::spawn(
             "scanning",
+            || " (42 commits)".to_owned(),
             sink.clone(),
             Duration::ZERO,
             Duration::from_millis(10),
@@ -152,7 +168,9 @@ mod tests {
         spinner.stop();
         let text = sink.text();
         assert!(
-            text.starts_with("\r| rekey: scanning... 0s\r/ rekey: scanning... 0s"),
+            text.starts_with(
+                "\r| rekey: scanning... 0s (42 commits)\r/ rekey: scanning... 0s (42 commits)"
+            ),
             "{text:?}"
         );
         assert!(text.ends_with(CLEAR), "{text:?}");

@@ -347,23 +347,7 @@ pub fn stat_lines(plan: &Plan) -> String {
 
 /// The copies of the old token a rotation cannot reach, to remove before revoking it.
 fn left_behind(strays: &[Stray]) -> String {
-    if strays.is_empty() {
-        return String::new();
-    }
-    let copies = match strays.len() {
-        1 => "1 copy".to_owned(),
-        count => format!("{count} copies"),
-    };
-    let mut out = format!(
-        "Left behind: {copies} of the old token outside any key rekey rewrites (a comment, prose, a file it does not parse); remove them before revoking it:\n"
-    );
-    for stray in strays {
-        out.push_str(&format!(
-            "  {}:{}:{} ({})\n",
-            stray.display, stray.line, stray.column, stray.fingerprint
-        ));
-    }
-    out
+    super::scan::left_behind(strays, "the old token", "remove them before revoking it")
 }
 
 /// The files the rotation could not parse and left alone: none holds a token it rotates.

@@ -209,6 +209,12 @@ fn summary(scan: &Scan) -> String {
 /// The copies of tokens the policy lists as revoked outside any key: what a rotation left
 /// behind, found again by their fingerprints on every later run.
 pub fn revoked_left_behind(strays: &[Stray]) -> String {
+    left_behind(strays, "a revoked token", "remove them")
+}
+
+/// Token copies outside any key rekey rewrites, one per line: "Left behind: N copies of
+/// `what` …; `advice`:".
+pub fn left_behind(strays: &[Stray], what: &str, advice: &str) -> String {
     if strays.is_empty() {
         return String::new();
     }
@@ -217,7 +223,7 @@ pub fn revoked_left_behind(strays: &[Stray]) -> String {
         count => format!("{count} copies"),
     };
     let mut out = format!(
-        "Left behind: {copies} of a revoked token outside any key rekey rewrites (a comment, prose, a file it does not parse); remove them:\n"
+        "Left behind: {copies} of {what} outside any key rekey rewrites (a comment, prose, a file it does not parse); {advice}:\n"
     );
     for stray in strays {
         out.push_str(&format!(
