@@ -477,3 +477,52 @@ fn a_100_mib_blob_is_swept_in_bounded_chunks() {
     assert_eq!(strings(&old["paths"]), ["huge.log"]);
     assert_eq!(old["state"], "revoked");
 }
+
+#[test]
+fn check_history_walks_each_repo_named_under_its_own_policy() {
+    let (top, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (clean, dirty) = (top.path().join("clean"), top.path().join("dirty"));
+    fs::create_dir_all(&clean).unwrap();
+    fs::create_dir_all(&dirty).unwrap();
+    rotated_repo(&clean, home.path());
+    // The dirty repository once held a token its committed policy has never heard of.
+    rotated_repo(&dirty, home.path());
+    fs::write(dirty.join("k8s/secret.yaml"), secret(OTHER_HEX)).unwrap();
+    git(
+        &dirty,
+        home.path(),
+        &["commit", "-qam", "Try another token"],
+    );
+    fs::write(dirty.join("k8s/secret.yaml"), secret(NEW_HEX)).unwrap();
+    git(&dirty, home.path(), &["commit", "-qam", "Back"]);
+
+    let args = ["check", "--history", "--repo", "clean", "--repo", "dirty"];
+    let run = rekey(top.path(), &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert_no_token(&run.stdout, "check --history --repo");
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let history: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "history-token")
+        .collect();
+    assert_eq!(history.len(), 1, "{report:#}");
+    assert_eq!(history[0]["path"], "dirty/k8s/secret.yaml");
+    assert_eq!(history[0]["fingerprint"], OTHER_FINGERPRINT);
+    let warned: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "revoked-at-ref")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["clean/k8s/secret.yaml", "dirty/k8s/secret.yaml"]);
+
+    let only_clean = rekey(top.path(), &["check", "--history", "--repo", "clean"]);
+    assert_eq!(
+        only_clean.status, 0,
+        "{}{}",
+        only_clean.stdout, only_clean.stderr
+    );
+}

@@ -42,8 +42,8 @@ pub struct CheckArgs {
     /// Check the staged content in the git index instead of the working tree.
     #[arg(long)]
     staged: bool,
-    /// Also walk the git history of the repository holding the current directory: an
-    /// error for each token a commit holds that [tokens] lists neither as current nor as
+    /// Also walk the git history of the repository holding the current directory (or of
+    /// each --repo, under its own committed policy): an error for each token a commit holds that [tokens] lists neither as current nor as
     /// revoked (`history-token`), a warning for a revoked token at the tip of a ref other
     /// than HEAD's branch (`revoked-at-ref`).
     #[arg(long, conflicts_with_all = ["staged", "ready_to_revoke"])]
@@ -102,7 +102,9 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         policy.path.is_some().then(|| policy.display.clone())
     };
     if args.history {
-        match super::history::findings(policy.rules(), cwd) {
+        let repositories = args.sources.repositories();
+        let config = args.config.as_deref();
+        match super::history::findings(repositories, config, policy.rules(), cwd) {
             Ok(found) => findings.extend(found),
             Err(message) => return fail(&message),
         }

@@ -150,19 +150,37 @@ pub fn walk_all(
     Ok(judged)
 }
 
-/// `check --history`'s findings for the repository holding `cwd`, under the policy `check`
-/// judged the working tree by.
-pub fn findings(policy: &Policy, cwd: &Path) -> Result<Vec<Finding>, Error> {
+/// `check --history`'s findings: for the repository holding `cwd` under the policy `check`
+/// judged the working tree by, or for each repository `repositories` names under its own
+/// committed policy (or `--config`'s), with paths shown under the repository's label.
+pub fn findings(
+    repositories: &RepoArgs,
+    config: Option<&Path>,
+    policy: &Policy,
+    cwd: &Path,
+) -> Result<Vec<Finding>, Error> {
+    let many = repositories.any();
     let walk = WalkArgs {
-        repositories: RepoArgs::none(),
+        repositories: if many {
+            repositories.clone()
+        } else {
+            RepoArgs::none()
+        },
         refs: Vec::new(),
         since: None,
     };
-    let judged = walk_all(&walk, None, Some(policy), cwd)?;
-    Ok(judged
-        .iter()
-        .flat_map(|j| crate::judge::history::findings(&j.history, &j.tokens, &j.policy))
-        .collect())
+    let judged = walk_all(&walk, config, (!many).then_some(policy), cwd)?;
+    let mut found = Vec::new();
+    for j in &judged {
+        let mut own = crate::judge::history::findings(&j.history, &j.tokens, &j.policy);
+        if many {
+            for finding in &mut own {
+                finding.path = format!("{}/{}", j.label, finding.path);
+            }
+        }
+        found.extend(own);
+    }
+    Ok(found)
 }
 
 /// The `.rekey.toml` committed at the top of HEAD (none: the default policy).

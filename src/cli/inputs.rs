@@ -25,7 +25,7 @@ pub struct SourceArgs {
 }
 
 /// `--repo DIR` and `--repos FILE`, shared by every command that reads many repositories.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct RepoArgs {
     /// Read this repository's HEAD tree from its object store (a clone or a bare mirror),
     /// instead of a working tree (repeatable).
@@ -34,6 +34,12 @@ pub struct RepoArgs {
     /// Read the repositories listed in FILE (one path per line, relative to FILE).
     #[arg(long = "repos", value_name = "FILE")]
     repos: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    pub fn repositories(&self) -> &RepoArgs {
+        &self.repositories
+    }
 }
 
 impl RepoArgs {

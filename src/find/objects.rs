@@ -108,9 +108,7 @@ impl<'a, 'r> Store<'a, 'r> {
             return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
         }
         if !self.verified.borrow().contains(&id) {
-            let hashed = Oid::hash_object(found, object.data())
-                .map_err(|e| loose::corrupt(id, &unreadable(&e)))?;
-            if hashed != id {
+            if !loose::hashes_to(id, found, object.data()) {
                 return Err(loose::corrupt(id, loose::NOT_ITS_ID));
             }
             self.verified.borrow_mut().insert(id);
@@ -185,19 +183,44 @@ pub fn is_scanned(mode: u32) -> bool {
 pub fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
     let mut entries = Vec::new();
     while !bytes.is_empty() {
-        let space = memchr::memchr(b' ', bytes)?;
-        let mode = u32::from_str_radix(std::str::from_utf8(&bytes[..space]).ok()?, 8).ok()?;
-        let rest = &bytes[space + 1..];
-        let nul = memchr::memchr(0, rest)?;
-        let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+        let (entry, rest) = next_entry(bytes)?;
         entries.push(Entry {
-            mode,
-            name: String::from_utf8_lossy(&rest[..nul]).into_owned(),
-            id,
+            mode: entry.mode,
+            name: String::from_utf8_lossy(entry.name).into_owned(),
+            id: entry.id,
         });
-        bytes = &rest[nul + 21..];
+        bytes = rest;
     }
     Some(entries)
+}
+
+/// An entry of a tree, borrowed from the tree's bytes.
+pub struct EntryRef<'b> {
+    pub mode: u32,
+    pub name: &'b [u8],
+    pub id: Oid,
+}
+
+/// The first entry of the (non-empty) tree bytes `bytes`, and the bytes after it; `None`
+/// when it is damaged.
+pub fn next_entry(bytes: &[u8]) -> Option<(EntryRef<'_>, &[u8])> {
+    let space = memchr::memchr(b' ', bytes).filter(|at| *at > 0)?;
+    let mut mode = 0u32;
+    for digit in &bytes[..space] {
+        if !(b'0'..=b'7').contains(digit) || mode > u32::MAX >> 3 {
+            return None;
+        }
+        mode = mode << 3 | u32::from(digit - b'0');
+    }
+    let rest = &bytes[space + 1..];
+    let nul = memchr::memchr(0, rest)?;
+    let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+    let entry = EntryRef {
+        mode,
+        name: &rest[..nul],
+        id,
+    };
+    Some((entry, &rest[nul + 21..]))
 }
 
 /// The tree a loose commit object names on its first line, `tree <40 hex>`.

@@ -1,5 +1,6 @@
 //! The tokens each distinct blob of a history holds, found by the same scanners and byte
-//! sweep as a working tree's files, each blob read once and in parallel. A blob too large
+//! sweep as a working tree's files, each blob read once, on worker threads while the trees
+//! that name the blobs are still being read. A blob too large
 //! to hold is swept as it is inflated, in bounded chunks. Only fingerprints are kept: the
 //! content is dropped as soon as it is judged, so memory follows the findings, not the
 //! history.
@@ -10,10 +11,12 @@ use crate::find::loose::Objects;
 use crate::find::objects::{unreadable, Blob, Read, Store, SYMLINK};
 use crate::find::scan;
 use crate::find::walk::{self, Candidate};
+use crate::model::keys;
 use crate::model::token::Fingerprint;
 use git2::Repository;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 
 /// How many blobs the running walk has judged, for the progress line.
 pub static BLOBS_SCANNED: AtomicUsize = AtomicUsize::new(0);
@@ -28,36 +31,85 @@ pub struct Held {
     /// Each token found, and whether it stood where a delegate token goes: at a key a
     /// scanner reads, or anywhere in a file that names a key but could not be parsed.
     pub tokens: Vec<(Fingerprint, bool)>,
-    /// Why the blob could not be judged, if it could not.
-    pub unjudged: Option<String>,
+    /// The path the blob was met at and why it could not be judged, if it could not.
+    pub unjudged: Option<(String, String)>,
 }
 
-/// Judges every blob of `blobs` (each at the path it was first met at), in parallel, each
-/// thread through its own handle on the repository at `location`.
-pub fn judge_all(blobs: &[Blob], location: &Path, objects: &Objects) -> Result<Vec<Held>, Error> {
-    let threads = crate::runtime::parallel::cores();
-    let chunks: Vec<&[Blob]> = blobs.chunks(blobs.len().div_ceil(threads).max(1)).collect();
-    let results = crate::runtime::parallel::map(&chunks, threads, |chunk| {
-        let reopen = |e: git2::Error| {
-            Error::new(format!("cannot open the repository again: {}", e.message()))
+/// Runs `list`, which hands each blob it finds (at the path it was first met at) to the
+/// function it is given, and judges those blobs on worker threads while it runs, each
+/// thread through its own handle on the repository at `location`: reading the trees and
+/// judging the blobs they name overlap. Gives what `list` returned and what each blob
+/// holds, in the order they were handed over.
+pub fn judge_while<T>(
+    location: &Path,
+    objects: &Objects,
+    list: impl FnOnce(&mut dyn FnMut(Blob)) -> Result<T, Error>,
+) -> Result<(T, Vec<Held>), Error> {
+    let (sender, receiver) = mpsc::channel::<(usize, Blob)>();
+    let receiver = Mutex::new(receiver);
+    let stop = AtomicBool::new(false);
+    let work = keys::carried(|_: &()| judge_received(&receiver, &stop, location, objects));
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..crate::runtime::parallel::cores())
+            .map(|_| scope.spawn(|| work(&())))
+            .collect();
+        let mut count = 0;
+        let listed = list(&mut |blob: Blob| {
+            // A send fails only once every worker has stopped on an error, which the
+            // joins below report.
+            let _ = sender.send((count, blob));
+            count += 1;
+        });
+        drop(sender);
+        if listed.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let mut held: Vec<Held> = std::iter::repeat_with(Held::default).take(count).collect();
+        let mut failed = None;
+        for worker in workers {
+            match worker.join().expect("a blob-judging thread panicked") {
+                Ok(judged) => judged.into_iter().for_each(|(at, one)| held[at] = one),
+                Err(error) => failed = failed.or(Some(error)),
+            }
+        }
+        let listed = listed?;
+        match failed {
+            Some(error) => Err(error),
+            None => Ok((listed, held)),
+        }
+    })
+}
+
+/// Judges the blobs `receiver` hands over until it closes, or until `stop` or an error.
+fn judge_received(
+    receiver: &Mutex<mpsc::Receiver<(usize, Blob)>>,
+    stop: &AtomicBool,
+    location: &Path,
+    objects: &Objects,
+) -> Result<Vec<(usize, Held)>, Error> {
+    let reopen =
+        |e: git2::Error| Error::new(format!("cannot open the repository again: {}", e.message()));
+    let repo = Repository::open(location).map_err(reopen)?;
+    let odb = repo.odb().map_err(reopen)?;
+    let store = Store::new(&odb, objects, None);
+    let mut judged = Vec::new();
+    loop {
+        let next = receiver.lock().expect("no judging thread panics").recv();
+        let Ok((at, blob)) = next else {
+            return Ok(judged);
         };
-        let repo = Repository::open(location).map_err(reopen)?;
-        let odb = repo.odb().map_err(reopen)?;
-        let store = Store::new(&odb, objects, None);
-        chunk
-            .iter()
-            .map(|blob| {
-                let held = judge(&store, objects, blob);
-                BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
-                held
-            })
-            .collect::<Result<Vec<Held>, Error>>()
-    });
-    let mut held = Vec::with_capacity(blobs.len());
-    for result in results {
-        held.extend(result?);
+        if stop.load(Ordering::Relaxed) {
+            return Ok(judged);
+        }
+        match judge(&store, objects, &blob) {
+            Ok(held) => judged.push((at, held)),
+            Err(error) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        }
+        BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(held)
 }
 
 /// What one blob holds.
@@ -138,10 +190,13 @@ fn judge_large(store: &Store, objects: &Objects, blob: &Blob, size: u64) -> Resu
     let Some((holds_key_name, Some(strays))) = swept else {
         return Ok(Held {
             tokens: Vec::new(),
-            unjudged: Some(format!(
-                "is {} MiB in git, more than rekey sweeps of a packed blob (or holds more \
-                 token-shaped strings than a run keeps)",
-                size >> 20
+            unjudged: Some((
+                blob.path.clone(),
+                format!(
+                    "is {} MiB in git, more than rekey sweeps of a packed blob (or holds more \
+                     token-shaped strings than a run keeps)",
+                    size >> 20
+                ),
             )),
         });
     };

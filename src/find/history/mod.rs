@@ -12,6 +12,7 @@ mod blobs;
 mod graph;
 mod refs;
 mod sets;
+mod shapes;
 mod trees;
 
 pub use blobs::BLOBS_SCANNED;
@@ -24,8 +25,12 @@ use crate::find::objects::Store;
 use crate::model::token::Fingerprint;
 use git2::Oid;
 use sets::{SetId, Sets, EMPTY};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use trees::TreeSets;
+
+/// How much of a pack libgit2 maps at a time, and at most in all.
+const PACK_WINDOW: usize = 4 << 20;
+const PACK_WINDOWS_MAPPED: usize = 32 << 20;
 
 /// What a walk covers.
 pub struct Options<'a> {
@@ -74,11 +79,25 @@ pub struct History {
     pub unjudged: Vec<(String, String)>,
 }
 
-/// Walks the history of `repo` as `options` say.
-pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
+/// Sets libgit2's global memory settings for a walk.
+fn tune_libgit2() {
     // rekey reads each object once per pass and keeps what it needs: libgit2's object
     // cache would only hold a history's worth of trees (up to 256 MiB by default).
     git2::opts::enable_caching(false);
+    // Packs are mapped in windows, and libgit2 keeps up to 8 GiB of them mapped: a whole
+    // history's packs would count in the walk's memory. Smaller windows under a limit keep
+    // what is mapped to what is being read (the pages stay in the page cache either way).
+    // SAFETY: libgit2's global settings; set before this walk opens any handle, while no
+    // other thread reads git.
+    unsafe {
+        let _ = git2::opts::set_mwindow_size(PACK_WINDOW);
+        let _ = git2::opts::set_mwindow_mapped_limit(PACK_WINDOWS_MAPPED);
+    }
+}
+
+/// Walks the history of `repo` as `options` say.
+pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
+    tune_libgit2();
     let odb = repo
         .repo
         .odb()
@@ -102,32 +121,34 @@ pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
         Root::Tree(id) => Some(id),
         _ => None,
     }));
-    let mut distinct = trees::distinct_blobs(&store, &roots)?;
-    // A ref naming a blob: judged as a file named after the ref.
-    for tip in &tips {
-        if let Root::Blob(id) = tip.root {
-            distinct.keys.push(trees::blob_key(id, "", false));
-            distinct.blobs.push(crate::find::objects::Blob {
-                path: tip.name.clone(),
-                id,
-                mode: 0o100644,
-                staged_size: None,
-            });
+    let (walked, held) = blobs::judge_while(repo.repo.path(), repo.objects(), |found| {
+        let mut walked = trees::read(&store, &roots, found)?;
+        // A ref naming a blob: judged as a file named after the ref.
+        for tip in &tips {
+            if let Root::Blob(id) = tip.root {
+                found(crate::find::objects::Blob {
+                    path: tip.name.clone(),
+                    id,
+                    mode: 0o100644,
+                    staged_size: None,
+                });
+                walked.distinct.keys.push(trees::blob_key(id, b"", false));
+            }
         }
-    }
-    let held = blobs::judge_all(&distinct.blobs, repo.repo.path(), repo.objects())?;
-    let (mut sets, at_key, blob_sets, unjudged) = number_tokens(&distinct, held);
-    let blob_count = distinct.blobs.len();
-    drop(distinct);
-    let mut tree_sets = TreeSets::new(blob_sets, &mut sets);
-    let commit_sets = graph
+        Ok(walked)
+    })?;
+    let (mut sets, at_key, blob_sets, unjudged) = number_tokens(held);
+    let blob_count = walked.distinct.keys.len();
+    let mut tree_sets = TreeSets::sum(walked, &blob_sets, &mut sets);
+    drop(blob_sets);
+    tree_sets.read_holdings(&store)?;
+    let commit_sets: Vec<SetId> = graph
         .commits
         .iter()
-        .map(|commit| tree_sets.of(&store, commit.tree))
-        .collect::<Result<Vec<SetId>, Error>>()?;
+        .map(|commit| tree_sets.of(commit.tree))
+        .collect::<Result<_, Error>>()?;
     let facts = Facts::new(&graph, &commit_sets, &mut tree_sets);
     let tokens = facts.tokens(
-        &store,
         &graph,
         &commit_sets,
         &tips,
@@ -152,24 +173,17 @@ pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
 }
 
 /// What [`number_tokens`] makes of the judged blobs.
-type Numbered = (
-    Sets,
-    Vec<bool>,
-    HashMap<trees::BlobKey, SetId>,
-    Vec<(String, String)>,
-);
+type Numbered = (Sets, Vec<bool>, Vec<SetId>, Vec<(String, String)>);
 
 /// The tokens each blob holds, numbered and interned: the token table, whether each token
-/// ever stood at a key, each token-holding blob's set, and the blobs not judged.
-fn number_tokens(distinct: &trees::Distinct, held: Vec<blobs::Held>) -> Numbered {
+/// ever stood at a key, each blob's set (by its number), and the blobs not judged.
+fn number_tokens(held: Vec<blobs::Held>) -> Numbered {
     let mut sets = Sets::default();
     let mut at_key: Vec<bool> = Vec::new();
-    let mut blob_sets = HashMap::new();
+    let mut blob_sets = Vec::with_capacity(held.len());
     let mut unjudged = Vec::new();
-    for ((blob, key), held) in distinct.blobs.iter().zip(&distinct.keys).zip(held) {
-        if let Some(reason) = held.unjudged {
-            unjudged.push((blob.path.clone(), reason));
-        }
+    for held in held {
+        unjudged.extend(held.unjudged);
         let mut numbers = Vec::with_capacity(held.tokens.len());
         for (fingerprint, key_held) in &held.tokens {
             let number = sets.token(fingerprint) as usize;
@@ -177,10 +191,7 @@ fn number_tokens(distinct: &trees::Distinct, held: Vec<blobs::Held>) -> Numbered
             at_key[number] |= key_held;
             numbers.push(number as u32);
         }
-        let set = sets.intern(numbers);
-        if set != EMPTY {
-            blob_sets.insert(*key, set);
-        }
+        blob_sets.push(sets.intern(numbers));
     }
     (sets, at_key, blob_sets, unjudged)
 }
@@ -230,7 +241,6 @@ impl Facts {
     #[allow(clippy::too_many_arguments)]
     fn tokens(
         &self,
-        store: &Store,
         graph: &graph::Graph,
         commit_sets: &[SetId],
         tips: &[refs::Tip],
@@ -250,11 +260,11 @@ impl Facts {
                 },
                 Root::Tree(id) => {
                     loose_roots.push(((id, false), &tip.name));
-                    let set = tree_sets.of(store, id)?;
+                    let set = tree_sets.of(id)?;
                     (set, set)
                 }
                 Root::Blob(id) => {
-                    let set = tree_sets.blob_set(&trees::blob_key(id, "", false));
+                    let set = tree_sets.blob_set(&trees::blob_key(id, b"", false));
                     (set, set)
                 }
             };
@@ -331,7 +341,7 @@ fn all_paths(
         if let Root::Blob(id) = tip.root {
             found.push((
                 tip.name.clone(),
-                tree_sets.blob_set(&trees::blob_key(id, "", false)),
+                tree_sets.blob_set(&trees::blob_key(id, b"", false)),
             ));
         }
     }

@@ -1,8 +1,8 @@
-//! The trees of a history, read twice and each distinct one only once per pass: first to
-//! list the distinct blobs the scanners must judge, then, once they are judged, to give each
-//! tree the set of tokens its files hold. A tree (and so a commit) that holds a token keeps
-//! the entries that lead to it, so the paths a token stood at are found without walking
-//! any tree again.
+//! The trees of a history, each distinct one read once to list the distinct blobs the
+//! scanners must judge and to record its shape (`shapes`); once the blobs are judged, the
+//! shapes give each tree the set of tokens its files hold, and only the trees that hold a
+//! token are read again, to keep the entries (names) that lead to one, so the paths a token
+//! stood at are found without walking any tree again.
 //!
 //! Which scanner reads a blob depends on its file name (and on whether it sits in a
 //! `templates` directory), so a blob is judged once per distinct name it is met under, and a
@@ -10,8 +10,9 @@
 
 use crate::error::Error;
 use crate::find::history::sets::{SetId, Sets, EMPTY};
+use crate::find::history::shapes::{Shapes, BLOB};
 use crate::find::loose;
-use crate::find::objects::{is_scanned, parse_tree, Blob, Entry, Store};
+use crate::find::objects::{is_scanned, next_entry, Blob, Object, Store};
 use git2::{ObjectType, Oid};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -23,59 +24,149 @@ pub type BlobKey = (Oid, u64);
 
 const DIRECTORY: u32 = 0o040000;
 
-pub fn blob_key(id: Oid, name: &str, in_templates: bool) -> BlobKey {
+pub fn blob_key(id: Oid, name: &[u8], in_templates: bool) -> BlobKey {
     let mut hasher = std::hash::DefaultHasher::new();
     (name, in_templates).hash(&mut hasher);
     (id, hasher.finish())
 }
 
-fn entries(store: &Store, id: Oid) -> Result<Vec<Entry>, Error> {
-    let object = store.object(id, ObjectType::Tree)?;
-    parse_tree(object.bytes()).ok_or_else(|| loose::corrupt(id, "is not a valid tree"))
-}
-
-/// The distinct blobs under `roots`, each at the first path it was met at.
+/// The distinct blobs under the roots read, numbered by their place here (the blobs
+/// themselves go to be judged as they are met).
+#[derive(Default)]
 pub struct Distinct {
-    pub blobs: Vec<Blob>,
     pub keys: Vec<BlobKey>,
 }
 
-/// Lists every distinct blob under the trees `roots`, each distinct tree read once.
-pub fn distinct_blobs(store: &Store, roots: &[Oid]) -> Result<Distinct, Error> {
-    let mut distinct = Distinct {
-        blobs: Vec::new(),
-        keys: Vec::new(),
-    };
-    let mut seen_trees: HashSet<TreeKey> = HashSet::new();
-    let mut seen_blobs: HashSet<BlobKey> = HashSet::new();
-    let mut stack: Vec<(TreeKey, String)> = Vec::new();
+/// What reading every tree once found: the distinct blobs, and each distinct tree's number
+/// and shape.
+#[derive(Default)]
+pub struct Walked {
+    pub distinct: Distinct,
+    pub shapes: Shapes,
+    pub trees: HashMap<TreeKey, u32>,
+}
+
+/// A tree being read: where it was met, how far it got, and the children numbered so far.
+struct Frame<'a> {
+    key: TreeKey,
+    slot: u32,
+    prefix: String,
+    object: Object<'a>,
+    offset: usize,
+    children: Vec<u32>,
+}
+
+/// What the next entry of a tree being read asks for.
+enum Step {
+    Child(u32),
+    Descend(TreeKey, String),
+    Skip,
+    Done,
+}
+
+/// Reads every distinct tree under `roots` once, subtrees first, listing the distinct blobs
+/// (each handed to `found`, at the path it was first met at) and recording each tree's
+/// shape.
+pub fn read(store: &Store, roots: &[Oid], found: &mut dyn FnMut(Blob)) -> Result<Walked, Error> {
+    let mut walked = Walked::default();
+    let mut blob_numbers: HashMap<BlobKey, u32> = HashMap::new();
+    let mut slots: HashMap<String, u32> = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
     for root in roots {
-        if seen_trees.insert((*root, false)) {
-            stack.push(((*root, false), String::new()));
+        if walked.trees.contains_key(&(*root, false)) {
+            continue;
         }
-        while let Some(((id, in_templates), prefix)) = stack.pop() {
-            for entry in entries(store, id)? {
-                if entry.mode == DIRECTORY {
-                    let key = (entry.id, entry.name == "templates");
-                    if seen_trees.insert(key) {
-                        stack.push((key, format!("{prefix}{}/", entry.name)));
-                    }
-                } else if is_scanned(entry.mode) {
-                    let key = blob_key(entry.id, &entry.name, in_templates);
-                    if seen_blobs.insert(key) {
-                        distinct.keys.push(key);
-                        distinct.blobs.push(Blob {
-                            path: format!("{prefix}{}", entry.name),
-                            id: entry.id,
-                            mode: entry.mode,
-                            staged_size: None,
-                        });
+        let slot = slot_of(&mut slots, &mut walked.shapes, "");
+        stack.push(open(store, (*root, false), slot, String::new())?);
+        while let Some(top) = stack.last_mut() {
+            match step(top, &mut walked, &mut blob_numbers, found)? {
+                Step::Child(number) => top.children.push(number),
+                Step::Skip => {}
+                Step::Descend(key, prefix) => {
+                    let slot = slot_of(&mut slots, &mut walked.shapes, &prefix);
+                    stack.push(open(store, key, slot, prefix)?);
+                }
+                Step::Done => {
+                    let done = stack.pop().expect("a frame is on the stack");
+                    let number = walked.shapes.len() as u32;
+                    walked.shapes.record(done.slot, done.children);
+                    walked.trees.insert(done.key, number);
+                    if let Some(parent) = stack.last_mut() {
+                        parent.children.push(number);
                     }
                 }
             }
         }
     }
-    Ok(distinct)
+    walked.shapes.finish();
+    Ok(walked)
+}
+
+fn slot_of(slots: &mut HashMap<String, u32>, shapes: &mut Shapes, path: &str) -> u32 {
+    if let Some(slot) = slots.get(path) {
+        return *slot;
+    }
+    let slot = shapes.new_slot();
+    slots.insert(path.to_owned(), slot);
+    slot
+}
+
+fn open<'a>(
+    store: &Store<'a, '_>,
+    key: TreeKey,
+    slot: u32,
+    prefix: String,
+) -> Result<Frame<'a>, Error> {
+    Ok(Frame {
+        key,
+        slot,
+        prefix,
+        object: store.object(key.0, ObjectType::Tree)?,
+        offset: 0,
+        children: Vec::new(),
+    })
+}
+
+/// Reads the next entry of the tree `frame`: a child already numbered (a blob is numbered
+/// the first time it is met), a subtree to read first, or the end.
+fn step(
+    frame: &mut Frame,
+    walked: &mut Walked,
+    blob_numbers: &mut HashMap<BlobKey, u32>,
+    found: &mut dyn FnMut(Blob),
+) -> Result<Step, Error> {
+    let (distinct, trees) = (&mut walked.distinct, &walked.trees);
+    let bytes = &frame.object.bytes()[frame.offset..];
+    if bytes.is_empty() {
+        return Ok(Step::Done);
+    }
+    let (entry, rest) =
+        next_entry(bytes).ok_or_else(|| loose::corrupt(frame.key.0, "is not a valid tree"))?;
+    frame.offset = frame.object.bytes().len() - rest.len();
+    if entry.mode == DIRECTORY {
+        let key = (entry.id, entry.name == b"templates");
+        if let Some(number) = trees.get(&key) {
+            return Ok(Step::Child(*number));
+        }
+        let name = String::from_utf8_lossy(entry.name);
+        return Ok(Step::Descend(key, format!("{}{name}/", frame.prefix)));
+    }
+    if !is_scanned(entry.mode) {
+        return Ok(Step::Skip);
+    }
+    let key = blob_key(entry.id, entry.name, frame.key.1);
+    let next = distinct.keys.len() as u32;
+    let number = *blob_numbers.entry(key).or_insert_with(|| {
+        found(Blob {
+            path: format!("{}{}", frame.prefix, String::from_utf8_lossy(entry.name)),
+            id: entry.id,
+            mode: entry.mode,
+            staged_size: None,
+        });
+        distinct.keys.push(key);
+        next
+    });
+    Ok(Step::Child(number | BLOB))
 }
 
 /// An entry of a token-holding tree that leads to a token.
@@ -94,22 +185,39 @@ pub struct TreeSets<'s> {
     sets: &'s mut Sets,
 }
 
-/// A tree being summed up: its entries, how far it got, and what it found so far.
-struct Frame {
-    key: TreeKey,
-    entries: std::vec::IntoIter<Entry>,
-    set: SetId,
-    holdings: Vec<Holding>,
-    /// The subtree entry waiting on its own frame.
-    waiting: Option<Entry>,
-}
-
 impl<'s> TreeSets<'s> {
-    /// `blob_sets`: what each judged blob holds (blobs holding nothing may be left out).
-    pub fn new(blob_sets: HashMap<BlobKey, SetId>, sets: &'s mut Sets) -> Self {
+    /// Sums up the set of every tree `trees` read from its shape; `blob_sets` gives each
+    /// distinct blob's set by its number.
+    pub fn sum(trees: Walked, blob_sets: &[SetId], sets: &'s mut Sets) -> Self {
+        let mut tree_sets: Vec<SetId> = Vec::with_capacity(trees.shapes.len());
+        trees.shapes.replay(|_, children| {
+            let mut set = EMPTY;
+            for child in children {
+                let held = if child & BLOB != 0 {
+                    blob_sets[(child & !BLOB) as usize]
+                } else {
+                    tree_sets[*child as usize]
+                };
+                if held != EMPTY {
+                    set = sets.union(set, held);
+                }
+            }
+            tree_sets.push(set);
+        });
+        let keys = &trees.distinct.keys;
         TreeSets {
-            blob_sets,
-            memo: HashMap::new(),
+            blob_sets: keys
+                .iter()
+                .zip(blob_sets)
+                .filter(|(_, set)| **set != EMPTY)
+                .map(|(key, set)| (*key, *set))
+                .collect(),
+            // Each tree's number gives way to its set, in place.
+            memo: {
+                let mut memo = trees.trees;
+                memo.values_mut().for_each(|v| *v = tree_sets[*v as usize]);
+                memo
+            },
             holdings: HashMap::new(),
             sets,
         }
@@ -123,72 +231,47 @@ impl<'s> TreeSets<'s> {
         self.blob_sets.get(key).copied().unwrap_or(EMPTY)
     }
 
-    /// The tokens the tree `root` holds, each distinct subtree read once for all calls.
-    pub fn of(&mut self, store: &Store, root: Oid) -> Result<SetId, Error> {
-        let root = (root, false);
-        if let Some(set) = self.memo.get(&root) {
-            return Ok(*set);
-        }
-        let mut stack = vec![self.frame(store, root)?];
-        loop {
-            let frame = stack.last_mut().expect("the root frame ends the loop");
-            if let Some(entry) = frame.waiting.take() {
-                let key = (entry.id, entry.name == "templates");
-                let set = self.memo[&key];
-                self.add(frame, entry.name, Some(key), set);
-            }
-            let Some(entry) = frame.entries.next() else {
-                let done = stack.pop().expect("a frame is on the stack");
-                if done.set != EMPTY {
-                    self.holdings.insert(done.key, done.holdings);
-                }
-                self.memo.insert(done.key, done.set);
-                if stack.is_empty() {
-                    return Ok(done.set);
-                }
-                continue;
-            };
-            let in_templates = frame.key.1;
-            if entry.mode == DIRECTORY {
-                let key = (entry.id, entry.name == "templates");
-                match self.memo.get(&key) {
-                    Some(set) => {
-                        let set = *set;
-                        self.add(frame, entry.name, Some(key), set);
-                    }
-                    None => {
-                        frame.waiting = Some(entry);
-                        let child = self.frame(store, key)?;
-                        stack.push(child);
-                    }
-                }
-            } else if is_scanned(entry.mode) {
-                let set = self.blob_set(&blob_key(entry.id, &entry.name, in_templates));
-                self.add(frame, entry.name, None, set);
-            }
-        }
-    }
-
-    fn frame(&self, store: &Store, key: TreeKey) -> Result<Frame, Error> {
-        Ok(Frame {
-            key,
-            entries: entries(store, key.0)?.into_iter(),
-            set: EMPTY,
-            holdings: Vec::new(),
-            waiting: None,
+    /// The tokens the tree `root` (one of the roots read) holds.
+    pub fn of(&self, root: Oid) -> Result<SetId, Error> {
+        // Every root was read, so a miss is rekey's own mistake: said, never read as a
+        // tree that holds nothing.
+        self.memo.get(&(root, false)).copied().ok_or_else(|| {
+            Error::new(format!(
+                "the tree {root} was not read with the history's trees"
+            ))
         })
     }
 
-    fn add(&mut self, frame: &mut Frame, name: String, tree: Option<TreeKey>, set: SetId) {
-        if set == EMPTY {
-            return;
+    /// Reads every tree that holds a token again, to keep the entries that lead to one.
+    pub fn read_holdings(&mut self, store: &Store) -> Result<(), Error> {
+        let holding: Vec<TreeKey> = (self.memo.iter())
+            .filter(|(_, set)| **set != EMPTY)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in holding {
+            let object = store.object(key.0, ObjectType::Tree)?;
+            let mut bytes = object.bytes();
+            let mut found = Vec::new();
+            while !bytes.is_empty() {
+                let (entry, rest) = next_entry(bytes)
+                    .ok_or_else(|| loose::corrupt(key.0, "is not a valid tree"))?;
+                bytes = rest;
+                let (tree, set) = if entry.mode == DIRECTORY {
+                    let child = (entry.id, entry.name == b"templates");
+                    (Some(child), self.memo.get(&child).copied().unwrap_or(EMPTY))
+                } else if is_scanned(entry.mode) {
+                    (None, self.blob_set(&blob_key(entry.id, entry.name, key.1)))
+                } else {
+                    continue;
+                };
+                if set != EMPTY {
+                    let name = String::from_utf8_lossy(entry.name).into();
+                    found.push(Holding { name, tree, set });
+                }
+            }
+            self.holdings.insert(key, found);
         }
-        frame.set = self.sets.union(frame.set, set);
-        frame.holdings.push(Holding {
-            name: name.into_boxed_str(),
-            tree,
-            set,
-        });
+        Ok(())
     }
 
     /// Calls `found` with every path under the tree `root` (already summed up) that holds
