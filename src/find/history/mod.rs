@@ -10,6 +10,7 @@
 
 mod blobs;
 mod graph;
+mod ids;
 mod refs;
 mod sets;
 mod shapes;

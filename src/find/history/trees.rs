@@ -9,6 +9,7 @@
 //! tree once per "is it a `templates` directory".
 
 use crate::error::Error;
+use crate::find::history::ids::IdMap;
 use crate::find::history::sets::{SetId, Sets, EMPTY};
 use crate::find::history::shapes::{Shapes, BLOB};
 use crate::find::loose;
@@ -43,7 +44,7 @@ pub struct Distinct {
 pub struct Walked {
     pub distinct: Distinct,
     pub shapes: Shapes,
-    pub trees: HashMap<TreeKey, u32>,
+    pub trees: IdMap<TreeKey, u32>,
 }
 
 /// A tree being read: where it was met, how far it got, and the children numbered so far.
@@ -69,7 +70,7 @@ enum Step {
 /// shape.
 pub fn read(store: &Store, roots: &[Oid], found: &mut dyn FnMut(Blob)) -> Result<Walked, Error> {
     let mut walked = Walked::default();
-    let mut blob_numbers: HashMap<BlobKey, u32> = HashMap::new();
+    let mut blob_numbers: IdMap<BlobKey, u32> = IdMap::default();
     let mut slots: HashMap<String, u32> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     for root in roots {
@@ -132,7 +133,7 @@ fn open<'a>(
 fn step(
     frame: &mut Frame,
     walked: &mut Walked,
-    blob_numbers: &mut HashMap<BlobKey, u32>,
+    blob_numbers: &mut IdMap<BlobKey, u32>,
     found: &mut dyn FnMut(Blob),
 ) -> Result<Step, Error> {
     let (distinct, trees) = (&mut walked.distinct, &walked.trees);
@@ -179,9 +180,9 @@ struct Holding {
 
 /// The set of tokens each tree holds, and the entries that lead to them.
 pub struct TreeSets<'s> {
-    blob_sets: HashMap<BlobKey, SetId>,
-    memo: HashMap<TreeKey, SetId>,
-    holdings: HashMap<TreeKey, Vec<Holding>>,
+    blob_sets: IdMap<BlobKey, SetId>,
+    memo: IdMap<TreeKey, SetId>,
+    holdings: IdMap<TreeKey, Vec<Holding>>,
     sets: &'s mut Sets,
 }
 
@@ -218,7 +219,7 @@ impl<'s> TreeSets<'s> {
                 memo.values_mut().for_each(|v| *v = tree_sets[*v as usize]);
                 memo
             },
-            holdings: HashMap::new(),
+            holdings: IdMap::default(),
             sets,
         }
     }
