@@ -35,6 +35,14 @@ pub struct Held {
     pub unjudged: Option<(String, String)>,
 }
 
+/// The blobs `judge_while` judged: how many, and what those that hold anything hold.
+pub struct Judged {
+    pub count: usize,
+    /// By the blob's place in the order they were handed over (most blobs hold nothing
+    /// and are left out: a history has hundreds of thousands of them).
+    pub held: Vec<(usize, Held)>,
+}
+
 /// How many blobs a worker takes at a time.
 const BATCH: usize = 64;
 
@@ -42,12 +50,12 @@ const BATCH: usize = 64;
 /// function it is given, and judges those blobs on worker threads while it runs, each
 /// thread through its own handle on the repository at `location`: reading the trees and
 /// judging the blobs they name overlap. Gives what `list` returned and what each blob
-/// holds, in the order they were handed over.
+/// holds.
 pub fn judge_while<T>(
     location: &Path,
     objects: &Objects,
     list: impl FnOnce(&mut dyn FnMut(Blob)) -> Result<T, Error>,
-) -> Result<(T, Vec<Held>), Error> {
+) -> Result<(T, Judged), Error> {
     let (sender, receiver) = mpsc::channel::<Vec<(usize, Blob)>>();
     let receiver = Mutex::new(receiver);
     let stop = AtomicBool::new(false);
@@ -73,18 +81,19 @@ pub fn judge_while<T>(
         if listed.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
-        let mut held: Vec<Held> = std::iter::repeat_with(Held::default).take(count).collect();
+        let mut held = Vec::new();
         let mut failed = None;
         for worker in workers {
             match worker.join().expect("a blob-judging thread panicked") {
-                Ok(judged) => judged.into_iter().for_each(|(at, one)| held[at] = one),
+                Ok(judged) => held.extend(judged),
                 Err(error) => failed = failed.or(Some(error)),
             }
         }
         let listed = listed?;
+        held.sort_unstable_by_key(|(at, _)| *at);
         match failed {
             Some(error) => Err(error),
-            None => Ok((listed, held)),
+            None => Ok((listed, Judged { count, held })),
         }
     })
 }
@@ -111,7 +120,9 @@ fn judge_received(
             if stop.load(Ordering::Relaxed) {
                 return Ok(judged);
             }
+            BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
             match judge(&store, objects, &blob) {
+                Ok(held) if held.tokens.is_empty() && held.unjudged.is_none() => {}
                 Ok(held) => judged.push((at, held)),
                 Err(error) => {
                     stop.store(true, Ordering::Relaxed);
@@ -119,7 +130,6 @@ fn judge_received(
                 }
             }
         }
-        BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -178,12 +178,12 @@ type Numbered = (Sets, Vec<bool>, Vec<SetId>, Vec<(String, String)>);
 
 /// The tokens each blob holds, numbered and interned: the token table, whether each token
 /// ever stood at a key, each blob's set (by its number), and the blobs not judged.
-fn number_tokens(held: Vec<blobs::Held>) -> Numbered {
+fn number_tokens(judged: blobs::Judged) -> Numbered {
     let mut sets = Sets::default();
     let mut at_key: Vec<bool> = Vec::new();
-    let mut blob_sets = Vec::with_capacity(held.len());
+    let mut blob_sets = vec![EMPTY; judged.count];
     let mut unjudged = Vec::new();
-    for held in held {
+    for (at, held) in judged.held {
         unjudged.extend(held.unjudged);
         let mut numbers = Vec::with_capacity(held.tokens.len());
         for (fingerprint, key_held) in &held.tokens {
@@ -192,7 +192,7 @@ fn number_tokens(held: Vec<blobs::Held>) -> Numbered {
             at_key[number] |= key_held;
             numbers.push(number as u32);
         }
-        blob_sets.push(sets.intern(numbers));
+        blob_sets[at] = sets.intern(numbers);
     }
     (sets, at_key, blob_sets, unjudged)
 }
