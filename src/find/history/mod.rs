@@ -133,7 +133,10 @@ pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
                     mode: 0o100644,
                     staged_size: None,
                 });
-                walked.distinct.keys.push(trees::blob_key(id, b"", false));
+                walked
+                    .distinct
+                    .keys
+                    .push(trees::blob_key(ids::raw(id), b"", false));
             }
         }
         Ok(walked)
@@ -260,12 +263,12 @@ impl Facts {
                     None => continue,
                 },
                 Root::Tree(id) => {
-                    loose_roots.push(((id, false), &tip.name));
+                    loose_roots.push(((ids::raw(id), false), &tip.name));
                     let set = tree_sets.of(id)?;
                     (set, set)
                 }
                 Root::Blob(id) => {
-                    let set = tree_sets.blob_set(&trees::blob_key(id, b"", false));
+                    let set = tree_sets.blob_set(&trees::blob_key(ids::raw(id), b"", false));
                     (set, set)
                 }
             };
@@ -287,7 +290,7 @@ impl Facts {
                     Added {
                         commit: Some((commit.id, commit.time)),
                         path: tree_sets
-                            .first_path((commit.tree, false), token)
+                            .first_path((ids::raw(commit.tree), false), token)
                             .unwrap_or_default(),
                     }
                 }
@@ -334,7 +337,7 @@ fn all_paths(
             _ => None,
         }));
     for root in roots {
-        tree_sets.paths((root, false), &mut visited, &mut |path, set| {
+        tree_sets.paths((ids::raw(root), false), &mut visited, &mut |path, set| {
             found.push((path.to_owned(), set));
         });
     }
@@ -342,7 +345,7 @@ fn all_paths(
         if let Root::Blob(id) = tip.root {
             found.push((
                 tip.name.clone(),
-                tree_sets.blob_set(&trees::blob_key(id, b"", false)),
+                tree_sets.blob_set(&trees::blob_key(ids::raw(id), b"", false)),
             ));
         }
     }
