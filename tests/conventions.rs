@@ -221,14 +221,54 @@ fn out_dir_writes_one_page_per_command() {
         "{rotate}"
     );
 
-    let missing = rekey(dir.path(), &["man", "--out-dir", "no/such/dir"]);
-    assert_eq!(missing.status, 2);
+    // A fresh home has no man directory: it is made, parents and all.
+    let fresh = rekey(
+        dir.path(),
+        &["man", "--out-dir", "home/.local/share/man/man1"],
+    );
+    assert_eq!(fresh.status, 0, "{}", fresh.stderr);
+    let page = fs::read(dir.path().join("home/.local/share/man/man1/rekey-rotate.1")).unwrap();
+    assert_eq!(page, fs::read(dir.path().join("rekey-rotate.1")).unwrap());
+
+    fs::write(dir.path().join("a-file"), "").unwrap();
+    let blocked = rekey(dir.path(), &["man", "--out-dir", "a-file/man1"]);
+    assert_eq!(blocked.status, 2);
     assert!(
-        missing
+        blocked
             .stderr
-            .starts_with("error: --out-dir no/such/dir: cannot write rekey.1: "),
+            .starts_with("error: --out-dir a-file/man1: cannot create the directory: "),
         "{}",
-        missing.stderr
+        blocked.stderr
+    );
+}
+
+#[test]
+fn completions_out_dir_writes_the_file_each_shell_loads_and_makes_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, name) in [
+        ("bash", "rekey"),
+        ("zsh", "_rekey"),
+        ("fish", "rekey.fish"),
+        ("powershell", "_rekey.ps1"),
+        ("elvish", "rekey.elv"),
+    ] {
+        let out_dir = format!("fresh/{shell}/completions");
+        let run = rekey(dir.path(), &["completions", shell, "--out-dir", &out_dir]);
+        assert_eq!(run.status, 0, "{shell}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{shell}: the script goes to the file");
+        let printed = rekey(dir.path(), &["completions", shell]).stdout;
+        let written = fs::read_to_string(dir.path().join(&out_dir).join(name)).unwrap();
+        assert_eq!(written, printed, "{shell}");
+    }
+    fs::write(dir.path().join("a-file"), "").unwrap();
+    let blocked = rekey(dir.path(), &["completions", "bash", "--out-dir", "a-file"]);
+    assert_eq!(blocked.status, 2);
+    assert!(
+        blocked
+            .stderr
+            .starts_with("error: --out-dir a-file: cannot create the directory: "),
+        "{}",
+        blocked.stderr
     );
 }
 

@@ -115,18 +115,19 @@ Exit status:
 
 pub const COMPLETIONS: &str = "\
 Examples:
-  rekey completions bash > ~/.local/share/bash-completion/completions/rekey
-  rekey completions zsh > \"${fpath[1]}/_rekey\"
-  rekey completions fish > ~/.config/fish/completions/rekey.fish
+  rekey completions bash --out-dir ~/.local/share/bash-completion/completions
+  rekey completions zsh --out-dir ~/.zfunc    # with fpath=(~/.zfunc $fpath) before compinit
+  rekey completions fish --out-dir ~/.config/fish/completions
+  rekey completions bash > rekey.bash
 
 Exit status:
-  0  the script was printed
-  2  an unknown shell";
+  0  the script was printed or written
+  2  an unknown shell, or the directory could not be written";
 
 pub const MAN: &str = "\
 Examples:
   rekey man | man -l -
-  rekey man --out-dir /usr/local/share/man/man1
+  rekey man --out-dir ~/.local/share/man/man1
 
 Exit status:
   0  the page was printed or the pages were written

@@ -80,7 +80,8 @@ enum Command {
     /// Ask the Harness NextGen API about delegate tokens (`rekey harness tokens`).
     #[command(after_help = help::HARNESS)]
     Harness(harness::HarnessArgs),
-    /// Print a shell completion script for bash, zsh, fish, powershell or elvish.
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish, or write
+    /// it into a directory.
     #[command(after_help = help::COMPLETIONS)]
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a directory.

@@ -15,6 +15,7 @@ use crate::rotate::apply;
 use crate::rotate::many::{self, Outcome};
 use crate::rotate::plan::RotateOptions;
 use crate::rotate::rotation::{self, Mode, Request};
+use crate::rotate::sign::Signing;
 use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,13 @@ pub struct RotateArgs {
     /// The commit message's subject line (the details and trailer are always added).
     #[arg(long, value_name = "TEXT", requires = "commit")]
     message: Option<String>,
+    /// Sign the commit as git would (gpg.format, user.signingkey), even where
+    /// commit.gpgsign is off.
+    #[arg(long, requires = "commit", conflicts_with = "no_sign")]
+    sign: bool,
+    /// Do not sign the commit, even where commit.gpgsign is true.
+    #[arg(long, requires = "commit")]
+    no_sign: bool,
     /// With --write: also replace read-only and hard-linked files (a hard link's other
     /// names keep the old content).
     #[arg(long, requires = "write")]
@@ -223,6 +231,11 @@ fn mode(args: &RotateArgs) -> Mode {
             base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
             message: args.message.clone(),
             words: rotate_report::commit_message,
+            signing: match (args.sign, args.no_sign) {
+                (true, _) => Signing::Always,
+                (_, true) => Signing::Never,
+                _ => Signing::AsConfigured,
+            },
         }
     } else if args.write {
         Mode::Write(apply::Options { force: args.force })

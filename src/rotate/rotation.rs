@@ -20,6 +20,7 @@ use crate::judge::policy::{self, Policy, PolicyFile};
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Target};
 use crate::rotate::plan::{self, Plan, RotateOptions};
+use crate::rotate::sign::Signing;
 use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
 use crate::rotate::{commit, verify};
 use std::collections::BTreeSet;
@@ -35,6 +36,8 @@ pub enum Mode {
         base: String,
         /// The subject `--message` gives, if any.
         message: Option<String>,
+        /// Whether the commit is signed: as git's configuration says, or overridden.
+        signing: Signing,
         /// Words the commit message from the plan and the subject: `report` owns how
         /// rekey speaks, and masks what it writes.
         words: CommitMessage,
@@ -412,6 +415,7 @@ fn finish(
                 branch,
                 message,
                 words,
+                signing,
                 ..
             },
             Input::Commit { repo, base, .. },
@@ -430,7 +434,7 @@ fn finish(
             if let Some(update) = &rotation.policy_update {
                 files.push((&update.display, update.text.as_bytes()));
             }
-            let id = commit::commit(repo, *base, &branch, &message, &files)?;
+            let id = commit::commit(repo, *base, &branch, &message, &files, *signing)?;
             Ok(Applied::Committed {
                 branch,
                 id: id.to_string(),
