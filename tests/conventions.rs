@@ -27,7 +27,7 @@ fn every_command_help_shows_examples_and_its_exit_statuses() {
     assert_eq!(top.status, 0);
     assert!(
         top.stdout.ends_with(
-            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
+            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding; rotate --exit-code: the dry run would change a file\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
         ),
         "{}",
         top.stdout

@@ -11,7 +11,7 @@ Examples:
 
 Exit status:
   0  success (check: no error-level finding)
-  1  check found an error-level finding
+  1  check found an error-level finding; rotate --exit-code: the dry run would change a file
   2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error
 
 Run `rekey COMMAND --help` for each command's examples.";
@@ -32,6 +32,7 @@ pub const ROTATE: &str = "\
 Examples:
   rekey rotate --new-token-env NEW_TOKEN                # dry run: the redacted diff
   rekey rotate --new-token-env NEW_TOKEN --stat         # dry run: per-file counts only
+  rekey rotate --new-token-env NEW_TOKEN --exit-code    # in CI: exit 1 if anything would change
   rekey rotate --new-token-file new.txt --write         # rewrite the working tree
   rekey rotate --new-token-env NEW_TOKEN --commit       # a commit on a new branch
   rekey rotate --only sha256:0123456789abcdef --new-token-stdin --write < new.txt
@@ -39,6 +40,7 @@ Examples:
 
 Exit status:
   0  rotated, or nothing to rotate, or a dry run
+  1  --exit-code: the dry run would change a file
   2  an error; nothing was written or committed (with --repo/--repos: a repository failed,
      and each of the others was still rotated)";
 
