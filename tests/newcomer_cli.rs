@@ -92,3 +92,195 @@ fn exit_code_is_in_the_manual_page() {
     assert!(page.contains("\\-\\-exit\\-code"), "{page}");
     assert!(page.contains("the dry run would change a file"), "{page}");
 }
+
+/// The commands `rekey --help` lists (`harness` as `harness tokens`, its one command).
+fn commands() -> Vec<String> {
+    let top = rekey(&fixtures(), &["--help"]).stdout;
+    let listed = top.split_once("Commands:\n").unwrap().1;
+    let listed = listed.split_once("\n\n").unwrap().0;
+    listed
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(|name| match name {
+            "harness" => "harness tokens".to_owned(),
+            name => name.to_owned(),
+        })
+        .collect()
+}
+
+/// The long options a command's help lists, with the help text of each.
+fn options(command: &str) -> Vec<(String, String)> {
+    let mut args: Vec<&str> = command.split(' ').collect();
+    args.push("--help");
+    let help = rekey(&fixtures(), &args).stdout;
+    let listed = help.split_once("Options:\n").unwrap().1;
+    let listed = listed
+        .split_once("\n\n")
+        .map_or(listed, |(options, _)| options);
+    listed
+        .lines()
+        .filter_map(|line| {
+            let from = line.find("--")?;
+            let (name, rest) = line[from..].split_once(' ').unwrap_or((&line[from..], ""));
+            let rest = rest.trim_start();
+            // `--flag <VALUE>  help`: the help starts after the value's name.
+            let text = match rest.strip_prefix('<') {
+                Some(valued) => valued.split_once('>').map_or("", |(_, t)| t.trim_start()),
+                None => rest,
+            };
+            Some((name.to_owned(), text.to_owned()))
+        })
+        .collect()
+}
+
+/// The README's Usage block, each command's lines joined (a command may have several).
+fn readme_usage(command: &str) -> String {
+    let readme = fs::read_to_string(fixtures().join("../README.md")).unwrap();
+    let block = readme.split_once("## Usage\n\n```text\n").unwrap().1;
+    let block = block.split_once("```").unwrap().0;
+    let mut mine = String::new();
+    let mut in_mine = false;
+    for line in block.lines() {
+        if let Some(rest) = line.strip_prefix("rekey ") {
+            in_mine = rest.starts_with(&format!("{command} "));
+        }
+        if in_mine {
+            mine.push_str(line);
+            mine.push('\n');
+        }
+    }
+    mine
+}
+
+#[test]
+fn the_readme_usage_block_lists_every_command_and_its_options() {
+    // Said once for every command beside the block, or in the sections they belong to.
+    let elsewhere = [
+        "--color",
+        "--quiet",
+        "--help",
+        "--stdin-format",
+        "--api-key-file",
+        "--timeout",
+    ];
+    let commands = commands();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for command in &commands {
+        let usage = readme_usage(command);
+        assert!(
+            !usage.is_empty(),
+            "the README's Usage block has no `rekey {command}`"
+        );
+        for (option, _) in options(command) {
+            if !elsewhere.contains(&option.as_str()) {
+                // The option whole: `--all`, not the start of `--all-refs`.
+                let shown = usage.match_indices(&option).any(|(at, _)| {
+                    let next = usage[at + option.len()..].chars().next();
+                    !next.is_some_and(|c| c.is_alphanumeric() || c == '-')
+                });
+                assert!(
+                    shown,
+                    "the README's Usage block does not show `rekey {command} {option}`:\n{usage}"
+                );
+            }
+        }
+    }
+    assert!(readme_usage("check").contains("--ready-to-revoke FINGERPRINT"));
+}
+
+#[test]
+fn every_format_and_config_option_says_what_it_does() {
+    for command in commands() {
+        for (option, help) in options(&command) {
+            if option == "--format" {
+                assert!(
+                    !help.starts_with('[') && help.contains("for people"),
+                    "rekey {command} --format has no help: {help}"
+                );
+            }
+            // Where rekey looks when no policy is named, as discovery does it: up to the
+            // repository's top, not only the current directory.
+            if option == "--config" && !["init", "history", "rotate"].contains(&command.as_str()) {
+                assert!(
+                    help.contains("up to the repository's top") && help.contains("REKEY_CONFIG"),
+                    "rekey {command} --config: {help}"
+                );
+            }
+        }
+    }
+}
+
+/// A repository whose top-level policy lists OTHER as current, with a file holding OLD in
+/// `k8s/`: rekey run from `k8s/` still works under the policy at the top.
+fn repository_with_a_policy_at_its_top() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    fs::create_dir(repo.path().join(".git")).unwrap();
+    fs::create_dir(repo.path().join("k8s")).unwrap();
+    fs::write(
+        repo.path().join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{OTHER_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(
+        repo.path().join("k8s/delegate.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    repo
+}
+
+#[test]
+fn scan_and_inventory_name_the_policy_they_used() {
+    let repo = repository_with_a_policy_at_its_top();
+    let k8s = repo.path().join("k8s");
+    let scan = rekey(&k8s, &["scan"]);
+    assert_eq!(scan.status, 0, "{}", scan.stderr);
+    assert!(
+        scan.stdout.ends_with("; policy ../.rekey.toml\n"),
+        "{}",
+        scan.stdout
+    );
+    let json = rekey(&k8s, &["scan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["policy"], "../.rekey.toml");
+
+    // A stream judged by the policy of the repository rekey runs in: that policy is named
+    // beside the verdict it gave.
+    let stream = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: d\nstringData:\n  DELEGATE_TOKEN: {OLD_HEX}\n"
+    );
+    let inventory = rekey_with(&k8s, &["inventory", "-"], &[], Some(&stream));
+    assert_eq!(inventory.status, 0, "{}", inventory.stderr);
+    assert!(
+        inventory
+            .stdout
+            .ends_with("1 holds a stale one; policy ../.rekey.toml\n"),
+        "{}",
+        inventory.stdout
+    );
+    let markdown = rekey(&k8s, &["inventory", "--format", "markdown"]);
+    assert!(
+        markdown.stdout.contains("; policy ../.rekey.toml\n"),
+        "{}",
+        markdown.stdout
+    );
+    let json = rekey(&k8s, &["inventory", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["policy"], "../.rekey.toml");
+    assert_no_token(&format!("{}{}", scan.stdout, inventory.stdout), "stdout");
+
+    // With no policy file, scan says where it looked.
+    let bare = tempfile::tempdir().unwrap();
+    fs::write(
+        bare.path().join("a.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    let none = rekey(bare.path(), &["scan"]);
+    assert!(
+        none.stdout.ends_with("; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n"),
+        "{}",
+        none.stdout
+    );
+}

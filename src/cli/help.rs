@@ -2,6 +2,25 @@
 //! copy and the exit statuses the command can end with. Kept apart from the argument
 //! definitions so the definitions stay readable.
 
+/// The help of `--config FILE` on the commands that read paths and find a policy file when
+/// none is named: `what` says what the policy does there.
+pub fn config(what: &str) -> String {
+    format!(
+        "{what} (default: {FOUND}; with none there, the one above the first PATH; \
+         REKEY_CONFIG names one too)"
+    )
+}
+
+/// [`config`] for the commands without paths.
+pub fn config_found(what: &str) -> String {
+    format!("{what} (default: {FOUND}; REKEY_CONFIG names one too)")
+}
+
+/// The policy file rekey finds when none is named.
+const FOUND: &str = "the outermost .rekey.toml from the current directory up to the \
+    repository's top (the directory holding .git), with nested ones below it adding to it; \
+    outside a repository, the nearest one upwards";
+
 pub const TOP: &str = "\
 Examples:
   rekey scan                                   # where do delegate tokens live here?

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 pub struct InitArgs {
     /// Files or directories whose tokens are in force (default: the current directory).
     paths: Vec<PathBuf>,
-    /// Where to write the policy (default: .rekey.toml in the current directory).
+    /// Where to write the policy (default: .rekey.toml in the current directory). Run it at
+    /// the repository's top: every command finds that one from any directory below it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -29,9 +30,7 @@ pub struct RevokeArgs {
     /// Fingerprints of the revoked tokens, as `rekey scan` prints them.
     #[arg(required = true, value_name = "FINGERPRINT")]
     fingerprints: Vec<String>,
-    /// The policy file to write (default: the repository's top-level .rekey.toml, which
-    /// governs every directory of it; outside a repository, the nearest one upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config_found("The policy file to write"))]
     config: Option<PathBuf>,
     /// Also revoke this token in Harness, first, and only while no delegate is alive on it
     /// (give one FINGERPRINT: the token's own).

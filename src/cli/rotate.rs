@@ -89,6 +89,8 @@ pub struct RotateArgs {
     /// 0 when it would not, as `git diff --exit-code` does; for CI jobs that watch for drift.
     #[arg(long, conflicts_with_all = ["write", "commit"])]
     exit_code: bool,
+    /// How to print the rotation: text (the diff and a summary) for people, json for
+    /// machines (`rekey.rotate/v1`; with --repo/--repos, `rekey.rotate-repos/v1`).
     #[arg(long, value_enum, default_value_t = RotateFormat::Text)]
     format: RotateFormat,
 }
