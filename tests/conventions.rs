@@ -286,7 +286,7 @@ fn color_follows_the_flag_then_no_color_then_clicolor_force() {
     let check = rekey(dir.path(), &["check", "--color", "always"]);
     assert_eq!(
         check.stdout,
-        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
+        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate --new-token-env NEW_TOKEN` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
     );
     let error = rekey(dir.path(), &["scan", "nowhere", "--color", "always"]);
     assert_eq!(

@@ -125,7 +125,7 @@ KIND         DELEGATE                                                           
 Secret       harness-delegate-ng/old-upgrader-token (referenced by no workload in the input)  -                                 sha256:261a3b41c39377c6 unknown
 StatefulSet  ci/build-farm (container build-farm)                                             - via Secret ci/build-farm-token  sha256:261a3b41c39377c6 unknown
 
-rekey check: not ready to revoke sha256:261a3b41c39377c6: 2 delegates still hold it; rotate them first (`rekey rotate --only sha256:261a3b41c39377c6`)
+rekey check: not ready to revoke sha256:261a3b41c39377c6: 2 delegates still hold it; rotate them first (`rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN`)
 "
     );
     let gone = piped(
@@ -262,7 +262,7 @@ web.git     compose service  delegate                            compose/docker-
     assert_eq!(
         check.stdout,
         "\
-api/k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)
+api/k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)
 rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (3 sites in 2 files); policy each repository's committed .rekey.toml
 "
     );
@@ -288,7 +288,7 @@ fn an_organisation_policy_is_extended_and_named_in_findings() {
     assert_eq!(
         run.stdout,
         "\
-k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness (listed in ../policy/org.toml): rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)
+k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness (listed in ../policy/org.toml): rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)
 rekey check: 1 error, 0 warnings, 0 notes in 1 file checked (2 sites in 1 file); policy .rekey.toml
 "
     );

@@ -284,3 +284,234 @@ fn scan_and_inventory_name_the_policy_they_used() {
         none.stdout
     );
 }
+
+/// Every command rekey's messages and help suggest, as written in its source: each
+/// backquoted `rekey …` in a string (and in the help text of the command-line definitions),
+/// and each example line of the help. Found in the source, so that a hint added later is
+/// held to the same rule without a test naming it.
+fn suggested_commands() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files(&fixtures().join("../src"), &mut files);
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        let name = path
+            .to_string_lossy()
+            .rsplit_once("/src/")
+            .unwrap()
+            .1
+            .to_owned();
+        let clap_help = name.starts_with("cli/");
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            let comment = trimmed.starts_with("//");
+            if comment && !(clap_help && trimmed.starts_with("/// ")) {
+                continue;
+            }
+            let at = format!("src/{name}:{}", number + 1);
+            for piece in line.split('`').skip(1).step_by(2) {
+                if piece.starts_with("rekey ") {
+                    found.push((at.clone(), piece.to_owned()));
+                }
+            }
+            if name == "cli/help.rs" {
+                let example = trimmed
+                    .split_once("| rekey ")
+                    .map(|(_, rest)| format!("rekey {rest}"))
+                    .or_else(|| trimmed.starts_with("rekey ").then(|| trimmed.to_owned()));
+                found.extend(example.map(|example| (at.clone(), example)));
+            }
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// The words of a suggested command as a shell would pass them to rekey: the placeholders
+/// a message fills in at run time given values the fixture holds, the shell's pipes,
+/// redirections and comments cut off, quotes removed and `~` expanded.
+fn words(command: &str, home: &std::path::Path) -> Vec<String> {
+    let mut command = command.to_owned();
+    for placeholder in [
+        "{fingerprint}",
+        "{0}",
+        "{}",
+        "FINGERPRINT",
+        "sha256:0123456789abcdef",
+    ] {
+        command = command.replace(placeholder, OLD_FINGERPRINT);
+    }
+    command = command
+        .replace("{name}", "prod-2024")
+        .replace("COMMAND", "scan");
+    for end in [" #", " |", " >", " <"] {
+        if let Some((before, _)) = command.split_once(end) {
+            command = before.to_owned();
+        }
+    }
+    command
+        .split_whitespace()
+        .skip(1)
+        .map(|word| {
+            let word = word.trim_matches(|c| c == '\'' || c == '"');
+            match word.strip_prefix("~/") {
+                Some(rest) => home.join(rest).to_string_lossy().into_owned(),
+                None => word.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// A scratch repository for the suggested commands: the demo, committed, under a policy
+/// that lists its token as current, with the new token in `new.txt` (as the help's examples
+/// name it).
+fn demo_repository(home: &std::path::Path) -> tempfile::TempDir {
+    let template = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join("demo"), template.path());
+    fs::write(
+        template.path().join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    commit_all(template.path(), home);
+    fs::write(template.path().join("new.txt"), NEW_HEX).unwrap();
+    template
+}
+
+/// Runs one suggested command in `template`, or in a copy of it when the command writes
+/// there: `Some(why)` when clap refuses it.
+fn refusal(template: &std::path::Path, home: &std::path::Path, command: &str) -> Option<String> {
+    let stream = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: d\nstringData:\n  DELEGATE_TOKEN: {OLD_HEX}\n"
+    );
+    let env = [
+        ("NEW_TOKEN", NEW_HEX),
+        ("HOME", home.to_str().unwrap()),
+        ("HARNESS_ENDPOINT", "http://127.0.0.1:9"),
+        ("HARNESS_ACCOUNT_ID", "acct"),
+        ("HARNESS_PLATFORM_API_KEY", "pat.acct.key.secret"),
+        IDENTITY[0],
+        IDENTITY[1],
+        IDENTITY[2],
+        IDENTITY[3],
+    ];
+    let words = words(command, home);
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    let writes = ["--write", "--commit", "init", "revoke", "--out-dir"];
+    let copy = writes.iter().any(|w| args.contains(w)).then(|| {
+        let repo = tempfile::tempdir().unwrap();
+        copy_tree(template, repo.path());
+        repo
+    });
+    let stdin = if args.contains(&"--new-token-stdin") {
+        Some(NEW_HEX)
+    } else if args.contains(&"-") {
+        Some(stream.as_str())
+    } else {
+        None
+    };
+    let dir = copy.as_ref().map_or(template, |copy| copy.path());
+    let run = rekey_with(dir, &args, &env, stdin);
+    assert_no_token(&format!("{}{}", run.stdout, run.stderr), command);
+    // clap's usage errors, and nothing else rekey prints, end with these.
+    (run.stderr.contains("Usage:") || run.stderr.contains("try '--help'")).then_some(run.stderr)
+}
+
+#[test]
+fn every_command_a_message_or_the_help_suggests_runs_as_printed() {
+    let mut suggested = suggested_commands();
+    assert!(suggested.len() >= 40, "{suggested:#?}");
+    assert!(
+        suggested
+            .iter()
+            .any(|(_, c)| c
+                .starts_with("rekey rotate --only {fingerprint} --new-token-env NEW_TOKEN")),
+        "the check hint was not found: {suggested:#?}"
+    );
+    // Each command once, at the first place that suggests it.
+    let mut seen = std::collections::HashSet::new();
+    suggested.retain(|(_, command)| seen.insert(command.clone()));
+    let home = tempfile::tempdir().unwrap();
+    let template = demo_repository(home.path());
+    // A few at a time: most of a run is waiting on the disk (and Harness that is not there).
+    let refused: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = suggested
+            .chunks(suggested.len().div_ceil(4))
+            .map(|chunk| {
+                let (template, home) = (template.path(), home.path());
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|(at, command)| {
+                            let why = refusal(template, home, command)?;
+                            Some(format!("{at}: `{command}`:\n{why}"))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .flat_map(|run| run.join().unwrap())
+            .collect()
+    });
+    assert!(
+        refused.is_empty(),
+        "these suggested commands do not run as printed:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn the_hints_check_prints_run_as_printed_and_do_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".rekey.toml"),
+        format!("[tokens]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("config-watcher.yml"),
+        format!("accountId: Xy7ArcXnR1uv3TfcmGxQ2w\naccountSecret: {OLD_HEX}\nmanagerUrl: https://app.harness.io/api/\n"),
+    )
+    .unwrap();
+    let check = rekey(dir.path(), &["check"]);
+    assert_eq!(check.status, 1, "{}", check.stdout);
+    let hints: Vec<&str> = check
+        .stdout
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|piece| piece.starts_with("rekey "))
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            "rekey rotate --new-token-env NEW_TOKEN".to_owned(),
+            format!("rekey rotate --only {OLD_FINGERPRINT} --new-token-env NEW_TOKEN"),
+        ],
+        "{}",
+        check.stdout
+    );
+    for hint in hints {
+        let args: Vec<&str> = hint.split(' ').skip(1).collect();
+        let run = rekey_with(dir.path(), &args, &[("NEW_TOKEN", NEW_HEX)], None);
+        assert_eq!(run.status, 0, "{hint}: {}", run.stderr);
+        // A dry run of exactly the rotation and migration the finding asks for.
+        assert!(
+            run.stdout.contains("-accountSecret: ") && run.stdout.contains("+delegateToken: "),
+            "{hint}: {}",
+            run.stdout
+        );
+        assert_no_token(&run.stdout, hint);
+    }
+}

@@ -147,7 +147,7 @@ Exit status:
 pub const MAN: &str = "\
 Examples:
   rekey man | man -l -
-  rekey man --out-dir /usr/local/share/man/man1
+  rekey man --out-dir ~/.local/share/man/man1
 
 Exit status:
   0  the page was printed or the pages were written
