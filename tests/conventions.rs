@@ -27,7 +27,7 @@ fn every_command_help_shows_examples_and_its_exit_statuses() {
     assert_eq!(top.status, 0);
     assert!(
         top.stdout.ends_with(
-            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
+            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding; rotate --exit-code: the dry run would change a file\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
         ),
         "{}",
         top.stdout
@@ -285,8 +285,8 @@ fn one_site() -> tempfile::TempDir {
     dir
 }
 
-const PLAIN_SCAN: &str = "values.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key\n";
-const COLOUR_SCAN: &str = "\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key\n";
+const PLAIN_SCAN: &str = "values.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
+const COLOUR_SCAN: &str = "\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
 
 #[test]
 fn color_follows_the_flag_then_no_color_then_clicolor_force() {
@@ -326,7 +326,7 @@ fn color_follows_the_flag_then_no_color_then_clicolor_force() {
     let check = rekey(dir.path(), &["check", "--color", "always"]);
     assert_eq!(
         check.stdout,
-        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
+        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate --new-token-env NEW_TOKEN` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
     );
     let error = rekey(dir.path(), &["scan", "nowhere", "--color", "always"]);
     assert_eq!(

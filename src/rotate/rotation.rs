@@ -130,6 +130,14 @@ pub struct Rotation<'s> {
     pub uncommitted: Vec<String>,
 }
 
+impl Rotation<'_> {
+    /// Whether writing this rotation changes a file: a site to rewrite, or the policy
+    /// file's `[tokens] current`.
+    pub fn changes_files(&self) -> bool {
+        !self.plan.is_empty() || self.policy_update.is_some()
+    }
+}
+
 /// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
 /// and an input past what one run holds.
 pub fn prepare(request: &Request) -> Result<Prepared, Error> {
