@@ -702,7 +702,7 @@ warning: this revokes the last token under [tokens] current in .rekey.toml: unti
     );
     assert_eq!(
         fs::read_to_string(root.join(".rekey.toml")).unwrap(),
-        format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\",\"{unknown}\",\"{OLD_FINGERPRINT}\"]\n")
+        format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\", \"{unknown}\", \"{OLD_FINGERPRINT}\"]\n")
     );
 }
 

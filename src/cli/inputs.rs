@@ -152,11 +152,13 @@ impl Gathering {
             if let Some(label) = &input.repository {
                 let under = |path: &mut String| *path = format!("{label}/{path}");
                 scan.files.iter_mut().for_each(|f| under(&mut f.display));
+                scan.loads.iter_mut().for_each(|(file, _)| under(file));
                 scan.errors.iter_mut().for_each(|e| under(&mut e.display));
                 scan.skipped.iter_mut().for_each(|s| under(&mut s.display));
                 scan.over_budget.iter_mut().for_each(under);
             }
             all.files.extend(scan.files);
+            all.loads.extend(scan.loads);
             all.errors.extend(scan.errors);
             all.skipped.extend(scan.skipped);
             all.leftovers.extend(scan.leftovers);

@@ -9,12 +9,13 @@ use crate::error::Error;
 use crate::judge::policy::PolicyFile;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::report::rotate::{self as rotate_report, Secrets};
+use crate::report::rotate_json;
 use crate::report::rotate_repos::{self as repos_report, View};
 use crate::report::{self, redact, Reveal, Style};
 use crate::rotate::apply;
 use crate::rotate::many::{self, Outcome};
 use crate::rotate::plan::RotateOptions;
-use crate::rotate::rotation::{self, Mode, Request};
+use crate::rotate::rotation::{self, Mode, Request, TokenSource};
 use crate::rotate::sign::Signing;
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -141,6 +142,7 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let roots = roots(args.paths.clone(), cwd)?;
     let request = Request {
         new: read_new_token(&args, cwd)?,
+        source: token_source(&args),
         options,
         roots,
         cwd: cwd.to_owned(),
@@ -151,7 +153,7 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let secrets = secrets(&args);
     // Written file by file as it is rendered: the diffs of huge files are never all held.
     report::stream_to_stdout(reveal(secrets), |out| match args.format {
-        RotateFormat::Json => report::write_json(out, &rotate_report::streamed(&rotation, secrets)),
+        RotateFormat::Json => report::write_json(out, &rotate_json::streamed(&rotation, secrets)),
         RotateFormat::Text => {
             rotate_report::write_text(&rotation, secrets, args.stat, Style::for_stdout(), out)
         }
@@ -199,6 +201,7 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let options = rotate_options(&args)?;
     let request = Request {
         new: read_new_token(&args, cwd)?,
+        source: token_source(&args),
         options,
         roots: Vec::new(),
         cwd: cwd.to_owned(),
@@ -302,6 +305,19 @@ fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, Error> {
         keep_legacy_keys: args.keep_legacy_keys,
         fill_placeholders: args.fill_placeholders,
     })
+}
+
+/// How the new token was given, to give it the same way in a command rekey suggests.
+fn token_source(args: &RotateArgs) -> TokenSource {
+    if let Some(name) = &args.new_token_env {
+        TokenSource::Env(name.clone())
+    } else if let Some(name) = &args.new_token_harness {
+        TokenSource::Harness(name.clone())
+    } else if let Some(path) = &args.new_token_file {
+        TokenSource::File(path.display().to_string())
+    } else {
+        TokenSource::Stdin
+    }
 }
 
 fn read_new_token(args: &RotateArgs, cwd: &Path) -> Result<NewToken, Error> {

@@ -187,7 +187,23 @@ impl GitRepo {
     /// relative to the repository root; `exclude` takes such a path.
     pub fn scan_commit(&self, commit: Oid, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
         let blobs = self.commit_blobs(commit)?;
-        self.scan_blobs(blobs, exclude)
+        self.scan_blobs(blobs, &|path| self.wanted(path) && !exclude(path))
+    }
+
+    /// Whether the paths it was opened with select less than the whole repository.
+    pub fn is_narrowed(&self) -> bool {
+        !self.prefixes.is_empty()
+    }
+
+    /// [`GitRepo::scan_commit`] of the files the paths it was opened with leave out: the
+    /// rest of the repository.
+    pub fn scan_commit_outside(
+        &self,
+        commit: Oid,
+        exclude: &dyn Fn(&str) -> bool,
+    ) -> Result<Scan, Error> {
+        let blobs = self.commit_blobs(commit)?;
+        self.scan_blobs(blobs, &|path| !self.wanted(path) && !exclude(path))
     }
 
     /// Scans the staged content of every regular file (and symlink) in the index: exactly
@@ -207,13 +223,14 @@ impl GitRepo {
                 staged_size: Some(u64::from(entry.file_size)),
             })
             .collect();
-        self.scan_blobs(blobs, exclude)
+        self.scan_blobs(blobs, &|path| self.wanted(path) && !exclude(path))
     }
 
-    fn scan_blobs(&self, blobs: Vec<Blob>, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
+    /// Scans the blobs whose path `selected` takes.
+    fn scan_blobs(&self, blobs: Vec<Blob>, selected: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
         let blobs: Vec<Blob> = blobs
             .into_iter()
-            .filter(|blob| self.wanted(&blob.path) && !exclude(&blob.path))
+            .filter(|blob| selected(&blob.path))
             .collect();
         let seen = blobs.len();
         let (leftover_blobs, blobs): (Vec<_>, Vec<_>) = blobs.into_iter().partition(|blob| {

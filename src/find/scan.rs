@@ -14,7 +14,7 @@ use crate::find::walk::{self, Skipped, SourceFile, Sweep};
 use crate::model::fs::display_path;
 use crate::model::position::{line_col, LineIndex};
 use crate::model::secrets;
-use crate::model::site::{Site, Span};
+use crate::model::site::{SecretLoad, Site, Span};
 use crate::model::token::Fingerprint;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,6 +27,8 @@ pub struct ScannedFile {
     pub format: Format,
     pub bytes: Vec<u8>,
     pub sites: Vec<Site>,
+    /// The Secrets its workloads load whole: moved into [`Scan::loads`] when collected.
+    pub loads: Vec<SecretLoad>,
     /// Built by the worker thread that scanned the file (every report asks for positions,
     /// and the main thread would build them one file after another).
     lines: OnceLock<LineIndex>,
@@ -46,6 +48,7 @@ impl ScannedFile {
             format,
             bytes,
             sites,
+            loads: Vec::new(),
             lines: OnceLock::new(),
         }
     }
@@ -96,6 +99,10 @@ pub struct Scan {
     /// Whether every file was swept for `strays`: without it, an empty list says nothing
     /// about what a file holds.
     pub swept: bool,
+    /// The Secrets workloads load whole (`envFrom`), from every file, with or without a
+    /// site, each with the file it is in (as shown): a Secret's readers may sit in
+    /// another file.
+    pub loads: Vec<(String, SecretLoad)>,
 }
 
 impl Scan {
@@ -149,7 +156,14 @@ impl Scan {
         let mut scan = Scan::default();
         for outcome in outcomes {
             match outcome {
-                Ok(Some(file)) => scan.files.push(file),
+                Ok(Some(mut file)) => {
+                    let display = &file.display;
+                    let loads = file.loads.drain(..).map(|load| (display.clone(), load));
+                    scan.loads.extend(loads);
+                    if !file.sites.is_empty() {
+                        scan.files.push(file);
+                    }
+                }
                 Ok(None) => {}
                 Err(error) => scan.errors.push(error),
             }
@@ -254,7 +268,7 @@ impl Budget {
             .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
         let scanned = scan_file(file);
         match &scanned {
-            Ok(Some(scanned)) => {
+            Ok(Some(scanned)) if !scanned.sites.is_empty() => {
                 scanned.line_index();
                 if !strays.is_empty() {
                     let sites = SiteSpans::new(scanned);
@@ -264,8 +278,9 @@ impl Budget {
                 let more = scanned.sites.len().saturating_sub(expected);
                 self.charge(more * Self::SITE_COST);
             }
-            // Nothing is held: the charge is given back.
-            Ok(None) | Err(_) => {
+            // Nothing is held (a file read for its Secret links keeps only those): the
+            // charge is given back.
+            Ok(_) | Err(_) => {
                 self.held.fetch_sub(cost, Ordering::Relaxed);
             }
         }
@@ -346,9 +361,12 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
     let Some(format) = Format::detect(&file.path, text) else {
         return Ok(None);
     };
-    match format.scan(text) {
-        Ok(sites) if sites.is_empty() => Ok(None),
-        Ok(mut sites) => {
+    // A file without a key name was read for the Secrets it loads alone.
+    let links_only = file.key_names == 0;
+    match format.scan_with_loads(text) {
+        Ok((sites, loads)) if sites.is_empty() && loads.is_empty() => Ok(None),
+        Err(_) if links_only => Ok(None),
+        Ok((mut sites, loads)) => {
             // Held until the run ends: a file of 150,000 sites should not keep the slack
             // of the vector's growth too.
             sites.shrink_to_fit();
@@ -356,13 +374,9 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
             for site in sites.iter().filter(|site| site.value.is_token()) {
                 secrets::remember(&text[site.value_span.clone()]);
             }
-            Ok(Some(ScannedFile::new(
-                file.path,
-                file.display,
-                format,
-                file.bytes,
-                sites,
-            )))
+            let mut scanned = ScannedFile::new(file.path, file.display, format, file.bytes, sites);
+            scanned.loads = loads;
+            Ok(Some(scanned))
         }
         Err(error) => Err(FileError {
             position: Some(line_col(&file.bytes, error.offset)),

@@ -20,7 +20,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// key names (one that holds a key name is reported as not judged) and swept.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
-/// One candidate file: it holds at least one key name.
+/// One candidate file: it holds at least one key name, or (with none) loads Secrets whole.
 pub struct SourceFile {
     /// The path to open.
     pub path: PathBuf,
@@ -365,12 +365,16 @@ pub fn judge(
     }
     let key_names = keys::marker_count(bytes);
     let marked = key_names > 0;
-    if found.is_empty() && !marked {
+    // A manifest that loads a Secret whole holds no key name, but names who reads the
+    // Secret's entries: parsed for that link alone (an error there is not reported).
+    let links = !marked && Format::may_load_secrets(path, bytes);
+    if found.is_empty() && !marked && !links {
         return (Candidate::Nothing, Vec::new());
     }
     let display = display.get().to_owned();
     let strays = sweep::located(&display, bytes, found);
-    let candidate = if !marked {
+    let parsed_for_links = links && std::str::from_utf8(bytes).is_ok();
+    let candidate = if !marked && !parsed_for_links {
         Candidate::Nothing
     } else if std::str::from_utf8(bytes).is_err() && Format::detect(path, "").is_some() {
         unjudged(

@@ -92,6 +92,18 @@ pub struct Workload {
     pub container: Option<String>,
 }
 
+/// A workload container that loads a Secret whole (`envFrom: - secretRef: {name: …}`).
+/// It holds no site of its own, so the scan carries it beside the sites: the Secret may sit
+/// in another file of the same input (`secret.yaml` beside `statefulset.yaml`), and the
+/// inventory, migration and readiness link the two by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretLoad {
+    pub workload: Workload,
+    pub secret: String,
+    /// The container runs a Harness delegate image: the Secret's entries are its env.
+    pub delegate: bool,
+}
+
 /// Who reads a site's key, as far as the scanned files show. Renaming a legacy key is only
 /// safe when its reader accepts the new name, which only a delegate is known to do.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 //! roll out, revoke); or one `rekey.rotate-repos/v1` JSON object holding each repository's
 //! `rekey.rotate/v1` object.
 
-use super::rotate::{self as rotate_report, RotateReport, Secrets};
-use super::Style;
+use super::rotate::{self as rotate_report, Secrets};
+use super::rotate_json::{self, RotateReport};
+use super::{next_steps, Style};
 use crate::model::fs::display_path;
 
 use crate::model::token::Fingerprint;
@@ -48,7 +49,7 @@ pub fn part(
 ) -> Part {
     let plan = &rotation.plan;
     let body = match view {
-        View::Json => Body::Json(Box::new(rotate_report::record(rotation, secrets))),
+        View::Json => Body::Json(Box::new(rotate_json::record(rotation, secrets))),
         View::Diff | View::Stat => Body::Text(section(rotation, secrets, view, style)),
     };
     let warnings = prepared
@@ -99,6 +100,7 @@ fn section(rotation: &Rotation, secrets: Secrets, view: View, style: Style) -> S
         out.push_str(&rotate_report::policy_updated(
             &update.display,
             plan,
+            &BTreeSet::new(),
             applied,
         ));
     }
@@ -159,7 +161,7 @@ pub fn text(
         .filter_map(|(r, _)| r.rendered.as_ref())
         .flat_map(|part| part.rotated.iter().cloned())
         .collect();
-    out.push_str(&rotate_report::after_review(&rotated));
+    out.push_str(&next_steps::after_review(&rotated));
     out
 }
 

@@ -19,6 +19,7 @@ use crate::find::walk::Sweep;
 use crate::judge::policy::{self, Policy, PolicyFile};
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Target};
+use crate::rotate::outside::{self, Outside};
 use crate::rotate::plan::{self, Plan, RotateOptions};
 use crate::rotate::sign::Signing;
 use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
@@ -47,10 +48,23 @@ pub enum Mode {
 /// Words a commit message for a plan, given `--message`'s subject.
 pub type CommitMessage = fn(&Plan, Option<&str>) -> String;
 
+/// How the new token was given: a command rekey suggests gives it the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `--new-token-env NAME`.
+    Env(String),
+    /// `--new-token-file PATH`, as typed.
+    File(String),
+    Stdin,
+    /// `--new-token-harness NAME`.
+    Harness(String),
+}
+
 pub struct Request {
     pub roots: Vec<PathBuf>,
     pub cwd: PathBuf,
     pub new: NewToken,
+    pub source: TokenSource,
     pub options: RotateOptions,
     pub mode: Mode,
 }
@@ -128,6 +142,10 @@ pub struct Rotation<'s> {
     /// `--commit`: rotated files whose working-tree copy has edits the commit does not
     /// hold (it rotates the base commit's version, never the working tree's).
     pub uncommitted: Vec<String>,
+    /// A rotation of less than the whole repository: what the rest still holds.
+    pub outside: Option<Outside>,
+    /// How the new token was given, for the commands that finish the rotation.
+    pub source: TokenSource,
 }
 
 impl Rotation<'_> {
@@ -270,9 +288,19 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         .into_iter()
         .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
         .collect();
+    let outside = match status {
+        Status::NothingToDo => None,
+        _ => outside(request, prepared, &replaced)?,
+    };
+    // A token the rest of the repository still holds stays in force there.
+    let held = outside
+        .as_ref()
+        .map(Outside::still_held)
+        .unwrap_or_default();
+    let leaving: BTreeSet<Fingerprint> = replaced.difference(&held).cloned().collect();
     let policy_update = match status {
         Status::NothingToDo => None,
-        _ => policy_update(&prepared.input, &replaced, new)?,
+        _ => policy_update(&prepared.input, &leaving, new)?,
     };
     let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
     let mut rotation = Rotation {
@@ -286,9 +314,35 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         revoked_left_behind,
         unparsed,
         uncommitted,
+        outside,
+        source: request.source.clone(),
     };
     rotation.applied = finish(request, prepared, &rewrites, &rotation)?;
     Ok(rotation)
+}
+
+/// What the rest of the repository holds of the tokens `replaced`, when the rotation
+/// covers less than all of it.
+fn outside(
+    request: &Request,
+    prepared: &Prepared,
+    replaced: &BTreeSet<Fingerprint>,
+) -> Result<Option<Outside>, Error> {
+    if replaced.is_empty() {
+        return Ok(None);
+    }
+    let cwd = &request.cwd;
+    match &prepared.input {
+        Input::WorkingTree(file) => Ok(outside::of_working_tree(
+            file,
+            &request.roots,
+            cwd,
+            replaced,
+        )),
+        Input::Commit {
+            repo, base, policy, ..
+        } => outside::of_commit(repo, *base, policy.as_ref(), cwd, replaced),
+    }
 }
 
 /// The files that could not be parsed, left as is; or the refusal when one holds a token

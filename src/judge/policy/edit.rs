@@ -179,8 +179,15 @@ fn push_like_last(array: &mut Array, text: &str) {
         array.set_trailing(rest);
         array.set_trailing_comma(true);
     } else {
+        // The first item's prefix says nothing of how items are separated: after it, an
+        // item is written `, "…"`, as a person writes it.
+        let only_one_before = array.len() == 2;
         let pushed = array.iter_mut().last().expect("just pushed");
-        pushed.decor_mut().set_prefix(last_prefix);
+        if only_one_before && last_prefix.is_empty() {
+            pushed.decor_mut().set_prefix(" ");
+        } else {
+            pushed.decor_mut().set_prefix(last_prefix);
+        }
     }
 }
 
