@@ -109,12 +109,12 @@ pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
     let result = if args.repositories.any() {
         rotate_repositories(args, cwd)
     } else {
-        rotate(args, cwd).map(|()| EXIT_OK)
+        rotate(args, cwd)
     };
     result.unwrap_or_else(|message| fail(&message))
 }
 
-fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
+fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     if args.config.is_some() {
         return Err(Error::new("--config names the policy of a --repo/--repos run; a rotation here uses the .rekey.toml found upwards (or REKEY_CONFIG), and --commit the one in the base commit".to_owned()));
     }
@@ -136,7 +136,8 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
     let rotation = rotation::rotate(&request, &prepared).map_err(|e| e.to_string())?;
     let secrets = secrets(&args);
     // Written file by file as it is rendered: the diffs of huge files are never all held.
-    report::stream_to_stdout(reveal(secrets), |out| match args.format {
+    // Each file is read again for its diff; one changed meanwhile stops the report there.
+    let whole = report::stream_to_stdout(reveal(secrets), |out| match args.format {
         RotateFormat::Json => report::write_json(out, &rotate_report::streamed(&rotation, secrets)),
         RotateFormat::Text => {
             rotate_report::write_text(&rotation, secrets, args.stat, Style::for_stdout(), out)
@@ -153,7 +154,7 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
             report::note(&note);
         }
     }
-    Ok(())
+    Ok(if whole { EXIT_OK } else { EXIT_ERROR })
 }
 
 /// `--repo`/`--repos`: each repository's base commit rotated on a branch of its own (a dry

@@ -1,7 +1,9 @@
 //! The rotate stage: a scan → a [`plan::Plan`] of byte edits → rewrites `verify` re-parses
 //! and re-scans → `apply` (a working-tree transaction) or `commit` (a new branch) →
 //! a typed [`rotation::Rotation`] outcome; `many` runs it in many repositories at once.
-//! `unparsed` decides which files it could not parse stop it and which it leaves as is.
+//! `reread` reads each planned file again (a scan keeps no bytes) and refuses one edited
+//! since it was planned. `unparsed` decides which files it could not parse stop it and
+//! which it leaves as is.
 //! `property` states the rotate property the tests and the fuzz target check. Names
 //! `judge`, `find`, `model` and `runtime`, never `report` or `cli`.
 
@@ -10,6 +12,7 @@ pub mod commit;
 pub mod many;
 pub mod plan;
 pub mod property;
+pub mod reread;
 pub mod rotation;
 pub mod unparsed;
 pub mod verify;
