@@ -10,7 +10,7 @@ use rekey::find::walk::SourceFile;
 use rekey::model::site::Limit;
 use rekey::model::token::NewToken;
 use rekey::rotate::plan::{plan, RotateOptions};
-use rekey::rotate::verify::rewrite_all;
+use rekey::rotate::verify::rewrite;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -46,7 +46,8 @@ fn scanned(name: &str, text: &str) -> ScannedFile {
         .unwrap_or_else(|| panic!("{name}: no site found in\n{text}"))
 }
 
-fn rotate(file: ScannedFile, to: &str) -> Vec<u8> {
+/// `file` (scanned from `text`) rotated to `to`, verified.
+fn rotate(file: ScannedFile, text: &[u8], to: &str) -> Vec<u8> {
     let scan = Scan {
         files: vec![file],
         ..Scan::default()
@@ -57,9 +58,10 @@ fn rotate(file: ScannedFile, to: &str) -> Vec<u8> {
         ..RotateOptions::default()
     };
     let plan = plan(&scan, &new, &options).expect("the rotation plans");
-    let rewrites = rewrite_all(&plan).expect("the rotation verifies");
-    assert_eq!(rewrites.len(), 1);
-    rewrites.into_iter().next().unwrap().bytes.to_vec()
+    assert_eq!(plan.files.len(), 1);
+    rewrite(&plan.files[0], text, &plan.new)
+        .expect("the rotation verifies")
+        .to_vec()
 }
 
 /// The whole property, for one generated file.
@@ -82,14 +84,14 @@ fn assert_rotation_round_trips(name: &str, planted: &Planted, old: &str) {
     for span in planted.spans.iter().rev() {
         expected.replace_range(span.clone(), NEW);
     }
-    let rotated = rotate(file, NEW);
+    let rotated = rotate(file, text.as_bytes(), NEW);
     assert_eq!(
         String::from_utf8(rotated.clone()).unwrap(),
         expected,
         "{name}: rotation changed more than the sites"
     );
 
-    let back = rotate(scanned(name, &expected), old);
+    let back = rotate(scanned(name, &expected), expected.as_bytes(), old);
     assert_eq!(
         String::from_utf8(back).unwrap(),
         *text,

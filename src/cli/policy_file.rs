@@ -8,6 +8,7 @@ use crate::find::scan;
 use crate::find::walk::Sweep;
 use crate::judge::policy;
 use crate::judge::policy::PolicyFile;
+use crate::model::fs::FileDigest;
 use crate::model::token::Fingerprint;
 use crate::report::{self, scan::plural};
 use crate::rotate::apply;
@@ -166,8 +167,8 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         let target = apply::Target {
             path,
             display: &file.display,
-            original: text.as_bytes(),
-            bytes: updated.as_bytes(),
+            original: FileDigest::of(text.as_bytes()),
+            content: apply::Content::Bytes(updated.as_bytes()),
         };
         apply::apply(&[target], apply::Options::default()).map_err(|e| Error::new(e.to_string()))
     });

@@ -152,7 +152,8 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let rotation = rotation::rotate(&request, &prepared).map_err(|e| e.to_string())?;
     let secrets = secrets(&args);
     // Written file by file as it is rendered: the diffs of huge files are never all held.
-    report::stream_to_stdout(reveal(secrets), |out| match args.format {
+    // Each file is read again for its diff; one changed meanwhile stops the report there.
+    let whole = report::stream_to_stdout(reveal(secrets), |out| match args.format {
         RotateFormat::Json => report::write_json(out, &rotate_json::streamed(&rotation, secrets)),
         RotateFormat::Text => {
             rotate_report::write_text(&rotation, secrets, args.stat, Style::for_stdout(), out)
@@ -168,6 +169,9 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
         for note in rotate_report::notes(&rotation) {
             report::note(&note);
         }
+    }
+    if !whole {
+        return Ok(EXIT_ERROR);
     }
     Ok(exit_status(&args, rotation.changes_files()))
 }

@@ -345,7 +345,7 @@ impl GitRepo {
     }
 
     /// The content of the blob `id` (at `path`), checked against its id.
-    fn read_blob(&self, path: &str, id: Oid) -> Result<Vec<u8>, Error> {
+    pub fn read_blob(&self, path: &str, id: Oid) -> Result<Vec<u8>, Error> {
         let odb = self.repo.odb().map_err(|e| Error::at(path, e.message()))?;
         let blob = Blob {
             path: path.to_owned(),
@@ -481,7 +481,14 @@ fn scan_chunk(
         }
         let mut judged = judge_blob(&store, blob)?;
         match judged.candidate {
-            Candidate::Parse(file) => outcomes.push(budget.scan_file(file, &mut judged.strays)),
+            Candidate::Parse(file) => {
+                let mut scanned = budget.scan_file(file, &mut judged.strays);
+                // Read again by its id when a rotation verifies and writes it.
+                if let Ok(Some(file)) = &mut scanned {
+                    file.blob = Some(blob.id);
+                }
+                outcomes.push(scanned);
+            }
             Candidate::Unjudged(skip) => skipped.push(skip),
             Candidate::Nothing if judged.strays.is_empty() => {
                 clean.insert(blob.id);

@@ -1,37 +1,46 @@
 //! The scan stage of the pipeline: source files in, sites and per-file errors out. Every
 //! command starts here; the same `scan_file` serves the working tree and, later, git blobs.
 //!
-//! A run holds every file that has a site, with its sites, until it ends: a rotation is one
-//! transaction, planned and verified whole before anything is written. [`Budget`] bounds
-//! what that costs, so that no input (many huge files full of sites) takes rekey past a
-//! few hundred MiB: a run past the budget judges nothing. It says so in one `unchecked-file`
-//! entry for the whole input (`check` fails, `rotate` refuses, `scan` errs) rather than in
-//! whichever files happened to be read last, so the answer never depends on timing.
+//! Files stream through: each is read, parsed and judged on a worker thread, and what the
+//! run keeps of it is its sites, the positions its reports show and its digest, never its
+//! bytes (a rotation reads a file again to verify, show and write its edits). What a run
+//! keeps still grows with the sites and the token-shaped strings it finds: [`Budget`]
+//! bounds that, so that no input (many files full of sites, checksum lists) takes rekey
+//! past a few hundred MiB. A run past the budget judges nothing. It says so in one
+//! `unchecked-file` entry for the whole input (`check` fails, `rotate` refuses, `scan`
+//! errs) rather than in whichever files happened to be read last, so the answer never
+//! depends on timing.
 
 use crate::find::formats::Format;
 use crate::find::sweep::{self, Stray};
 use crate::find::walk::{self, Skipped, SourceFile, Sweep};
-use crate::model::fs::display_path;
-use crate::model::position::{line_col, LineIndex};
+use crate::model::fs::{display_path, FileDigest};
+use crate::model::position::{line_col, Positions};
 use crate::model::secrets;
 use crate::model::site::{SecretLoad, Site, Span};
 use crate::model::token::Fingerprint;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-/// A file that holds at least one site, with the bytes it was scanned from.
+/// A file that holds at least one site: its sites, the positions its reports show, and its
+/// digest, but not its bytes. A run holds every such file until it ends, and a tree can
+/// hold tens of thousands: whoever needs the bytes again (a rotation verifying, showing and
+/// writing its edits) reads the file again and checks it against the digest.
 pub struct ScannedFile {
     pub path: PathBuf,
     pub display: String,
     pub format: Format,
-    pub bytes: Vec<u8>,
     pub sites: Vec<Site>,
     /// The Secrets its workloads load whole: moved into [`Scan::loads`] when collected.
     pub loads: Vec<SecretLoad>,
-    /// Built by the worker thread that scanned the file (every report asks for positions,
-    /// and the main thread would build them one file after another).
-    lines: OnceLock<LineIndex>,
+    /// What the file held when it was scanned.
+    pub digest: FileDigest,
+    /// The git blob it was read from (a commit's tree, the index), to read it again by.
+    pub blob: Option<git2::Oid>,
+    /// The positions of every offset a report asks about (see [`ScannedFile::line_col`]),
+    /// worked out on the worker thread that parsed the file, while its bytes were there.
+    positions: Positions,
 }
 
 impl ScannedFile {
@@ -39,28 +48,40 @@ impl ScannedFile {
         path: PathBuf,
         display: String,
         format: Format,
-        bytes: Vec<u8>,
+        bytes: &[u8],
         sites: Vec<Site>,
     ) -> Self {
+        let positions = Positions::new(bytes, sites.iter().flat_map(reported_offsets));
         ScannedFile {
             path,
             display,
             format,
-            bytes,
             sites,
             loads: Vec::new(),
-            lines: OnceLock::new(),
+            digest: FileDigest::of(bytes),
+            blob: None,
+            positions,
         }
     }
 
-    /// The 1-based line and column of a byte offset in this file.
+    /// The 1-based line and column of a byte offset in this file: a site's location, the
+    /// start or end of its key or value, or its location plus its key's or value's length
+    /// (where a finding's highlight ends). Those are the only offsets kept.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        self.line_index().line_col(&self.bytes, offset)
+        self.positions.line_col(offset)
     }
+}
 
-    fn line_index(&self) -> &LineIndex {
-        self.lines.get_or_init(|| LineIndex::new(&self.bytes))
-    }
+/// The offsets of a site whose positions reports show (see [`ScannedFile::line_col`]).
+fn reported_offsets(site: &Site) -> [usize; 6] {
+    [
+        site.location,
+        site.location + site.value_span.len(),
+        site.location + site.key_span.len(),
+        site.key_span.start,
+        site.key_span.end,
+        site.value_span.start,
+    ]
 }
 
 /// A file that holds a key name but could not be read as its format.
@@ -222,8 +243,8 @@ impl<'a> SiteSpans<'a> {
     }
 }
 
-/// The memory one scan may hold: the bytes of the files with sites, their sites, and the
-/// token-shaped strings the sweep keeps for judging.
+/// The memory one scan may hold: the files with sites (without their bytes), their sites,
+/// and the token-shaped strings the sweep keeps for judging.
 pub struct Budget {
     held: AtomicUsize,
     exceeded: AtomicBool,
@@ -233,16 +254,16 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// How much a scan may hold: about 64 MiB of files with sites, or 250,000 sites, or
-    /// 60,000 files with a site each, or 500,000 token-shaped strings outside sites, or a
-    /// mix. Real repositories hold far less (a 100,000-file monorepo: 13 MiB and 8,000
-    /// sites); the rest of a run (plan, verified rewrites, diffs) costs about as much again.
+    /// How much a scan may hold: 250,000 sites, or 170,000 files with a site each, or
+    /// 500,000 token-shaped strings outside sites, or a mix. Real repositories hold far
+    /// less (a 100,000-file monorepo: 8,000 sites); a tree with a site in each of 68,000
+    /// files holds about half. File contents are not held, so they do not count.
     pub const LIMIT: usize = 64 << 20;
-    /// What one site costs across the run: the site, its edit and its report.
+    /// What one site costs across the run: the site, its kept positions, its edit and its
+    /// report.
     const SITE_COST: usize = 256;
-    /// What a file with sites costs besides its bytes and sites: its paths, line index,
-    /// plan, diff and report.
-    const FILE_COST: usize = 1024;
+    /// What a file with sites costs besides its sites: its paths, digest and plan.
+    const FILE_COST: usize = 128;
     /// What one stray costs (the stray and its finding): the budget holds
     /// [`sweep::MAX_STRAYS`] of them.
     const STRAY_COST: usize = Self::LIMIT / sweep::MAX_STRAYS;
@@ -259,7 +280,7 @@ impl Budget {
         // Charged before parsing, one site per key name, so that a file past the budget is
         // refused without building its parse tree.
         let expected = file.key_names;
-        let cost = file.bytes.len() + Self::FILE_COST + expected * Self::SITE_COST;
+        let cost = Self::FILE_COST + expected * Self::SITE_COST;
         if !self.charge(cost) {
             strays.clear();
             return Ok(None);
@@ -269,7 +290,6 @@ impl Budget {
         let scanned = scan_file(file);
         match &scanned {
             Ok(Some(scanned)) if !scanned.sites.is_empty() => {
-                scanned.line_index();
                 if !strays.is_empty() {
                     let sites = SiteSpans::new(scanned);
                     strays.retain(|stray| !sites.holds(&stray.span, &stray.fingerprint));
@@ -329,7 +349,7 @@ impl Budget {
     /// Why an input past the budget was not judged.
     pub fn over_budget_reason() -> String {
         format!(
-            "its files with delegate-token keys and its token-shaped strings are more than the {} MiB rekey holds in one run, so nothing here was judged: give rekey fewer paths at a time, or exclude checksum lists and generated files in .rekey.toml [scan] exclude",
+            "its delegate-token sites and token-shaped strings are more than the {} MiB rekey holds in one run, so nothing here was judged: give rekey fewer paths at a time, or exclude checksum lists and generated files in .rekey.toml [scan] exclude",
             Self::LIMIT >> 20
         )
     }
@@ -374,7 +394,7 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
             for site in sites.iter().filter(|site| site.value.is_token()) {
                 secrets::remember(&text[site.value_span.clone()]);
             }
-            let mut scanned = ScannedFile::new(file.path, file.display, format, file.bytes, sites);
+            let mut scanned = ScannedFile::new(file.path, file.display, format, &file.bytes, sites);
             scanned.loads = loads;
             Ok(Some(scanned))
         }

@@ -1,6 +1,9 @@
 //! Edits and splicing: a rotation is a list of `Edit { span, replacement }` over a file's
 //! original bytes, applied in one sorted pass. Nothing else in the file is touched, which is
 //! how comments, quoting, indentation, CRLF, a BOM and a missing final newline survive.
+//! [`unapply`] turns a spliced buffer back into the original, given the bytes each edit
+//! replaced: a rotation that keeps only its edits can still show what it changed after
+//! writing.
 
 use crate::model::site::Span;
 use std::fmt;
@@ -40,6 +43,8 @@ pub enum SpliceError {
     Overlap(Span, Span),
     #[error("edit at bytes {0:?} lies outside the file")]
     OutOfBounds(Span),
+    #[error("the edit at bytes {0:?} is not in the rewritten file")]
+    NotSpliced(Span),
 }
 
 /// Which text of each edit to splice in.
@@ -78,6 +83,39 @@ pub fn apply(source: &[u8], edits: &[Edit], text: Text) -> Result<Vec<u8>, Splic
         previous = Some(span);
     }
     out.extend_from_slice(&source[cursor..]);
+    Ok(out)
+}
+
+/// The buffer [`apply`] spliced `spliced` from, given the bytes each edit replaced
+/// (`replaced[i]` for `edits[i]`). Refused where `spliced` does not hold an edit's
+/// replacement where the splice put it.
+pub fn unapply(spliced: &[u8], edits: &[Edit], replaced: &[&[u8]]) -> Result<Vec<u8>, SpliceError> {
+    let mut sorted: Vec<(&Edit, &[u8])> = edits.iter().zip(replaced.iter().copied()).collect();
+    sorted.sort_by_key(|(edit, _)| (edit.span.start, edit.span.end));
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    let mut out = Vec::with_capacity(spliced.len());
+    // Where the original and the spliced buffer are, in step.
+    let (mut original, mut at) = (0, 0);
+    for (edit, old) in sorted {
+        let span = &edit.span;
+        let kept = span.start.checked_sub(original);
+        let replacement = edit.replacement.as_bytes();
+        let Some(end) = kept
+            .map(|kept| at + kept)
+            .filter(|&end| end <= spliced.len())
+        else {
+            return Err(SpliceError::Overlap(span.clone(), span.clone()));
+        };
+        out.extend_from_slice(&spliced[at..end]);
+        if spliced.get(end..end + replacement.len()) != Some(replacement) || old.len() != span.len()
+        {
+            return Err(SpliceError::NotSpliced(span.clone()));
+        }
+        out.extend_from_slice(old);
+        at = end + replacement.len();
+        original = span.end;
+    }
+    out.extend_from_slice(&spliced[at..]);
     Ok(out)
 }
 
@@ -149,5 +187,24 @@ mod tests {
         let shown = apply(b"key: old\n", &edits, Text::Shown).unwrap();
         assert_eq!(shown, b"key: <label>\n");
         assert!(!format!("{:?}", edits[0]).contains("secret"));
+    }
+
+    #[test]
+    fn unapply_gives_back_the_original() {
+        let source = b"key: old\nother: x\nkey: old\n";
+        let edits = vec![
+            Edit::visible(15..16, "ZZZ"),
+            Edit::visible(5..8, "n"),
+            Edit::visible(0..3, "renamed"),
+            Edit::visible(0..3, "renamed"),
+        ];
+        let replaced: Vec<&[u8]> = edits.iter().map(|e| &source[e.span.clone()]).collect();
+        let spliced = apply(source, &edits, Text::Replacement).unwrap();
+        assert_eq!(unapply(&spliced, &edits, &replaced).unwrap(), source);
+        // A buffer that does not hold the replacements is not taken for the spliced one.
+        assert_eq!(
+            unapply(source, &edits, &replaced),
+            Err(SpliceError::NotSpliced(0..3))
+        );
     }
 }

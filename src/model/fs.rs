@@ -1,9 +1,44 @@
 //! Reading files safely, and naming them: what every stage that opens a user's file or
 //! shows its path uses. A file is opened without following a symlink and without blocking
 //! (a FIFO never hangs rekey), checked to be regular on the open descriptor, and read no
-//! further than a limit.
+//! further than a limit. A [`FileDigest`] says whether a file still holds the bytes rekey
+//! read, once those bytes are gone.
 
+use sha2::{Digest, Sha256};
 use std::path::{Component, Path, PathBuf};
+
+/// What a file held when rekey read it: its length and the SHA-256 of its bytes. A run keeps
+/// this instead of the bytes, and reads the file again when it needs them: a file whose
+/// digest changed is not the file it judged or planned from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileDigest {
+    len: u64,
+    sha256: [u8; 32],
+}
+
+impl FileDigest {
+    pub fn of(bytes: &[u8]) -> FileDigest {
+        FileDigest {
+            len: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).into(),
+        }
+    }
+
+    /// How many bytes the file held: reading it again, nothing past this can match.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for FileDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileDigest({} bytes)", self.len)
+    }
+}
 
 /// Why a path could not be read as a regular file.
 #[derive(Debug)]

@@ -2,7 +2,8 @@
 //! else; this conversion happens only when something is reported. A [`LineIndex`] is built
 //! once per file (one pass) so that a file with many sites costs one binary search per
 //! position, never a rescan from byte 0. Columns count characters, and a UTF-8 BOM is not a
-//! character of the first line.
+//! character of the first line. A [`Positions`] keeps the positions of a few chosen offsets
+//! once the buffer itself is gone.
 
 /// Where each line of a buffer starts, and the column at every block boundary, so that a
 /// column is counted over at most one block however long its line (a minified JSON file
@@ -77,6 +78,66 @@ pub fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     LineIndex::new(before).line_col(before, offset)
 }
 
+/// The positions of chosen offsets of one buffer, worked out while the buffer is at hand,
+/// so that the buffer need not be kept for the reports that ask for them later.
+#[derive(Clone, Debug, Default)]
+pub struct Positions {
+    /// `(offset, line, column)`, sorted by offset. A file rekey parses is at most 8 MiB, so
+    /// each fits 32 bits.
+    marks: Box<[(u32, u32, u32)]>,
+}
+
+impl Positions {
+    /// The positions of `offsets` in `bytes` (in any order, repeats allowed), in one pass
+    /// over the buffer however many there are.
+    pub fn new(bytes: &[u8], offsets: impl IntoIterator<Item = usize>) -> Self {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut offsets: Vec<usize> = offsets.into_iter().collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        // Where the pass is, and the 1-based line and column there (a BOM is no column).
+        let mut at = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let (mut line, mut column) = (1, 1);
+        let marks = offsets
+            .into_iter()
+            .map(|offset| {
+                let end = offset.min(bytes.len());
+                if end > at {
+                    let passed = &bytes[at..end];
+                    match memchr::memrchr(b'\n', passed) {
+                        Some(last) => {
+                            line += memchr::memchr_iter(b'\n', passed).count();
+                            column = 1 + characters(&passed[last + 1..]);
+                        }
+                        None => column += characters(passed),
+                    }
+                    at = end;
+                }
+                (narrow(offset), narrow(line), narrow(column))
+            })
+            .collect();
+        Positions { marks }
+    }
+
+    /// The 1-based `(line, column)` of `offset`, one of those the positions were made for.
+    /// Any other offset gets the position of the nearest one before it (a mistake of the
+    /// caller's, caught by the tests' debug assertion, not a guess shown as fact).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        let at = self.marks.partition_point(|&(o, _, _)| o <= offset);
+        let Some(&(found, line, column)) = at.checked_sub(1).map(|i| &self.marks[i]) else {
+            debug_assert!(false, "no position kept for offset {offset}");
+            return (1, 1);
+        };
+        debug_assert_eq!(found, offset, "no position kept for offset {offset}");
+        (line as usize, column as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +199,23 @@ mod tests {
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             assert_eq!(index.line_col(text, offset).0, line, "offset {offset}");
             assert_eq!(index.line_col(text, offset), line_col(text, offset));
+        }
+    }
+
+    #[test]
+    fn kept_positions_are_those_of_the_index() {
+        let line = "«é»x".repeat(700);
+        let text = format!("\u{feff}a: é\n\nb: «ü»\r\n{line}\n{line}last");
+        let text = text.as_bytes();
+        let index = LineIndex::new(text);
+        let offsets: Vec<usize> = (0..=text.len() + 2).step_by(3).chain([9, 9, 0]).collect();
+        let kept = Positions::new(text, offsets.iter().rev().copied());
+        for offset in offsets {
+            assert_eq!(
+                kept.line_col(offset),
+                index.line_col(text, offset),
+                "offset {offset}"
+            );
         }
     }
 }

@@ -159,13 +159,15 @@ pub enum Reveal {
 }
 
 /// Lets `write` write a report to stdout as it goes, masked unless `reveal` says otherwise.
-pub fn stream_to_stdout<F>(reveal: Reveal, write: F)
+/// Whether it was written whole (or its reader went away): a report `write` could not
+/// finish is an error, said on stderr.
+pub fn stream_to_stdout<F>(reveal: Reveal, write: F) -> bool
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
     progress::finish();
     if output().quiet {
-        return;
+        return true;
     }
     let result = match reveal {
         Reveal::No => write_masked(std::io::stdout(), write).map(drop),
@@ -174,10 +176,12 @@ where
             write(&mut out).and_then(|()| out.flush())
         }
     };
-    if let Err(error) = result {
-        if error.kind() != std::io::ErrorKind::BrokenPipe {
+    match result {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
             to_stderr(&format!("rekey: error: cannot write the report: {error}\n"));
+            false
         }
+        _ => true,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::scan::{plural, revoked_left_behind};
 use super::{next_steps, Style};
+use crate::error::Error;
 use crate::find::scan::FileError;
 use crate::find::sweep::Stray;
 use crate::model::edit::{self, Edit, Text};
@@ -15,6 +16,7 @@ use crate::rotate::rotation::{Applied, Rotation, Status};
 use similar::TextDiff;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
+use zeroize::Zeroizing;
 
 /// Whether the diff may show token values.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,8 +72,9 @@ pub fn write_text(
             out.push_str(&stat(plan, outcome));
         }
         Status::Planned | Status::NothingToDo => {
-            for file_plan in &plan.files {
-                sink.write_all(colour_diff(&file_diff(file_plan, secrets), style).as_bytes())?;
+            for index in 0..plan.files.len() {
+                let diff = file_diff(rotation, index, secrets).map_err(std::io::Error::other)?;
+                sink.write_all(colour_diff(&diff, style).as_bytes())?;
             }
             out.push_str(&summary(plan, outcome));
         }
@@ -105,23 +108,23 @@ pub fn write_text(
     sink.write_all(out.as_bytes())
 }
 
-/// The unified diff of one file's rotation.
-pub fn file_diff(file_plan: &FilePlan, secrets: Secrets) -> String {
-    let file = file_plan.file;
+/// The unified diff of the rotation of the plan's `index`th file, read again (a rotation
+/// keeps no file's bytes): refused when the file no longer holds what was planned, or
+/// what was written.
+pub fn file_diff(rotation: &Rotation, index: usize, secrets: Secrets) -> Result<String, Error> {
+    let file_plan = &rotation.plan.files[index];
+    let file = rotation.before_and_after(index)?;
     let (old, new) = match secrets {
-        Secrets::Shown => (
-            file.bytes.clone(),
-            edit::apply(&file.bytes, &file_plan.edits, Text::Replacement).unwrap_or_default(),
-        ),
-        Secrets::Redacted => redacted_views(file_plan),
+        Secrets::Shown => (file.before, file.after),
+        Secrets::Redacted => redacted_views(file_plan, &file.before),
     };
     let old = String::from_utf8_lossy(&old);
     let new = String::from_utf8_lossy(&new);
-    let diff = unified_diff(&old, &new, &file.display);
-    match secrets {
+    let diff = unified_diff(&old, &new, &file_plan.file.display);
+    Ok(match secrets {
         Secrets::Shown => diff,
         Secrets::Redacted => redact::mask(&diff),
-    }
+    })
 }
 
 /// Lines of context around each change.
@@ -198,8 +201,9 @@ fn unified_diff(old: &str, new: &str, display: &str) -> String {
     out
 }
 
-/// The file before and after with every literal value replaced by its fingerprint label.
-fn redacted_views(file_plan: &FilePlan) -> (Vec<u8>, Vec<u8>) {
+/// The file (`before` the rotation) before and after with every literal value replaced by
+/// its fingerprint label.
+fn redacted_views(file_plan: &FilePlan, before: &[u8]) -> (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>) {
     let file = file_plan.file;
     let labels: Vec<Edit> = file
         .sites
@@ -216,9 +220,9 @@ fn redacted_views(file_plan: &FilePlan) -> (Vec<u8>, Vec<u8>) {
     let mut after: Vec<Edit> = file_plan.edits.clone();
     after.extend(labels.iter().filter(|l| !edited.contains(&l.span)).cloned());
     // The planner's spans never overlap, so neither can these; an empty view is still safe.
-    let old = edit::apply(&file.bytes, &labels, Text::Shown).unwrap_or_default();
-    let new = edit::apply(&file.bytes, &after, Text::Shown).unwrap_or_default();
-    (old, new)
+    let old = edit::apply(before, &labels, Text::Shown).unwrap_or_default();
+    let new = edit::apply(before, &after, Text::Shown).unwrap_or_default();
+    (Zeroizing::new(old), Zeroizing::new(new))
 }
 
 pub fn colour_diff(diff: &str, style: Style) -> String {

@@ -5,9 +5,10 @@
 use super::next_steps;
 use super::rotate::{file_diff, notes, Secrets};
 use super::Streamed;
+use crate::error::Error;
 use crate::model::token::Fingerprint;
 use crate::report::redact;
-use crate::rotate::plan::{FilePlan, ValueChange};
+use crate::rotate::plan::ValueChange;
 use crate::rotate::rotation::{Applied, Rotation, Status};
 use serde::Serialize;
 
@@ -98,32 +99,41 @@ struct CommitRecord {
 }
 
 /// The `rekey.rotate/v1` object of a rotation, owning its data (see [`RotateReport`]).
-pub fn record(rotation: &Rotation, secrets: Secrets) -> RotateReport {
-    let files = rotation
-        .plan
-        .files
-        .iter()
-        .map(|file_plan| file_record(file_plan, secrets))
-        .collect();
-    report_with(rotation, files)
+pub fn record(rotation: &Rotation, secrets: Secrets) -> Result<RotateReport, Error> {
+    let files = (0..rotation.plan.files.len())
+        .map(|index| file_record(rotation, index, secrets))
+        .collect::<Result<_, _>>()?;
+    Ok(report_with(rotation, files))
 }
 
-/// The `rekey.rotate/v1` object of a rotation, each file's record made as it is written.
+/// The `rekey.rotate/v1` object of a rotation, each file's record made as it is written;
+/// serializing it fails where a file's diff cannot be shown (see [`file_diff`]).
 pub fn streamed<'a>(rotation: &'a Rotation<'a>, secrets: Secrets) -> impl Serialize + 'a {
     report_with(
         rotation,
         Streamed(move || {
-            rotation
-                .plan
-                .files
-                .iter()
-                .map(move |file_plan| file_record(file_plan, secrets))
+            (0..rotation.plan.files.len())
+                .map(move |index| Shown(file_record(rotation, index, secrets)))
         }),
     )
 }
 
-fn file_record(file_plan: &FilePlan, secrets: Secrets) -> FileRecord {
-    FileRecord {
+/// A file's record, or why it cannot be shown: an error of the serializer, which stops the
+/// report there.
+struct Shown(Result<FileRecord, Error>);
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Ok(record) => record.serialize(serializer),
+            Err(error) => Err(serde::ser::Error::custom(error)),
+        }
+    }
+}
+
+fn file_record(rotation: &Rotation, index: usize, secrets: Secrets) -> Result<FileRecord, Error> {
+    let file_plan = &rotation.plan.files[index];
+    Ok(FileRecord {
         path: file_plan.file.display.clone(),
         changes: file_plan
             .changes
@@ -145,8 +155,8 @@ fn file_record(file_plan: &FilePlan, secrets: Secrets) -> FileRecord {
                 }
             })
             .collect(),
-        diff: file_diff(file_plan, secrets),
-    }
+        diff: file_diff(rotation, index, secrets)?,
+    })
 }
 
 fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> {

@@ -7,6 +7,7 @@
 use super::rotate::{self as rotate_report, Secrets};
 use super::rotate_json::{self, RotateReport};
 use super::{next_steps, Style};
+use crate::error::Error;
 use crate::model::fs::display_path;
 
 use crate::model::token::Fingerprint;
@@ -46,11 +47,11 @@ pub fn part(
     secrets: Secrets,
     view: View,
     style: Style,
-) -> Part {
+) -> Result<Part, Error> {
     let plan = &rotation.plan;
     let body = match view {
-        View::Json => Body::Json(Box::new(rotate_json::record(rotation, secrets))),
-        View::Diff | View::Stat => Body::Text(section(rotation, secrets, view, style)),
+        View::Json => Body::Json(Box::new(rotate_json::record(rotation, secrets)?)),
+        View::Diff | View::Stat => Body::Text(section(rotation, secrets, view, style)?),
     };
     let warnings = prepared
         .scan
@@ -70,17 +71,22 @@ pub fn part(
             .map(|n| format!("{label}: {n}"))
             .collect(),
     };
-    Part {
+    Ok(Part {
         body,
         warnings,
         notes,
         rotated: plan.rotated.clone(),
-    }
+    })
 }
 
 /// What the rotation changes in one repository: the diffs or `--stat` lines, the policy
 /// file's update, the policy that applied.
-fn section(rotation: &Rotation, secrets: Secrets, view: View, style: Style) -> String {
+fn section(
+    rotation: &Rotation,
+    secrets: Secrets,
+    view: View,
+    style: Style,
+) -> Result<String, Error> {
     let plan = &rotation.plan;
     let mut out = match rotation.status {
         Status::AlreadyRotated => format!(
@@ -89,11 +95,12 @@ fn section(rotation: &Rotation, secrets: Secrets, view: View, style: Style) -> S
         ),
         Status::NothingToDo => rotate_report::summary(plan, rotate_report::Outcome::DryRun),
         Status::Planned if view == View::Stat => rotate_report::stat_lines(plan),
-        Status::Planned => plan
-            .files
-            .iter()
-            .map(|file| rotate_report::colour_diff(&rotate_report::file_diff(file, secrets), style))
-            .collect(),
+        Status::Planned => (0..plan.files.len())
+            .map(|index| {
+                let diff = rotate_report::file_diff(rotation, index, secrets)?;
+                Ok(rotate_report::colour_diff(&diff, style))
+            })
+            .collect::<Result<_, Error>>()?,
     };
     if let Some(update) = &rotation.policy_update {
         let applied = rotate_report::Outcome::of(&rotation.applied);
@@ -105,7 +112,7 @@ fn section(rotation: &Rotation, secrets: Secrets, view: View, style: Style) -> S
         ));
     }
     out.push_str(&format!("Policy: {}\n", rotation.policy));
-    out
+    Ok(out)
 }
 
 /// The whole text report. `cwd`: where the push commands run from.

@@ -3,9 +3,11 @@
 //!
 //! 1. **Check** every target before anything is written: a regular file (never a symlink,
 //!    FIFO, device or socket), not hard-linked and not read-only unless forced, still
-//!    holding exactly the bytes the plan was made from.
+//!    holding exactly the bytes the plan was made from (its digest: the bytes are not kept).
 //! 2. **Stage** every new content in a temp file beside its target (same directory, so the
-//!    rename is atomic), with the target's mode and owner, synced to disk.
+//!    rename is atomic), with the target's mode and owner, synced to disk. A rotated file's
+//!    new content is spliced from its bytes read once more, checked against the digest
+//!    first: the same bytes the rewrite was verified from.
 //! 3. **Rename** each temp file over its target in order, re-reading the target right
 //!    before: a file changed underneath is never overwritten. The run stops there, names
 //!    the file, and says what was and was not written; rerunning finishes the job.
@@ -21,7 +23,8 @@
 //! them itself.
 
 use crate::error::Error;
-use crate::model::fs::{kind_of, read_regular, ReadError};
+use crate::model::edit::{self, Edit, Text};
+use crate::model::fs::{kind_of, read_regular, FileDigest, ReadError};
 
 use crate::runtime::interrupt::{self, is_leftover, TransactionGuard, TEMP_PREFIX};
 use crate::runtime::parallel;
@@ -32,14 +35,23 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
+use zeroize::Zeroizing;
 
 /// One file to replace.
 pub struct Target<'a> {
     pub path: &'a Path,
     pub display: &'a str,
-    /// The bytes the new content was made from: the file must still hold exactly these.
-    pub original: &'a [u8],
-    pub bytes: &'a [u8],
+    /// What the new content is made from: the file must still hold exactly these bytes.
+    pub original: FileDigest,
+    pub content: Content<'a>,
+}
+
+/// A target's new content.
+pub enum Content<'a> {
+    /// These bytes (the policy file's new text).
+    Bytes(&'a [u8]),
+    /// The target's own bytes with these edits spliced in.
+    Edits(&'a [Edit]),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -122,12 +134,12 @@ pub fn apply(targets: &[Target], options: Options) -> Result<(), ApplyError> {
         return Err(ApplyError::Refused(problems));
     }
     let _guard = TransactionGuard::begin();
-    pause_for_tests();
     let staged = stage_all(targets)?;
     if let Err(problem) = sync_staged(&staged) {
         staged.into_iter().for_each(|s| forget(s.temp));
         return Err(ApplyError::Refused(vec![problem]));
     }
+    pause_for_tests();
     let directories = rename_all(staged, targets)?;
     sync_directories(directories);
     Ok(())
@@ -251,7 +263,8 @@ fn syncfs(_file: &fs::File) -> bool {
 
 /// A seam for the tests that race rekey (a concurrent edit, a kill at a known moment):
 /// with `REKEY_PAUSE_BEFORE_APPLY=FILE` set, rekey creates FILE once every check has passed
-/// and waits (at most a minute) until the test removes it. Unset, this does nothing.
+/// and every new content is staged, before the first rename, and waits (at most a minute)
+/// until the test removes it. Unset, this does nothing.
 fn pause_for_tests() {
     let Some(marker) = std::env::var_os("REKEY_PAUSE_BEFORE_APPLY") else {
         return;
@@ -356,14 +369,31 @@ fn check(target: &Target, options: Options) -> Result<(), Error> {
 
 /// The target still holds the bytes the plan was made from.
 fn unchanged(target: &Target) -> Result<(), Error> {
+    current(target).map(drop)
+}
+
+/// The target's bytes, when they are still the ones the plan was made from.
+fn current(target: &Target) -> Result<Zeroizing<Vec<u8>>, Error> {
     let display = target.display;
-    let limit = target.original.len() as u64;
-    match read_regular(target.path, limit) {
-        Ok(bytes) if bytes == target.original => Ok(()),
+    match read_regular(target.path, target.original.len()) {
+        Ok(bytes) if FileDigest::of(&bytes) == target.original => Ok(Zeroizing::new(bytes)),
         Ok(_) | Err(ReadError::TooLarge(_)) => Err(Error::new(format!(
             "{display}: changed since rekey read it; it was not overwritten"
         ))),
         Err(error) => Err(Error::new(format!("{display}: {error}"))),
+    }
+}
+
+/// A target's new bytes: spliced from its current bytes (checked first) for a rotated file.
+fn new_content<'a>(target: &Target<'a>) -> Result<std::borrow::Cow<'a, [u8]>, Error> {
+    match target.content {
+        Content::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+        Content::Edits(edits) => {
+            let original = current(target)?;
+            let spliced = edit::apply(&original, edits, Text::Replacement)
+                .map_err(|error| format!("{}: {error}", target.display))?;
+            Ok(std::borrow::Cow::Owned(spliced))
+        }
     }
 }
 
@@ -373,6 +403,7 @@ fn stage(target: &Target) -> Result<TempPath, Error> {
     let display = target.display;
     let fail = |what: &str, error: std::io::Error| format!("{display}: cannot {what}: {error}");
     let metadata = fs::symlink_metadata(target.path).map_err(|e| fail("read", e))?;
+    let bytes = Zeroizing::new(new_content(target)?.into_owned());
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .rand_bytes(8)
@@ -380,7 +411,7 @@ fn stage(target: &Target) -> Result<TempPath, Error> {
         .map_err(|e| fail("create a temporary file beside it", e))?;
     interrupt::register_temp(temp.path());
     let written = (|| {
-        temp.write_all(target.bytes)?;
+        temp.write_all(&bytes)?;
         fs::set_permissions(temp.path(), metadata.permissions())
     })();
     if let Err(error) = written {
@@ -428,12 +459,12 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn target<'a>(path: &'a Path, original: &'a [u8], bytes: &'a [u8]) -> Target<'a> {
+    fn target<'a>(path: &'a Path, original: &[u8], bytes: &'a [u8]) -> Target<'a> {
         Target {
             path,
             display: path.file_name().unwrap().to_str().unwrap(),
-            original,
-            bytes,
+            original: FileDigest::of(original),
+            content: Content::Bytes(bytes),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::rotate::sign::{self, Signing};
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid, Repository, Signature};
 use std::path::Path;
+use zeroize::Zeroizing;
 
 /// Refuses a branch name git would refuse, and a branch that already exists.
 pub fn can_create_branch(repo: &GitRepo, branch: &str) -> Result<(), Error> {
@@ -30,17 +31,19 @@ pub fn can_create_branch(repo: &GitRepo, branch: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Commits `files` (repository-relative path and new bytes) on top of the base commit
-/// and points a new branch `branch` at the commit, signed when `signing` and git's
-/// configuration say so. Nothing else is moved; when signing fails, no commit is written
-/// and no branch made (the new blobs and trees stay unreachable, as after a failed
-/// `git commit -S`, until git's garbage collection).
+/// Commits `files` (repository-relative paths) on top of the base commit, each with the new
+/// bytes `content` gives for its index (made one at a time: a rotation holds no file's
+/// bytes longer than it needs them), and points a new branch `branch` at the commit, signed
+/// when `signing` and git's configuration say so. Nothing else is moved; when signing
+/// fails, no commit is written and no branch made (the new blobs and trees stay
+/// unreachable, as after a failed `git commit -S`, until git's garbage collection).
 pub fn commit(
     repo: &GitRepo,
     base: Oid,
     branch: &str,
     message: &str,
-    files: &[(&str, &[u8])],
+    files: &[&str],
+    content: &dyn Fn(usize) -> Result<Zeroizing<Vec<u8>>, Error>,
     signing: Signing,
 ) -> Result<Oid, Error> {
     can_create_branch(repo, branch)?;
@@ -54,7 +57,8 @@ pub fn commit(
         .tree()
         .map_err(|e| format!("cannot read the base commit's tree: {}", e.message()))?;
     let mut update = TreeUpdateBuilder::new();
-    for (path, bytes) in files {
+    for (index, path) in files.iter().enumerate() {
+        let bytes = content(index)?;
         let entry = base_tree
             .get_path(Path::new(path))
             .map_err(|e| format!("{path}: not in the base tree ({})", e.message()))?;
@@ -65,7 +69,7 @@ pub fn commit(
         };
         let blob = repo
             .repo
-            .blob(bytes)
+            .blob(&bytes)
             .map_err(|e| format!("{path}: cannot store the rotated blob: {}", e.message()))?;
         update.upsert(*path, blob, mode);
     }

@@ -35,7 +35,7 @@ pub enum Outcome {
 }
 
 /// One repository's rotation: its outcome, the counts the table shows and what `render`
-/// made of it (`None` when it failed).
+/// made of it (`None` when it failed, rendering included).
 pub struct RepoRotation<R> {
     pub repository: Repository,
     pub outcome: Outcome,
@@ -52,7 +52,7 @@ pub fn rotate_all<R: Send>(
     request: &Request,
     repositories: &[Repository],
     named: Option<&PolicyFile>,
-    render: &(dyn Fn(&Repository, &Prepared, &Rotation) -> R + Sync),
+    render: &(dyn Fn(&Repository, &Prepared, &Rotation) -> Result<R, Error> + Sync),
 ) -> Vec<RepoRotation<R>> {
     let results = repos::in_parallel(repositories, &|repository| {
         rotate_one(request, repository, named, render)
@@ -76,7 +76,7 @@ fn rotate_one<R>(
     request: &Request,
     repository: &Repository,
     named: Option<&PolicyFile>,
-    render: &(dyn Fn(&Repository, &Prepared, &Rotation) -> R + Sync),
+    render: &(dyn Fn(&Repository, &Prepared, &Rotation) -> Result<R, Error> + Sync),
 ) -> Result<RepoRotation<R>, Error> {
     let repo = GitRepo::open_exact(&repository.dir)?;
     let base = match &request.mode {
@@ -109,6 +109,6 @@ fn rotate_one<R>(
         outcome,
         files: plan.files.len(),
         sites: plan.files.iter().map(|file| file.changes.len()).sum(),
-        rendered: Some(render(repository, &prepared, &rotation)),
+        rendered: Some(render(repository, &prepared, &rotation)?),
     })
 }

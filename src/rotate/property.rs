@@ -46,12 +46,12 @@ pub fn check(name: &str, bytes: &[u8]) -> Result<(), Error> {
     let Some(file) = scanned(name, bytes) else {
         return Ok(());
     };
-    let Some(rotated) = rotate(file, &new) else {
+    let Some(rotated) = rotate(file, bytes, &new) else {
         return Ok(());
     };
     let file = scanned(name, bytes).expect("scanned once already");
-    only_sites_changed(&file, &rotated, &new)?;
-    if let Some(again) = scanned(name, &rotated).and_then(|file| rotate(file, &new)) {
+    only_sites_changed(&file, bytes, &rotated, &new)?;
+    if let Some(again) = scanned(name, &rotated).and_then(|file| rotate(file, &rotated, &new)) {
         if again != rotated {
             return Err(Error::new(
                 "a second rotation changed the file again".to_owned(),
@@ -66,8 +66,9 @@ fn scanned(name: &str, bytes: &[u8]) -> Option<ScannedFile> {
     scan_file(file).ok().flatten()
 }
 
-/// The rotated bytes, or `None` when the rotation changes nothing or is refused.
-fn rotate(file: ScannedFile, new: &NewToken) -> Option<Zeroizing<Vec<u8>>> {
+/// The rotated bytes of `file`, scanned from `bytes`, or `None` when the rotation changes
+/// nothing or is refused.
+fn rotate(file: ScannedFile, bytes: &[u8], new: &NewToken) -> Option<Zeroizing<Vec<u8>>> {
     let scan = Scan {
         files: vec![file],
         ..Scan::default()
@@ -77,13 +78,18 @@ fn rotate(file: ScannedFile, new: &NewToken) -> Option<Zeroizing<Vec<u8>>> {
         ..RotateOptions::default()
     };
     let plan = plan::plan(&scan, new, &options).ok()?;
-    let rewrites = verify::rewrite_all(&plan).ok()?;
-    rewrites.into_iter().next().map(|rewrite| rewrite.bytes)
+    let file_plan = plan.files.first()?;
+    verify::rewrite(file_plan, bytes, &plan.new).ok()
 }
 
-/// `rotated` is `file` with some site spans replaced by what a rotation may write there,
-/// and no other byte changed.
-fn only_sites_changed(file: &ScannedFile, rotated: &[u8], new: &NewToken) -> Result<(), Error> {
+/// `rotated` is `original` (which `file` was scanned from) with some site spans replaced by
+/// what a rotation may write there, and no other byte changed.
+fn only_sites_changed(
+    file: &ScannedFile,
+    original: &[u8],
+    rotated: &[u8],
+    new: &NewToken,
+) -> Result<(), Error> {
     let mut spans: Vec<(Span, Vec<u8>)> = Vec::new();
     for site in &file.sites {
         if let (true, Some(encoding)) = (site.value.is_token(), site.value.encoding()) {
@@ -98,7 +104,6 @@ fn only_sites_changed(file: &ScannedFile, rotated: &[u8], new: &NewToken) -> Res
     }
     spans.sort_by_key(|(span, _)| (span.start, span.end));
     spans.dedup();
-    let original = &file.bytes;
     let mut from = 0;
     let mut at = 0;
     for (span, replacement) in &spans {
@@ -154,10 +159,11 @@ mod tests {
         let text = "delegateToken: 0123456789abcdef0123456789abcdef\nx: 1\n";
         let file = scanned("values.yaml", text.as_bytes()).unwrap();
         let good = format!("delegateToken: {NEW}\nx: 1\n");
-        only_sites_changed(&file, good.as_bytes(), &new).unwrap();
+        let original = text.as_bytes();
+        only_sites_changed(&file, original, good.as_bytes(), &new).unwrap();
         let bad = format!("delegateToken: {NEW}\nx: 2\n");
-        assert!(only_sites_changed(&file, bad.as_bytes(), &new).is_err());
+        assert!(only_sites_changed(&file, original, bad.as_bytes(), &new).is_err());
         let wrong_value = "delegateToken: ffffffffffffffffffffffffffffffff\nx: 1\n";
-        assert!(only_sites_changed(&file, wrong_value.as_bytes(), &new).is_err());
+        assert!(only_sites_changed(&file, original, wrong_value.as_bytes(), &new).is_err());
     }
 }

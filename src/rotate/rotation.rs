@@ -13,17 +13,19 @@
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
-use crate::find::scan::{self, FileError, Scan, ScannedFile};
+use crate::find::scan::{self, FileError, Scan};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
 use crate::judge::policy::{self, Policy, PolicyFile};
+use crate::model::fs::FileDigest;
 use crate::model::token::{Fingerprint, NewToken};
-use crate::rotate::apply::{self, Target};
+use crate::rotate::apply::{self, Content, Target};
+use crate::rotate::commit;
 use crate::rotate::outside::{self, Outside};
 use crate::rotate::plan::{self, Plan, RotateOptions};
+use crate::rotate::reread::{self, BeforeAndAfter, Reader, Source, Verified, Writes};
 use crate::rotate::sign::Signing;
 use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
-use crate::rotate::{commit, verify};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -146,6 +148,10 @@ pub struct Rotation<'s> {
     pub outside: Option<Outside>,
     /// How the new token was given, for the commands that finish the rotation.
     pub source: TokenSource,
+    /// What verifying each file of the plan left (in the plan's order).
+    verified: Vec<Verified>,
+    /// Reads the planned files again, for their diffs.
+    reader: Reader,
 }
 
 impl Rotation<'_> {
@@ -153,6 +159,12 @@ impl Rotation<'_> {
     /// file's `[tokens] current`.
     pub fn changes_files(&self) -> bool {
         !self.plan.is_empty() || self.policy_update.is_some()
+    }
+
+    /// The plan's `index`th file before and after the rotation, read again (see
+    /// `reread::before_and_after`).
+    pub fn before_and_after(&self, index: usize) -> Result<BeforeAndAfter, Error> {
+        reread::before_and_after(&self.reader, &self.plan.files[index], &self.verified[index])
     }
 }
 
@@ -279,15 +291,16 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         }
         Input::WorkingTree(_) => Vec::new(),
     };
-    // Each verified file with its new bytes (the files borrow the scan, not the plan).
-    let rewrites: Vec<(&ScannedFile, Zeroizing<Vec<u8>>)> = verify::rewrite_all(&plan)
-        .map_err(|failures| {
-            let failures: Vec<String> = failures.iter().map(Error::to_string).collect();
-            Error::new(format!("{}\nnothing was written", failures.join("\n")))
-        })?
-        .into_iter()
-        .map(|rewrite| (rewrite.plan.file, rewrite.bytes))
-        .collect();
+    // Every file is read again and its rewrite verified before anything is written.
+    let source = source_of(&prepared.input);
+    let writes = match request.mode {
+        Mode::Write(_) => Writes::Yes,
+        Mode::DryRun | Mode::Commit { .. } => Writes::No,
+    };
+    let verified = reread::verify_all(&plan, &source, writes).map_err(|failures| {
+        let failures: Vec<String> = failures.iter().map(Error::to_string).collect();
+        Error::new(format!("{}\nnothing was written", failures.join("\n")))
+    })?;
     let outside = match status {
         Status::NothingToDo => None,
         _ => outside(request, prepared, &replaced)?,
@@ -316,8 +329,10 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         uncommitted,
         outside,
         source: request.source.clone(),
+        verified,
+        reader: source.open()?,
     };
-    rotation.applied = finish(request, prepared, &rewrites, &rotation)?;
+    rotation.applied = finish(request, prepared, &rotation)?;
     Ok(rotation)
 }
 
@@ -458,18 +473,21 @@ fn policy_display(input: &Input) -> String {
     }
 }
 
+/// Where the planned files are read again from: where they were scanned.
+fn source_of(input: &Input) -> Source {
+    match input {
+        Input::WorkingTree(_) => Source::WorkingTree,
+        Input::Commit { repo, .. } => Source::Repository(repo.repo.path().to_owned()),
+    }
+}
+
 /// Ends the rotation as its mode says: nothing, the working-tree transaction, or a commit.
-fn finish(
-    request: &Request,
-    prepared: &Prepared,
-    rewrites: &[(&ScannedFile, Zeroizing<Vec<u8>>)],
-    rotation: &Rotation,
-) -> Result<Applied, Error> {
+fn finish(request: &Request, prepared: &Prepared, rotation: &Rotation) -> Result<Applied, Error> {
     match (&request.mode, &prepared.input) {
         (Mode::DryRun, _) => Ok(Applied::DryRun),
         (Mode::Write(options), _) => {
             apply::remove_leftovers(&prepared.scan.leftovers)?;
-            write(rewrites, rotation.policy_update.as_ref(), *options)?;
+            write(&rotation.plan, rotation.policy_update.as_ref(), *options)?;
             Ok(Applied::Written)
         }
         (
@@ -489,14 +507,19 @@ fn finish(
                 .clone()
                 .unwrap_or_else(|| default_branch(request.new.fingerprint()));
             let message = words(&rotation.plan, message.as_deref());
-            let mut files: Vec<(&str, &[u8])> = rewrites
-                .iter()
-                .map(|(file, bytes)| (file.display.as_str(), bytes.as_slice()))
-                .collect();
+            let files = &rotation.plan.files;
+            let mut paths: Vec<&str> = files.iter().map(|f| f.file.display.as_str()).collect();
             if let Some(update) = &rotation.policy_update {
-                files.push((&update.display, update.text.as_bytes()));
+                paths.push(&update.display);
             }
-            let id = commit::commit(repo, *base, &branch, &message, &files, *signing)?;
+            // Each rotated blob is read again and spliced as it is stored: none is held.
+            let content = |index: usize| match &rotation.policy_update {
+                Some(update) if index == files.len() => {
+                    Ok(Zeroizing::new(update.text.as_bytes().to_vec()))
+                }
+                _ => rotation.before_and_after(index).map(|file| file.after),
+            };
+            let id = commit::commit(repo, *base, &branch, &message, &paths, &content, *signing)?;
             Ok(Applied::Committed {
                 branch,
                 id: id.to_string(),
@@ -516,24 +539,24 @@ pub fn default_branch(new: &Fingerprint) -> String {
 /// The working-tree transaction: the policy file first, so that an interrupted run never
 /// leaves rotated files beside a policy that calls their token stale; then every file.
 fn write(
-    rewrites: &[(&ScannedFile, Zeroizing<Vec<u8>>)],
+    plan: &Plan,
     policy_update: Option<&PolicyUpdate>,
     options: apply::Options,
 ) -> Result<(), Error> {
-    let mut targets: Vec<Target> = Vec::with_capacity(rewrites.len() + 1);
+    let mut targets: Vec<Target> = Vec::with_capacity(plan.files.len() + 1);
     if let Some(update) = policy_update {
         targets.push(Target {
             path: &update.path,
             display: &update.display,
-            original: update.original.as_bytes(),
-            bytes: update.text.as_bytes(),
+            original: FileDigest::of(update.original.as_bytes()),
+            content: Content::Bytes(update.text.as_bytes()),
         });
     }
-    targets.extend(rewrites.iter().map(|(file, bytes)| Target {
-        path: &file.path,
-        display: &file.display,
-        original: &file.bytes,
-        bytes,
+    targets.extend(plan.files.iter().map(|file_plan| Target {
+        path: &file_plan.file.path,
+        display: &file_plan.file.display,
+        original: file_plan.file.digest,
+        content: Content::Edits(&file_plan.edits),
     }));
     apply::apply(&targets, options).map_err(|error| Error::new(error.to_string()))
 }

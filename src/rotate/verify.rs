@@ -5,55 +5,30 @@
 
 use crate::error::Error;
 use crate::model::edit::{self, Text};
-use crate::model::keys;
+use crate::model::position::line_col;
 use crate::model::site::{Role, Site};
 use crate::model::token::Fingerprint;
-use crate::rotate::plan::{Change, FilePlan, Plan};
-use crate::runtime::parallel;
+use crate::rotate::plan::{Change, FilePlan};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
-/// A file's new bytes, verified.
-pub struct Rewrite<'p, 'a> {
-    pub plan: &'p FilePlan<'a>,
-    /// Holds the new token: wiped from memory when dropped.
-    pub bytes: Zeroizing<Vec<u8>>,
-}
-
-/// Splices and verifies every file of `plan`; all of them or an error naming each failure.
-pub fn rewrite_all<'p, 'a>(plan: &'p Plan<'a>) -> Result<Vec<Rewrite<'p, 'a>>, Vec<Error>> {
-    let mut rewrites = Vec::new();
-    let mut failures = Vec::new();
-    // Verifying scans each rewrite again, with the project's extra key names.
-    let verify = keys::carried(|file_plan: &FilePlan| rewrite(file_plan, &plan.new));
-    let outcomes = parallel::map(&plan.files, parallel::cores(), verify);
-    for (file_plan, outcome) in plan.files.iter().zip(outcomes) {
-        match outcome {
-            Ok(bytes) => rewrites.push(Rewrite {
-                plan: file_plan,
-                bytes,
-            }),
-            Err(failure) => failures.push(failure),
-        }
-    }
-    if failures.is_empty() {
-        Ok(rewrites)
-    } else {
-        Err(failures)
-    }
-}
-
-fn rewrite(file_plan: &FilePlan, new: &Fingerprint) -> Result<Zeroizing<Vec<u8>>, Error> {
+/// Splices `file_plan`'s edits into `original` (the bytes the file was planned from) and
+/// verifies the result: the new bytes, or an error naming the file and where it failed.
+pub fn rewrite(
+    file_plan: &FilePlan,
+    original: &[u8],
+    new: &Fingerprint,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     let file = file_plan.file;
     let fail = |offset: usize, what: &str| {
-        let (line, column) = file.line_col(offset);
+        let (line, column) = line_col(original, offset);
         format!(
             "{}:{line}:{column}: the rewrite failed verification ({what}); the file was left as it is",
             file.display
         )
     };
     let bytes = Zeroizing::new(
-        edit::apply(&file.bytes, &file_plan.edits, Text::Replacement)
+        edit::apply(original, &file_plan.edits, Text::Replacement)
             .map_err(|error| fail(0, &error.to_string()))?,
     );
     let text = std::str::from_utf8(&bytes).map_err(|_| fail(0, "not UTF-8 after the splice"))?;
@@ -126,7 +101,6 @@ mod tests {
     use crate::rotate::plan::ValueChange;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
-    use std::collections::BTreeSet;
     use std::path::PathBuf;
 
     const OLD: &str = "0123456789abcdef0123456789abcdef";
@@ -146,28 +120,20 @@ mod tests {
     /// Runs verify on `edits` claimed to rotate only the first site.
     fn verify(file: &ScannedFile, edits: Vec<Edit>) -> Result<(), String> {
         let new = NewToken::parse(NEW).unwrap();
-        let plan = Plan {
-            files: vec![FilePlan {
-                file,
-                edits,
-                changes: vec![Change {
-                    site: 0,
-                    value: Some(ValueChange::Rotated {
-                        encoding: Encoding::Hex,
-                    }),
-                    renamed_to: None,
-                }],
+        let file_plan = FilePlan {
+            file,
+            edits,
+            changes: vec![Change {
+                site: 0,
+                value: Some(ValueChange::Rotated {
+                    encoding: Encoding::Hex,
+                }),
+                renamed_to: None,
             }],
-            rotated: BTreeSet::new(),
-            new: new.fingerprint().clone(),
-            notes: Vec::new(),
         };
-        rewrite_all(&plan).map(|_| ()).map_err(|f| {
-            f.iter()
-                .map(Error::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        rewrite(&file_plan, TEXT.as_bytes(), new.fingerprint())
+            .map(|_| ())
+            .map_err(|f| f.to_string())
     }
 
     fn at(text: &str, nth: usize) -> std::ops::Range<usize> {

@@ -1,0 +1,204 @@
+//! Reading a planned file again. A scan keeps no file's bytes (a tree can hold tens of
+//! thousands of files with sites), only their sites and digests, so a rotation reads each
+//! file it changes again, from where it was scanned (the working tree, or the base commit's
+//! blobs), whenever it needs the bytes: to verify the rewrite, to show its diff and to
+//! write it. A file that no longer holds the bytes its digest was taken from is refused,
+//! named: it was edited since it was planned (perhaps during the run), and the planned
+//! edits would land on other text. What verifying leaves for later is a [`Verified`]: the
+//! rewritten file's digest and, for a rotation that writes, the bytes its edits replace,
+//! so that its diff can still be shown once the file holds its new bytes.
+
+use crate::error::Error;
+use crate::find::git::GitRepo;
+use crate::find::scan::ScannedFile;
+use crate::model::edit;
+use crate::model::fs::{read_regular, FileDigest, ReadError};
+use crate::model::keys;
+use crate::rotate::plan::{FilePlan, Plan};
+use crate::rotate::verify;
+use crate::runtime::parallel;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Where the planned files are read again from.
+#[derive(Clone)]
+pub enum Source {
+    WorkingTree,
+    /// The blobs of the repository at this path (its git directory): each thread opens its
+    /// own handle (a libgit2 repository is not shared between threads).
+    Repository(PathBuf),
+}
+
+/// One thread's way of reading planned files again.
+pub enum Reader {
+    WorkingTree,
+    Blobs(GitRepo),
+}
+
+impl Source {
+    pub fn open(&self) -> Result<Reader, Error> {
+        match self {
+            Source::WorkingTree => Ok(Reader::WorkingTree),
+            Source::Repository(dir) => GitRepo::open_exact(dir).map(Reader::Blobs),
+        }
+    }
+}
+
+impl Reader {
+    /// The bytes `file` holds now, read no further than `limit` bytes (`None`: more).
+    fn current(&self, file: &ScannedFile, limit: u64) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+        let display = &file.display;
+        match (self, file.blob) {
+            (Reader::Blobs(repo), Some(id)) => {
+                repo.read_blob(display, id).map(|bytes| Some(bytes.into()))
+            }
+            (Reader::WorkingTree, None) => match read_regular(&file.path, limit) {
+                Ok(bytes) => Ok(Some(bytes.into())),
+                Err(ReadError::TooLarge(_)) => Ok(None),
+                Err(error) => Err(Error::new(format!("{display}: {error}"))),
+            },
+            _ => Err(Error::new(format!(
+                "{display}: cannot be read again where it was scanned from"
+            ))),
+        }
+    }
+
+    /// The bytes `file` was planned from; refused when it holds any other bytes now.
+    pub fn planned(&self, file: &ScannedFile) -> Result<Zeroizing<Vec<u8>>, Error> {
+        match self.current(file, file.digest.len())? {
+            Some(bytes) if FileDigest::of(&bytes) == file.digest => Ok(bytes),
+            _ => Err(changed(file)),
+        }
+    }
+}
+
+/// Why a file is refused when it was edited after it was planned.
+pub fn changed(file: &ScannedFile) -> Error {
+    Error::new(format!(
+        "{}: changed since rekey read it (edited during the run?): run rekey again",
+        file.display
+    ))
+}
+
+/// What verifying one file's rewrite leaves for later (see the module header).
+pub struct Verified {
+    /// The digest of the rewritten bytes.
+    pub rewritten: FileDigest,
+    /// The bytes each edit replaces, in the order of the file plan's edits (copies of one
+    /// token share one allocation); kept only for a rotation that writes.
+    replaced: Option<Vec<Arc<Zeroizing<Vec<u8>>>>>,
+}
+
+/// Whether a rotation writes the files it verifies: then the bytes its edits replace are
+/// kept, to show the diff of a file that holds its new bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    Yes,
+    No,
+}
+
+/// Reads every file of `plan` again, checks it against its digest, splices and verifies
+/// its rewrite and drops the bytes, on every core: all of them verified, or every failure.
+pub fn verify_all(
+    plan: &Plan,
+    source: &Source,
+    writes: Writes,
+) -> Result<Vec<Verified>, Vec<Error>> {
+    let threads = parallel::cores();
+    let share = plan.files.len().div_ceil(threads).max(1);
+    let chunks: Vec<&[FilePlan]> = plan.files.chunks(share).collect();
+    // Verifying scans each rewrite again, with the project's extra key names.
+    let verify_chunk = keys::carried(|chunk: &&[FilePlan]| match source.open() {
+        Ok(reader) => chunk
+            .iter()
+            .map(|file_plan| verify_file(&reader, file_plan, plan, writes))
+            .collect(),
+        Err(error) => vec![Err(error)],
+    });
+    let mut verified = Vec::with_capacity(plan.files.len());
+    let mut failures = Vec::new();
+    for outcome in parallel::map(&chunks, threads, verify_chunk)
+        .into_iter()
+        .flatten()
+    {
+        match outcome {
+            Ok(file) => verified.push(file),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if failures.is_empty() {
+        Ok(verified)
+    } else {
+        Err(failures)
+    }
+}
+
+fn verify_file(
+    reader: &Reader,
+    file_plan: &FilePlan,
+    plan: &Plan,
+    writes: Writes,
+) -> Result<Verified, Error> {
+    let original = reader.planned(file_plan.file)?;
+    let rewritten = verify::rewrite(file_plan, &original, &plan.new)?;
+    let replaced = (writes == Writes::Yes).then(|| {
+        let mut shared: HashMap<&[u8], Arc<Zeroizing<Vec<u8>>>> = HashMap::new();
+        file_plan
+            .edits
+            .iter()
+            .map(|edit| {
+                let old = &original[edit.span.clone()];
+                shared
+                    .entry(old)
+                    .or_insert_with(|| Arc::new(Zeroizing::new(old.to_vec())))
+                    .clone()
+            })
+            .collect()
+    });
+    Ok(Verified {
+        rewritten: FileDigest::of(&rewritten),
+        replaced,
+    })
+}
+
+/// A file's bytes before and after its rotation (both hold the new token: wiped on drop).
+pub struct BeforeAndAfter {
+    pub before: Zeroizing<Vec<u8>>,
+    pub after: Zeroizing<Vec<u8>>,
+}
+
+/// A planned file before and after its rotation, read again: from the bytes it was planned
+/// from, or (once a rotation wrote it) from its new bytes. Refused when it holds neither.
+pub fn before_and_after(
+    reader: &Reader,
+    file_plan: &FilePlan,
+    verified: &Verified,
+) -> Result<BeforeAndAfter, Error> {
+    let file = file_plan.file;
+    let limit = file.digest.len().max(verified.rewritten.len());
+    let bytes = reader.current(file, limit)?.ok_or_else(|| changed(file))?;
+    let digest = FileDigest::of(&bytes);
+    let splice_failed = |error: edit::SpliceError| Error::new(format!("{}: {error}", file.display));
+    if digest == file.digest {
+        let after = edit::apply(&bytes, &file_plan.edits, edit::Text::Replacement)
+            .map_err(splice_failed)?;
+        return Ok(BeforeAndAfter {
+            before: bytes,
+            after: Zeroizing::new(after),
+        });
+    }
+    match &verified.replaced {
+        Some(replaced) if digest == verified.rewritten => {
+            let replaced: Vec<&[u8]> = replaced.iter().map(|old| old.as_slice()).collect();
+            let before =
+                edit::unapply(&bytes, &file_plan.edits, &replaced).map_err(splice_failed)?;
+            Ok(BeforeAndAfter {
+                before: Zeroizing::new(before),
+                after: bytes,
+            })
+        }
+        _ => Err(changed(file)),
+    }
+}
