@@ -515,3 +515,86 @@ fn the_hints_check_prints_run_as_printed_and_do_what_they_say() {
         assert_no_token(&run.stdout, hint);
     }
 }
+
+/// A Secret in one file and the workloads reading it by `secretKeyRef` in another: one
+/// whose Secret is here (the env name given after `valueFrom`, as YAML allows), one whose
+/// Secret is in another namespace, one whose Secret is nowhere in the scanned files.
+fn secret_and_workloads() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("secret.yaml"),
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: delegate-token\n  namespace: harness\nstringData:\n  DELEGATE_TOKEN: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("sts.yaml"),
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: delegate\n  namespace: harness\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - valueFrom:\n            secretKeyRef: {name: delegate-token, key: DELEGATE_TOKEN}\n          name: DELEGATE_TOKEN\n        - name: UPGRADER_TOKEN\n          valueFrom:\n            secretKeyRef:\n              name: upgrader-token\n              key: UPGRADER_TOKEN\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\n  namespace: ci\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - name: DELEGATE_TOKEN\n          valueFrom:\n            secretKeyRef: {name: delegate-token, key: DELEGATE_TOKEN}\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn scan_text_has_headers_and_shows_a_secret_key_ref_as_one_reference_with_an_accurate_hint() {
+    let dir = secret_and_workloads();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert_eq!(scan.status, 0, "{}", scan.stderr);
+    assert_eq!(
+        scan.stdout,
+        format!(
+            "  LINE:COL KEY              KIND        ENCODING FINGERPRINT
+secret.yaml
+  7:19     DELEGATE_TOKEN   literal     hex      {OLD_FINGERPRINT}
+sts.yaml
+  14:13    DELEGATE_TOKEN   reference
+           lives in Secret delegate-token, key DELEGATE_TOKEN at 14:55, defined in secret.yaml:7:19: rekey rotates it there
+  18:13    UPGRADER_TOKEN   reference
+           lives in Secret upgrader-token, key UPGRADER_TOKEN at 20:20, which is not among the scanned files; to rotate: update Secret upgrader-token where it is managed
+  36:13    DELEGATE_TOKEN   reference
+           lives in Secret delegate-token, key DELEGATE_TOKEN at 36:55, which is not among the scanned files; to rotate: update Secret delegate-token where it is managed
+
+4 sites in 2 files: 1 literal (1 distinct token), 0 placeholders, 3 references, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)
+"
+        )
+    );
+    // check counts the sites as scan does; JSON still lists each key a rename would touch.
+    let check = rekey(dir.path(), &["check"]);
+    assert!(
+        check.stdout.contains("(4 sites in 2 files)"),
+        "{}",
+        check.stdout
+    );
+    let json = rekey(dir.path(), &["scan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["sites"].as_array().unwrap().len(), 7);
+    assert_no_token(&scan.stdout, "stdout");
+}
+
+#[test]
+fn a_yaml_syntax_error_reads_as_could_not_be_parsed_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("bad.yaml"),
+        format!("kind: Secret\nstringData:\n  DELEGATE_TOKEN: \"{OLD_HEX}\n  other: [\n"),
+    )
+    .unwrap();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert_eq!(scan.status, 2);
+    assert!(
+        scan.stdout.ends_with(
+            "\n1 file could not be parsed: bad.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n"
+        ),
+        "{}",
+        scan.stdout
+    );
+    fs::copy(dir.path().join("bad.yaml"), dir.path().join("worse.yaml")).unwrap();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert!(
+        scan.stdout.ends_with(
+            "\n2 files could not be parsed:\n  bad.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n  worse.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n"
+        ),
+        "{}",
+        scan.stdout
+    );
+    assert_no_token(&format!("{}{}", scan.stdout, scan.stderr), "output");
+}

@@ -117,7 +117,8 @@ fn finish(
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
-        sites: scan.sites().count(),
+        // Counted as `scan` counts them: a secretKeyRef with the env entry it fills.
+        sites: scan.sites().filter(|(_, s)| !s.fills_env_entry()).count(),
         policy,
         unread: failed.len(),
     };
