@@ -598,3 +598,147 @@ fn a_yaml_syntax_error_reads_as_could_not_be_parsed_with_its_position() {
     );
     assert_no_token(&format!("{}{}", scan.stdout, scan.stderr), "output");
 }
+
+/// A repository whose committed files hold the current token, while an untracked `.env.local`
+/// and an untracked `node_modules/` that `.gitignore` names hold the revoked one.
+fn repository_with_ignored_files() -> (tempfile::TempDir, tempfile::TempDir) {
+    let (repo, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = repo.path();
+    fs::write(
+        dir.join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(dir.join(".gitignore"), ".env.local\nnode_modules/\n").unwrap();
+    fs::write(dir.join(".env"), format!("DELEGATE_TOKEN={NEW_HEX}\n")).unwrap();
+    commit_all(dir, home.path());
+    fs::write(
+        dir.join(".env.local"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("node_modules/pkg")).unwrap();
+    fs::write(
+        dir.join("node_modules/pkg/.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    (repo, home)
+}
+
+const IGNORED: &str = "1 file and 1 directory ignored by .gitignore; --no-ignore to include them";
+
+#[test]
+fn check_says_what_gitignore_left_out_and_no_ignore_judges_it() {
+    let (repo, _home) = repository_with_ignored_files();
+    let check = rekey(repo.path(), &["check"]);
+    assert_eq!(check.status, 0, "{}", check.stdout);
+    assert!(
+        check.stdout.ends_with(&format!("rekey check: {IGNORED}\n")),
+        "{}",
+        check.stdout
+    );
+    // A gate's machine-readable answer says it too: a CI step can surface it.
+    let json = rekey(repo.path(), &["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 1, "directories": 1})
+    );
+
+    let all = rekey(repo.path(), &["check", "--no-ignore"]);
+    assert_eq!(all.status, 1, "{}", all.stdout);
+    assert!(
+        all.stdout.contains(".env.local:1:16: error[revoked-token]"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        all.stdout
+            .contains("node_modules/pkg/.env:1:16: error[revoked-token]"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        !all.stdout.contains("ignored by .gitignore"),
+        "{}",
+        all.stdout
+    );
+    let json = rekey(repo.path(), &["check", "--no-ignore", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 0, "directories": 0})
+    );
+
+    // The index and commits hold no ignored file: --no-ignore there is a mistake, said so.
+    let staged = rekey(repo.path(), &["check", "--staged", "--no-ignore"]);
+    assert_eq!(staged.status, 2);
+    assert!(
+        staged.stderr.contains("drop --no-ignore"),
+        "{}",
+        staged.stderr
+    );
+    assert_no_token(&format!("{}{}", check.stdout, all.stdout), "stdout");
+}
+
+#[test]
+fn scan_inventory_and_rotate_count_what_gitignore_left_out_and_take_no_ignore() {
+    let (repo, _home) = repository_with_ignored_files();
+    let scan = rekey(repo.path(), &["scan"]);
+    assert!(
+        scan.stdout
+            .ends_with(&format!("; policy .rekey.toml\n{IGNORED}\n")),
+        "{}",
+        scan.stdout
+    );
+    let all = rekey(repo.path(), &["scan", "--no-ignore"]);
+    assert!(all.stdout.contains("\n.env.local\n"), "{}", all.stdout);
+    let json = rekey(repo.path(), &["scan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 1, "directories": 1})
+    );
+
+    let inventory = rekey(repo.path(), &["inventory"]);
+    assert!(
+        inventory.stderr.contains(&format!("not read: {IGNORED}")),
+        "{}",
+        inventory.stderr
+    );
+    let inventory = rekey(repo.path(), &["inventory", "--no-ignore"]);
+    assert!(
+        inventory
+            .stdout
+            .contains(&format!("{OLD_FINGERPRINT} revoked")),
+        "{}",
+        inventory.stdout
+    );
+
+    let rotation = rotate_to_new_token(repo.path(), &[]);
+    assert_eq!(rotation.status, 0, "{}", rotation.stderr);
+    assert!(
+        rotation.stdout.contains("Already rotated"),
+        "{}",
+        rotation.stdout
+    );
+    assert!(
+        rotation.stderr.contains(&format!("not rotated: {IGNORED}")),
+        "{}",
+        rotation.stderr
+    );
+    let rotation = rotate_to_new_token(repo.path(), &["--no-ignore", "--write"]);
+    assert_eq!(rotation.status, 0, "{}", rotation.stderr);
+    assert_eq!(
+        fs::read_to_string(repo.path().join(".env.local")).unwrap(),
+        format!("DELEGATE_TOKEN={NEW_HEX}\n")
+    );
+    let refused = rotate_to_new_token(repo.path(), &["--no-ignore", "--commit"]);
+    assert_eq!(refused.status, 2);
+    assert!(
+        refused.stderr.contains("cannot be used with"),
+        "{}",
+        refused.stderr
+    );
+}

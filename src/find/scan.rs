@@ -9,8 +9,9 @@
 //! whichever files happened to be read last, so the answer never depends on timing.
 
 use crate::find::formats::Format;
+use crate::find::ignore_rules::{Ignore, Ignored};
 use crate::find::sweep::{self, Stray};
-use crate::find::walk::{self, Skipped, SourceFile, Sweep};
+use crate::find::walk::{self, Skipped, SourceFile, Sweep, WalkOptions};
 use crate::model::fs::display_path;
 use crate::model::position::{line_col, LineIndex};
 use crate::model::secrets;
@@ -96,6 +97,8 @@ pub struct Scan {
     /// Whether every file was swept for `strays`: without it, an empty list says nothing
     /// about what a file holds.
     pub swept: bool,
+    /// What the working tree's ignore rules left out (`--no-ignore` walks it too).
+    pub ignored: Ignored,
 }
 
 impl Scan {
@@ -106,13 +109,15 @@ impl Scan {
     }
 }
 
-/// Scans the working tree below `roots`, passing over the files `exclude` names, and
-/// sweeping every file for token-shaped strings when `sweeping` says so.
+/// Scans the working tree below `roots`, passing over the files `exclude` names (and those
+/// the ignore rules name, unless `ignore` includes them), and sweeping every file for
+/// token-shaped strings when `sweeping` says so.
 pub fn scan_paths(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     sweeping: Sweep,
+    ignore: Ignore,
 ) -> Scan {
     let budget = Budget::default();
     let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
@@ -124,7 +129,10 @@ pub fn scan_paths(
         exclude,
         &scan,
         &keep,
-        sweeping,
+        WalkOptions {
+            sweep: sweeping,
+            ignore,
+        },
         |outcome| match outcome {
             Ok(Some(file)) => &file.display,
             Ok(None) => "",
@@ -136,6 +144,7 @@ pub fn scan_paths(
     scan.leftovers = walked.leftovers;
     scan.strays = walked.strays;
     scan.swept = sweeping == Sweep::On;
+    scan.ignored = walked.ignored;
     budget.settle(&mut scan, &shown.join(", "));
     scan
 }

@@ -5,6 +5,7 @@
 //! reads and where that Secret is defined among the scanned files (JSON lists each key).
 
 use super::{ErrorRecord, Streamed, Style};
+use crate::find::ignore_rules::Ignored;
 use crate::find::scan::{Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::model::site::{Limit, Owner, Role, Site, Span, Store};
@@ -77,6 +78,40 @@ struct ScanReport<'a, Sites> {
     left_behind: Vec<StrayRecord<'a>>,
     /// The policy file that applied; null when there was none.
     policy: Option<&'a str>,
+    ignored: IgnoredRecord,
+}
+
+/// What the ignore rules left out, in JSON.
+#[derive(Serialize)]
+pub struct IgnoredRecord {
+    files: usize,
+    directories: usize,
+}
+
+impl From<Ignored> for IgnoredRecord {
+    fn from(ignored: Ignored) -> Self {
+        IgnoredRecord {
+            files: ignored.files,
+            directories: ignored.directories,
+        }
+    }
+}
+
+/// What the ignore rules left out and how to include it; `None` when they left out nothing.
+pub fn ignored_line(ignored: Ignored) -> Option<String> {
+    let directories = |count: usize| match count {
+        1 => "1 directory".to_owned(),
+        count => format!("{count} directories"),
+    };
+    let what = match (ignored.files, ignored.directories) {
+        (0, 0) => return None,
+        (files, 0) => plural(files, "file"),
+        (0, count) => directories(count),
+        (files, count) => format!("{} and {}", plural(files, "file"), directories(count)),
+    };
+    Some(format!(
+        "{what} ignored by .gitignore; --no-ignore to include them"
+    ))
 }
 
 #[derive(Serialize)]
@@ -117,6 +152,7 @@ pub fn record<'a>(
             })
             .collect(),
         policy,
+        ignored: IgnoredRecord::from(scan.ignored),
     }
 }
 
@@ -328,6 +364,10 @@ fn summary(scan: &Scan, policy: &str) -> String {
         plural(legacy, "legacy key"),
     );
     line.push_str(&format!("; policy {policy}\n"));
+    if let Some(ignored) = ignored_line(scan.ignored) {
+        line.push_str(&ignored);
+        line.push('\n');
+    }
     line.push_str(&unparsed(scan));
     line
 }
