@@ -285,8 +285,8 @@ fn one_site() -> tempfile::TempDir {
     dir
 }
 
-const PLAIN_SCAN: &str = "values.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
-const COLOUR_SCAN: &str = "\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
+const PLAIN_SCAN: &str = "  LINE:COL KEY              KIND        ENCODING FINGERPRINT\nvalues.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
+const COLOUR_SCAN: &str = "\x1b[2m  LINE:COL KEY              KIND        ENCODING FINGERPRINT\x1b[0m\n\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
 
 #[test]
 fn color_follows_the_flag_then_no_color_then_clicolor_force() {

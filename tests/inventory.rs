@@ -102,6 +102,7 @@ fn docker_inspect_env_strings_are_sites_and_markdown_is_a_table() {
     assert_eq!(
         scan.stdout,
         "\
+\x20 LINE:COL KEY              KIND        ENCODING FINGERPRINT
 -
   29:33    DELEGATE_TOKEN   literal     hex      sha256:ff25d2389ab7917a
 

@@ -515,3 +515,230 @@ fn the_hints_check_prints_run_as_printed_and_do_what_they_say() {
         assert_no_token(&run.stdout, hint);
     }
 }
+
+/// A Secret in one file and the workloads reading it by `secretKeyRef` in another: one
+/// whose Secret is here (the env name given after `valueFrom`, as YAML allows), one whose
+/// Secret is in another namespace, one whose Secret is nowhere in the scanned files.
+fn secret_and_workloads() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("secret.yaml"),
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: delegate-token\n  namespace: harness\nstringData:\n  DELEGATE_TOKEN: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("sts.yaml"),
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: delegate\n  namespace: harness\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - valueFrom:\n            secretKeyRef: {name: delegate-token, key: DELEGATE_TOKEN}\n          name: DELEGATE_TOKEN\n        - name: UPGRADER_TOKEN\n          valueFrom:\n            secretKeyRef:\n              name: upgrader-token\n              key: UPGRADER_TOKEN\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\n  namespace: ci\nspec:\n  template:\n    spec:\n      containers:\n      - name: delegate\n        image: harness/delegate:25.10.87100\n        env:\n        - name: DELEGATE_TOKEN\n          valueFrom:\n            secretKeyRef: {name: delegate-token, key: DELEGATE_TOKEN}\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn scan_text_has_headers_and_shows_a_secret_key_ref_as_one_reference_with_an_accurate_hint() {
+    let dir = secret_and_workloads();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert_eq!(scan.status, 0, "{}", scan.stderr);
+    assert_eq!(
+        scan.stdout,
+        format!(
+            "  LINE:COL KEY              KIND        ENCODING FINGERPRINT
+secret.yaml
+  7:19     DELEGATE_TOKEN   literal     hex      {OLD_FINGERPRINT}
+sts.yaml
+  14:13    DELEGATE_TOKEN   reference
+           lives in Secret delegate-token, key DELEGATE_TOKEN at 14:55, defined in secret.yaml:7:19: rekey rotates it there
+  18:13    UPGRADER_TOKEN   reference
+           lives in Secret upgrader-token, key UPGRADER_TOKEN at 20:20, which is not among the scanned files; to rotate: update Secret upgrader-token where it is managed
+  36:13    DELEGATE_TOKEN   reference
+           lives in Secret delegate-token, key DELEGATE_TOKEN at 36:55, which is not among the scanned files; to rotate: update Secret delegate-token where it is managed
+
+4 sites in 2 files: 1 literal (1 distinct token), 0 placeholders, 3 references, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)
+"
+        )
+    );
+    // check counts the sites as scan does; JSON still lists each key a rename would touch.
+    let check = rekey(dir.path(), &["check"]);
+    assert!(
+        check.stdout.contains("(4 sites in 2 files)"),
+        "{}",
+        check.stdout
+    );
+    let json = rekey(dir.path(), &["scan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["sites"].as_array().unwrap().len(), 7);
+    assert_no_token(&scan.stdout, "stdout");
+}
+
+#[test]
+fn a_yaml_syntax_error_reads_as_could_not_be_parsed_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("bad.yaml"),
+        format!("kind: Secret\nstringData:\n  DELEGATE_TOKEN: \"{OLD_HEX}\n  other: [\n"),
+    )
+    .unwrap();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert_eq!(scan.status, 2);
+    assert!(
+        scan.stdout.ends_with(
+            "\n1 file could not be parsed: bad.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n"
+        ),
+        "{}",
+        scan.stdout
+    );
+    fs::copy(dir.path().join("bad.yaml"), dir.path().join("worse.yaml")).unwrap();
+    let scan = rekey(dir.path(), &["scan"]);
+    assert!(
+        scan.stdout.ends_with(
+            "\n2 files could not be parsed:\n  bad.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n  worse.yaml:3:19: cannot parse this YAML file: unclosed quote; fix the syntax, then run rekey again\n"
+        ),
+        "{}",
+        scan.stdout
+    );
+    assert_no_token(&format!("{}{}", scan.stdout, scan.stderr), "output");
+}
+
+/// A repository whose committed files hold the current token, while an untracked `.env.local`
+/// and an untracked `node_modules/` that `.gitignore` names hold the revoked one.
+fn repository_with_ignored_files() -> (tempfile::TempDir, tempfile::TempDir) {
+    let (repo, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = repo.path();
+    fs::write(
+        dir.join(".rekey.toml"),
+        format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n"),
+    )
+    .unwrap();
+    fs::write(dir.join(".gitignore"), ".env.local\nnode_modules/\n").unwrap();
+    fs::write(dir.join(".env"), format!("DELEGATE_TOKEN={NEW_HEX}\n")).unwrap();
+    commit_all(dir, home.path());
+    fs::write(
+        dir.join(".env.local"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("node_modules/pkg")).unwrap();
+    fs::write(
+        dir.join("node_modules/pkg/.env"),
+        format!("DELEGATE_TOKEN={OLD_HEX}\n"),
+    )
+    .unwrap();
+    (repo, home)
+}
+
+const IGNORED: &str = "1 file and 1 directory ignored by .gitignore; --no-ignore to include them";
+
+#[test]
+fn check_says_what_gitignore_left_out_and_no_ignore_judges_it() {
+    let (repo, _home) = repository_with_ignored_files();
+    let check = rekey(repo.path(), &["check"]);
+    assert_eq!(check.status, 0, "{}", check.stdout);
+    assert!(
+        check.stdout.ends_with(&format!("rekey check: {IGNORED}\n")),
+        "{}",
+        check.stdout
+    );
+    // A gate's machine-readable answer says it too: a CI step can surface it.
+    let json = rekey(repo.path(), &["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 1, "directories": 1})
+    );
+
+    let all = rekey(repo.path(), &["check", "--no-ignore"]);
+    assert_eq!(all.status, 1, "{}", all.stdout);
+    assert!(
+        all.stdout.contains(".env.local:1:16: error[revoked-token]"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        all.stdout
+            .contains("node_modules/pkg/.env:1:16: error[revoked-token]"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        !all.stdout.contains("ignored by .gitignore"),
+        "{}",
+        all.stdout
+    );
+    let json = rekey(repo.path(), &["check", "--no-ignore", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 0, "directories": 0})
+    );
+
+    // The index and commits hold no ignored file: --no-ignore there is a mistake, said so.
+    let staged = rekey(repo.path(), &["check", "--staged", "--no-ignore"]);
+    assert_eq!(staged.status, 2);
+    assert!(
+        staged.stderr.contains("drop --no-ignore"),
+        "{}",
+        staged.stderr
+    );
+    assert_no_token(&format!("{}{}", check.stdout, all.stdout), "stdout");
+}
+
+#[test]
+fn scan_inventory_and_rotate_count_what_gitignore_left_out_and_take_no_ignore() {
+    let (repo, _home) = repository_with_ignored_files();
+    let scan = rekey(repo.path(), &["scan"]);
+    assert!(
+        scan.stdout
+            .ends_with(&format!("; policy .rekey.toml\n{IGNORED}\n")),
+        "{}",
+        scan.stdout
+    );
+    let all = rekey(repo.path(), &["scan", "--no-ignore"]);
+    assert!(all.stdout.contains("\n.env.local\n"), "{}", all.stdout);
+    let json = rekey(repo.path(), &["scan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["ignored"],
+        serde_json::json!({"files": 1, "directories": 1})
+    );
+
+    let inventory = rekey(repo.path(), &["inventory"]);
+    assert!(
+        inventory.stderr.contains(&format!("not read: {IGNORED}")),
+        "{}",
+        inventory.stderr
+    );
+    let inventory = rekey(repo.path(), &["inventory", "--no-ignore"]);
+    assert!(
+        inventory
+            .stdout
+            .contains(&format!("{OLD_FINGERPRINT} revoked")),
+        "{}",
+        inventory.stdout
+    );
+
+    let rotation = rotate_to_new_token(repo.path(), &[]);
+    assert_eq!(rotation.status, 0, "{}", rotation.stderr);
+    assert!(
+        rotation.stdout.contains("Already rotated"),
+        "{}",
+        rotation.stdout
+    );
+    assert!(
+        rotation.stderr.contains(&format!("not rotated: {IGNORED}")),
+        "{}",
+        rotation.stderr
+    );
+    let rotation = rotate_to_new_token(repo.path(), &["--no-ignore", "--write"]);
+    assert_eq!(rotation.status, 0, "{}", rotation.stderr);
+    assert_eq!(
+        fs::read_to_string(repo.path().join(".env.local")).unwrap(),
+        format!("DELEGATE_TOKEN={NEW_HEX}\n")
+    );
+    let refused = rotate_to_new_token(repo.path(), &["--no-ignore", "--commit"]);
+    assert_eq!(refused.status, 2);
+    assert!(
+        refused.stderr.contains("cannot be used with"),
+        "{}",
+        refused.stderr
+    );
+}

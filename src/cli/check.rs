@@ -6,6 +6,7 @@ use super::inputs::roots;
 use super::inputs::{self, Gathering, SourceArgs};
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan::Scan;
 use crate::find::walk::Sweep;
 use crate::find::{layers, stdin};
@@ -69,6 +70,11 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         if inputs::reads_stdin(&args.paths) {
             return fail("--staged checks the git index: it takes no `-`");
         }
+        if args.sources.ignore() == Ignore::Include {
+            return fail(
+                "--staged checks the git index, which holds no ignored file: drop --no-ignore",
+            );
+        }
         return match staged(&args, cwd) {
             Ok((scan, policy)) => {
                 let findings = check(&scan, policy.rules());
@@ -117,9 +123,11 @@ fn finish(
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
-        sites: scan.sites().count(),
+        // Counted as `scan` counts them: a secretKeyRef with the env entry it fills.
+        sites: scan.sites().filter(|(_, s)| !s.fills_env_entry()).count(),
         policy,
         unread: failed.len(),
+        ignored: scan.ignored,
     };
     match args.format {
         CheckFormat::Text => report::to_stdout(&check_report::text(

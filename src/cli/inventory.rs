@@ -69,6 +69,9 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
             report::to_stdout(&inventory_report::markdown(&inventory, &policy))
         }
     }
+    if let Some(line) = crate::report::scan::ignored_line(gathering.ignored()) {
+        report::note(&format!("not read: {line}"));
+    }
     for message in &gathering.failed {
         report::error(message);
     }

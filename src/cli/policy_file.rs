@@ -4,6 +4,7 @@
 use super::exit::{fail, EXIT_OK};
 use super::inputs::roots;
 use crate::error::Error;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan;
 use crate::find::walk::Sweep;
 use crate::judge::policy;
@@ -56,7 +57,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let scan = scan::scan_paths(&roots, cwd, &|_| false, Sweep::Off);
+    let scan = scan::scan_paths(&roots, cwd, &|_| false, Sweep::Off, Ignore::Respect);
     for error in &scan.errors {
         report::note(&format!("{error} (its tokens are not listed)"));
     }

@@ -6,6 +6,7 @@ use super::exit::{fail, EXIT_ERROR, EXIT_OK, EXIT_WOULD_CHANGE};
 use super::inputs::roots;
 use super::inputs::RepoArgs;
 use crate::error::Error;
+use crate::find::ignore_rules::Ignore;
 use crate::judge::policy::PolicyFile;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::report::rotate::{self as rotate_report, Secrets};
@@ -88,6 +89,10 @@ pub struct RotateArgs {
     /// names keep the old content).
     #[arg(long, requires = "write")]
     force: bool,
+    /// Also rotate in the files .gitignore and .git/info/exclude leave out (files git tracks
+    /// are always rotated); --commit and --repo read commits, which hold no ignored file.
+    #[arg(long, conflicts_with = "commit")]
+    no_ignore: bool,
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
@@ -145,6 +150,11 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
         source: token_source(&args),
         options,
         roots,
+        ignore: if args.no_ignore {
+            Ignore::Include
+        } else {
+            Ignore::Respect
+        },
         cwd: cwd.to_owned(),
         mode,
     };
@@ -170,6 +180,10 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
             report::note(&note);
         }
     }
+    // An ignored file is never rotated: one holding the old token is the user's to know of.
+    if let Some(line) = crate::report::scan::ignored_line(prepared.scan.ignored) {
+        report::note(&format!("not rotated: {line}"));
+    }
     if !whole {
         return Ok(EXIT_ERROR);
     }
@@ -194,6 +208,9 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     if args.write {
         return Err(Error::new("--repo/--repos read each repository's commits, not a working tree: use --commit (a new branch in each repository) instead of --write".to_owned()));
     }
+    if args.no_ignore {
+        return Err(Error::new("--repo/--repos read each repository's commits, which hold no ignored file: drop --no-ignore".to_owned()));
+    }
     let mode = mode(&args);
     let repositories = args.repositories.named(cwd)?;
     if repositories.is_empty() {
@@ -208,6 +225,7 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
         source: token_source(&args),
         options,
         roots: Vec::new(),
+        ignore: Ignore::Respect,
         cwd: cwd.to_owned(),
         mode,
     };

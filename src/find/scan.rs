@@ -12,8 +12,9 @@
 //! depends on timing.
 
 use crate::find::formats::Format;
+use crate::find::ignore_rules::{Ignore, Ignored};
 use crate::find::sweep::{self, Stray};
-use crate::find::walk::{self, Skipped, SourceFile, Sweep};
+use crate::find::walk::{self, Skipped, SourceFile, Sweep, WalkOptions};
 use crate::model::fs::{display_path, FileDigest};
 use crate::model::position::{line_col, Positions};
 use crate::model::secrets;
@@ -124,6 +125,8 @@ pub struct Scan {
     /// site, each with the file it is in (as shown): a Secret's readers may sit in
     /// another file.
     pub loads: Vec<(String, SecretLoad)>,
+    /// What the working tree's ignore rules left out (`--no-ignore` walks it too).
+    pub ignored: Ignored,
 }
 
 impl Scan {
@@ -134,13 +137,15 @@ impl Scan {
     }
 }
 
-/// Scans the working tree below `roots`, passing over the files `exclude` names, and
-/// sweeping every file for token-shaped strings when `sweeping` says so.
+/// Scans the working tree below `roots`, passing over the files `exclude` names (and those
+/// the ignore rules name, unless `ignore` includes them), and sweeping every file for
+/// token-shaped strings when `sweeping` says so.
 pub fn scan_paths(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     sweeping: Sweep,
+    ignore: Ignore,
 ) -> Scan {
     let budget = Budget::default();
     let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
@@ -152,7 +157,10 @@ pub fn scan_paths(
         exclude,
         &scan,
         &keep,
-        sweeping,
+        WalkOptions {
+            sweep: sweeping,
+            ignore,
+        },
         |outcome| match outcome {
             Ok(Some(file)) => &file.display,
             Ok(None) => "",
@@ -164,6 +172,7 @@ pub fn scan_paths(
     scan.leftovers = walked.leftovers;
     scan.strays = walked.strays;
     scan.swept = sweeping == Sweep::On;
+    scan.ignored = walked.ignored;
     budget.settle(&mut scan, &shown.join(", "));
     scan
 }

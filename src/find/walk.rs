@@ -6,7 +6,7 @@
 use crate::find::binary;
 use crate::find::formats::Format;
 use crate::find::hidden;
-use crate::find::ignore_rules::IgnoreRules;
+use crate::find::ignore_rules::{Ignore, IgnoreRules, Ignored};
 use crate::find::sweep::{self, Stray};
 use crate::model::fs::{display_path, open_without_following, ReadError};
 use crate::model::keys;
@@ -14,6 +14,7 @@ use crate::runtime::interrupt;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 /// Files larger than this are not parsed: they are read in bounded chunks, searched for
@@ -64,6 +65,8 @@ pub struct Walked<T> {
     /// Token-shaped strings in every file (text, UTF-16 or binary), sites included (the
     /// engine leaves those out).
     pub strays: Vec<Stray>,
+    /// What the ignore rules left out.
+    pub ignored: Ignored,
 }
 
 /// Whether files are swept for token-shaped strings outside sites: `check` judges them
@@ -73,6 +76,14 @@ pub struct Walked<T> {
 pub enum Sweep {
     On,
     Off,
+}
+
+/// How a walk reads the tree: whether it sweeps every file, whether it keeps to the
+/// ignore rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkOptions {
+    pub sweep: Sweep,
+    pub ignore: Ignore,
 }
 
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
@@ -85,7 +96,7 @@ pub fn walk<T: Send>(
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
     keep_strays: &(dyn Fn(&mut Vec<Stray>) + Sync),
-    sweeping: Sweep,
+    options: WalkOptions,
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked::default());
@@ -94,31 +105,38 @@ pub fn walk<T: Send>(
         exclude,
         inspect,
         keep_strays,
-        sweeping,
+        sweeping: options.sweep,
     };
+    let ignored: Arc<[AtomicUsize; 2]> = Arc::default();
     // The project's extra key names go with the scan onto the walker's threads.
     let names = keys::installed();
-    builder(roots, cwd).build_parallel().run(|| {
-        // Each thread gathers its own results and hands them over once, when it is done:
-        // no lock per file.
-        let mut local = ThreadResults {
-            shared: &found,
-            walked: Walked::default(),
-            sort_key,
-        };
-        let visitor = &visitor;
-        let names = names.clone();
-        let mut installed = false;
-        Box::new(move |entry| {
-            if !installed {
-                keys::install(names.clone());
-                installed = true;
-            }
-            visitor.visit(&mut local.walked, entry);
-            WalkState::Continue
-        })
-    });
+    builder(roots, cwd, options.ignore, &ignored)
+        .build_parallel()
+        .run(|| {
+            // Each thread gathers its own results and hands them over once, when it is done:
+            // no lock per file.
+            let mut local = ThreadResults {
+                shared: &found,
+                walked: Walked::default(),
+                sort_key,
+            };
+            let visitor = &visitor;
+            let names = names.clone();
+            let mut installed = false;
+            Box::new(move |entry| {
+                if !installed {
+                    keys::install(names.clone());
+                    installed = true;
+                }
+                visitor.visit(&mut local.walked, entry);
+                WalkState::Continue
+            })
+        });
     let mut walked = found.into_inner().unwrap();
+    walked.ignored = Ignored {
+        files: ignored[0].load(Ordering::Relaxed),
+        directories: ignored[1].load(Ordering::Relaxed),
+    };
     // One sorted run per thread: this sort merges them.
     walked.files.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
     // A file named twice (`rekey scan k8s k8s/a.yaml`) is reported once.
@@ -130,14 +148,21 @@ pub fn walk<T: Send>(
 }
 
 /// The walker over `roots`: hidden files included, symlinks not followed, `.git` never
-/// entered, and the ignore rules `ignore_rules` reads applied below each root.
-fn builder(roots: &[PathBuf], cwd: &Path) -> WalkBuilder {
+/// entered, and unless `ignore` says otherwise the ignore rules `ignore_rules` reads applied
+/// below each root, each file and directory they leave out counted in `ignored`.
+fn builder(
+    roots: &[PathBuf],
+    cwd: &Path,
+    ignore: Ignore,
+    ignored: &Arc<[AtomicUsize; 2]>,
+) -> WalkBuilder {
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
         builder.add(root);
     }
     // Ignore files are read by `ignore_rules`, never by the walker itself (see there).
     let rules = IgnoreRules::new(cwd, roots);
+    let ignored = ignored.clone();
     builder
         .hidden(false)
         .parents(false)
@@ -148,10 +173,17 @@ fn builder(roots: &[PathBuf], cwd: &Path) -> WalkBuilder {
         .require_git(false)
         .follow_links(false)
         .filter_entry(move |entry| {
-            last_component(entry.path()) != b".git"
-                && (entry.depth() == 0
-                    || !rules
-                        .is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
+            if last_component(entry.path()) == b".git" {
+                return false;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let left_out = ignore == Ignore::Respect
+                && entry.depth() > 0
+                && rules.is_ignored(entry.path(), is_dir);
+            if left_out {
+                ignored[usize::from(is_dir)].fetch_add(1, Ordering::Relaxed);
+            }
+            !left_out
         });
     builder
 }
@@ -235,6 +267,7 @@ impl<T> Default for Walked<T> {
             seen: 0,
             leftovers: Vec::new(),
             strays: Vec::new(),
+            ignored: Ignored::default(),
         }
     }
 }

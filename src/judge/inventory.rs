@@ -276,7 +276,7 @@ fn attribute_site(
         delegate.delegate_names.insert(name.clone());
     }
     match (&site.role, site.owner.as_deref(), site.elsewhere.as_deref()) {
-        (Role::SecretKeyRef { secret }, Some(Owner::Kubernetes { .. }), _) => {
+        (Role::SecretKeyRef { secret, .. }, Some(Owner::Kubernetes { .. }), _) => {
             if let Some(workload) = workload_of(site) {
                 let namespace = workload.namespace.clone();
                 refs.push((workload, namespace, secret.clone()));

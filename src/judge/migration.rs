@@ -34,7 +34,7 @@ impl Migration {
         let mut defined_secrets = HashSet::new();
         for (_, site) in scan.sites() {
             match (&site.role, &site.reader) {
-                (Role::SecretKeyRef { secret }, Reader::Delegate) => {
+                (Role::SecretKeyRef { secret, .. }, Reader::Delegate) => {
                     delegate_secrets.insert(secret.clone());
                 }
                 (
@@ -126,7 +126,7 @@ impl Migration {
             ));
         }
         match (&site.role, &site.reader) {
-            (Role::SecretKeyRef { secret }, _) => {
+            (Role::SecretKeyRef { secret, .. }, _) => {
                 let follows = migrated_secrets.contains(secret) && self.delegate_secrets.contains(secret);
                 (!follows).then(|| format!(
                     "secretKeyRef key {key} kept: Secret {secret} is not migrated in the scanned files; rename its key first"
@@ -171,7 +171,7 @@ impl Migration {
 
     /// A `secretKeyRef` whose Secret is among the scanned files is rotated there.
     pub fn rotated_with_its_secret(&self, site: &Site) -> bool {
-        matches!(&site.role, Role::SecretKeyRef { secret } if self.defined_secrets.contains(secret))
+        matches!(&site.role, Role::SecretKeyRef { secret, .. } if self.defined_secrets.contains(secret))
     }
 }
 

@@ -3,8 +3,9 @@
 //! Code Quality report (Code Climate issues). Messages carry fingerprints only; SARIF
 //! results carry no snippets.
 
-use super::scan::plural;
+use super::scan::{ignored_line, plural, IgnoredRecord};
 use super::{Streamed, Style};
+use crate::find::ignore_rules::Ignored;
 use crate::judge::check::Finding;
 use crate::judge::policy::{Level, Rule};
 use crate::model::token::Fingerprint;
@@ -23,6 +24,9 @@ pub struct Coverage {
     pub policy: Option<String>,
     /// Inputs (repositories) that could not be read at all: their errors follow.
     pub unread: usize,
+    /// What the working tree's ignore rules left out: said, never judged (git never
+    /// commits an ignored file, so the gate holds without them).
+    pub ignored: Ignored,
 }
 
 /// What a check without a policy file cannot do, said every time.
@@ -67,6 +71,14 @@ pub fn text(findings: &[Finding], coverage: &Coverage, style: Style) -> String {
 }
 
 fn summary(findings: &[Finding], coverage: &Coverage) -> String {
+    let mut out = counts(findings, coverage);
+    if let Some(line) = ignored_line(coverage.ignored) {
+        out.push_str(&format!("rekey check: {line}\n"));
+    }
+    out
+}
+
+fn counts(findings: &[Finding], coverage: &Coverage) -> String {
     if coverage.files_checked == 0 && coverage.unread > 0 {
         return format!(
             "rekey check: nothing was checked: {} could not be read (see the errors)\n",
@@ -109,6 +121,7 @@ struct CheckReport<'a, Findings> {
     sites: usize,
     /// The policy file that applied; null when there was none.
     policy: Option<&'a str>,
+    ignored: IgnoredRecord,
 }
 
 /// The `rekey.check/v1` object.
@@ -129,6 +142,7 @@ pub fn record<'a>(findings: &'a [Finding], coverage: &'a Coverage) -> impl Seria
         files_checked: coverage.files_checked,
         sites: coverage.sites,
         policy: coverage.policy.as_deref(),
+        ignored: IgnoredRecord::from(coverage.ignored),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan::{self, Scan};
 use crate::find::walk::Sweep;
 use crate::judge::policy::{Policy, PolicyFile};
@@ -54,6 +55,7 @@ pub fn of_working_tree(
     roots: &[PathBuf],
     cwd: &Path,
     replaced: &BTreeSet<Fingerprint>,
+    ignore: Ignore,
 ) -> Option<Outside> {
     let top = match policy.scope() {
         Some(scope) => scope.to_owned(),
@@ -76,7 +78,13 @@ pub fn of_working_tree(
     };
     let exclude = |path: &Path| rotated(path) || policy.excludes_walked(cwd, path);
     let top_shown = relative_path(cwd, &top);
-    let scan = scan::scan_paths(&[PathBuf::from(&top_shown)], cwd, &exclude, Sweep::On);
+    let scan = scan::scan_paths(
+        &[PathBuf::from(&top_shown)],
+        cwd,
+        &exclude,
+        Sweep::On,
+        ignore,
+    );
     Some(Outside::of(top_shown, &scan, replaced))
 }
 

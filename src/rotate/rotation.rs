@@ -13,6 +13,7 @@
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan::{self, FileError, Scan};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
@@ -64,6 +65,8 @@ pub enum TokenSource {
 
 pub struct Request {
     pub roots: Vec<PathBuf>,
+    /// Whether the working tree's ignore rules apply (a commit's tree has none to apply).
+    pub ignore: Ignore,
     pub cwd: PathBuf,
     pub new: NewToken,
     pub source: TokenSource,
@@ -179,7 +182,7 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
             // Installed for the whole rotation: verifying a rewrite scans it again.
             policy.rules().install_key_names();
             let exclude = |path: &Path| policy.excludes_walked(cwd, path);
-            let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On);
+            let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On, request.ignore);
             (Input::WorkingTree(policy), scan)
         }
     };
@@ -353,6 +356,7 @@ fn outside(
             &request.roots,
             cwd,
             replaced,
+            request.ignore,
         )),
         Input::Commit {
             repo, base, policy, ..

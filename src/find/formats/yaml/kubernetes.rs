@@ -67,6 +67,7 @@ impl Walker<'_> {
         let span = inner_span(key);
         let role = Role::SecretKeyRef {
             secret: secret.to_owned(),
+            env_entry: context.env_entry.clone(),
         };
         let elsewhere = Elsewhere {
             store: Store::KubernetesSecret,

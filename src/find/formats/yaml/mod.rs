@@ -204,12 +204,21 @@ mod tests {
         );
         assert_eq!(&text[sites[0].value_span.clone()], HEX);
         assert_eq!(&text[sites[1].value_span.clone()], HEX);
+        // The secretKeyRef fills the env entry before it: one reference, shown as one.
         assert_eq!(
             sites[3].role,
             Role::SecretKeyRef {
-                secret: "s".to_owned()
+                secret: "s".to_owned(),
+                env_entry: Some(sites[2].key_span.clone()),
             }
         );
+        // Its own entry's name is not a token key: the secretKeyRef stands alone.
+        let alone = scan(
+            "env:\n- name: TOKEN\n  valueFrom:\n    secretKeyRef: {name: s, key: DELEGATE_TOKEN}\n",
+        )
+        .unwrap();
+        assert_eq!(alone.len(), 1);
+        assert!(!alone[0].fills_env_entry());
     }
 
     #[test]
