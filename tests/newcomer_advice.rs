@@ -263,3 +263,73 @@ fn a_rotation_from_a_subdirectory_looks_at_the_rest_of_the_repository() {
         format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\n")
     );
 }
+
+#[test]
+fn revoke_after_a_rotation_is_quiet_and_revoke_of_a_held_token_names_the_files() {
+    let dir = newcomer();
+    let home = tempfile::tempdir().unwrap();
+    commit_all(dir.path(), home.path());
+
+    // Still held: revoking says which files check will now fail on.
+    let held = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!(held.status, 0, "{}", held.stderr);
+    let files = "\
+.env, compose/docker-compose.yml, docker/run.sh, ecs/task.json, helm/install.sh, helm/values.yaml, k8s/secret.yaml, k8s/secret2.yaml, systemd/harness-delegate.service, tf/main.tf";
+    assert!(
+        held.stderr.contains(&format!(
+            "warning: files in the repository still hold {OLD_FINGERPRINT}: rekey check will now fail on these 10 files: {files}; rotate them first"
+        )),
+        "{}",
+        held.stderr
+    );
+    let check = masked(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(check.status, 1, "{}", check.stderr);
+    for file in files.split(", ") {
+        assert!(
+            check.stdout.contains(&format!("\"path\": \"{file}\"")),
+            "{file}: {}",
+            check.stdout
+        );
+    }
+    git(
+        dir.path(),
+        home.path(),
+        &["checkout", "-q", "--", ".rekey.toml"],
+    );
+
+    // After a rotation the old token has left `current`, as expected: nothing to warn
+    // about, whether the rotation was committed or only written.
+    let token = new_token_file();
+    let commit = [
+        "rotate",
+        "--new-token-file",
+        token.to_str().unwrap(),
+        "--commit",
+    ];
+    let committed = masked_git(dir.path(), home.path(), &commit);
+    assert_eq!(committed.status, 0, "{}", committed.stderr);
+    let branch = format!("rekey/rotate-{}", &NEW_FINGERPRINT["sha256:".len()..][..8]);
+    git(dir.path(), home.path(), &["checkout", "-q", &branch]);
+    let revoked = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!((revoked.status, revoked.stderr.as_str()), (0, ""));
+    assert_eq!(
+        fs::read_to_string(dir.path().join(".rekey.toml")).unwrap(),
+        format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n")
+    );
+    git(dir.path(), home.path(), &["checkout", "-q", "-f", "main"]);
+    let written = rotate_to_new_token(dir.path(), &["--write"]);
+    assert_eq!(written.status, 0, "{}", written.stderr);
+    let revoked = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!((revoked.status, revoked.stderr.as_str()), (0, ""));
+
+    // A fingerprint no version of the policy ever listed is still questioned.
+    let typo = "sha256:ff25d2389ab7917b";
+    let unknown = masked(dir.path(), &["revoke", typo]);
+    assert!(
+        unknown
+            .stderr
+            .contains(&format!("{typo} is not listed under [tokens] current")),
+        "{}",
+        unknown.stderr
+    );
+}
