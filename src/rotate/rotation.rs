@@ -16,7 +16,10 @@ use crate::find::git::GitRepo;
 use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
+use crate::judge::inventory;
 use crate::judge::policy::{self, Policy, PolicyFile};
+use crate::judge::rollout::{self, Rollout};
+use crate::model::site::Site;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Target};
 use crate::rotate::outside::{self, Outside};
@@ -143,6 +146,8 @@ pub struct Rotation<'s> {
     pub outside: Option<Outside>,
     /// How the new token was given, for the commands that finish the rotation.
     pub source: TokenSource,
+    /// How each delegate the rotation touched comes to read the new token.
+    pub rollouts: Vec<Rollout>,
 }
 
 /// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
@@ -292,6 +297,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         _ => policy_update(&prepared.input, &leaving, new)?,
     };
     let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
+    let rollouts = rollouts(prepared, &plan);
     let mut rotation = Rotation {
         plan,
         status,
@@ -305,6 +311,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         uncommitted,
         outside,
         source: request.source.clone(),
+        rollouts,
     };
     rotation.applied = finish(request, prepared, &rewrites, &rotation)?;
     Ok(rotation)
@@ -405,6 +412,29 @@ fn left_behind(
         rotated.into_iter().cloned().collect(),
         others.into_iter().filter(revoked).cloned().collect(),
     )
+}
+
+/// How each delegate of the input whose sites the plan changes comes to read the new
+/// token, by the inventory of the scan.
+fn rollouts(prepared: &Prepared, plan: &Plan) -> Vec<Rollout> {
+    let default = Policy::default();
+    let input = inventory::Input {
+        repository: None,
+        scan: &prepared.scan,
+        policy: rules(&prepared.input).unwrap_or(&default),
+    };
+    let changed: Vec<(&ScannedFile, &Site)> = plan
+        .files
+        .iter()
+        .flat_map(|file_plan| {
+            let file = file_plan.file;
+            file_plan
+                .changes
+                .iter()
+                .map(move |change| (file, &file.sites[change.site]))
+        })
+        .collect();
+    rollout::plan(&inventory::build(&[input]), &changed)
 }
 
 /// The policy that governs the input, if any.
