@@ -20,22 +20,8 @@ pub struct Rollout {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum How {
-    /// A Kubernetes workload whose own manifest changed: applying it rolls its pods.
-    Apply { files: Vec<String> },
-    /// A Deployment, StatefulSet or DaemonSet whose manifest is unchanged but whose Secret
-    /// changed: its pods keep the old token until they restart.
-    RestartAfterSecret {
-        /// `deployment`, `statefulset` or `daemonset`, as `kubectl rollout` names it.
-        resource: String,
-        name: String,
-        namespace: Option<String>,
-        secret_files: Vec<String>,
-    },
-    /// Another Kubernetes workload (a Pod, a Job) whose Secret changed: its pods read it
-    /// only when they are created again.
-    RecreateAfterSecret { secret_files: Vec<String> },
-    /// A Secret no workload of the input reads: whoever reads it must restart.
-    SecretAlone { files: Vec<String> },
+    /// A Kubernetes workload, or a Secret.
+    Kubernetes(Kubernetes),
     /// A Helm values file: the release installed from it is upgraded with it.
     HelmValues { file: String },
     /// A Terraform configuration: applied from its directory.
@@ -57,6 +43,27 @@ pub enum How {
     ShellDelegate { directory: String },
     /// Anything else: deployed again the way it is deployed, and what reads it restarted.
     Redeploy { files: Vec<String> },
+}
+
+/// How a Kubernetes workload or Secret comes to be read again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kubernetes {
+    /// A workload whose own manifest changed: applying it rolls its pods.
+    Apply { files: Vec<String> },
+    /// A Deployment, StatefulSet or DaemonSet whose manifest is unchanged but whose Secret
+    /// changed: its pods keep the old token until they restart.
+    RestartAfterSecret {
+        /// `deployment`, `statefulset` or `daemonset`, as `kubectl rollout` names it.
+        resource: String,
+        name: String,
+        namespace: Option<String>,
+        secret_files: Vec<String>,
+    },
+    /// Another workload (a Pod, a Job) whose Secret changed: its pods read it only when
+    /// they are created again.
+    RecreateAfterSecret { secret_files: Vec<String> },
+    /// A Secret no workload of the input reads: whoever reads it must restart.
+    SecretAlone { files: Vec<String> },
 }
 
 /// The kinds `kubectl rollout restart` restarts.
@@ -101,8 +108,8 @@ fn how(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], files: &BTreeSet<
         .collect();
     let only = || touched.first().cloned().unwrap_or_default();
     match id.kind.as_str() {
-        kind if WORKLOADS.contains(&kind) => workload(delegate, changed, touched),
-        "Secret" => How::SecretAlone { files: touched },
+        kind if WORKLOADS.contains(&kind) => How::Kubernetes(workload(delegate, changed, touched)),
+        "Secret" => How::Kubernetes(Kubernetes::SecretAlone { files: touched }),
         "Helm values" => How::HelmValues { file: only() },
         "Terraform" | "Terraform variables" => How::Terraform {
             directory: directory_of(&only()),
@@ -133,7 +140,11 @@ fn how(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], files: &BTreeSet<
 
 /// A Kubernetes workload: its own manifest changed (a site of its own was rewritten), or
 /// only the Secret it reads did.
-fn workload(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], touched: Vec<String>) -> How {
+fn workload(
+    delegate: &Delegate,
+    changed: &[(&ScannedFile, &Site)],
+    touched: Vec<String>,
+) -> Kubernetes {
     let id = &delegate.id;
     let (namespace, name) = match id.name.split_once('/') {
         Some((namespace, name)) => (Some(namespace.to_owned()), name.to_owned()),
@@ -149,16 +160,16 @@ fn workload(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], touched: Vec
         _ => false,
     });
     if own {
-        How::Apply { files: touched }
+        Kubernetes::Apply { files: touched }
     } else if RESTARTABLE.contains(&id.kind.as_str()) {
-        How::RestartAfterSecret {
+        Kubernetes::RestartAfterSecret {
             resource: id.kind.to_ascii_lowercase(),
             name,
             namespace,
             secret_files: touched,
         }
     } else {
-        How::RecreateAfterSecret {
+        Kubernetes::RecreateAfterSecret {
             secret_files: touched,
         }
     }

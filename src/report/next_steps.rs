@@ -5,7 +5,7 @@
 
 use super::scan::plural;
 use crate::judge::inventory::DelegateId;
-use crate::judge::rollout::{How, Rollout};
+use crate::judge::rollout::{How, Kubernetes, Rollout};
 use crate::model::token::Fingerprint;
 use crate::rotate::rotation::{default_branch, Applied, Rotation, TokenSource};
 use serde::Serialize;
@@ -224,10 +224,7 @@ fn delegate_label(id: &DelegateId) -> String {
 /// What makes one delegate read the new token.
 fn restart(rollout: &Rollout) -> NextStep {
     let (command, text) = match &rollout.how {
-        How::Apply { .. }
-        | How::RestartAfterSecret { .. }
-        | How::RecreateAfterSecret { .. }
-        | How::SecretAlone { .. } => kubernetes(&rollout.how),
+        How::Kubernetes(how) => kubernetes(how),
         how => elsewhere(how),
     };
     NextStep {
@@ -246,13 +243,13 @@ fn words(files: &[String], separator: &str) -> String {
 
 /// A Kubernetes workload or Secret: the command, and what it does (read after the
 /// delegate's name).
-fn kubernetes(how: &How) -> (Option<String>, String) {
+fn kubernetes(how: &Kubernetes) -> (Option<String>, String) {
     match how {
-        How::Apply { files } => (
+        Kubernetes::Apply { files } => (
             Some(format!("kubectl apply -f {}", words(files, " -f "))),
             "its manifest changed, and applying it rolls its pods".to_owned(),
         ),
-        How::RestartAfterSecret {
+        Kubernetes::RestartAfterSecret {
             resource,
             name,
             namespace,
@@ -273,21 +270,20 @@ fn kubernetes(how: &How) -> (Option<String>, String) {
                 ),
             )
         }
-        How::RecreateAfterSecret { secret_files } => (
+        Kubernetes::RecreateAfterSecret { secret_files } => (
             None,
             format!(
                 "only its Secret changed ({}), which its pods read when they are created: delete them (or run the Job again)",
                 words(secret_files, ", ")
             ),
         ),
-        How::SecretAlone { files } => (
+        Kubernetes::SecretAlone { files } => (
             None,
             format!(
                 "no workload among the rotated files reads it ({}): restart the ones that do (kubectl rollout restart KIND/NAME)",
                 words(files, ", ")
             ),
         ),
-        _ => elsewhere(how),
     }
 }
 
@@ -344,7 +340,7 @@ fn elsewhere(how: &How) -> (Option<String>, String) {
             None,
             format!("deploy {} the way it is deployed, then restart what reads it", words(files, ", ")),
         ),
-        _ => kubernetes(how),
+        How::Kubernetes(how) => kubernetes(how),
     }
 }
 
@@ -357,14 +353,8 @@ fn gates(rotation: &Rotation) -> Vec<NextStep> {
         .map_or(".".to_owned(), |outside| outside.top.clone());
     let mut inputs = vec![shell_word(&top)];
     let kubernetes = rotation.rollouts.iter().any(|r| {
-        matches!(
-            r.how,
-            How::Apply { .. }
-                | How::RestartAfterSecret { .. }
-                | How::RecreateAfterSecret { .. }
-                | How::SecretAlone { .. }
-                | How::HelmValues { .. }
-        ) || r.delegate.name.starts_with("helm_release.")
+        matches!(r.how, How::Kubernetes(_) | How::HelmValues { .. })
+            || r.delegate.name.starts_with("helm_release.")
     });
     if kubernetes {
         inputs.push("kubectl get deploy,sts,ds,secret,configmap -A -o yaml |".to_owned());
