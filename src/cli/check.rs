@@ -35,9 +35,7 @@ pub struct CheckArgs {
     harness_token: Option<String>,
     #[command(flatten)]
     connection: super::harness::ConnectArgs,
-    /// The policy file (default: the repository's top-level .rekey.toml, which nested
-    /// ones may only tighten; outside a repository, the nearest one upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config("The policy file that judges the inputs"))]
     config: Option<PathBuf>,
     /// Check the staged content in the git index instead of the working tree.
     #[arg(long)]
@@ -48,6 +46,8 @@ pub struct CheckArgs {
     /// than HEAD's branch (`revoked-at-ref`).
     #[arg(long, conflicts_with_all = ["staged", "ready_to_revoke"])]
     history: bool,
+    /// How to print the findings: text for people, json for machines (`rekey.check/v1`),
+    /// sarif for code scanning, github for workflow annotations, gitlab for Code Quality.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     format: CheckFormat,
 }
@@ -94,13 +94,8 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         }
         findings.extend(found);
     }
-    let own_policies = gathering.inputs.iter().any(|i| i.policy.is_some());
+    let label = gathering.policy_named();
     let (scan, policy, failed) = gathering.merged();
-    let label = if own_policies {
-        Some("each repository's committed .rekey.toml".to_owned())
-    } else {
-        policy.path.is_some().then(|| policy.display.clone())
-    };
     if args.history {
         let repositories = args.sources.repositories();
         let config = args.config.as_deref();

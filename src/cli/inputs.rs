@@ -89,6 +89,25 @@ pub struct Gathering {
 }
 
 impl Gathering {
+    /// How reports name the policy the inputs were judged by: each repository's own when
+    /// any repository has one, else the policy file; `None` when there is none.
+    pub fn policy_named(&self) -> Option<String> {
+        if self.inputs.iter().any(|i| i.policy.is_some()) {
+            Some("each repository's committed .rekey.toml".to_owned())
+        } else {
+            self.policy
+                .path
+                .is_some()
+                .then(|| self.policy.display.clone())
+        }
+    }
+
+    /// [`Gathering::policy_named`], or where rekey looked for a policy file and found none.
+    pub fn policy_shown(&self) -> String {
+        self.policy_named()
+            .unwrap_or_else(|| self.policy.display.clone())
+    }
+
     pub fn policy_of<'a>(&'a self, input: &'a Gathered) -> &'a Policy {
         input.policy.as_ref().unwrap_or_else(|| self.policy.rules())
     }

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 pub struct InitArgs {
     /// Files or directories whose tokens are in force (default: the current directory).
     paths: Vec<PathBuf>,
-    /// Where to write the policy (default: .rekey.toml in the current directory).
+    /// Where to write the policy (default: .rekey.toml in the current directory). Run it at
+    /// the repository's top: every command finds that one from any directory below it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -30,9 +31,7 @@ pub struct RevokeArgs {
     /// Fingerprints of the revoked tokens, as `rekey scan` prints them.
     #[arg(required = true, value_name = "FINGERPRINT")]
     fingerprints: Vec<String>,
-    /// The policy file to write (default: the repository's top-level .rekey.toml, which
-    /// governs every directory of it; outside a repository, the nearest one upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config_found("The policy file to write"))]
     config: Option<PathBuf>,
     /// Also revoke this token in Harness, first, and only while no delegate is alive on it
     /// (give one FINGERPRINT: the token's own).
@@ -50,7 +49,7 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
     let display = crate::model::fs::display_path(&path, cwd);
     if std::fs::symlink_metadata(&path).is_ok() {
         return fail(format!(
-            "{display} already exists; rekey init never overwrites it (edit it, or use rekey revoke)"
+            "{display} already exists; rekey init never overwrites it (edit it, or use `rekey revoke FINGERPRINT`)"
         ));
     }
     let roots = match roots(args.paths, cwd) {
@@ -218,7 +217,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         Err(message) => return fail(&message),
     };
     let (Some(path), Some(policy)) = (&file.path, &file.policy) else {
-        return fail(format!("{}; create one with rekey init", file.display));
+        return fail(format!("{}; create one with `rekey init`", file.display));
     };
     warn_before_revoking(&revoked, &file, path, cwd);
     if let Some(name) = &args.harness_token {
@@ -240,7 +239,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         .count();
     if !policy.current.is_empty() && left_current == 0 {
         report::warning(&format!(
-            "this revokes the last token under [tokens] current in {}: until a token in force is listed there, no token is judged stale. `rekey rotate --write` lists the new one",
+            "this revokes the last token under [tokens] current in {}: until a token in force is listed there, no token is judged stale. `rekey rotate --new-token-env NEW_TOKEN --write` lists the new one",
             file.display
         ));
     }
@@ -256,7 +255,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
     });
     if let Err(message) = updated {
         if let Some(name) = &args.harness_token {
-            return fail(format!("{message}; Harness token {name} is revoked already: fix this and rerun `rekey revoke` without --harness-token to mark it in the policy"));
+            return fail(format!("{message}; Harness token {name} is revoked already: fix this and rerun `rekey revoke {}` without --harness-token to mark it in the policy", revoked[0]));
         }
         return fail(&message);
     }

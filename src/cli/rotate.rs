@@ -2,7 +2,7 @@
 //! environment, a file or stdin; the mode, chosen once), hands it to the library's
 //! `rotation` stage and prints its outcome. Nothing here scans, plans or writes.
 
-use super::exit::{fail, EXIT_ERROR, EXIT_OK};
+use super::exit::{fail, EXIT_ERROR, EXIT_OK, EXIT_WOULD_CHANGE};
 use super::inputs::roots;
 use super::inputs::RepoArgs;
 use crate::error::Error;
@@ -16,6 +16,7 @@ use crate::rotate::apply;
 use crate::rotate::many::{self, Outcome};
 use crate::rotate::plan::RotateOptions;
 use crate::rotate::rotation::{self, Mode, Request, TokenSource};
+use crate::rotate::sign::Signing;
 use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,13 @@ pub struct RotateArgs {
     /// The commit message's subject line (the details and trailer are always added).
     #[arg(long, value_name = "TEXT", requires = "commit")]
     message: Option<String>,
+    /// Sign the commit as git would (gpg.format, user.signingkey), even where
+    /// commit.gpgsign is off.
+    #[arg(long, requires = "commit", conflicts_with = "no_sign")]
+    sign: bool,
+    /// Do not sign the commit, even where commit.gpgsign is true.
+    #[arg(long, requires = "commit")]
+    no_sign: bool,
     /// With --write: also replace read-only and hard-linked files (a hard link's other
     /// names keep the old content).
     #[arg(long, requires = "write")]
@@ -86,6 +94,12 @@ pub struct RotateArgs {
     /// Print one line of counts per file instead of the diff (text format).
     #[arg(long)]
     stat: bool,
+    /// Dry run: exit 1 when the rotation would change a file (the policy file included),
+    /// 0 when it would not, as `git diff --exit-code` does; for CI jobs that watch for drift.
+    #[arg(long, conflicts_with_all = ["write", "commit"])]
+    exit_code: bool,
+    /// How to print the rotation: text (the diff and a summary) for people, json for
+    /// machines (`rekey.rotate/v1`; with --repo/--repos, `rekey.rotate-repos/v1`).
     #[arg(long, value_enum, default_value_t = RotateFormat::Text)]
     format: RotateFormat,
 }
@@ -110,12 +124,12 @@ pub fn run(args: RotateArgs, cwd: &Path) -> u8 {
     let result = if args.repositories.any() {
         rotate_repositories(args, cwd)
     } else {
-        rotate(args, cwd).map(|()| EXIT_OK)
+        rotate(args, cwd)
     };
     result.unwrap_or_else(|message| fail(&message))
 }
 
-fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
+fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     if args.config.is_some() {
         return Err(Error::new("--config names the policy of a --repo/--repos run; a rotation here uses the .rekey.toml found upwards (or REKEY_CONFIG), and --commit the one in the base commit".to_owned()));
     }
@@ -155,7 +169,16 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<(), Error> {
             report::note(&note);
         }
     }
-    Ok(())
+    Ok(exit_status(&args, rotation.changes_files()))
+}
+
+/// `--exit-code` turns "the dry run would change a file" into exit 1.
+fn exit_status(args: &RotateArgs, would_change: bool) -> u8 {
+    if args.exit_code && would_change {
+        EXIT_WOULD_CHANGE
+    } else {
+        EXIT_OK
+    }
 }
 
 /// `--repo`/`--repos`: each repository's base commit rotated on a branch of its own (a dry
@@ -205,6 +228,9 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     };
     print(&out, secrets);
     let mut failed = false;
+    let would_change = rotations
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::WouldCommit { .. }));
     for rotation in &rotations {
         if let Some(part) = &rotation.rendered {
             part.warnings.iter().for_each(|w| report::warning(w));
@@ -215,7 +241,11 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
             failed = true;
         }
     }
-    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+    Ok(if failed {
+        EXIT_ERROR
+    } else {
+        exit_status(&args, would_change)
+    })
 }
 
 /// The mode, chosen once.
@@ -226,6 +256,11 @@ fn mode(args: &RotateArgs) -> Mode {
             base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
             message: args.message.clone(),
             words: rotate_report::commit_message,
+            signing: match (args.sign, args.no_sign) {
+                (true, _) => Signing::Always,
+                (_, true) => Signing::Never,
+                _ => Signing::AsConfigured,
+            },
         }
     } else if args.write {
         Mode::Write(apply::Options { force: args.force })

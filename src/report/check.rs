@@ -178,22 +178,22 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
         Rule::RevokedToken => (
             "RevokedDelegateToken",
             "A delegate token revoked in Harness is still in the repository.",
-            "The value's fingerprint is listed under [tokens] revoked in .rekey.toml. A delegate using it can no longer connect. Rotate it with `rekey rotate --only FINGERPRINT --new-token-env NAME --write` (or --commit).",
+            "The value's fingerprint is listed under [tokens] revoked in .rekey.toml. A delegate using it can no longer connect. Rotate it with `rekey rotate --only FINGERPRINT --new-token-env NEW_TOKEN --write` (or --commit).",
         ),
         Rule::StaleToken => (
             "StaleDelegateToken",
             "A delegate token that is not in force is in the repository.",
-            "The value's fingerprint is not under [tokens] current in .rekey.toml. Rotate it to the current token with `rekey rotate`, or add its fingerprint to current if it is in force.",
+            "The value's fingerprint is not under [tokens] current in .rekey.toml. Rotate it to the current token with `rekey rotate --only FINGERPRINT --new-token-env NEW_TOKEN --write`, or add its fingerprint to current if it is in force.",
         ),
         Rule::LegacyKey => (
             "LegacyDelegateTokenKey",
             "A delegate token is stored under a legacy key name.",
-            "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate` migrates them, keeping secretKeyRef references consistent.",
+            "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate --new-token-env NEW_TOKEN --write` migrates them, keeping secretKeyRef references consistent.",
         ),
         Rule::UncheckedFile => (
             "UncheckedFile",
             "A file that could hold a delegate token could not be checked.",
-            "The file holds a delegate-token key name but rekey could not judge it: it is over the size rekey parses, unreadable, binary or UTF-16 beside the key, or not UTF-8; or it is a temp file an interrupted `rekey rotate --write` left. A gate that cannot judge a file fails rather than pass it silently: fix the file, exclude it in .rekey.toml [scan] exclude, or set unchecked-file to a lower level.",
+            "The file holds a delegate-token key name but rekey could not judge it: it is over the size rekey parses, unreadable, binary or UTF-16 beside the key, or not UTF-8; or it is a temp file an interrupted rotation (rotate --write) left. A gate that cannot judge a file fails rather than pass it silently: fix the file, exclude it in .rekey.toml [scan] exclude, or set unchecked-file to a lower level.",
         ),
         Rule::MalformedToken => (
             "MalformedDelegateToken",
@@ -218,7 +218,7 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
         Rule::RevokedAtRef => (
             "RevokedTokenAtRefTip",
             "A branch or tag other than HEAD still holds a revoked delegate token.",
-            "The tip of the ref holds a token listed under [tokens] revoked: deploying that branch or tag would start delegates that cannot connect. Rotate the ref (`rekey rotate` on a checkout of it) or delete it.",
+            "The tip of the ref holds a token listed under [tokens] revoked: deploying that branch or tag would start delegates that cannot connect. Rotate the ref (`rekey rotate --new-token-env NEW_TOKEN --write` on a checkout of it) or delete it.",
         ),
     }
 }

@@ -73,6 +73,8 @@ struct ScanReport<'a, Sites> {
     skipped: Vec<SkippedRecord<'a>>,
     /// Copies of revoked tokens outside every site.
     left_behind: Vec<StrayRecord<'a>>,
+    /// The policy file that applied; null when there was none.
+    policy: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -84,8 +86,13 @@ struct StrayRecord<'a> {
 }
 
 /// The `rekey.scan/v1` object; its sites are serialized one by one as they are written.
-/// `left_behind`: the copies of revoked tokens outside every site.
-pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 'a {
+/// `left_behind`: the copies of revoked tokens outside every site; `policy`: the policy
+/// file that applied.
+pub fn record<'a>(
+    scan: &'a Scan,
+    left_behind: &'a [Stray],
+    policy: Option<&'a str>,
+) -> impl Serialize + 'a {
     ScanReport {
         schema: "rekey.scan/v1",
         sites: Streamed(|| scan.sites().map(|(f, s)| SiteRecord::new(f, s))),
@@ -107,12 +114,13 @@ pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 
                 fingerprint: &stray.fingerprint,
             })
             .collect(),
+        policy,
     }
 }
 
-/// The sites by file, what was skipped, the summary, and the copies of revoked tokens
-/// outside every site (`left_behind`).
-pub fn text(scan: &Scan, left_behind: &[Stray], style: Style) -> String {
+/// The sites by file, what was skipped, the summary (naming `policy`, the policy that
+/// applied), and the copies of revoked tokens outside every site (`left_behind`).
+pub fn text(scan: &Scan, left_behind: &[Stray], policy: &str, style: Style) -> String {
     let mut out = String::new();
     for file in &scan.files {
         out.push_str(&style.bold(&file.display));
@@ -131,7 +139,7 @@ pub fn text(scan: &Scan, left_behind: &[Stray], style: Style) -> String {
     if !scan.files.is_empty() || !scan.skipped.is_empty() {
         out.push('\n');
     }
-    out.push_str(&summary(scan));
+    out.push_str(&summary(scan, policy));
     out.push_str(&revoked_left_behind(left_behind));
     out
 }
@@ -174,7 +182,7 @@ fn encoding_is_other(site: &Site) -> bool {
     site.value.encoding() == Some(Encoding::Other)
 }
 
-fn summary(scan: &Scan) -> String {
+fn summary(scan: &Scan, policy: &str) -> String {
     let count = |kind: Kind| scan.sites().filter(|(_, s)| s.kind() == kind).count();
     let tokens: BTreeSet<&Fingerprint> = scan
         .sites()
@@ -202,7 +210,7 @@ fn summary(scan: &Scan) -> String {
             plural(scan.errors.len(), "file")
         ));
     }
-    line.push('\n');
+    line.push_str(&format!("; policy {policy}\n"));
     line
 }
 

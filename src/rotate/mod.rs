@@ -1,8 +1,9 @@
 //! The rotate stage: a scan → a [`plan::Plan`] of byte edits → rewrites `verify` re-parses
-//! and re-scans → `apply` (a working-tree transaction) or `commit` (a new branch) →
-//! a typed [`rotation::Rotation`] outcome; `many` runs it in many repositories at once.
-//! `unparsed` decides which files it could not parse stop it and which it leaves as is;
-//! `outside` finds what a rotation of some paths leaves in the rest of the repository.
+//! and re-scans → `apply` (a working-tree transaction) or `commit` (a new branch, signed
+//! as git's configuration says: `sign`) → a typed [`rotation::Rotation`] outcome; `many`
+//! runs it in many repositories at once. `unparsed` decides which files it could not parse
+//! stop it and which it leaves as is; `outside` finds what a rotation of some paths leaves
+//! in the rest of the repository.
 //! `property` states the rotate property the tests and the fuzz target check. Names
 //! `judge`, `find`, `model` and `runtime`, never `report` or `cli`.
 
@@ -13,5 +14,6 @@ pub mod outside;
 pub mod plan;
 pub mod property;
 pub mod rotation;
+pub mod sign;
 pub mod unparsed;
 pub mod verify;

@@ -24,6 +24,7 @@ use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Target};
 use crate::rotate::outside::{self, Outside};
 use crate::rotate::plan::{self, Plan, RotateOptions};
+use crate::rotate::sign::Signing;
 use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
 use crate::rotate::{commit, verify};
 use std::collections::BTreeSet;
@@ -39,6 +40,8 @@ pub enum Mode {
         base: String,
         /// The subject `--message` gives, if any.
         message: Option<String>,
+        /// Whether the commit is signed: as git's configuration says, or overridden.
+        signing: Signing,
         /// Words the commit message from the plan and the subject: `report` owns how
         /// rekey speaks, and masks what it writes.
         words: CommitMessage,
@@ -148,6 +151,14 @@ pub struct Rotation<'s> {
     pub source: TokenSource,
     /// How each delegate the rotation touched comes to read the new token.
     pub rollouts: Vec<Rollout>,
+}
+
+impl Rotation<'_> {
+    /// Whether writing this rotation changes a file: a site to rewrite, or the policy
+    /// file's `[tokens] current`.
+    pub fn changes_files(&self) -> bool {
+        !self.plan.is_empty() || self.policy_update.is_some()
+    }
 }
 
 /// Finds the policy and scans the input. Refuses a new token the policy lists as revoked,
@@ -496,6 +507,7 @@ fn finish(
                 branch,
                 message,
                 words,
+                signing,
                 ..
             },
             Input::Commit { repo, base, .. },
@@ -514,7 +526,7 @@ fn finish(
             if let Some(update) = &rotation.policy_update {
                 files.push((&update.display, update.text.as_bytes()));
             }
-            let id = commit::commit(repo, *base, &branch, &message, &files)?;
+            let id = commit::commit(repo, *base, &branch, &message, &files, *signing)?;
             Ok(Applied::Committed {
                 branch,
                 id: id.to_string(),

@@ -17,8 +17,8 @@ pub fn initial_text(current: &BTreeSet<Fingerprint>) -> String {
     format!(
         r#"# rekey policy: which delegate tokens may appear in this repository.
 # Tokens are listed by fingerprint (sha256: + 16 hex digits of SHA-256 of the token), which
-# is safe to commit. `rekey scan` prints them; `rekey rotate --write/--commit` updates
-# `current`; `rekey revoke FINGERPRINT` moves one to `revoked`.
+# is safe to commit. `rekey scan` prints them; a rotation (rotate --write or --commit)
+# updates `current`; `rekey revoke FINGERPRINT` moves one to `revoked`.
 
 [tokens]
 # Tokens in force. Any other literal token is reported as stale-token.
