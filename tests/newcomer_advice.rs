@@ -200,7 +200,7 @@ fn a_partial_commit_never_says_revoke_and_keeps_the_old_token_current() {
     );
     assert!(
         finished.stdout.contains(&format!(
-            "3. Revoke the old token ({OLD_FINGERPRINT}) in Harness"
+            "4. Revoke the old token ({OLD_FINGERPRINT}) in Harness"
         )),
         "{}",
         finished.stdout
@@ -261,5 +261,170 @@ fn a_rotation_from_a_subdirectory_looks_at_the_rest_of_the_repository() {
     assert_eq!(
         fs::read_to_string(dir.path().join(".rekey.toml")).unwrap(),
         format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\n")
+    );
+}
+
+#[test]
+fn revoke_after_a_rotation_is_quiet_and_revoke_of_a_held_token_names_the_files() {
+    let dir = newcomer();
+    let home = tempfile::tempdir().unwrap();
+    commit_all(dir.path(), home.path());
+
+    // Still held: revoking says which files check will now fail on.
+    let held = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!(held.status, 0, "{}", held.stderr);
+    let files = "\
+.env, compose/docker-compose.yml, docker/run.sh, ecs/task.json, helm/install.sh, helm/values.yaml, k8s/daemonset.yaml, k8s/secret.yaml, k8s/secret2.yaml, systemd/harness-delegate.service, tf/main.tf";
+    assert!(
+        held.stderr.contains(&format!(
+            "warning: files in the repository still hold {OLD_FINGERPRINT}: rekey check will now fail on these 11 files: {files}; rotate them first"
+        )),
+        "{}",
+        held.stderr
+    );
+    let check = masked(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(check.status, 1, "{}", check.stderr);
+    for file in files.split(", ") {
+        assert!(
+            check.stdout.contains(&format!("\"path\": \"{file}\"")),
+            "{file}: {}",
+            check.stdout
+        );
+    }
+    git(
+        dir.path(),
+        home.path(),
+        &["checkout", "-q", "--", ".rekey.toml"],
+    );
+
+    // After a rotation the old token has left `current`, as expected: nothing to warn
+    // about, whether the rotation was committed or only written.
+    let token = new_token_file();
+    let commit = [
+        "rotate",
+        "--new-token-file",
+        token.to_str().unwrap(),
+        "--commit",
+    ];
+    let committed = masked_git(dir.path(), home.path(), &commit);
+    assert_eq!(committed.status, 0, "{}", committed.stderr);
+    let branch = format!("rekey/rotate-{}", &NEW_FINGERPRINT["sha256:".len()..][..8]);
+    git(dir.path(), home.path(), &["checkout", "-q", &branch]);
+    let revoked = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!((revoked.status, revoked.stderr.as_str()), (0, ""));
+    assert_eq!(
+        fs::read_to_string(dir.path().join(".rekey.toml")).unwrap(),
+        format!("[tokens]\ncurrent = [\"{NEW_FINGERPRINT}\"]\nrevoked = [\"{OLD_FINGERPRINT}\"]\n")
+    );
+    git(dir.path(), home.path(), &["checkout", "-q", "-f", "main"]);
+    let written = rotate_to_new_token(dir.path(), &["--write"]);
+    assert_eq!(written.status, 0, "{}", written.stderr);
+    let revoked = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!((revoked.status, revoked.stderr.as_str()), (0, ""));
+
+    // A fingerprint no version of the policy ever listed is still questioned.
+    let typo = "sha256:ff25d2389ab7917b";
+    let unknown = masked(dir.path(), &["revoke", typo]);
+    assert!(
+        unknown
+            .stderr
+            .contains(&format!("{typo} is not listed under [tokens] current")),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn the_next_steps_name_each_delegate_and_gate_the_revocation() {
+    let dir = newcomer();
+    let home = tempfile::tempdir().unwrap();
+    commit_all(dir.path(), home.path());
+    let home_text = home.path().to_str().unwrap();
+    let mut env = vec![
+        ("HOME", home_text),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+        ("NEW_TOKEN", NEW_HEX),
+    ];
+    env.extend_from_slice(&IDENTITY);
+    let commit = |branch: &str, format: &str| {
+        let mut args = vec!["rotate", "--new-token-env", "NEW_TOKEN", "--commit"];
+        args.extend(["--branch", branch, "--format", format]);
+        if format == "text" {
+            args.push("--stat");
+        }
+        let run = rekey_with(dir.path(), &args, &env, None);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_no_token(&run.stdout, "stdout");
+        run
+    };
+    let run = commit("rotation", "text");
+    let next = &run.stdout[run.stdout.find("Next:\n").expect("next steps")..];
+    let expected = fs::read_to_string(fixtures().join("expected/newcomer-next-steps.txt")).unwrap();
+    assert_eq!(next, expected);
+
+    // JSON lists the same steps, one command each.
+    let json = commit("rotation-json", "json");
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let steps = report["next_steps"].as_array().unwrap();
+    let actions: Vec<&str> = steps
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    let restarts = actions.iter().filter(|a| **a == "restart").count();
+    assert_eq!(restarts, 11, "{actions:?}");
+    assert_eq!(actions.first(), Some(&"push"));
+    assert_eq!(
+        actions[actions.len() - 2..],
+        ["revoke-in-harness", "record-revocation"]
+    );
+    for step in steps.iter().filter(|s| s["command"].is_string()) {
+        let command = step["command"].as_str().unwrap();
+        let line = format!("         {command}\n");
+        let listed = format!("       {command}\n");
+        assert!(
+            expected.contains(&line)
+                || expected.contains(&listed)
+                || command.starts_with("git push")
+                || command.starts_with("rekey revoke"),
+            "{command} is not in the text"
+        );
+    }
+
+    // The gate and the record run as printed, on the merged rotation.
+    git(
+        dir.path(),
+        home.path(),
+        &["merge", "-q", "--ff-only", "rotation"],
+    );
+    let gate = format!("rekey check --ready-to-revoke {OLD_FINGERPRINT} .");
+    assert!(expected.contains(&format!("       {gate}\n")));
+    let words: Vec<&str> = gate.split(' ').skip(1).collect();
+    let ready = masked(dir.path(), &words);
+    assert_eq!(ready.status, 0, "{}{}", ready.stdout, ready.stderr);
+    let record = masked(dir.path(), &["revoke", OLD_FINGERPRINT]);
+    assert_eq!((record.status, record.stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn names_from_the_files_are_quoted_in_the_commands_and_a_dry_run_has_no_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".rekey.toml"), "").unwrap();
+    fs::create_dir(dir.path().join("odd dir")).unwrap();
+    fs::write(
+        dir.path().join("odd dir/docker-compose.yml"),
+        format!("services:\n  \"edge;$(reboot)\":\n    image: harness/delegate:1\n    environment:\n      DELEGATE_TOKEN: {OLD_HEX}\n"),
+    )
+    .unwrap();
+    let dry = rotate_to_new_token(dir.path(), &["--format", "json"]);
+    assert_eq!(dry.status, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("\"next_steps\": []"), "{}", dry.stdout);
+    let written = rotate_to_new_token(dir.path(), &["--write", "--stat"]);
+    assert_eq!(written.status, 0, "{}", written.stderr);
+    assert!(
+        written.stdout.contains(
+            "       compose service edge;$(reboot): recreate the service's container:\n         docker compose -f 'odd dir/docker-compose.yml' up -d 'edge;$(reboot)'\n"
+        ),
+        "{}",
+        written.stdout
     );
 }

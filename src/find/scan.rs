@@ -20,6 +20,7 @@ use crate::model::position::{line_col, Positions};
 use crate::model::secrets;
 use crate::model::site::{SecretLoad, Site, Span};
 use crate::model::token::Fingerprint;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -134,6 +135,31 @@ impl Scan {
         self.files
             .iter()
             .flat_map(|file| file.sites.iter().map(move |site| (file, site)))
+    }
+
+    /// The files that hold a token of `tokens`, at a site or anywhere in their bytes (a
+    /// stray), each with the ones it holds, by path as shown.
+    pub fn files_holding(
+        &self,
+        tokens: &BTreeSet<Fingerprint>,
+    ) -> BTreeMap<String, BTreeSet<Fingerprint>> {
+        let mut held: BTreeMap<String, BTreeSet<Fingerprint>> = BTreeMap::new();
+        let sites = self.sites().filter_map(|(file, site)| {
+            let fingerprint = site.value.fingerprint().filter(|_| site.value.is_token())?;
+            Some((file.display.as_str(), fingerprint))
+        });
+        let strays = self
+            .strays
+            .iter()
+            .map(|stray| (&*stray.display, &stray.fingerprint));
+        for (path, fingerprint) in sites.chain(strays) {
+            if tokens.contains(fingerprint) {
+                held.entry(path.to_owned())
+                    .or_default()
+                    .insert(fingerprint.clone());
+            }
+        }
+        held
     }
 }
 

@@ -98,13 +98,10 @@ pub fn write_text(
             ),
         });
     }
-    match &rotation.applied {
-        Applied::Committed { branch, id } => {
-            out.push_str(&next_steps::committed(branch, id, rotation));
-        }
-        Applied::NotCommitted => out.push_str("No commit was made.\n"),
-        Applied::DryRun | Applied::Written => {}
+    if rotation.applied == Applied::NotCommitted {
+        out.push_str("No commit was made.\n");
     }
+    out.push_str(&next_steps::text(rotation));
     sink.write_all(out.as_bytes())
 }
 

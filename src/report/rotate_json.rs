@@ -53,6 +53,8 @@ pub struct RotateReport<Files = Vec<FileRecord>> {
     notes: Vec<String>,
     /// A rotation of less than the whole repository: what the rest still holds.
     outside: Option<OutsideRecord>,
+    /// What finishes the rotation, in order (none after a dry run).
+    next_steps: Vec<next_steps::NextStep>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<CommitRecord>,
 }
@@ -217,6 +219,14 @@ fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> 
             unjudged: outside.unjudged.clone(),
             command: next_steps::rotate_rest_command(rotation).map(|c| redact::mask(&c)),
         }),
+        next_steps: next_steps::steps(rotation)
+            .into_iter()
+            .map(|step| next_steps::NextStep {
+                command: step.command.map(|c| redact::mask(&c)),
+                text: redact::mask(&step.text),
+                ..step
+            })
+            .collect(),
         commit: match &rotation.applied {
             Applied::Committed { branch, id } => Some(CommitRecord {
                 branch: branch.clone(),

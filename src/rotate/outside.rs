@@ -13,7 +13,7 @@ use crate::find::walk::Sweep;
 use crate::judge::policy::{Policy, PolicyFile};
 use crate::model::fs::{normalized, relative_path};
 use crate::model::token::Fingerprint;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The rest of the repository, as far as the rotation's tokens go.
@@ -57,14 +57,7 @@ pub fn of_working_tree(
     replaced: &BTreeSet<Fingerprint>,
     ignore: Ignore,
 ) -> Option<Outside> {
-    let top = match policy.scope() {
-        Some(scope) => scope.to_owned(),
-        None => cwd
-            .ancestors()
-            .find(|dir| dir.join(".git").exists())?
-            .to_owned(),
-    };
-    let top = normalized(&top);
+    let top = normalized(&policy.repository(cwd)?);
     let roots: Vec<PathBuf> = roots
         .iter()
         .map(|root| normalized(&cwd.join(root)))
@@ -109,29 +102,12 @@ impl Outside {
     fn of(top: String, scan: &Scan, replaced: &BTreeSet<Fingerprint>) -> Outside {
         Outside {
             top,
-            holders: holders(scan, replaced),
+            holders: scan
+                .files_holding(replaced)
+                .into_iter()
+                .map(|(path, tokens)| Holder { path, tokens })
+                .collect(),
             unjudged: scan.skipped.iter().map(|s| s.display.clone()).collect(),
         }
     }
-}
-
-/// The files of `scan` that hold a token of `replaced`, at a site or as a stray.
-fn holders(scan: &Scan, replaced: &BTreeSet<Fingerprint>) -> Vec<Holder> {
-    let mut held: BTreeMap<String, BTreeSet<Fingerprint>> = BTreeMap::new();
-    let sites = scan.sites().filter_map(|(file, site)| {
-        let fingerprint = site.value.fingerprint().filter(|_| site.value.is_token())?;
-        Some((file.display.clone(), fingerprint))
-    });
-    let strays = scan
-        .strays
-        .iter()
-        .map(|stray| (stray.display.to_string(), &stray.fingerprint));
-    for (path, fingerprint) in sites.chain(strays) {
-        if replaced.contains(fingerprint) {
-            held.entry(path).or_default().insert(fingerprint.clone());
-        }
-    }
-    held.into_iter()
-        .map(|(path, tokens)| Holder { path, tokens })
-        .collect()
 }

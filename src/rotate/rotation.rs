@@ -14,11 +14,14 @@
 use crate::error::Error;
 use crate::find::git::GitRepo;
 use crate::find::ignore_rules::Ignore;
-use crate::find::scan::{self, FileError, Scan};
+use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
+use crate::judge::inventory;
 use crate::judge::policy::{self, Policy, PolicyFile};
+use crate::judge::rollout::{self, Rollout};
 use crate::model::fs::FileDigest;
+use crate::model::site::Site;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Content, Target};
 use crate::rotate::commit;
@@ -151,6 +154,8 @@ pub struct Rotation<'s> {
     pub outside: Option<Outside>,
     /// How the new token was given, for the commands that finish the rotation.
     pub source: TokenSource,
+    /// How each delegate the rotation touched comes to read the new token.
+    pub rollouts: Vec<Rollout>,
     /// What verifying each file of the plan left (in the plan's order).
     verified: Vec<Verified>,
     /// Reads the planned files again, for their diffs.
@@ -319,6 +324,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         _ => policy_update(&prepared.input, &leaving, new)?,
     };
     let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
+    let rollouts = rollouts(prepared, &plan);
     let mut rotation = Rotation {
         plan,
         status,
@@ -332,6 +338,7 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         uncommitted,
         outside,
         source: request.source.clone(),
+        rollouts,
         verified,
         reader: source.open()?,
     };
@@ -435,6 +442,29 @@ fn left_behind(
         rotated.into_iter().cloned().collect(),
         others.into_iter().filter(revoked).cloned().collect(),
     )
+}
+
+/// How each delegate of the input whose sites the plan changes comes to read the new
+/// token, by the inventory of the scan.
+fn rollouts(prepared: &Prepared, plan: &Plan) -> Vec<Rollout> {
+    let default = Policy::default();
+    let input = inventory::Input {
+        repository: None,
+        scan: &prepared.scan,
+        policy: rules(&prepared.input).unwrap_or(&default),
+    };
+    let changed: Vec<(&ScannedFile, &Site)> = plan
+        .files
+        .iter()
+        .flat_map(|file_plan| {
+            let file = file_plan.file;
+            file_plan
+                .changes
+                .iter()
+                .map(move |change| (file, &file.sites[change.site]))
+        })
+        .collect();
+    rollout::plan(&inventory::build(&[input]), &changed)
 }
 
 /// The policy that governs the input, if any.

@@ -154,6 +154,19 @@ impl PolicyFile {
         (self.path.is_some() && !self.named).then_some(self.root.as_path())
     }
 
+    /// The directory of the repository a command in `cwd` works in: the one its own
+    /// policy file governs ([`PolicyFile::scope`]), else the git top above `cwd`; `None`
+    /// outside both.
+    pub fn repository(&self, cwd: &Path) -> Option<PathBuf> {
+        match self.scope() {
+            Some(scope) => Some(scope.to_owned()),
+            None => cwd
+                .ancestors()
+                .find(|dir| dir.join(".git").exists())
+                .map(Path::to_owned),
+        }
+    }
+
     /// The policy, or the default one (no token lists, default levels) when none was found.
     pub fn rules(&self) -> &Policy {
         static DEFAULT: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
