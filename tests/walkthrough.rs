@@ -1,8 +1,8 @@
 //! The README's walkthrough, run as written: every ```console block between the
 //! `<!-- walkthrough: start -->` and `<!-- walkthrough: end -->` markers is read, each
-//! `$ ` line runs in one shell session from the top of the project (so `cd`, variables and
-//! exports carry over, as they do for a reader typing them), with the built `rekey` first
-//! on `PATH`, and its exit status and output must be what the README shows. The demo's
+//! `$ ` line runs in one shell session from the top of (a copy of) the project, so `cd`,
+//! variables and exports carry over as they do for a reader typing them, with the built
+//! `rekey` first on `PATH`, and its exit status and output must be what the README shows. The demo's
 //! tokens are made up; none of them may appear in any output, not even in part.
 
 mod common;
@@ -87,14 +87,18 @@ fn stated_status(command: &str) -> i32 {
     }
 }
 
-/// Runs every step in one `sh` session from the project's top, stdout and stderr in one
-/// stream as a terminal shows them; returns each step's exit status and output.
+/// Runs every step in one `sh` session, stdout and stderr in one stream as a terminal shows
+/// them; returns each step's exit status and output. The session starts in a copy of the
+/// project's top holding its `fixtures/`, so a step that goes wrong (a `cd` that fails)
+/// cannot commit or branch in the project's own repository.
 fn run_session(steps: &[Step], scratch: &Path) -> Vec<(i32, String)> {
     let mut script = String::from("exec 2>&1 </dev/null\n");
     for step in steps {
         script.push_str(&step.command);
         script.push_str(&format!("\nprintf '\\n{MARKER} %d\\n' \"$?\"\n"));
     }
+    let clone = scratch.join("clone");
+    copy_tree(&fixtures(), &clone.join("fixtures"));
     let home = scratch.join("home");
     let tmp = scratch.join("tmp");
     fs::create_dir_all(&home).unwrap();
@@ -102,7 +106,7 @@ fn run_session(steps: &[Step], scratch: &Path) -> Vec<(i32, String)> {
     let output = Command::new("sh")
         .arg("-c")
         .arg(&script)
-        .current_dir(project())
+        .current_dir(&clone)
         .env("PATH", path_with_rekey())
         // The reader's own machine stays out: git reads a fresh HOME, temp files go
         // under the scratch directory, and no policy or Harness account comes from the
