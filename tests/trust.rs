@@ -458,10 +458,11 @@ fn a_tracked_file_is_judged_even_when_gitignore_lists_it() {
     let run = rekey(root, &["check"]);
     assert_eq!(run.status, 1, "{}", run.stdout);
     // The untracked, ignored one is not part of the repository: values.yaml, .gitignore
-    // and .ignore are the files checked.
+    // and .ignore are the files checked, and the ignored one is counted.
     assert_eq!(
         run.stdout,
         one_revoked("values.yaml:1:16", "delegateToken", 3, ".rekey.toml")
+            + "rekey check: 1 file ignored by .gitignore; --no-ignore to include them\n"
     );
 }
 
