@@ -231,7 +231,9 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
     match args.format {
         ScanFormat::Json => report::json_to_stdout(&scan_report::record(&scan, &left_behind)),
         ScanFormat::Text => {
-            report::to_stdout(&scan_report::text(&scan, &left_behind, Style::for_stdout()));
+            report::stream_to_stdout(report::Reveal::No, |out| {
+                scan_report::write_text(&scan, &left_behind, Style::for_stdout(), out)
+            });
             report_errors(&scan);
         }
     }

@@ -98,9 +98,15 @@ impl std::fmt::Display for FileError {
     }
 }
 
+/// What scanning one candidate file gave. Boxed: a walk moves tens of thousands of these
+/// between threads and sorts them, and a scan keeps the files where they were made.
+pub type Outcome = Result<Option<Box<ScannedFile>>, Box<FileError>>;
+
 #[derive(Default)]
 pub struct Scan {
-    pub files: Vec<ScannedFile>,
+    // Each file stays where its worker thread made it: the list moves pointers, not files.
+    #[allow(clippy::vec_box)]
+    pub files: Vec<Box<ScannedFile>>,
     pub errors: Vec<FileError>,
     /// Files that could hold a site but could not be judged (see `walk::Skipped`).
     pub skipped: Vec<Skipped>,
@@ -123,7 +129,7 @@ impl Scan {
     pub fn sites(&self) -> impl Iterator<Item = (&ScannedFile, &Site)> {
         self.files
             .iter()
-            .flat_map(|file| file.sites.iter().map(move |site| (file, site)))
+            .flat_map(|file| file.sites.iter().map(move |site| (&**file, site)))
     }
 }
 
@@ -136,7 +142,7 @@ pub fn scan_paths(
     sweeping: Sweep,
 ) -> Scan {
     let budget = Budget::default();
-    let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
+    let scan = |file: SourceFile<'_>, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
     let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
     let shown: Vec<String> = roots.iter().map(|root| display_path(root, cwd)).collect();
     let walked = walk::walk(
@@ -163,16 +169,16 @@ pub fn scan_paths(
 
 impl Scan {
     /// Gathers per-file outcomes (in the order given) and skips into one scan.
-    pub fn collect(
-        outcomes: Vec<Result<Option<ScannedFile>, FileError>>,
-        skipped: Vec<Skipped>,
-    ) -> Scan {
+    pub fn collect(outcomes: Vec<Outcome>, skipped: Vec<Skipped>) -> Scan {
         let mut scan = Scan::default();
+        // Held until the run ends: no slack of the vector's growth beside them.
+        scan.files
+            .reserve_exact(outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count());
         for outcome in outcomes {
             match outcome {
                 Ok(Some(file)) => scan.files.push(file),
                 Ok(None) => {}
-                Err(error) => scan.errors.push(error),
+                Err(error) => scan.errors.push(*error),
             }
         }
         scan.skipped = skipped;
@@ -258,11 +264,7 @@ impl Budget {
     /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
     /// token-shaped strings the sweep found in the file: those inside its sites are dropped
     /// here (the sites are judged as sites); [`Budget::keep_strays`] charges the rest.
-    pub fn scan_file(
-        &self,
-        file: SourceFile,
-        strays: &mut Vec<Stray>,
-    ) -> Result<Option<ScannedFile>, FileError> {
+    pub fn scan_file(&self, file: SourceFile<'_>, strays: &mut Vec<Stray>) -> Outcome {
         // Charged before parsing, one site per key name, so that a file past the budget is
         // refused without building its parse tree.
         let expected = file.key_names;
@@ -289,7 +291,7 @@ impl Budget {
                 self.held.fetch_sub(cost, Ordering::Relaxed);
             }
         }
-        scanned
+        scanned.map(|file| file.map(Box::new)).map_err(Box::new)
     }
 
     /// Charges the strays of one file (those outside its sites); past the budget they are
@@ -351,13 +353,28 @@ impl Default for Budget {
 }
 
 /// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.
-pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
+pub fn scan_file(file: SourceFile<'_>) -> Result<Option<ScannedFile>, FileError> {
+    let Some((format, sites)) = sites_of(&file)? else {
+        return Ok(None);
+    };
+    Ok(Some(ScannedFile::new(
+        file.path,
+        file.display,
+        format,
+        &file.bytes,
+        sites,
+    )))
+}
+
+/// The format and sites of one candidate file, without what a run keeps beside them (its
+/// digest and positions): for the walk of history, which keeps only the tokens it finds.
+pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<(Format, Vec<Site>)>, FileError> {
     let Ok(text) = std::str::from_utf8(&file.bytes) else {
         if Format::detect(&file.path, "").is_none() {
             return Ok(None);
         }
         return Err(FileError {
-            display: file.display,
+            display: file.display.clone(),
             position: None,
             message: "holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8"
                 .to_owned(),
@@ -376,17 +393,11 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
             for site in sites.iter().filter(|site| site.value.is_token()) {
                 secrets::remember(&text[site.value_span.clone()]);
             }
-            Ok(Some(ScannedFile::new(
-                file.path,
-                file.display,
-                format,
-                &file.bytes,
-                sites,
-            )))
+            Ok(Some((format, sites)))
         }
         Err(error) => Err(FileError {
             position: Some(line_col(&file.bytes, error.offset)),
-            display: file.display,
+            display: file.display.clone(),
             message: format!(
                 "cannot parse this {} file: {}; fix the syntax, then run rekey again",
                 format.name().to_uppercase(),

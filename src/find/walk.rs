@@ -13,6 +13,7 @@ use crate::model::keys;
 use crate::runtime::interrupt;
 use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -20,20 +21,23 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// key names (one that holds a key name is reported as not judged) and swept.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
-/// One candidate file: it holds at least one key name.
-pub struct SourceFile {
+/// One candidate file: it holds at least one key name. Its bytes are borrowed from the
+/// buffer they were read into when they can be: a file is parsed where it was read, and
+/// what the run keeps of it never includes them.
+pub struct SourceFile<'a> {
     /// The path to open.
     pub path: PathBuf,
     /// The path as reports show it: relative to the current directory, with `/`.
     pub display: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Cow<'a, [u8]>,
     /// How many key names stand in `bytes` (see [`keys::marker_count`]): counted once, where the
     /// file is judged.
     pub key_names: usize,
 }
 
-impl SourceFile {
-    pub fn new(path: PathBuf, display: String, bytes: Vec<u8>) -> SourceFile {
+impl<'a> SourceFile<'a> {
+    pub fn new(path: PathBuf, display: String, bytes: impl Into<Cow<'a, [u8]>>) -> SourceFile<'a> {
+        let bytes = bytes.into();
         let key_names = keys::marker_count(&bytes);
         SourceFile {
             path,
@@ -83,7 +87,7 @@ pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
-    inspect: &(dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
+    inspect: &(dyn Fn(SourceFile<'_>, &mut Vec<Stray>) -> T + Sync),
     keep_strays: &(dyn Fn(&mut Vec<Stray>) + Sync),
     sweeping: Sweep,
     sort_key: fn(&T) -> &str,
@@ -160,7 +164,7 @@ fn builder(roots: &[PathBuf], cwd: &Path) -> WalkBuilder {
 struct Visitor<'a, T> {
     cwd: &'a Path,
     exclude: &'a (dyn Fn(&Path) -> bool + Sync),
-    inspect: &'a (dyn Fn(SourceFile, &mut Vec<Stray>) -> T + Sync),
+    inspect: &'a (dyn Fn(SourceFile<'_>, &mut Vec<Stray>) -> T + Sync),
     keep_strays: &'a (dyn Fn(&mut Vec<Stray>) + Sync),
     sweeping: Sweep,
 }
@@ -198,14 +202,20 @@ impl<T> Visitor<'_, T> {
             walked.leftovers.push((entry.path().to_owned(), display));
             return;
         }
-        let (candidate, mut strays) = read_candidate(entry.path(), cwd, self.sweeping);
-        match candidate {
-            Candidate::Parse(file) => walked.files.push((self.inspect)(file, &mut strays)),
-            Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
-            Candidate::Nothing => {}
-        }
-        (self.keep_strays)(&mut strays);
-        walked.strays.extend(strays);
+        read_candidate(
+            entry.path(),
+            cwd,
+            self.sweeping,
+            &mut |candidate, mut strays| {
+                match candidate {
+                    Candidate::Parse(file) => walked.files.push((self.inspect)(file, &mut strays)),
+                    Candidate::Unjudged(skipped) => walked.skipped.push(skipped),
+                    Candidate::Nothing => {}
+                }
+                (self.keep_strays)(&mut strays);
+                walked.strays.extend(strays);
+            },
+        );
     }
 }
 
@@ -264,9 +274,9 @@ impl<T> Drop for ThreadResults<'_, T> {
 }
 
 /// What the walk makes of one file.
-pub enum Candidate {
+pub enum Candidate<'a> {
     /// Holds a key name: the engine parses it.
-    Parse(SourceFile),
+    Parse(SourceFile<'a>),
     /// Could hold a site but cannot be judged.
     Unjudged(Skipped),
     /// Holds no key name.
@@ -274,19 +284,28 @@ pub enum Candidate {
 }
 
 thread_local! {
-    /// Each walker thread reads every file into the same buffer: a file that holds neither
-    /// a key name nor a token-shaped string costs no allocation.
+    /// Each walker thread reads every file into the same buffer, and parses it there: a file
+    /// costs no allocation for its bytes.
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<Stray>) {
+/// Reads one walked file and hands what it holds to `take`: parsed where it was read, in the
+/// thread's buffer (see [`BUFFER`]).
+fn read_candidate(
+    path: &Path,
+    cwd: &Path,
+    sweeping: Sweep,
+    take: &mut dyn FnMut(Candidate<'_>, Vec<Stray>),
+) {
     let display = || display_path(path, cwd);
     let read = BUFFER.with_borrow_mut(|buffer| {
         read_walked(path, buffer)?;
-        Ok(judge(path, display, buffer, sweeping))
+        let (candidate, strays) = judge(path, display, buffer, sweeping);
+        take(candidate, strays);
+        Ok(())
     });
     let candidate = match read {
-        Ok(outcome) => return outcome,
+        Ok(()) => return,
         // A large file is searched for key names in bounded chunks, never skipped unread.
         Err(ReadError::TooLarge(size)) => match stream_large(path, &display, sweeping) {
             Ok(large) => {
@@ -300,7 +319,7 @@ fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<S
                 } else {
                     Candidate::Nothing
                 };
-                return (candidate, large.strays);
+                return take(candidate, large.strays);
             }
             Err(error) => Candidate::Unjudged(unreadable(&display(), &error)),
         },
@@ -308,7 +327,7 @@ fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<S
         Err(ReadError::NotRegular(_)) => Candidate::Nothing,
         Err(ReadError::Io(error)) => Candidate::Unjudged(unreadable(&display(), &error)),
     };
-    (candidate, Vec::new())
+    take(candidate, Vec::new())
 }
 
 /// Sorts a file's bytes, whatever source they came from (the walk, a git blob, stdin), in
@@ -316,13 +335,13 @@ fn read_candidate(path: &Path, cwd: &Path, sweeping: Sweep) -> (Candidate, Vec<S
 /// NUL byte as UTF-16 text or binary data, see `binary`); binary data is judged only when a
 /// key name (or a UTF-16 one) stands in it, and never parsed; text is parsed when it holds
 /// a key name and is UTF-8 (or is a format rekey reads that is not: unjudged).
-/// `display` is built only when something is found; the bytes are copied only to be parsed.
-pub fn judge(
+/// `display` is built only when something is found; the bytes are borrowed, never copied.
+pub fn judge<'a>(
     path: &Path,
     display: impl FnOnce() -> String,
-    bytes: &[u8],
+    bytes: &'a [u8],
     sweeping: Sweep,
-) -> (Candidate, Vec<Stray>) {
+) -> (Candidate<'a>, Vec<Stray>) {
     let unjudged = |display: String, reason: &str| {
         Candidate::Unjudged(Skipped {
             display,
@@ -381,7 +400,7 @@ pub fn judge(
         Candidate::Parse(SourceFile {
             path: path.to_owned(),
             display,
-            bytes: bytes.to_vec(),
+            bytes: Cow::Borrowed(bytes),
             key_names,
         })
     };

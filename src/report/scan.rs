@@ -111,16 +111,25 @@ pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 
 }
 
 /// The sites by file, what was skipped, the summary, and the copies of revoked tokens
-/// outside every site (`left_behind`).
-pub fn text(scan: &Scan, left_behind: &[Stray], style: Style) -> String {
+/// outside every site (`left_behind`), written to `sink` a file at a time: the list of a
+/// tree with tens of thousands of files with sites is never held whole.
+pub fn write_text(
+    scan: &Scan,
+    left_behind: &[Stray],
+    style: Style,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut out = String::new();
     for file in &scan.files {
+        out.clear();
         out.push_str(&style.bold(&file.display));
         out.push('\n');
         for site in &file.sites {
             out.push_str(&site_line(file, site, style));
         }
+        sink.write_all(out.as_bytes())?;
     }
+    out.clear();
     for skipped in &scan.skipped {
         out.push_str(&format!(
             "{}: {}\n",
@@ -133,7 +142,7 @@ pub fn text(scan: &Scan, left_behind: &[Stray], style: Style) -> String {
     }
     out.push_str(&summary(scan));
     out.push_str(&revoked_left_behind(left_behind));
-    out
+    sink.write_all(out.as_bytes())
 }
 
 fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {

@@ -119,7 +119,6 @@ fn judge(store: &Store, objects: &Objects, blob: &Blob) -> Result<Held, Error> {
         return judge_large(store, objects, blob, size);
     }
     let JudgedBlob { candidate, strays } = judge_read(blob, &read);
-    drop(read);
     let swept = |at_key: bool| -> Vec<(Fingerprint, bool)> {
         strays
             .iter()
@@ -127,12 +126,11 @@ fn judge(store: &Store, objects: &Objects, blob: &Blob) -> Result<Held, Error> {
             .collect()
     };
     let held = match candidate {
-        Candidate::Parse(file) => match scan::scan_file(file) {
-            Ok(Some(scanned)) => {
+        Candidate::Parse(file) => match scan::sites_of(&file) {
+            Ok(Some((_, sites))) => {
                 let mut tokens = swept(false);
                 tokens.extend(
-                    scanned
-                        .sites
+                    sites
                         .iter()
                         .filter(|site| site.value.is_token())
                         .filter_map(|site| site.value.fingerprint())
