@@ -2,6 +2,8 @@
 """Deterministic inputs for the benchmarks in this directory (made-up tokens only).
 
   gen.py tree ROOT FILES         a monorepo-like tree: ~6% of the files hold a key name
+  gen.py scale ROOT PLAIN SITES  PLAIN files without a key name and SITES files that each
+                                 hold at least one site, spread over the same folders
   gen.py manifests ROOT COUNT    COUNT delegate manifests for rotate: YAML env + Helm values
   gen.py sites FILE FORMAT N     one file holding N sites: FORMAT is env, yaml or json
                                  (or md5: N distinct checksums, token-shaped, no site;
@@ -212,33 +214,62 @@ def tree(root, count):
     monorepo mixes; 1% are ignored build output, 1% binaries; go.sum files (base64 hashes of
     a token's UI length) and md5 checksum lists (32 hex digits, like a token) give the token
     sweep something to judge."""
+    policy_and_ignores(root)
+    for i in range(count - 2):
+        if i % 16 == 0:
+            write(folder_of(root, i), *holder_file(i, (i // 16) % len(HOLDERS), i // 16))
+        else:
+            write(*plain_file(root, i))
+
+
+def scale(root, plain, with_sites):
+    """PLAIN files without a key name (as in `tree`) and WITH_SITES files that each hold at
+    least one site (every holder kind but prose mentions), evenly interleaved."""
+    policy_and_ignores(root)
+    kinds = [n for n, holder in enumerate(HOLDERS) if holder is not docs_mention]
+    total, holders = plain + with_sites, 0
+    for i in range(total):
+        if (i * with_sites) // total < ((i + 1) * with_sites) // total:
+            write(folder_of(root, i), *holder_file(i, kinds[holders % len(kinds)], holders))
+            holders += 1
+        else:
+            write(*plain_file(root, i))
+
+
+def policy_and_ignores(root):
     write(root, ".rekey.toml", f'[tokens]\ncurrent = ["{fingerprint(OLD)}"]\n'
           f'revoked = ["{fingerprint(REVOKED)}"]\n')
     write(root, ".gitignore", "build/\n*.log\n")
+
+
+def folder_of(root, i):
+    return os.path.join(root, f"team{i % 40}", f"app{i % 400}", ["deploy", "src", "docs"][i % 3])
+
+
+def holder_file(i, kind, n):
+    """The n-th file holding a key name, of HOLDERS[kind]: one in fifty keeps a revoked
+    token, for `check` to find."""
+    token = REVOKED if n % 50 == 49 else OLD
+    return HOLDERS[kind](i, token)
+
+
+def plain_file(root, i):
+    """File i of a tree when it holds no key name: (folder, name, content)."""
     others = [configmap] * 5 + [rust] * 4 + [python] * 2 + [markdown] * 2
-    for i in range(count - 2):
-        folder = os.path.join(root, f"team{i % 40}", f"app{i % 400}", ["deploy", "src", "docs"][i % 3])
-        if i % 16 == 0:
-            holder = HOLDERS[(i // 16) % len(HOLDERS)]
-            # One holder in fifty keeps a revoked token, for `check` to find.
-            token = REVOKED if (i // 16) % 50 == 49 else OLD
-            name, content = holder(i, token)
-        elif i % 100 == 1:
-            folder = os.path.join(root, f"team{i % 40}", "build")
-            name, content = build_output(i)
-        elif i % 1000 == 5:
-            # 10 distinct checksums per 1,000 files: each is remembered for masking.
-            name, content = checksums(i)
-        elif i % 200 == 9:
-            name, content = gosum(i)
-        elif i % 100 == 7:
-            name, content = binary(i)
-        elif i % 10007 == 3:
-            # The revoked token pasted into prose: no key, still a finding for `check`.
-            name, content = f"INCIDENT-{i}.md", f"Old token was {REVOKED}, revoked.\n"
-        else:
-            name, content = others[(i * 13) % len(others)](i)
-        write(folder, name, content)
+    folder = folder_of(root, i)
+    if i % 100 == 1:
+        return os.path.join(root, f"team{i % 40}", "build"), *build_output(i)
+    if i % 1000 == 5:
+        # 10 distinct checksums per 1,000 files: each is remembered for masking.
+        return folder, *checksums(i)
+    if i % 200 == 9:
+        return folder, *gosum(i)
+    if i % 100 == 7:
+        return folder, *binary(i)
+    if i % 10007 == 3:
+        # The revoked token pasted into prose: no key, still a finding for `check`.
+        return folder, f"INCIDENT-{i}.md", f"Old token was {REVOKED}, revoked.\n"
+    return folder, *others[(i * 13) % len(others)](i)
 
 
 def manifests(root, count):
@@ -286,6 +317,8 @@ def main():
     command, args = sys.argv[1], sys.argv[2:]
     if command == "tree":
         tree(args[0], int(args[1]))
+    elif command == "scale":
+        scale(args[0], int(args[1]), int(args[2]))
     elif command == "manifests":
         manifests(args[0], int(args[1]))
     elif command == "sites":

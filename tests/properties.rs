@@ -49,7 +49,7 @@ fn scanned(name: &str, text: &str) -> ScannedFile {
 /// `file` (scanned from `text`) rotated to `to`, verified.
 fn rotate(file: ScannedFile, text: &[u8], to: &str) -> Vec<u8> {
     let scan = Scan {
-        files: vec![file],
+        files: vec![Box::new(file)],
         ..Scan::default()
     };
     let new = NewToken::parse(to).unwrap();
@@ -59,7 +59,7 @@ fn rotate(file: ScannedFile, text: &[u8], to: &str) -> Vec<u8> {
     };
     let plan = plan(&scan, &new, &options).expect("the rotation plans");
     assert_eq!(plan.files.len(), 1);
-    rewrite(&plan.files[0], text, &plan.new)
+    rewrite(&plan.files[0], &plan.edits(&plan.files[0]), text, &plan.new)
         .expect("the rotation verifies")
         .to_vec()
 }

@@ -245,12 +245,15 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             policy_named.as_deref(),
         )),
         ScanFormat::Text => {
-            report::to_stdout(&scan_report::text(
-                &scan,
-                &left_behind,
-                &policy_shown,
-                Style::for_stdout(),
-            ));
+            report::stream_to_stdout(report::Reveal::No, |out| {
+                scan_report::write_text(
+                    &scan,
+                    &left_behind,
+                    &policy_shown,
+                    Style::for_stdout(),
+                    out,
+                )
+            });
             report_errors(&scan);
         }
     }

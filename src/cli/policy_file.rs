@@ -253,7 +253,8 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
             original: FileDigest::of(text.as_bytes()),
             content: apply::Content::Bytes(updated.as_bytes()),
         };
-        apply::apply(&[target], apply::Options::default()).map_err(|e| Error::new(e.to_string()))
+        let applied = apply::apply(&[target], apply::Options::default());
+        applied.map_err(|e| Error::new(e.to_string()))
     });
     if let Err(message) = updated {
         if let Some(name) = &args.harness_token {

@@ -8,7 +8,7 @@ use crate::find::loose::{self, Objects};
 use crate::find::objects::{
     is_regular, is_scanned, parse_tree, tree_line, Blob, Entry, Read, Store, MAX_BLOB_SIZE, SYMLINK,
 };
-use crate::find::scan::{self, FileError, Scan, ScannedFile};
+use crate::find::scan::{self, Scan};
 use crate::find::sweep::Stray;
 use crate::find::walk::{self, Candidate, Skipped};
 use crate::model::fs::display_path;
@@ -430,13 +430,13 @@ impl GitRepo {
 }
 
 /// What one blob holds, for the scan.
-pub(crate) struct JudgedBlob {
-    pub candidate: Candidate,
+pub(crate) struct JudgedBlob<'a> {
+    pub candidate: Candidate<'a>,
     pub strays: Vec<Stray>,
 }
 
 /// A blob over [`MAX_BLOB_SIZE`]: not read, and not judged.
-fn too_large_blob(path: &str, size: u64) -> JudgedBlob {
+fn too_large_blob(path: &str, size: u64) -> JudgedBlob<'static> {
     let reason = format!(
         "is {} MiB in git, over the {} MiB rekey reads from a blob: check the working tree \
          instead (where it is read in chunks), or exclude it in .rekey.toml [scan] exclude",
@@ -452,15 +452,9 @@ fn too_large_blob(path: &str, size: u64) -> JudgedBlob {
     }
 }
 
-/// Reads one blob and sorts it like a working-tree file; its bytes are copied only when a
-/// scanner will parse it.
-fn judge_blob(store: &Store, blob: &Blob) -> Result<JudgedBlob, Error> {
-    let read = store.read(blob)?;
-    Ok(judge_read(blob, &read))
-}
-
-/// Sorts one blob's content as read (see [`judge_blob`]).
-pub(crate) fn judge_read(blob: &Blob, read: &Read) -> JudgedBlob {
+/// Sorts one blob's content as read, like a working-tree file's; what is parsed is parsed
+/// from the content as read.
+pub(crate) fn judge_read<'a>(blob: &Blob, read: &'a Read) -> JudgedBlob<'a> {
     let path = blob.path.as_str();
     let content = match read {
         Read::Loose(content) => content.bytes(),
@@ -494,11 +488,7 @@ pub(crate) fn judge_read(blob: &Blob, read: &Read) -> JudgedBlob {
 }
 
 /// What one thread found in its share of the blobs: parsed files, unjudged ones, strays.
-type Found = (
-    Vec<Result<Option<ScannedFile>, FileError>>,
-    Vec<Skipped>,
-    Vec<Stray>,
-);
+type Found = (Vec<scan::Outcome>, Vec<Skipped>, Vec<Stray>);
 
 /// Reads and judges one thread's share of the blobs through its own handle on the
 /// repository at `location` (a libgit2 repository is not shared between threads).
@@ -524,7 +514,8 @@ fn scan_chunk(
         if clean.contains(&blob.id) {
             continue;
         }
-        let mut judged = judge_blob(&store, blob)?;
+        let read = store.read(blob)?;
+        let mut judged = judge_read(blob, &read);
         match judged.candidate {
             Candidate::Parse(file) => {
                 let mut scanned = budget.scan_file(file, &mut judged.strays);

@@ -103,9 +103,15 @@ impl std::fmt::Display for FileError {
     }
 }
 
+/// What scanning one candidate file gave. Boxed: a walk moves tens of thousands of these
+/// between threads and sorts them, and a scan keeps the files where they were made.
+pub type Outcome = Result<Option<Box<ScannedFile>>, Box<FileError>>;
+
 #[derive(Default)]
 pub struct Scan {
-    pub files: Vec<ScannedFile>,
+    // Each file stays where its worker thread made it: the list moves pointers, not files.
+    #[allow(clippy::vec_box)]
+    pub files: Vec<Box<ScannedFile>>,
     pub errors: Vec<FileError>,
     /// Files that could hold a site but could not be judged (see `walk::Skipped`).
     pub skipped: Vec<Skipped>,
@@ -134,7 +140,7 @@ impl Scan {
     pub fn sites(&self) -> impl Iterator<Item = (&ScannedFile, &Site)> {
         self.files
             .iter()
-            .flat_map(|file| file.sites.iter().map(move |site| (file, site)))
+            .flat_map(|file| file.sites.iter().map(move |site| (&**file, site)))
     }
 
     /// The files that hold a token of `tokens`, at a site or anywhere in their bytes (a
@@ -174,7 +180,7 @@ pub fn scan_paths(
     ignore: Ignore,
 ) -> Scan {
     let budget = Budget::default();
-    let scan = |file, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
+    let scan = |file: SourceFile<'_>, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
     let keep = |strays: &mut Vec<Stray>| budget.keep_strays(strays);
     let shown: Vec<String> = roots.iter().map(|root| display_path(root, cwd)).collect();
     let walked = walk::walk(
@@ -205,11 +211,11 @@ pub fn scan_paths(
 
 impl Scan {
     /// Gathers per-file outcomes (in the order given) and skips into one scan.
-    pub fn collect(
-        outcomes: Vec<Result<Option<ScannedFile>, FileError>>,
-        skipped: Vec<Skipped>,
-    ) -> Scan {
+    pub fn collect(outcomes: Vec<Outcome>, skipped: Vec<Skipped>) -> Scan {
         let mut scan = Scan::default();
+        // Held until the run ends: no slack of the vector's growth beside them.
+        scan.files
+            .reserve_exact(outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count());
         for outcome in outcomes {
             match outcome {
                 Ok(Some(mut file)) => {
@@ -221,7 +227,7 @@ impl Scan {
                     }
                 }
                 Ok(None) => {}
-                Err(error) => scan.errors.push(error),
+                Err(error) => scan.errors.push(*error),
             }
         }
         scan.skipped = skipped;
@@ -307,11 +313,7 @@ impl Budget {
     /// [`scan_file`], charged to the budget: past it the file is an error. `strays` are the
     /// token-shaped strings the sweep found in the file: those inside its sites are dropped
     /// here (the sites are judged as sites); [`Budget::keep_strays`] charges the rest.
-    pub fn scan_file(
-        &self,
-        file: SourceFile,
-        strays: &mut Vec<Stray>,
-    ) -> Result<Option<ScannedFile>, FileError> {
+    pub fn scan_file(&self, file: SourceFile<'_>, strays: &mut Vec<Stray>) -> Outcome {
         // Charged before parsing, one site per key name, so that a file past the budget is
         // refused without building its parse tree.
         let expected = file.key_names;
@@ -339,7 +341,7 @@ impl Budget {
                 self.held.fetch_sub(cost, Ordering::Relaxed);
             }
         }
-        scanned
+        scanned.map(|file| file.map(Box::new)).map_err(Box::new)
     }
 
     /// Charges the strays of one file (those outside its sites); past the budget they are
@@ -400,14 +402,29 @@ impl Default for Budget {
     }
 }
 
+/// What [`sites_of`] reads of a file.
+type Parsed = (Format, Vec<Site>, Vec<SecretLoad>);
+
 /// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.
-pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
+pub fn scan_file(file: SourceFile<'_>) -> Result<Option<ScannedFile>, FileError> {
+    let Some((format, sites, loads)) = sites_of(&file)? else {
+        return Ok(None);
+    };
+    let mut scanned = ScannedFile::new(file.path, file.display, format, &file.bytes, sites);
+    scanned.loads = loads;
+    Ok(Some(scanned))
+}
+
+/// The format, sites and Secret loads of one candidate file, without what a run keeps
+/// beside them (its digest and positions): for the walk of history, which keeps only the
+/// tokens it finds.
+pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<Parsed>, FileError> {
     let Ok(text) = std::str::from_utf8(&file.bytes) else {
         if Format::detect(&file.path, "").is_none() {
             return Ok(None);
         }
         return Err(FileError {
-            display: file.display,
+            display: file.display.clone(),
             position: None,
             message: "holds a delegate-token key but is not valid UTF-8: re-save it as UTF-8"
                 .to_owned(),
@@ -429,13 +446,11 @@ pub fn scan_file(file: SourceFile) -> Result<Option<ScannedFile>, FileError> {
             for site in sites.iter().filter(|site| site.value.is_token()) {
                 secrets::remember(&text[site.value_span.clone()]);
             }
-            let mut scanned = ScannedFile::new(file.path, file.display, format, &file.bytes, sites);
-            scanned.loads = loads;
-            Ok(Some(scanned))
+            Ok(Some((format, sites, loads)))
         }
         Err(error) => Err(FileError {
             position: Some(line_col(&file.bytes, error.offset)),
-            display: file.display,
+            display: file.display.clone(),
             message: format!(
                 "cannot parse this {} file: {}; fix the syntax, then run rekey again",
                 format.name().to_uppercase(),

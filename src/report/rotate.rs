@@ -113,7 +113,7 @@ pub fn file_diff(rotation: &Rotation, index: usize, secrets: Secrets) -> Result<
     let file = rotation.before_and_after(index)?;
     let (old, new) = match secrets {
         Secrets::Shown => (file.before, file.after),
-        Secrets::Redacted => redacted_views(file_plan, &file.before),
+        Secrets::Redacted => redacted_views(&rotation.plan, file_plan, &file.before),
     };
     let old = String::from_utf8_lossy(&old);
     let new = String::from_utf8_lossy(&new);
@@ -200,7 +200,11 @@ fn unified_diff(old: &str, new: &str, display: &str) -> String {
 
 /// The file (`before` the rotation) before and after with every literal value replaced by
 /// its fingerprint label.
-fn redacted_views(file_plan: &FilePlan, before: &[u8]) -> (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>) {
+fn redacted_views(
+    plan: &Plan,
+    file_plan: &FilePlan,
+    before: &[u8],
+) -> (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>) {
     let file = file_plan.file;
     let labels: Vec<Edit> = file
         .sites
@@ -213,8 +217,8 @@ fn redacted_views(file_plan: &FilePlan, before: &[u8]) -> (Zeroizing<Vec<u8>>, Z
             ))
         })
         .collect();
-    let edited: HashSet<_> = file_plan.edits.iter().map(|e| e.span.clone()).collect();
-    let mut after: Vec<Edit> = file_plan.edits.clone();
+    let mut after = plan.edits(file_plan);
+    let edited: HashSet<_> = after.iter().map(|e| e.span.clone()).collect();
     after.extend(labels.iter().filter(|l| !edited.contains(&l.span)).cloned());
     // The planner's spans never overlap, so neither can these; an empty view is still safe.
     let old = edit::apply(before, &labels, Text::Shown).unwrap_or_default();

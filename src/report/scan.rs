@@ -157,15 +157,23 @@ pub fn record<'a>(
 }
 
 /// The sites by file, what was skipped, the summary (naming `policy`, the policy that
-/// applied), and the copies of revoked tokens outside every site (`left_behind`).
-pub fn text(scan: &Scan, left_behind: &[Stray], policy: &str, style: Style) -> String {
-    let mut out = String::new();
+/// applied), and the copies of revoked tokens outside every site (`left_behind`), written
+/// to `sink` a file at a time: the list of a tree with tens of thousands of files with
+/// sites is never held whole.
+pub fn write_text(
+    scan: &Scan,
+    left_behind: &[Stray],
+    policy: &str,
+    style: Style,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     if !scan.files.is_empty() {
-        out.push_str(&style.dim(HEADER));
-        out.push('\n');
+        sink.write_all(format!("{}\n", style.dim(HEADER)).as_bytes())?;
     }
+    let mut out = String::new();
     let secrets = DefinedSecrets::of(scan);
     for file in &scan.files {
+        out.clear();
         out.push_str(&style.bold(&file.display));
         out.push('\n');
         let fills: HashMap<&Span, &Site> = file
@@ -189,7 +197,9 @@ pub fn text(scan: &Scan, left_behind: &[Stray], policy: &str, style: Style) -> S
                 out.push_str(&style.dim(&format!("{DETAIL_INDENT}{detail}\n")));
             }
         }
+        sink.write_all(out.as_bytes())?;
     }
+    out.clear();
     for skipped in &scan.skipped {
         out.push_str(&format!(
             "{}: {}\n",
@@ -202,7 +212,7 @@ pub fn text(scan: &Scan, left_behind: &[Stray], policy: &str, style: Style) -> S
     }
     out.push_str(&summary(scan, policy));
     out.push_str(&revoked_left_behind(left_behind));
-    out
+    sink.write_all(out.as_bytes())
 }
 
 fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {

@@ -50,8 +50,9 @@ pub struct Target<'a> {
 pub enum Content<'a> {
     /// These bytes (the policy file's new text).
     Bytes(&'a [u8]),
-    /// The target's own bytes with these edits spliced in.
-    Edits(&'a [Edit]),
+    /// The target's own bytes with the edits this makes spliced in (made when it is
+    /// staged: a rotation holds no file's edits longer than it needs them).
+    Edits(Box<dyn Fn() -> Vec<Edit> + Sync + 'a>),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -386,11 +387,11 @@ fn current(target: &Target) -> Result<Zeroizing<Vec<u8>>, Error> {
 
 /// A target's new bytes: spliced from its current bytes (checked first) for a rotated file.
 fn new_content<'a>(target: &Target<'a>) -> Result<std::borrow::Cow<'a, [u8]>, Error> {
-    match target.content {
+    match &target.content {
         Content::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
         Content::Edits(edits) => {
             let original = current(target)?;
-            let spliced = edit::apply(&original, edits, Text::Replacement)
+            let spliced = edit::apply(&original, &edits(), Text::Replacement)
                 .map_err(|error| format!("{}: {error}", target.display))?;
             Ok(std::borrow::Cow::Owned(spliced))
         }

@@ -49,9 +49,11 @@ impl ValueChange {
     }
 }
 
+/// What a rotation changes in one file: the changes only. Its edits are made from them
+/// whenever the file's bytes are at hand ([`Plan::edits`]), so that a rotation of tens of
+/// thousands of files holds one small list per file.
 pub struct FilePlan<'a> {
     pub file: &'a ScannedFile,
-    pub edits: Vec<Edit>,
     pub changes: Vec<Change>,
 }
 
@@ -62,9 +64,75 @@ pub struct Plan<'a> {
     pub new: Fingerprint,
     /// Things the user should know that do not stop the rotation.
     pub notes: Vec<String>,
+    pub writer: Writer,
+}
+
+/// The new token as each edit writes it: in every encoding, plain and in double quotes,
+/// with its label in diffs, made once and shared by every edit (a file of 150,000 sites
+/// writes one token in a few encodings).
+pub struct Writer {
+    encoded: HashMap<(Encoding, bool), Arc<Zeroizing<String>>>,
+    label: Arc<str>,
+    quoted_label: Arc<str>,
+}
+
+impl Writer {
+    pub fn new(new: &NewToken) -> Writer {
+        let mut encoded = HashMap::new();
+        for encoding in [
+            Encoding::Hex,
+            Encoding::Base64,
+            Encoding::Base64x2,
+            Encoding::Other,
+        ] {
+            let plain = new.encode(encoding);
+            let quoted = Zeroizing::new(format!("\"{}\"", plain.as_str()));
+            encoded.insert((encoding, false), Arc::new(plain));
+            encoded.insert((encoding, true), Arc::new(quoted));
+        }
+        let label = secrets::label(new.fingerprint());
+        Writer {
+            encoded,
+            quoted_label: format!("\"{label}\"").into(),
+            label: label.into(),
+        }
+    }
+
+    /// The edit that writes the new token in `encoding` over a site's value: in double
+    /// quotes where the value is a plain YAML scalar and the new token would read as a
+    /// number there, so it keeps the string type the old value had.
+    fn value_edit(&self, site: &Site, encoding: Encoding) -> Edit {
+        let plain = &self.encoded[&(encoding, false)];
+        let quoted = site.bare_typed && token::plain_reads_as_number(plain);
+        Edit {
+            span: site.value_span.clone(),
+            replacement: self.encoded[&(encoding, quoted)].clone(),
+            shown: if quoted {
+                self.quoted_label.clone()
+            } else {
+                self.label.clone()
+            },
+        }
+    }
 }
 
 impl Plan<'_> {
+    /// The edits of one file's changes, over the bytes it was planned from: for each
+    /// change, the new value, then the new key name.
+    pub fn edits(&self, file_plan: &FilePlan) -> Vec<Edit> {
+        let mut edits = Vec::with_capacity(file_plan.changes.len());
+        for change in &file_plan.changes {
+            let site = &file_plan.file.sites[change.site];
+            if let Some(value) = &change.value {
+                edits.push(self.writer.value_edit(site, value.encoding()));
+            }
+            if let Some(name) = change.renamed_to {
+                edits.push(Edit::visible(site.key_span.clone(), name));
+            }
+        }
+        edits
+    }
+
     pub fn count(&self, what: impl Fn(&Change) -> bool) -> usize {
         self.files
             .iter()
@@ -133,17 +201,14 @@ pub fn plan<'a>(
         migration: Migration::of(scan),
         new,
         options,
-        encoded: HashMap::new(),
-        new_label: secrets::label(new.fingerprint()).into(),
-        quoted_label: None,
         blocked: Vec::new(),
         notes: Vec::new(),
     };
-    let files = scan
-        .files
-        .iter()
-        .filter_map(|file| planner.plan_file(file))
-        .collect();
+    // At most one plan per file: reserved once, so that a rotation of tens of thousands of
+    // files never holds the list twice while it grows.
+    let mut files = Vec::with_capacity(scan.files.len());
+    files.extend(scan.files.iter().filter_map(|file| planner.plan_file(file)));
+    files.shrink_to_fit();
     if !planner.blocked.is_empty() {
         return Err(PlanError::Blocked(planner.blocked));
     }
@@ -152,6 +217,7 @@ pub fn plan<'a>(
         rotated: planner.selected,
         new: new.fingerprint().clone(),
         notes: planner.notes,
+        writer: Writer::new(new),
     })
 }
 
@@ -162,21 +228,14 @@ struct Planner<'n> {
     migration: Migration,
     new: &'n NewToken,
     options: &'n RotateOptions,
-    /// The new token in each encoding written, and its label in diffs: made once, shared
-    /// by every edit.
-    encoded: HashMap<(Encoding, bool), Arc<Zeroizing<String>>>,
-    new_label: Arc<str>,
-    /// The label in double quotes, for a token written quoted.
-    quoted_label: Option<Arc<str>>,
     /// Sites that refuse the rotation: the plan fails with all of them.
     blocked: Vec<String>,
     notes: Vec<String>,
 }
 
 impl Planner<'_> {
-    /// The edits of one file, if it has any.
+    /// The changes of one file, if it has any.
     fn plan_file<'a>(&mut self, file: &'a ScannedFile) -> Option<FilePlan<'a>> {
-        let mut edits = Vec::new();
         let mut changes = Vec::new();
         for (index, site) in file.sites.iter().enumerate() {
             let at = || {
@@ -186,12 +245,6 @@ impl Planner<'_> {
             let Some((value, renamed_to)) = self.plan_site(file, site, &at) else {
                 continue;
             };
-            if let Some(change) = &value {
-                edits.push(self.value_edit(site, change.encoding()));
-            }
-            if let Some(name) = renamed_to {
-                edits.push(Edit::visible(site.key_span.clone(), name));
-            }
             if value.is_some() || renamed_to.is_some() {
                 changes.push(Change {
                     site: index,
@@ -200,49 +253,12 @@ impl Planner<'_> {
                 });
             }
         }
-        if edits.is_empty() {
+        if changes.is_empty() {
             return None;
         }
         // Held until the run ends, beside every other file's plan.
-        edits.shrink_to_fit();
         changes.shrink_to_fit();
-        Some(FilePlan {
-            file,
-            edits,
-            changes,
-        })
-    }
-
-    /// The edit that writes the new token in `encoding` over a site's value: in double
-    /// quotes where the value is a plain YAML scalar and the new token would read as a
-    /// number there, so it keeps the string type the old value had.
-    fn value_edit(&mut self, site: &Site, encoding: Encoding) -> Edit {
-        let new = self.new;
-        let plain = self
-            .encoded
-            .entry((encoding, false))
-            .or_insert_with(|| Arc::new(new.encode(encoding)))
-            .clone();
-        if !(site.bare_typed && token::plain_reads_as_number(&plain)) {
-            return Edit {
-                span: site.value_span.clone(),
-                replacement: plain,
-                shown: self.new_label.clone(),
-            };
-        }
-        let quoted = self
-            .encoded
-            .entry((encoding, true))
-            .or_insert_with(|| Arc::new(Zeroizing::new(format!("\"{}\"", plain.as_str()))));
-        let label = &self.new_label;
-        Edit {
-            span: site.value_span.clone(),
-            replacement: quoted.clone(),
-            shown: self
-                .quoted_label
-                .get_or_insert_with(|| format!("\"{label}\"").into())
-                .clone(),
-        }
+        Some(FilePlan { file, changes })
     }
 
     /// What changes at one site: its value and its key's new name; `None` when nothing

@@ -70,7 +70,7 @@ fn scanned(name: &str, bytes: &[u8]) -> Option<ScannedFile> {
 /// nothing or is refused.
 fn rotate(file: ScannedFile, bytes: &[u8], new: &NewToken) -> Option<Zeroizing<Vec<u8>>> {
     let scan = Scan {
-        files: vec![file],
+        files: vec![Box::new(file)],
         ..Scan::default()
     };
     let options = RotateOptions {
@@ -79,7 +79,7 @@ fn rotate(file: ScannedFile, bytes: &[u8], new: &NewToken) -> Option<Zeroizing<V
     };
     let plan = plan::plan(&scan, new, &options).ok()?;
     let file_plan = plan.files.first()?;
-    verify::rewrite(file_plan, bytes, &plan.new).ok()
+    verify::rewrite(file_plan, &plan.edits(file_plan), bytes, &plan.new).ok()
 }
 
 /// `rotated` is `original` (which `file` was scanned from) with some site spans replaced by

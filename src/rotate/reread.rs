@@ -82,17 +82,15 @@ pub fn changed(file: &ScannedFile) -> Error {
     ))
 }
 
-/// What verifying one file's rewrite leaves for later (see the module header).
+/// What verifying one file's rewrite leaves for a rotation that writes it (see the module
+/// header): the rewritten file's digest and the bytes each edit replaces, in the order of
+/// [`Plan::edits`] (copies of one token share one allocation).
 pub struct Verified {
-    /// The digest of the rewritten bytes.
     pub rewritten: FileDigest,
-    /// The bytes each edit replaces, in the order of the file plan's edits (copies of one
-    /// token share one allocation); kept only for a rotation that writes.
-    replaced: Option<Vec<Arc<Zeroizing<Vec<u8>>>>>,
+    replaced: Vec<Arc<Zeroizing<Vec<u8>>>>,
 }
 
-/// Whether a rotation writes the files it verifies: then the bytes its edits replace are
-/// kept, to show the diff of a file that holds its new bytes.
+/// Whether a rotation writes the files it verifies: then a [`Verified`] is kept for each.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Writes {
     Yes,
@@ -100,7 +98,9 @@ pub enum Writes {
 }
 
 /// Reads every file of `plan` again, checks it against its digest, splices and verifies
-/// its rewrite and drops the bytes, on every core: all of them verified, or every failure.
+/// its rewrite and drops the bytes, on every core. Every failure, or for a rotation that
+/// writes, what each file leaves (nothing otherwise: a dry run and a commit read the bytes
+/// planned from again).
 pub fn verify_all(
     plan: &Plan,
     source: &Source,
@@ -117,14 +117,14 @@ pub fn verify_all(
             .collect(),
         Err(error) => vec![Err(error)],
     });
-    let mut verified = Vec::with_capacity(plan.files.len());
+    let mut verified = Vec::new();
     let mut failures = Vec::new();
     for outcome in parallel::map(&chunks, threads, verify_chunk)
         .into_iter()
         .flatten()
     {
         match outcome {
-            Ok(file) => verified.push(file),
+            Ok(kept) => verified.extend(kept),
             Err(failure) => failures.push(failure),
         }
     }
@@ -140,27 +140,28 @@ fn verify_file(
     file_plan: &FilePlan,
     plan: &Plan,
     writes: Writes,
-) -> Result<Verified, Error> {
+) -> Result<Option<Verified>, Error> {
     let original = reader.planned(file_plan.file)?;
-    let rewritten = verify::rewrite(file_plan, &original, &plan.new)?;
-    let replaced = (writes == Writes::Yes).then(|| {
-        let mut shared: HashMap<&[u8], Arc<Zeroizing<Vec<u8>>>> = HashMap::new();
-        file_plan
-            .edits
-            .iter()
-            .map(|edit| {
-                let old = &original[edit.span.clone()];
-                shared
-                    .entry(old)
-                    .or_insert_with(|| Arc::new(Zeroizing::new(old.to_vec())))
-                    .clone()
-            })
-            .collect()
-    });
-    Ok(Verified {
+    let edits = plan.edits(file_plan);
+    let rewritten = verify::rewrite(file_plan, &edits, &original, &plan.new)?;
+    if writes == Writes::No {
+        return Ok(None);
+    }
+    let mut shared: HashMap<&[u8], Arc<Zeroizing<Vec<u8>>>> = HashMap::new();
+    let replaced = edits
+        .iter()
+        .map(|edit| {
+            let old = &original[edit.span.clone()];
+            shared
+                .entry(old)
+                .or_insert_with(|| Arc::new(Zeroizing::new(old.to_vec())))
+                .clone()
+        })
+        .collect();
+    Ok(Some(Verified {
         rewritten: FileDigest::of(&rewritten),
         replaced,
-    })
+    }))
 }
 
 /// A file's bytes before and after its rotation (both hold the new token: wiped on drop).
@@ -169,31 +170,36 @@ pub struct BeforeAndAfter {
     pub after: Zeroizing<Vec<u8>>,
 }
 
-/// A planned file before and after its rotation, read again: from the bytes it was planned
-/// from, or (once a rotation wrote it) from its new bytes. Refused when it holds neither.
+/// The plan's `index`th file before and after its rotation, read again: from the bytes it
+/// was planned from, or (once a rotation wrote it, as `verified` says) from its new bytes.
+/// Refused when it holds neither.
 pub fn before_and_after(
     reader: &Reader,
-    file_plan: &FilePlan,
-    verified: &Verified,
+    plan: &Plan,
+    index: usize,
+    verified: Option<&Verified>,
 ) -> Result<BeforeAndAfter, Error> {
+    let file_plan = &plan.files[index];
     let file = file_plan.file;
-    let limit = file.digest.len().max(verified.rewritten.len());
+    let limit = file
+        .digest
+        .len()
+        .max(verified.map_or(0, |v| v.rewritten.len()));
     let bytes = reader.current(file, limit)?.ok_or_else(|| changed(file))?;
     let digest = FileDigest::of(&bytes);
+    let edits = plan.edits(file_plan);
     let splice_failed = |error: edit::SpliceError| Error::new(format!("{}: {error}", file.display));
     if digest == file.digest {
-        let after = edit::apply(&bytes, &file_plan.edits, edit::Text::Replacement)
-            .map_err(splice_failed)?;
+        let after = edit::apply(&bytes, &edits, edit::Text::Replacement).map_err(splice_failed)?;
         return Ok(BeforeAndAfter {
             before: bytes,
             after: Zeroizing::new(after),
         });
     }
-    match &verified.replaced {
-        Some(replaced) if digest == verified.rewritten => {
-            let replaced: Vec<&[u8]> = replaced.iter().map(|old| old.as_slice()).collect();
-            let before =
-                edit::unapply(&bytes, &file_plan.edits, &replaced).map_err(splice_failed)?;
+    match verified {
+        Some(verified) if digest == verified.rewritten => {
+            let replaced: Vec<&[u8]> = verified.replaced.iter().map(|old| old.as_slice()).collect();
+            let before = edit::unapply(&bytes, &edits, &replaced).map_err(splice_failed)?;
             Ok(BeforeAndAfter {
                 before: Zeroizing::new(before),
                 after: bytes,

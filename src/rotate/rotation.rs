@@ -156,7 +156,8 @@ pub struct Rotation<'s> {
     pub source: TokenSource,
     /// How each delegate the rotation touched comes to read the new token.
     pub rollouts: Vec<Rollout>,
-    /// What verifying each file of the plan left (in the plan's order).
+    /// What verifying each file of the plan left, in the plan's order, for a rotation
+    /// that writes (empty otherwise).
     verified: Vec<Verified>,
     /// Reads the planned files again, for their diffs.
     reader: Reader,
@@ -172,7 +173,7 @@ impl Rotation<'_> {
     /// The plan's `index`th file before and after the rotation, read again (see
     /// `reread::before_and_after`).
     pub fn before_and_after(&self, index: usize) -> Result<BeforeAndAfter, Error> {
-        reread::before_and_after(&self.reader, &self.plan.files[index], &self.verified[index])
+        reread::before_and_after(&self.reader, &self.plan, index, self.verified.get(index))
     }
 }
 
@@ -590,7 +591,7 @@ fn write(
         path: &file_plan.file.path,
         display: &file_plan.file.display,
         original: file_plan.file.digest,
-        content: Content::Edits(&file_plan.edits),
+        content: Content::Edits(Box::new(|| plan.edits(file_plan))),
     }));
     apply::apply(&targets, options).map_err(|error| Error::new(error.to_string()))
 }

@@ -4,7 +4,7 @@
 //! must be exactly as it was. A file that fails is never written.
 
 use crate::error::Error;
-use crate::model::edit::{self, Text};
+use crate::model::edit::{self, Edit, Text};
 use crate::model::position::line_col;
 use crate::model::site::{Role, Site};
 use crate::model::token::Fingerprint;
@@ -12,10 +12,12 @@ use crate::rotate::plan::{Change, FilePlan};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
-/// Splices `file_plan`'s edits into `original` (the bytes the file was planned from) and
-/// verifies the result: the new bytes, or an error naming the file and where it failed.
+/// Splices `edits` (those of `file_plan`'s changes) into `original` (the bytes the file was
+/// planned from) and verifies the result: the new bytes, or an error naming the file and
+/// where it failed.
 pub fn rewrite(
     file_plan: &FilePlan,
+    edits: &[Edit],
     original: &[u8],
     new: &Fingerprint,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
@@ -28,7 +30,7 @@ pub fn rewrite(
         )
     };
     let bytes = Zeroizing::new(
-        edit::apply(original, &file_plan.edits, Text::Replacement)
+        edit::apply(original, edits, Text::Replacement)
             .map_err(|error| fail(0, &error.to_string()))?,
     );
     let text = std::str::from_utf8(&bytes).map_err(|_| fail(0, "not UTF-8 after the splice"))?;
@@ -96,7 +98,6 @@ mod tests {
     use super::*;
     use crate::find::scan::{scan_file, ScannedFile};
     use crate::find::walk::SourceFile;
-    use crate::model::edit::Edit;
     use crate::model::token::{Encoding, NewToken};
     use crate::rotate::plan::ValueChange;
     use base64::engine::general_purpose::STANDARD;
@@ -122,7 +123,6 @@ mod tests {
         let new = NewToken::parse(NEW).unwrap();
         let file_plan = FilePlan {
             file,
-            edits,
             changes: vec![Change {
                 site: 0,
                 value: Some(ValueChange::Rotated {
@@ -131,7 +131,7 @@ mod tests {
                 renamed_to: None,
             }],
         };
-        rewrite(&file_plan, TEXT.as_bytes(), new.fingerprint())
+        rewrite(&file_plan, &edits, TEXT.as_bytes(), new.fingerprint())
             .map(|_| ())
             .map_err(|f| f.to_string())
     }

@@ -7,10 +7,11 @@
 
 use crate::error::Error;
 use crate::find::git::{judge_read, JudgedBlob};
+use crate::find::large;
 use crate::find::loose::Objects;
 use crate::find::objects::{unreadable, Blob, Read, Store, SYMLINK};
 use crate::find::scan;
-use crate::find::walk::{self, Candidate};
+use crate::find::walk::Candidate;
 use crate::model::keys;
 use crate::model::token::Fingerprint;
 use git2::Repository;
@@ -140,7 +141,6 @@ fn judge(store: &Store, objects: &Objects, blob: &Blob) -> Result<Held, Error> {
         return judge_large(store, objects, blob, size);
     }
     let JudgedBlob { candidate, strays } = judge_read(blob, &read);
-    drop(read);
     let swept = |at_key: bool| -> Vec<(Fingerprint, bool)> {
         strays
             .iter()
@@ -148,12 +148,11 @@ fn judge(store: &Store, objects: &Objects, blob: &Blob) -> Result<Held, Error> {
             .collect()
     };
     let held = match candidate {
-        Candidate::Parse(file) => match scan::scan_file(file) {
-            Ok(Some(scanned)) => {
+        Candidate::Parse(file) => match scan::sites_of(&file) {
+            Ok(Some((_, sites, _))) => {
                 let mut tokens = swept(false);
                 tokens.extend(
-                    scanned
-                        .sites
+                    sites
                         .iter()
                         .filter(|site| site.value.is_token())
                         .filter_map(|site| site.value.fingerprint())
@@ -197,14 +196,14 @@ fn judge_large(store: &Store, objects: &Objects, blob: &Blob, size: u64) -> Resu
         .stream(blob.id)
         .map_err(|e| Error::at(path, e.message))?
     {
-        Some(walk::sweep_stream(&mut stream, path).map_err(|e| Error::at(path, e.to_string()))?)
+        Some(large::sweep_stream(&mut stream, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else if size <= MAX_PACKED_SWEPT {
         let object = store
             .odb()
             .read(blob.id)
             .map_err(|e| Error::at(path, unreadable(&e)))?;
         let mut data = object.data();
-        Some(walk::sweep_stream(&mut data, path).map_err(|e| Error::at(path, e.to_string()))?)
+        Some(large::sweep_stream(&mut data, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else {
         None
     };
