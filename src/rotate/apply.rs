@@ -575,6 +575,29 @@ mod tests {
     }
 
     #[test]
+    fn edits_are_spliced_into_the_bytes_planned_from_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.env");
+        fs::write(&path, "KEY=old\n").unwrap();
+        let edits = || vec![Edit::visible(4..7, "new")];
+        let target = |original: &[u8]| Target {
+            path: &path,
+            display: "a.env",
+            original: FileDigest::of(original),
+            content: Content::Edits(Box::new(edits)),
+        };
+        // Edited after it passed the checks: the staging reads it again and refuses it.
+        let error = stage(&target(b"KEY=older\n")).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "a.env: changed since rekey read it; it was not overwritten"
+        );
+        assert_eq!(names(dir.path()), ["a.env"]);
+        apply(&[target(b"KEY=old\n")], Options::default()).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"KEY=new\n");
+    }
+
+    #[test]
     fn the_owner_and_group_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("values.yaml");
