@@ -39,6 +39,7 @@ run BENCH_RUNS=3 rotate-vs-sed.sh 5000
 run check-staged.sh 100000
 run peak-rss.sh 100000 150000
 run sites-per-file.sh 10000 50000 150000
+run scale.sh 30000 68000
 
 echo "== summary ($(git -C "$bench_dir" rev-parse --short HEAD), $(nproc) cores, $(($(date +%s) - start)) s)"
 echo "| work | rekey | peer | ratio | goal |"

@@ -69,7 +69,8 @@ pub fn write_text(
             plan.new
         )),
         Status::Planned | Status::NothingToDo if stat_only => {
-            out.push_str(&stat(plan, outcome));
+            write_stat_lines(plan, sink)?;
+            out.push_str(&summary(plan, outcome));
         }
         Status::Planned | Status::NothingToDo => {
             for index in 0..plan.files.len() {
@@ -316,23 +317,22 @@ fn counts<'c>(changes: impl IntoIterator<Item = &'c Change>) -> String {
     )
 }
 
-/// `--stat`: one line per file with what changes in it (zero counts left out), then the
-/// summary line; no diff, so a rotation across thousands of files stays readable.
-pub fn stat(plan: &Plan, outcome: Outcome) -> String {
-    let mut out = stat_lines(plan);
-    out.push_str(&summary(plan, outcome));
-    out
+/// The per-file lines of `--stat`: what changes in each file (zero counts left out), in
+/// place of the diff, so a rotation across thousands of files stays readable.
+pub fn stat_lines(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    write_stat_lines(plan, &mut out).expect("writes to memory");
+    String::from_utf8(out).expect("reports are text")
 }
 
-/// The per-file lines of `--stat`.
-pub fn stat_lines(plan: &Plan) -> String {
+/// [`stat_lines`], written to `sink` a line at a time (tens of thousands of files).
+fn write_stat_lines(plan: &Plan, sink: &mut dyn Write) -> std::io::Result<()> {
     let width = plan
         .files
         .iter()
         .map(|file_plan| file_plan.file.display.chars().count())
         .max()
         .unwrap_or(0);
-    let mut out = String::new();
     for file_plan in &plan.files {
         let [rotated, filled, renamed] = tally(&file_plan.changes);
         let parts: Vec<String> = [
@@ -344,13 +344,14 @@ pub fn stat_lines(plan: &Plan) -> String {
         .filter(|(count, _)| *count > 0)
         .map(|(count, verb)| format!("{count} {verb}"))
         .collect();
-        out.push_str(&format!(
+        let line = format!(
             " {:<width$} | {}\n",
             file_plan.file.display,
             parts.join(", ")
-        ));
+        );
+        sink.write_all(redact::mask(&line).as_bytes())?;
     }
-    redact::mask(&out)
+    Ok(())
 }
 
 /// The copies of the old token a rotation cannot reach, to remove before revoking it.
