@@ -86,12 +86,7 @@ impl Repo {
     /// runs it.
     fn rotate_commit(&self) -> Run {
         let token = new_token_file();
-        let home = self.home.path().to_str().unwrap();
-        let mut env = vec![
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", home),
-            ("GIT_CONFIG_NOSYSTEM", "1"),
-        ];
+        let mut env = isolated_home(self.home.path().to_str().unwrap());
         env.extend_from_slice(&IDENTITY);
         let args = [
             "rotate",

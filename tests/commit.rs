@@ -48,22 +48,7 @@ impl Repo {
     }
 
     fn rekey_in(&self, dir: &Path, extra: &[&str], identity: &[(&str, &str)]) -> Run {
-        let token = new_token_file();
-        let mut args = vec![
-            "rotate",
-            "--new-token-file",
-            token.to_str().unwrap(),
-            "--commit",
-        ];
-        args.extend_from_slice(extra);
-        let home = self.home.path().to_str().unwrap();
-        let mut env = vec![
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", home),
-            ("GIT_CONFIG_NOSYSTEM", "1"),
-        ];
-        env.extend_from_slice(identity);
-        rekey_with(dir, &args, &env, None)
+        rotate_commit(dir, self.home.path(), extra, identity)
     }
 
     /// Everything `--commit` promises not to touch.

@@ -60,22 +60,7 @@ impl Repo {
     }
 
     fn rekey(&self, extra: &[&str]) -> Run {
-        let token = new_token_file();
-        let mut args = vec![
-            "rotate",
-            "--new-token-file",
-            token.to_str().unwrap(),
-            "--commit",
-        ];
-        args.extend_from_slice(extra);
-        let home = self.home.path().to_str().unwrap();
-        let mut env = vec![
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", home),
-            ("GIT_CONFIG_NOSYSTEM", "1"),
-        ];
-        env.extend_from_slice(&IDENTITY);
-        rekey_with(&self.path, &args, &env, None)
+        rotate_commit(&self.path, self.home.path(), extra, &IDENTITY)
     }
 
     /// `git verify-commit` of `rev`, trusting the home directory's key for the bot's

@@ -70,6 +70,32 @@ pub const IDENTITY: [(&str, &str); 4] = [
     ("GIT_COMMITTER_EMAIL", "rotation-bot@example.com"),
 ];
 
+/// The environment that keeps a git test's rekey run off the machine's git configuration:
+/// `home` as HOME and XDG_CONFIG_HOME, and no system configuration.
+pub fn isolated_home(home: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("HOME", home),
+        ("XDG_CONFIG_HOME", home),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ]
+}
+
+/// `rekey rotate --new-token-file … --commit EXTRA…` in `dir`, under [`isolated_home`],
+/// committing as `identity`.
+pub fn rotate_commit(dir: &Path, home: &Path, extra: &[&str], identity: &[(&str, &str)]) -> Run {
+    let token = new_token_file();
+    let mut args = vec![
+        "rotate",
+        "--new-token-file",
+        token.to_str().unwrap(),
+        "--commit",
+    ];
+    args.extend_from_slice(extra);
+    let mut env = isolated_home(home.to_str().unwrap());
+    env.extend_from_slice(identity);
+    rekey_with(dir, &args, &env, None)
+}
+
 /// The git CLI in `dir`, isolated from the machine's own configuration (`home` stands in
 /// for the user's home), committing as [`IDENTITY`]. Returns stdout; fails on an error.
 pub fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
