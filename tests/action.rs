@@ -11,29 +11,6 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-fn project() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs actionlint in a scratch repository holding `action.yml` at its root and `workflow`
-/// as a workflow. Returns whether it passed and what it said.
-fn actionlint(workflow: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::copy(project().join("action.yml"), dir.path().join("action.yml")).unwrap();
-    let workflows = dir.path().join(".github/workflows");
-    fs::create_dir_all(&workflows).unwrap();
-    fs::write(workflows.join("rekey-check.yml"), workflow).unwrap();
-    git(dir.path(), dir.path(), &["init", "-q"]);
-    let output = Command::new("actionlint")
-        .args(["-no-color", "-oneline"])
-        .current_dir(dir.path())
-        .output()
-        .expect("actionlint is installed (.ci/run installs it from PyPI)");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
-
 /// The example workflow, using the action from the repository root (`./`) so actionlint
 /// checks its inputs against this `action.yml`.
 fn example_using_local_action() -> String {
@@ -47,7 +24,7 @@ fn example_using_local_action() -> String {
 
 #[test]
 fn actionlint_accepts_the_example_workflow_and_the_action_metadata() {
-    let (passed, output) = actionlint(&example_using_local_action());
+    let (passed, output) = actionlint(&[("rekey-check.yml", &example_using_local_action())]);
     assert!(passed, "{output}");
     assert_eq!(output, "");
 }
@@ -55,7 +32,7 @@ fn actionlint_accepts_the_example_workflow_and_the_action_metadata() {
 #[test]
 fn actionlint_reads_the_action_inputs() {
     let broken = example_using_local_action().replace("paths: .", "pathz: .");
-    let (passed, output) = actionlint(&broken);
+    let (passed, output) = actionlint(&[("rekey-check.yml", &broken)]);
     assert!(!passed);
     assert!(
         output.contains("input \"pathz\" is not defined in action \"rekey check\""),
@@ -73,24 +50,13 @@ fn the_readme_shows_the_example_workflow_as_it_is() {
     );
 }
 
-/// The `run:` script of the action's step `id`, read with PyYAML (pre-commit's own
-/// dependency, so `.ci/run` installs it).
-fn step_script(id: &str) -> String {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, yaml; steps = yaml.safe_load(open(sys.argv[1]))['runs']['steps']; print(next(s['run'] for s in steps if s.get('id') == sys.argv[2]), end='')",
-        ])
-        .arg(project().join("action.yml"))
-        .arg(id)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+/// The `run:` script of the action's step `id`.
+fn action_step(id: &str) -> String {
+    step_script(
+        &yaml(&project().join("action.yml"))["runs"]["steps"],
+        "id",
+        id,
+    )
 }
 
 /// Runs the check step as the runner would: bash, the inputs in the environment, rekey on
@@ -99,7 +65,7 @@ fn run_check_step(dir: &Path, paths: &str, format: &str) -> (String, String) {
     let temp = tempfile::tempdir().unwrap();
     let outputs = temp.path().join("outputs");
     let output = Command::new("bash")
-        .args(["-e", "-c", &step_script("check")])
+        .args(["-e", "-c", &action_step("check")])
         .current_dir(dir)
         .env("PATH", path_with_rekey())
         .env("PATHS", paths)
@@ -150,6 +116,6 @@ fn the_check_step_writes_sarif_annotations_and_the_status() {
 fn actionlint_accepts_the_fleet_matrix_workflow() {
     let fleet = fs::read_to_string(project().join("examples/github/rekey-fleet.yml")).unwrap();
     assert!(fleet.contains("rekey check --ready-to-revoke \"$FINGERPRINT\" --repo target-repo"));
-    let (passed, output) = actionlint(&fleet);
+    let (passed, output) = actionlint(&[("rekey-check.yml", &fleet)]);
     assert!(passed, "{output}");
 }

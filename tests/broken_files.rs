@@ -276,8 +276,9 @@ fn a_second_rotate_and_scan_list_what_the_first_left_behind_by_its_revoked_finge
     let scan = checked(repo.path(), &["scan"]);
     assert_eq!(scan.status, 0, "{}", scan.stderr);
     assert!(
-        scan.stdout
-            .ends_with(&format!("0 legacy keys\n{revoked_copies}")),
+        scan.stdout.ends_with(&format!(
+            "0 legacy keys; policy .rekey.toml\n{revoked_copies}"
+        )),
         "{}",
         scan.stdout
     );

@@ -20,8 +20,8 @@ fn every_rule_fires_at_its_default_level() {
         "broken.yaml:1:16: error[unparseable] cannot parse this YAML file: unclosed bracket '['; fix the syntax, then run rekey again\n\
 helm/stale-values.yaml:2:16: error[stale-token] delegateToken holds a token that is not in [tokens] current: rotate it, or add its fingerprint to current if it is in force (sha256:01166fc1623d7286)\n\
 helm/typo-values.yaml:1:16: warning[malformed-token] delegateToken holds a literal that is not a delegate token (32 hex characters or their base64 form): an API key or a typo? (sha256:a3c660cb9d2bab8e)\n\
-k8s/old.yaml:3:11: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
-shell/config-watcher.yml:1:1: error[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (sha256:ff25d2389ab7917a)\n\
+k8s/old.yaml:3:11: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)\n\
+shell/config-watcher.yml:1:1: error[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate --new-token-env NEW_TOKEN` migrates it) (sha256:ff25d2389ab7917a)\n\
 rekey check: 4 errors, 1 warning, 0 notes in 6 files checked (5 sites in 5 files); policy .rekey.toml\n"
     );
     assert_eq!(run.stderr, "");
@@ -132,7 +132,7 @@ fn no_policy_file_still_reports_legacy_and_malformed() {
             "path": "shell-delegate/config-watcher.yml",
             "line": 2,
             "column": 1,
-            "message": "legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it)",
+            "message": "legacy key accountSecret: rename it to delegateToken (`rekey rotate --new-token-env NEW_TOKEN` migrates it)",
             "fingerprint": OLD_FINGERPRINT,
         })
     );
@@ -147,7 +147,7 @@ fn github_format_emits_workflow_commands() {
     assert_eq!(run.status, 1);
     assert_eq!(
         run.stdout,
-        "::error file=k8s/old.yaml,line=3,col=11,endColumn=43,title=rekey revoked-token::DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)\n\
+        "::error file=k8s/old.yaml,line=3,col=11,endColumn=43,title=rekey revoked-token::DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)\n\
 rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (2 sites in 2 files); policy .rekey.toml\n"
     );
 }
@@ -181,7 +181,7 @@ fn gitlab_format_is_a_code_quality_report() {
             {
                 "type": "issue",
                 "check_name": "revoked-token",
-                "description": "DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)",
+                "description": "DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)",
                 "categories": ["Security"],
                 "severity": "critical",
                 "fingerprint": report[1]["fingerprint"],

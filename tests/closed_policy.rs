@@ -45,7 +45,7 @@ fn repository_with_nested(nested: &str) -> (tempfile::TempDir, tempfile::TempDir
     (dir, home)
 }
 
-const REVOKED_IN_SUB: &str = "error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:ff25d2389ab7917a` (sha256:ff25d2389ab7917a)";
+const REVOKED_IN_SUB: &str = "error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:ff25d2389ab7917a --new-token-env NEW_TOKEN` (sha256:ff25d2389ab7917a)";
 
 #[test]
 fn an_empty_or_emptied_nested_policy_never_replaces_the_root_policy() {

@@ -176,16 +176,22 @@ fn commit_creates_one_commit_on_a_new_branch_and_touches_nothing_else() {
     assert_eq!(author, "Rotation Bot <rotation-bot@example.com>\n");
 
     let commit = repo.git(&["rev-parse", BRANCH]);
+    // The steps between are each delegate's (tests/newcomer_advice.rs compares them whole).
     assert!(
-        run.stdout.ends_with(&format!(
+        run.stdout.contains(&format!(
             "Committed {} on new branch {BRANCH}.\n\
 Next:\n  \
 1. git push origin {BRANCH}, then open a pull request (merge request) from it.\n  \
-2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
-(kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n  \
-3. Revoke the old token ({OLD_FINGERPRINT}) in Harness (Delegates > Tokens, where it was issued).\n  \
-4. rekey revoke {OLD_FINGERPRINT}, so rekey check fails wherever it is still found.\n",
+2. Once it is merged and deployed, make each delegate read the new token, and check in Harness that it reconnects:\n",
             commit.trim()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with(&format!(
+            "  4. Revoke the old token ({OLD_FINGERPRINT}) in Harness (Delegates > Tokens, where it was issued).\n  \
+5. rekey revoke {OLD_FINGERPRINT}, so rekey check fails wherever it is still found.\n"
         )),
         "{}",
         run.stdout

@@ -27,7 +27,7 @@ fn every_command_help_shows_examples_and_its_exit_statuses() {
     assert_eq!(top.status, 0);
     assert!(
         top.stdout.ends_with(
-            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
+            "Exit status:\n  0  success (check: no error-level finding)\n  1  check found an error-level finding; rotate --exit-code: the dry run would change a file\n  2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error\n\nRun `rekey COMMAND --help` for each command's examples.\n"
         ),
         "{}",
         top.stdout
@@ -221,14 +221,54 @@ fn out_dir_writes_one_page_per_command() {
         "{rotate}"
     );
 
-    let missing = rekey(dir.path(), &["man", "--out-dir", "no/such/dir"]);
-    assert_eq!(missing.status, 2);
+    // A fresh home has no man directory: it is made, parents and all.
+    let fresh = rekey(
+        dir.path(),
+        &["man", "--out-dir", "home/.local/share/man/man1"],
+    );
+    assert_eq!(fresh.status, 0, "{}", fresh.stderr);
+    let page = fs::read(dir.path().join("home/.local/share/man/man1/rekey-rotate.1")).unwrap();
+    assert_eq!(page, fs::read(dir.path().join("rekey-rotate.1")).unwrap());
+
+    fs::write(dir.path().join("a-file"), "").unwrap();
+    let blocked = rekey(dir.path(), &["man", "--out-dir", "a-file/man1"]);
+    assert_eq!(blocked.status, 2);
     assert!(
-        missing
+        blocked
             .stderr
-            .starts_with("error: --out-dir no/such/dir: cannot write rekey.1: "),
+            .starts_with("error: --out-dir a-file/man1: cannot create the directory: "),
         "{}",
-        missing.stderr
+        blocked.stderr
+    );
+}
+
+#[test]
+fn completions_out_dir_writes_the_file_each_shell_loads_and_makes_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, name) in [
+        ("bash", "rekey"),
+        ("zsh", "_rekey"),
+        ("fish", "rekey.fish"),
+        ("powershell", "_rekey.ps1"),
+        ("elvish", "rekey.elv"),
+    ] {
+        let out_dir = format!("fresh/{shell}/completions");
+        let run = rekey(dir.path(), &["completions", shell, "--out-dir", &out_dir]);
+        assert_eq!(run.status, 0, "{shell}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{shell}: the script goes to the file");
+        let printed = rekey(dir.path(), &["completions", shell]).stdout;
+        let written = fs::read_to_string(dir.path().join(&out_dir).join(name)).unwrap();
+        assert_eq!(written, printed, "{shell}");
+    }
+    fs::write(dir.path().join("a-file"), "").unwrap();
+    let blocked = rekey(dir.path(), &["completions", "bash", "--out-dir", "a-file"]);
+    assert_eq!(blocked.status, 2);
+    assert!(
+        blocked
+            .stderr
+            .starts_with("error: --out-dir a-file: cannot create the directory: "),
+        "{}",
+        blocked.stderr
     );
 }
 
@@ -245,8 +285,8 @@ fn one_site() -> tempfile::TempDir {
     dir
 }
 
-const PLAIN_SCAN: &str = "values.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key\n";
-const COLOUR_SCAN: &str = "\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key\n";
+const PLAIN_SCAN: &str = "  LINE:COL KEY              KIND        ENCODING FINGERPRINT\nvalues.yaml\n  1:16     accountSecret    literal     hex      sha256:ff25d2389ab7917a legacy\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
+const COLOUR_SCAN: &str = "\x1b[2m  LINE:COL KEY              KIND        ENCODING FINGERPRINT\x1b[0m\n\x1b[1mvalues.yaml\x1b[0m\n  1:16     accountSecret    \x1b[33mliteral    \x1b[0m hex      \x1b[36msha256:ff25d2389ab7917a\x1b[0m\x1b[35m legacy\x1b[0m\n\n1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 1 legacy key; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)\n";
 
 #[test]
 fn color_follows_the_flag_then_no_color_then_clicolor_force() {
@@ -286,7 +326,7 @@ fn color_follows_the_flag_then_no_color_then_clicolor_force() {
     let check = rekey(dir.path(), &["check", "--color", "always"]);
     assert_eq!(
         check.stdout,
-        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
+        "\x1b[1mvalues.yaml\x1b[0m:1:1: \x1b[31merror\x1b[0m[legacy-key] legacy key accountSecret: rename it to delegateToken (`rekey rotate --new-token-env NEW_TOKEN` migrates it) (\x1b[36msha256:ff25d2389ab7917a\x1b[0m)\nrekey check: 1 error, 0 warnings, 0 notes in 1 file checked (1 site in 1 file)\nrekey check: warning: no .rekey.toml in this directory or above it: the revoked-token and stale-token rules are off. Run `rekey init` to list the tokens in force, or pass --config FILE\n"
     );
     let error = rekey(dir.path(), &["scan", "nowhere", "--color", "always"]);
     assert_eq!(

@@ -33,7 +33,7 @@ Deployment   harness-delegate-ng/prod-eu-1 (container delegate)                 
 Secret       harness-delegate-ng/old-upgrader-token (referenced by no workload in the input)  -                                                         sha256:261a3b41c39377c6 unknown
 StatefulSet  ci/build-farm (container build-farm)                                             - via Secret ci/build-farm-token                          sha256:261a3b41c39377c6 unknown
 
-3 delegates holding 2 distinct tokens; 0 hold a revoked token, 0 hold a stale one
+3 delegates holding 2 distinct tokens; 0 hold a revoked token, 0 hold a stale one; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)
 "
     );
 }
@@ -72,7 +72,8 @@ fn an_ecs_task_definition_is_read_as_json_with_its_family_and_container() {
       "sites": 2
     }
   ],
-  "unjudged": []
+  "unjudged": [],
+  "policy": null
 }
 "#
     );
@@ -92,7 +93,7 @@ fn docker_inspect_env_strings_are_sites_and_markdown_is_a_table() {
 | --- | --- | --- | --- |
 | docker container | edge-delegate (image harness/delegate:25.10.87100) | - | sha256:ff25d2389ab7917a unknown |
 
-1 delegate holding 1 distinct token; 0 hold a revoked token, 0 hold a stale one
+1 delegate holding 1 distinct token; 0 hold a revoked token, 0 hold a stale one; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)
 "
     );
     // `scan -` reads the same stream, with the position inside the JSON string.
@@ -101,10 +102,11 @@ fn docker_inspect_env_strings_are_sites_and_markdown_is_a_table() {
     assert_eq!(
         scan.stdout,
         "\
+\x20 LINE:COL KEY              KIND        ENCODING FINGERPRINT
 -
   29:33    DELEGATE_TOKEN   literal     hex      sha256:ff25d2389ab7917a
 
-1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys
+1 site in 1 file: 1 literal (1 distinct token), 0 placeholders, 0 references, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys; policy none (no .rekey.toml in this directory or above it, up to the filesystem root)
 "
     );
 }
@@ -124,7 +126,7 @@ KIND         DELEGATE                                                           
 Secret       harness-delegate-ng/old-upgrader-token (referenced by no workload in the input)  -                                 sha256:261a3b41c39377c6 unknown
 StatefulSet  ci/build-farm (container build-farm)                                             - via Secret ci/build-farm-token  sha256:261a3b41c39377c6 unknown
 
-rekey check: not ready to revoke sha256:261a3b41c39377c6: 2 delegates still hold it; rotate them first (`rekey rotate --only sha256:261a3b41c39377c6`)
+rekey check: not ready to revoke sha256:261a3b41c39377c6: 2 delegates still hold it; rotate them first (`rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN`)
 "
     );
     let gone = piped(
@@ -237,7 +239,7 @@ REPOSITORY  KIND             DELEGATE                            WHERE          
 api         StatefulSet      ci/build-farm (container delegate)  k8s/delegate.yaml           sha256:261a3b41c39377c6 revoked, sha256:ff25d2389ab7917a current
 web.git     compose service  delegate                            compose/docker-compose.yml  sha256:ff25d2389ab7917a unknown
 
-2 delegates holding 2 distinct tokens; 1 holds a revoked token, 0 hold a stale one
+2 delegates holding 2 distinct tokens; 1 holds a revoked token, 0 hold a stale one; policy each repository's committed .rekey.toml
 "
     );
     // A list file names the same repositories; one that fails does not stop the others.
@@ -261,7 +263,7 @@ web.git     compose service  delegate                            compose/docker-
     assert_eq!(
         check.stdout,
         "\
-api/k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)
+api/k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness: rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)
 rekey check: 1 error, 0 warnings, 0 notes in 2 files checked (3 sites in 2 files); policy each repository's committed .rekey.toml
 "
     );
@@ -287,7 +289,7 @@ fn an_organisation_policy_is_extended_and_named_in_findings() {
     assert_eq!(
         run.stdout,
         "\
-k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness (listed in ../policy/org.toml): rotate it with `rekey rotate --only sha256:261a3b41c39377c6` (sha256:261a3b41c39377c6)
+k8s/delegate.yaml:14:22: error[revoked-token] DELEGATE_TOKEN holds a token revoked in Harness (listed in ../policy/org.toml): rotate it with `rekey rotate --only sha256:261a3b41c39377c6 --new-token-env NEW_TOKEN` (sha256:261a3b41c39377c6)
 rekey check: 1 error, 0 warnings, 0 notes in 1 file checked (2 sites in 1 file); policy .rekey.toml
 "
     );
@@ -307,7 +309,7 @@ rekey check: 1 error, 0 warnings, 0 notes in 1 file checked (2 sites in 1 file);
 KIND         DELEGATE                            WHERE                     TOKENS
 StatefulSet  ci/build-farm (container delegate)  ../app/k8s/delegate.yaml  sha256:261a3b41c39377c6 revoked, sha256:ff25d2389ab7917a current
 
-1 delegate holding 2 distinct tokens; 1 holds a revoked token, 0 hold a stale one
+1 delegate holding 2 distinct tokens; 1 holds a revoked token, 0 hold a stale one; policy org.toml (REKEY_CONFIG)
 "
     );
 }

@@ -50,7 +50,7 @@ fn scan_text_says_where_an_external_token_lives_and_how_to_rotate_it() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "external-delegate-token.yaml\n  16:9     DELEGATE_TOKEN   reference\n           lives in remote key platform/harness/delegate-token, property token, through ClusterSecretStore aws-secrets-manager; to rotate: write the new token at that remote key in the store behind ClusterSecretStore aws-secrets-manager; the External Secrets operator syncs it into Secret eso-delegate-account-token on its next refresh\n\n1 site in 1 file: 0 literal (0 distinct tokens), 0 placeholders, 1 reference, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys\n"
+        "  LINE:COL KEY              KIND        ENCODING FINGERPRINT\nexternal-delegate-token.yaml\n  16:9     DELEGATE_TOKEN   reference\n           lives in remote key platform/harness/delegate-token, property token, through ClusterSecretStore aws-secrets-manager; to rotate: write the new token at that remote key in the store behind ClusterSecretStore aws-secrets-manager; the External Secrets operator syncs it into Secret eso-delegate-account-token on its next refresh\n\n1 site in 1 file: 0 literal (0 distinct tokens), 0 placeholders, 1 reference, 0 encrypted, 0 empty, 0 key mentions; 0 legacy keys; policy none (no .rekey.toml in this directory or above it, up to the repository's top)\n"
     );
 }
 

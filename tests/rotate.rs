@@ -191,16 +191,16 @@ fn several_tokens_are_refused_until_only_or_all_says_which() {
         refused.stderr
     );
     assert!(
-        refused
-            .stderr
-            .contains(&format!("{OTHER_FINGERPRINT}  in 2 files")),
+        refused.stderr.contains(&format!(
+            "{OTHER_FINGERPRINT}  in 2 files: staging/compose.yaml, staging/values.yaml\n"
+        )),
         "{}",
         refused.stderr
     );
     assert!(
         refused
             .stderr
-            .contains(&format!("{OLD_FINGERPRINT}  in 1 file\n")),
+            .contains(&format!("{OLD_FINGERPRINT}  in 1 file: prod/values.yaml\n")),
         "{}",
         refused.stderr
     );

@@ -342,7 +342,7 @@ done        -       0      0      already rotated
 
 2 repositories: 0 committed, 1 already rotated, 0 with nothing to rotate, 1 failed.
 "), "{}", refused.stdout);
-    assert!(refused.stderr.contains(&format!("error: two: the literal sites hold 2 different tokens; say which to rotate with --only FINGERPRINT (repeatable) or rotate them all with --all:\nerror:   {OTHER_FINGERPRINT}  in 1 file\n")), "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("error: two: the literal sites hold 2 different tokens; say which to rotate with --only FINGERPRINT (repeatable) or rotate them all with --all:\nerror:   {OTHER_FINGERPRINT}  in 1 file: b.env\nerror:   {OLD_FINGERPRINT}  in 1 file: a.env\n")), "{}", refused.stderr);
     let only = fleet.rotate(
         &["--repo", "two", "--commit", "--only", OLD_FINGERPRINT],
         &IDENTITY,

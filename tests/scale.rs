@@ -10,12 +10,13 @@
 mod common;
 
 use common::{assert_no_token, rekey_with, tree, NEW_HEX, OLD_FINGERPRINT, OLD_HEX};
+use rekey::find::ignore_rules::Ignore;
 use rekey::model::fs::FileDigest;
 use rekey::model::token::NewToken;
 use rekey::report::rotate::{file_diff, Secrets};
 use rekey::rotate::apply;
 use rekey::rotate::plan::RotateOptions;
-use rekey::rotate::rotation::{self, Mode, Request};
+use rekey::rotate::rotation::{self, Mode, Request, TokenSource};
 use std::fs;
 use std::path::Path;
 
@@ -160,6 +161,8 @@ fn small_tree(root: &Path, mode: Mode) -> Request {
         new: NewToken::parse(NEW_HEX).unwrap(),
         options: RotateOptions::default(),
         mode,
+        ignore: Ignore::Respect,
+        source: TokenSource::Stdin,
     }
 }
 

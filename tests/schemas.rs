@@ -123,6 +123,19 @@ fn rotate_json_matches_its_schema_in_every_mode() {
 }
 
 #[test]
+fn a_partial_rotation_lists_the_rest_of_the_repository_as_the_schema_says() {
+    let repo = copy_fixture("newcomer");
+    let run = rotate_to_new_token(repo.path(), &["--format", "json", "k8s"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"outside\": {\n    \"top\": \".\""),
+        "{}",
+        run.stdout
+    );
+    assert_valid("rekey.rotate.v1.json", &run);
+}
+
+#[test]
 fn files_left_as_is_and_copies_left_behind_match_the_schemas() {
     // A rotation that leaves a broken file as is, and copies of a revoked token.
     let repo = copy_fixture("broken-files/expression");

@@ -30,7 +30,7 @@ fn one_revoked(at: &str, key: &str, files: usize, policy: &str) -> String {
         format!("{files} files")
     };
     format!(
-        "{at}: error[revoked-token] {key} holds a token revoked in Harness: rotate it with `rekey rotate --only {OLD_FINGERPRINT}` ({OLD_FINGERPRINT})\n\
+        "{at}: error[revoked-token] {key} holds a token revoked in Harness: rotate it with `rekey rotate --only {OLD_FINGERPRINT} --new-token-env NEW_TOKEN` ({OLD_FINGERPRINT})\n\
 rekey check: 1 error, 0 warnings, 0 notes in {files} checked (1 site in 1 file); policy {policy}\n"
     )
 }
@@ -236,7 +236,7 @@ fn check_fails_on_files_it_could_not_judge() {
     assert_eq!(run.status, 1, "{}", run.stdout);
     assert_eq!(
         run.stdout,
-        format!(".rekey-tmp.AbCd1234:1:1: error[unchecked-file] a temp file left by an interrupted `rekey rotate --write`: it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it\n\
+        format!(".rekey-tmp.AbCd1234:1:1: error[unchecked-file] a temp file left by an interrupted rotation (rotate --write): it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it\n\
 blob.bin:1:1: error[unchecked-file] holds a delegate-token key beside binary data (NUL bytes): rekey cannot judge it; exclude it in .rekey.toml [scan] exclude if it is a build artefact\n\
 blob.bin:1:17: error[revoked-token] a token revoked in Harness, outside any key rekey rewrites (a comment, prose, a file it does not parse): remove it ({OLD_FINGERPRINT})\n\
 delegate.env:1:1: error[unchecked-file] holds a delegate-token key in UTF-16, which rekey does not read: re-save it as UTF-8\n\
@@ -458,10 +458,11 @@ fn a_tracked_file_is_judged_even_when_gitignore_lists_it() {
     let run = rekey(root, &["check"]);
     assert_eq!(run.status, 1, "{}", run.stdout);
     // The untracked, ignored one is not part of the repository: values.yaml, .gitignore
-    // and .ignore are the files checked.
+    // and .ignore are the files checked, and the ignored one is counted.
     assert_eq!(
         run.stdout,
         one_revoked("values.yaml:1:16", "delegateToken", 3, ".rekey.toml")
+            + "rekey check: 1 file ignored by .gitignore; --no-ignore to include them\n"
     );
 }
 
@@ -698,11 +699,11 @@ fn revoke_warns_about_unknown_repeated_and_last_current_tokens() {
         run.stderr,
         format!("warning: {OTHER_FINGERPRINT} is already revoked in .rekey.toml\n\
 warning: {unknown} is not listed under [tokens] current in .rekey.toml: check the fingerprint (`rekey scan` lists the tokens a repository holds)\n\
-warning: this revokes the last token under [tokens] current in .rekey.toml: until a token in force is listed there, no token is judged stale. `rekey rotate --write` lists the new one\n")
+warning: this revokes the last token under [tokens] current in .rekey.toml: until a token in force is listed there, no token is judged stale. `rekey rotate --new-token-env NEW_TOKEN --write` lists the new one\n")
     );
     assert_eq!(
         fs::read_to_string(root.join(".rekey.toml")).unwrap(),
-        format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\",\"{unknown}\",\"{OLD_FINGERPRINT}\"]\n")
+        format!("[tokens]\ncurrent = []\nrevoked = [\"{OTHER_FINGERPRINT}\", \"{unknown}\", \"{OLD_FINGERPRINT}\"]\n")
     );
 }
 

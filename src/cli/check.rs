@@ -6,6 +6,7 @@ use super::inputs::roots;
 use super::inputs::{self, Gathering, SourceArgs};
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan::Scan;
 use crate::find::walk::Sweep;
 use crate::find::{layers, stdin};
@@ -35,9 +36,7 @@ pub struct CheckArgs {
     harness_token: Option<String>,
     #[command(flatten)]
     connection: super::harness::ConnectArgs,
-    /// The policy file (default: the repository's top-level .rekey.toml, which nested
-    /// ones may only tighten; outside a repository, the nearest one upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config("The policy file that judges the inputs"))]
     config: Option<PathBuf>,
     /// Check the staged content in the git index instead of the working tree.
     #[arg(long)]
@@ -48,6 +47,8 @@ pub struct CheckArgs {
     /// than HEAD's branch (`revoked-at-ref`).
     #[arg(long, conflicts_with_all = ["staged", "ready_to_revoke"])]
     history: bool,
+    /// How to print the findings: text for people, json for machines (`rekey.check/v1`),
+    /// sarif for code scanning, github for workflow annotations, gitlab for Code Quality.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     format: CheckFormat,
 }
@@ -68,6 +69,11 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
     if args.staged {
         if inputs::reads_stdin(&args.paths) {
             return fail("--staged checks the git index: it takes no `-`");
+        }
+        if args.sources.ignore() == Ignore::Include {
+            return fail(
+                "--staged checks the git index, which holds no ignored file: drop --no-ignore",
+            );
         }
         return match staged(&args, cwd) {
             Ok((scan, policy)) => {
@@ -94,13 +100,8 @@ pub fn run(args: CheckArgs, cwd: &Path) -> u8 {
         }
         findings.extend(found);
     }
-    let own_policies = gathering.inputs.iter().any(|i| i.policy.is_some());
+    let label = gathering.policy_named();
     let (scan, policy, failed) = gathering.merged();
-    let label = if own_policies {
-        Some("each repository's committed .rekey.toml".to_owned())
-    } else {
-        policy.path.is_some().then(|| policy.display.clone())
-    };
     if args.history {
         let repositories = args.sources.repositories();
         let config = args.config.as_deref();
@@ -122,9 +123,11 @@ fn finish(
     let coverage = check_report::Coverage {
         files_checked: scan.files_seen,
         files_with_sites: scan.files.len(),
-        sites: scan.sites().count(),
+        // Counted as `scan` counts them: a secretKeyRef with the env entry it fills.
+        sites: scan.sites().filter(|(_, s)| !s.fills_env_entry()).count(),
         policy,
         unread: failed.len(),
+        ignored: scan.ignored,
     };
     match args.format {
         CheckFormat::Text => report::to_stdout(&check_report::text(

@@ -48,10 +48,11 @@ struct TokensArgs {
     /// Only the tokens with this status.
     #[arg(long, value_enum)]
     status: Option<StatusArg>,
+    /// How to print the tokens: text for people, json for machines
+    /// (`rekey.harness-tokens/v1`).
     #[arg(long, value_enum, default_value_t = TokensFormat::Text)]
     format: TokensFormat,
-    /// The policy file whose [harness] settings apply (default: the one found upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config_found("The policy file whose [harness] settings apply"))]
     config: Option<PathBuf>,
     #[command(flatten)]
     connection: ConnectArgs,

@@ -2,6 +2,25 @@
 //! copy and the exit statuses the command can end with. Kept apart from the argument
 //! definitions so the definitions stay readable.
 
+/// The help of `--config FILE` on the commands that read paths and find a policy file when
+/// none is named: `what` says what the policy does there.
+pub fn config(what: &str) -> String {
+    format!(
+        "{what} (default: {FOUND}; with none there, the one above the first PATH; \
+         REKEY_CONFIG names one too)"
+    )
+}
+
+/// [`config`] for the commands without paths.
+pub fn config_found(what: &str) -> String {
+    format!("{what} (default: {FOUND}; REKEY_CONFIG names one too)")
+}
+
+/// The policy file rekey finds when none is named.
+const FOUND: &str = "the outermost .rekey.toml from the current directory up to the \
+    repository's top (the directory holding .git), with nested ones below it adding to it; \
+    outside a repository, the nearest one upwards";
+
 pub const TOP: &str = "\
 Examples:
   rekey scan                                   # where do delegate tokens live here?
@@ -11,7 +30,7 @@ Examples:
 
 Exit status:
   0  success (check: no error-level finding)
-  1  check found an error-level finding
+  1  check found an error-level finding; rotate --exit-code: the dry run would change a file
   2  an error: bad input, an unparseable file holding a token key, a git failure, a usage error
 
 Run `rekey COMMAND --help` for each command's examples.";
@@ -32,6 +51,7 @@ pub const ROTATE: &str = "\
 Examples:
   rekey rotate --new-token-env NEW_TOKEN                # dry run: the redacted diff
   rekey rotate --new-token-env NEW_TOKEN --stat         # dry run: per-file counts only
+  rekey rotate --new-token-env NEW_TOKEN --exit-code    # in CI: exit 1 if anything would change
   rekey rotate --new-token-file new.txt --write         # rewrite the working tree
   rekey rotate --new-token-env NEW_TOKEN --commit       # a commit on a new branch
   rekey rotate --only sha256:0123456789abcdef --new-token-stdin --write < new.txt
@@ -39,6 +59,7 @@ Examples:
 
 Exit status:
   0  rotated, or nothing to rotate, or a dry run
+  1  --exit-code: the dry run would change a file
   2  an error; nothing was written or committed (with --repo/--repos: a repository failed,
      and each of the others was still rotated)";
 
@@ -115,18 +136,19 @@ Exit status:
 
 pub const COMPLETIONS: &str = "\
 Examples:
-  rekey completions bash > ~/.local/share/bash-completion/completions/rekey
-  rekey completions zsh > \"${fpath[1]}/_rekey\"
-  rekey completions fish > ~/.config/fish/completions/rekey.fish
+  rekey completions bash --out-dir ~/.local/share/bash-completion/completions
+  rekey completions zsh --out-dir ~/.zfunc    # with fpath=(~/.zfunc $fpath) before compinit
+  rekey completions fish --out-dir ~/.config/fish/completions
+  rekey completions bash > rekey.bash
 
 Exit status:
-  0  the script was printed
-  2  an unknown shell";
+  0  the script was printed or written
+  2  an unknown shell, or the directory could not be written";
 
 pub const MAN: &str = "\
 Examples:
   rekey man | man -l -
-  rekey man --out-dir /usr/local/share/man/man1
+  rekey man --out-dir ~/.local/share/man/man1
 
 Exit status:
   0  the page was printed or the pages were written

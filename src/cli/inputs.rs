@@ -4,6 +4,7 @@
 //! command's exit status says so. `rotate` takes the same `--repo` / `--repos` ([`RepoArgs`]).
 
 use crate::error::Error;
+use crate::find::ignore_rules::{Ignore, Ignored};
 use crate::find::repos;
 use crate::find::scan::{self, Scan};
 use crate::find::stdin::{self, StreamFormat};
@@ -22,6 +23,10 @@ pub struct SourceArgs {
     /// The format of the stream `-` reads from standard input (default: sniffed).
     #[arg(long, value_enum, value_name = "FORMAT")]
     stdin_format: Option<StdinFormatArg>,
+    /// Also read the files .gitignore and .git/info/exclude leave out (files git tracks are
+    /// always read).
+    #[arg(long)]
+    no_ignore: bool,
 }
 
 /// `--repo DIR` and `--repos FILE`, shared by every command that reads many repositories.
@@ -39,6 +44,15 @@ pub struct RepoArgs {
 impl SourceArgs {
     pub fn repositories(&self) -> &RepoArgs {
         &self.repositories
+    }
+
+    /// Whether the working tree's ignore rules apply (`--no-ignore` says no).
+    pub fn ignore(&self) -> Ignore {
+        if self.no_ignore {
+            Ignore::Include
+        } else {
+            Ignore::Respect
+        }
     }
 }
 
@@ -89,6 +103,32 @@ pub struct Gathering {
 }
 
 impl Gathering {
+    /// How reports name the policy the inputs were judged by: each repository's own when
+    /// any repository has one, else the policy file; `None` when there is none.
+    pub fn policy_named(&self) -> Option<String> {
+        if self.inputs.iter().any(|i| i.policy.is_some()) {
+            Some("each repository's committed .rekey.toml".to_owned())
+        } else {
+            self.policy
+                .path
+                .is_some()
+                .then(|| self.policy.display.clone())
+        }
+    }
+
+    /// [`Gathering::policy_named`], or where rekey looked for a policy file and found none.
+    pub fn policy_shown(&self) -> String {
+        self.policy_named()
+            .unwrap_or_else(|| self.policy.display.clone())
+    }
+
+    /// What the working tree's ignore rules left out of the inputs.
+    pub fn ignored(&self) -> Ignored {
+        let mut all = Ignored::default();
+        self.inputs.iter().for_each(|i| all.add(i.scan.ignored));
+        all
+    }
+
     pub fn policy_of<'a>(&'a self, input: &'a Gathered) -> &'a Policy {
         input.policy.as_ref().unwrap_or_else(|| self.policy.rules())
     }
@@ -133,15 +173,18 @@ impl Gathering {
             if let Some(label) = &input.repository {
                 let under = |path: &mut String| *path = format!("{label}/{path}");
                 scan.files.iter_mut().for_each(|f| under(&mut f.display));
+                scan.loads.iter_mut().for_each(|(file, _)| under(file));
                 scan.errors.iter_mut().for_each(|e| under(&mut e.display));
                 scan.skipped.iter_mut().for_each(|s| under(&mut s.display));
                 scan.over_budget.iter_mut().for_each(under);
             }
             all.files.extend(scan.files);
+            all.loads.extend(scan.loads);
             all.errors.extend(scan.errors);
             all.skipped.extend(scan.skipped);
             all.leftovers.extend(scan.leftovers);
             all.files_seen += scan.files_seen;
+            all.ignored.add(scan.ignored);
             all.over_budget.extend(scan.over_budget);
         }
         (all, self.policy, self.failed)
@@ -181,7 +224,8 @@ pub fn gather(
     if !tree.is_empty() {
         let roots = roots(tree, cwd)?;
         let exclude = |path: &Path| policy.excludes_walked(cwd, path);
-        let scan = scan::scan_paths(&roots, cwd, &exclude, sweeping(policy.rules()));
+        let sweep = sweeping(policy.rules());
+        let scan = scan::scan_paths(&roots, cwd, &exclude, sweep, sources.ignore());
         inputs.push(Gathered {
             repository: None,
             scan,

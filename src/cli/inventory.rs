@@ -17,9 +17,10 @@ pub struct InventoryArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     sources: SourceArgs,
-    /// The policy file that judges the tokens (default: .rekey.toml found upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config("The policy file that judges each token"))]
     config: Option<PathBuf>,
+    /// How to print the delegates: text for people, json for machines
+    /// (`rekey.inventory/v1`), markdown for a pull request or a CI step summary.
     #[arg(long, value_enum, default_value_t = InventoryFormat::Text)]
     format: InventoryFormat,
     /// With --format json and an account in the Harness settings, each token's Harness
@@ -47,19 +48,29 @@ pub fn run(args: InventoryArgs, cwd: &Path) -> u8 {
         Err(message) => return fail(&message),
     };
     let inventory = gathering.inventory();
+    let policy = gathering.policy_shown();
     match args.format {
-        InventoryFormat::Text => {
-            report::to_stdout(&inventory_report::text(&inventory, Style::for_stdout()))
-        }
+        InventoryFormat::Text => report::to_stdout(&inventory_report::text(
+            &inventory,
+            &policy,
+            Style::for_stdout(),
+        )),
         InventoryFormat::Json => {
             let names = harness::token_names(cwd, args.config.as_deref(), &args.connection)
                 .unwrap_or_else(|error| {
                     report::note(&format!("Harness token names are not shown: {error}"));
                     HarnessNames::new()
                 });
-            report::json_to_stdout(&inventory_report::json_record(&inventory, &names));
+            let policy = gathering.policy_named();
+            let record = inventory_report::json_record(&inventory, &names, policy.as_deref());
+            report::json_to_stdout(&record);
         }
-        InventoryFormat::Markdown => report::to_stdout(&inventory_report::markdown(&inventory)),
+        InventoryFormat::Markdown => {
+            report::to_stdout(&inventory_report::markdown(&inventory, &policy))
+        }
+    }
+    if let Some(line) = crate::report::scan::ignored_line(gathering.ignored()) {
+        report::note(&format!("not read: {line}"));
     }
     for message in &gathering.failed {
         report::error(message);

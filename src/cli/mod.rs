@@ -80,7 +80,8 @@ enum Command {
     /// Ask the Harness NextGen API about delegate tokens (`rekey harness tokens`).
     #[command(after_help = help::HARNESS)]
     Harness(harness::HarnessArgs),
-    /// Print a shell completion script for bash, zsh, fish, powershell or elvish.
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish, or write
+    /// it into a directory.
     #[command(after_help = help::COMPLETIONS)]
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a directory.
@@ -95,6 +96,9 @@ struct ScanArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     sources: inputs::SourceArgs,
+    #[arg(long, value_name = "FILE", help = help::config("The policy file whose excludes, key names and revoked tokens apply"))]
+    config: Option<PathBuf>,
+    /// How to print the sites: text for people, json for machines (`rekey.scan/v1`).
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
     format: ScanFormat,
 }
@@ -216,23 +220,39 @@ fn scan(args: ScanArgs, cwd: &Path) -> u8 {
             Sweep::On
         }
     };
-    let (scan, left_behind, failed) =
-        match inputs::gather(&args.paths, &args.sources, None, cwd, sweeping) {
-            Ok(gathering) => {
-                let left_behind = gathering.revoked_strays();
-                let (scan, _, failed) = gathering.merged();
-                (scan, left_behind, failed)
-            }
-            Err(message) => return fail(&message),
-        };
+    let (scan, left_behind, (policy_named, policy_shown), failed) = match inputs::gather(
+        &args.paths,
+        &args.sources,
+        args.config.as_deref(),
+        cwd,
+        sweeping,
+    ) {
+        Ok(gathering) => {
+            let left_behind = gathering.revoked_strays();
+            let policy = (gathering.policy_named(), gathering.policy_shown());
+            let (scan, _, failed) = gathering.merged();
+            (scan, left_behind, policy, failed)
+        }
+        Err(message) => return fail(&message),
+    };
     for message in &failed {
         report::error(message);
     }
     match args.format {
-        ScanFormat::Json => report::json_to_stdout(&scan_report::record(&scan, &left_behind)),
+        ScanFormat::Json => report::json_to_stdout(&scan_report::record(
+            &scan,
+            &left_behind,
+            policy_named.as_deref(),
+        )),
         ScanFormat::Text => {
             report::stream_to_stdout(report::Reveal::No, |out| {
-                scan_report::write_text(&scan, &left_behind, Style::for_stdout(), out)
+                scan_report::write_text(
+                    &scan,
+                    &left_behind,
+                    &policy_shown,
+                    Style::for_stdout(),
+                    out,
+                )
             });
             report_errors(&scan);
         }

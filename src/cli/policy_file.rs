@@ -4,23 +4,26 @@
 use super::exit::{fail, EXIT_OK};
 use super::inputs::roots;
 use crate::error::Error;
+use crate::find::git::GitRepo;
+use crate::find::ignore_rules::Ignore;
 use crate::find::scan;
 use crate::find::walk::Sweep;
 use crate::judge::policy;
-use crate::judge::policy::PolicyFile;
+use crate::judge::policy::{Policy, PolicyFile};
 use crate::model::fs::FileDigest;
 use crate::model::token::Fingerprint;
 use crate::report::{self, scan::plural};
 use crate::rotate::apply;
 use clap::Args;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct InitArgs {
     /// Files or directories whose tokens are in force (default: the current directory).
     paths: Vec<PathBuf>,
-    /// Where to write the policy (default: .rekey.toml in the current directory).
+    /// Where to write the policy (default: .rekey.toml in the current directory). Run it at
+    /// the repository's top: every command finds that one from any directory below it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -30,9 +33,7 @@ pub struct RevokeArgs {
     /// Fingerprints of the revoked tokens, as `rekey scan` prints them.
     #[arg(required = true, value_name = "FINGERPRINT")]
     fingerprints: Vec<String>,
-    /// The policy file to write (default: the repository's top-level .rekey.toml, which
-    /// governs every directory of it; outside a repository, the nearest one upwards).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = super::help::config_found("The policy file to write"))]
     config: Option<PathBuf>,
     /// Also revoke this token in Harness, first, and only while no delegate is alive on it
     /// (give one FINGERPRINT: the token's own).
@@ -50,14 +51,14 @@ pub fn init(args: InitArgs, cwd: &Path) -> u8 {
     let display = crate::model::fs::display_path(&path, cwd);
     if std::fs::symlink_metadata(&path).is_ok() {
         return fail(format!(
-            "{display} already exists; rekey init never overwrites it (edit it, or use rekey revoke)"
+            "{display} already exists; rekey init never overwrites it (edit it, or use `rekey revoke FINGERPRINT`)"
         ));
     }
     let roots = match roots(args.paths, cwd) {
         Ok(roots) => roots,
         Err(message) => return fail(&message),
     };
-    let scan = scan::scan_paths(&roots, cwd, &|_| false, Sweep::Off);
+    let scan = scan::scan_paths(&roots, cwd, &|_| false, Sweep::Off, Ignore::Respect);
     for error in &scan.errors {
         report::note(&format!("{error} (its tokens are not listed)"));
     }
@@ -115,6 +116,99 @@ fn parse_fingerprints(texts: &[String]) -> Result<Vec<Fingerprint>, Error> {
         .collect()
 }
 
+/// How many commits of the policy file's history `revoke` reads for the tokens it listed
+/// before: years of a repository's commits, read in well under a second.
+const POLICY_HISTORY: usize = 10_000;
+
+/// What to say before the policy marks `revoked`: a token already revoked; one the policy
+/// never listed under `current` (a typo, most likely: a token a rotation moved out of
+/// `current` was listed there in an earlier commit, and is expected); one files of the
+/// repository still hold, which `check` will fail on from now.
+fn warn_before_revoking(revoked: &[Fingerprint], file: &PolicyFile, path: &Path, cwd: &Path) {
+    let policy = file.rules();
+    let unlisted: Vec<&Fingerprint> = revoked
+        .iter()
+        .filter(|f| !policy.revoked.contains(f) && !policy.current.contains(f))
+        .collect();
+    let listed_before = if unlisted.is_empty() {
+        BTreeSet::new()
+    } else {
+        listed_in_history(path, cwd)
+    };
+    for fingerprint in revoked {
+        if policy.revoked.contains(fingerprint) {
+            report::warning(&format!(
+                "{fingerprint} is already revoked in {}",
+                file.display
+            ));
+        } else if unlisted.contains(&fingerprint) && !listed_before.contains(fingerprint) {
+            report::warning(&format!(
+                "{fingerprint} is not listed under [tokens] current in {}: check the fingerprint (`rekey scan` lists the tokens a repository holds)",
+                file.display
+            ));
+        }
+    }
+    let wanted: BTreeSet<Fingerprint> = revoked.iter().cloned().collect();
+    let holding = files_holding(file, cwd, &wanted);
+    for fingerprint in revoked {
+        let files: Vec<&str> = holding
+            .iter()
+            .filter(|(_, held)| held.contains(fingerprint))
+            .map(|(path, _)| path.as_str())
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let shown = files.len().min(HOLDERS_LISTED);
+        let more = match files.len() - shown {
+            0 => String::new(),
+            rest => format!(" and {rest} more"),
+        };
+        report::warning(&format!(
+            "files in the repository still hold {fingerprint}: rekey check will now fail on these {}: {}{more}; rotate them first unless that is what you want",
+            plural(files.len(), "file"),
+            files[..shown].join(", ")
+        ));
+    }
+}
+
+/// How many of the files that still hold a revoked token are named.
+const HOLDERS_LISTED: usize = 20;
+
+/// The tokens an earlier committed version of the policy file listed under `current`.
+fn listed_in_history(path: &Path, cwd: &Path) -> BTreeSet<Fingerprint> {
+    let directory = path.parent().unwrap_or(cwd).to_owned();
+    let Ok(repo) = GitRepo::open(cwd, &[directory]) else {
+        return BTreeSet::new();
+    };
+    let absolute = cwd.join(path);
+    let absolute = absolute.canonicalize().unwrap_or(absolute);
+    let Ok(relative) = absolute.strip_prefix(repo.root()) else {
+        return BTreeSet::new();
+    };
+    let relative = crate::model::fs::display_path(relative, Path::new(""));
+    repo.versions_of(&relative, POLICY_HISTORY)
+        .iter()
+        .filter_map(|bytes| Policy::parse(std::str::from_utf8(bytes).ok()?, &relative).ok())
+        .flat_map(|policy| policy.current)
+        .collect()
+}
+
+/// The files of the repository the policy governs that hold a token of `tokens`.
+fn files_holding(
+    file: &PolicyFile,
+    cwd: &Path,
+    tokens: &BTreeSet<Fingerprint>,
+) -> BTreeMap<String, BTreeSet<Fingerprint>> {
+    let Some(top) = file.repository(cwd) else {
+        return BTreeMap::new();
+    };
+    file.rules().install_key_names();
+    let exclude = |walked: &Path| file.excludes_walked(cwd, walked);
+    let top = PathBuf::from(crate::model::fs::relative_path(cwd, &top));
+    scan::scan_paths(&[top], cwd, &exclude, Sweep::On, Ignore::Respect).files_holding(tokens)
+}
+
 pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
     let revoked = match parse_fingerprints(&args.fingerprints) {
         Ok(revoked) => revoked,
@@ -125,21 +219,9 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         Err(message) => return fail(&message),
     };
     let (Some(path), Some(policy)) = (&file.path, &file.policy) else {
-        return fail(format!("{}; create one with rekey init", file.display));
+        return fail(format!("{}; create one with `rekey init`", file.display));
     };
-    for fingerprint in &revoked {
-        if policy.revoked.contains(fingerprint) {
-            report::warning(&format!(
-                "{fingerprint} is already revoked in {}",
-                file.display
-            ));
-        } else if !policy.current.contains(fingerprint) {
-            report::warning(&format!(
-                "{fingerprint} is not listed under [tokens] current in {}: check the fingerprint (`rekey scan` lists the tokens a repository holds)",
-                file.display
-            ));
-        }
-    }
+    warn_before_revoking(&revoked, &file, path, cwd);
     if let Some(name) = &args.harness_token {
         let [fingerprint] = revoked.as_slice() else {
             return fail(
@@ -159,7 +241,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
         .count();
     if !policy.current.is_empty() && left_current == 0 {
         report::warning(&format!(
-            "this revokes the last token under [tokens] current in {}: until a token in force is listed there, no token is judged stale. `rekey rotate --write` lists the new one",
+            "this revokes the last token under [tokens] current in {}: until a token in force is listed there, no token is judged stale. `rekey rotate --new-token-env NEW_TOKEN --write` lists the new one",
             file.display
         ));
     }
@@ -176,7 +258,7 @@ pub fn revoke(args: RevokeArgs, cwd: &Path) -> u8 {
     });
     if let Err(message) = updated {
         if let Some(name) = &args.harness_token {
-            return fail(format!("{message}; Harness token {name} is revoked already: fix this and rerun `rekey revoke` without --harness-token to mark it in the policy"));
+            return fail(format!("{message}; Harness token {name} is revoked already: fix this and rerun `rekey revoke {}` without --harness-token to mark it in the policy", revoked[0]));
         }
         return fail(&message);
     }

@@ -2,19 +2,22 @@
 //! environment, a file or stdin; the mode, chosen once), hands it to the library's
 //! `rotation` stage and prints its outcome. Nothing here scans, plans or writes.
 
-use super::exit::{fail, EXIT_ERROR, EXIT_OK};
+use super::exit::{fail, EXIT_ERROR, EXIT_OK, EXIT_WOULD_CHANGE};
 use super::inputs::roots;
 use super::inputs::RepoArgs;
 use crate::error::Error;
+use crate::find::ignore_rules::Ignore;
 use crate::judge::policy::PolicyFile;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::report::rotate::{self as rotate_report, Secrets};
+use crate::report::rotate_json;
 use crate::report::rotate_repos::{self as repos_report, View};
 use crate::report::{self, redact, Reveal, Style};
 use crate::rotate::apply;
 use crate::rotate::many::{self, Outcome};
 use crate::rotate::plan::RotateOptions;
-use crate::rotate::rotation::{self, Mode, Request};
+use crate::rotate::rotation::{self, Mode, Request, TokenSource};
+use crate::rotate::sign::Signing;
 use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -75,16 +78,33 @@ pub struct RotateArgs {
     /// The commit message's subject line (the details and trailer are always added).
     #[arg(long, value_name = "TEXT", requires = "commit")]
     message: Option<String>,
+    /// Sign the commit as git would (gpg.format, user.signingkey), even where
+    /// commit.gpgsign is off.
+    #[arg(long, requires = "commit", conflicts_with = "no_sign")]
+    sign: bool,
+    /// Do not sign the commit, even where commit.gpgsign is true.
+    #[arg(long, requires = "commit")]
+    no_sign: bool,
     /// With --write: also replace read-only and hard-linked files (a hard link's other
     /// names keep the old content).
     #[arg(long, requires = "write")]
     force: bool,
+    /// Also rotate in the files .gitignore and .git/info/exclude leave out (files git tracks
+    /// are always rotated); --commit and --repo read commits, which hold no ignored file.
+    #[arg(long, conflicts_with = "commit")]
+    no_ignore: bool,
     /// Show token values in the diff instead of their fingerprints.
     #[arg(long)]
     show_secrets: bool,
     /// Print one line of counts per file instead of the diff (text format).
     #[arg(long)]
     stat: bool,
+    /// Dry run: exit 1 when the rotation would change a file (the policy file included),
+    /// 0 when it would not, as `git diff --exit-code` does; for CI jobs that watch for drift.
+    #[arg(long, conflicts_with_all = ["write", "commit"])]
+    exit_code: bool,
+    /// How to print the rotation: text (the diff and a summary) for people, json for
+    /// machines (`rekey.rotate/v1`; with --repo/--repos, `rekey.rotate-repos/v1`).
     #[arg(long, value_enum, default_value_t = RotateFormat::Text)]
     format: RotateFormat,
 }
@@ -127,8 +147,14 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let roots = roots(args.paths.clone(), cwd)?;
     let request = Request {
         new: read_new_token(&args, cwd)?,
+        source: token_source(&args),
         options,
         roots,
+        ignore: if args.no_ignore {
+            Ignore::Include
+        } else {
+            Ignore::Respect
+        },
         cwd: cwd.to_owned(),
         mode,
     };
@@ -138,7 +164,7 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     // Written file by file as it is rendered: the diffs of huge files are never all held.
     // Each file is read again for its diff; one changed meanwhile stops the report there.
     let whole = report::stream_to_stdout(reveal(secrets), |out| match args.format {
-        RotateFormat::Json => report::write_json(out, &rotate_report::streamed(&rotation, secrets)),
+        RotateFormat::Json => report::write_json(out, &rotate_json::streamed(&rotation, secrets)),
         RotateFormat::Text => {
             rotate_report::write_text(&rotation, secrets, args.stat, Style::for_stdout(), out)
         }
@@ -154,7 +180,23 @@ fn rotate(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
             report::note(&note);
         }
     }
-    Ok(if whole { EXIT_OK } else { EXIT_ERROR })
+    // An ignored file is never rotated: one holding the old token is the user's to know of.
+    if let Some(line) = crate::report::scan::ignored_line(prepared.scan.ignored) {
+        report::note(&format!("not rotated: {line}"));
+    }
+    if !whole {
+        return Ok(EXIT_ERROR);
+    }
+    Ok(exit_status(&args, rotation.changes_files()))
+}
+
+/// `--exit-code` turns "the dry run would change a file" into exit 1.
+fn exit_status(args: &RotateArgs, would_change: bool) -> u8 {
+    if args.exit_code && would_change {
+        EXIT_WOULD_CHANGE
+    } else {
+        EXIT_OK
+    }
 }
 
 /// `--repo`/`--repos`: each repository's base commit rotated on a branch of its own (a dry
@@ -165,6 +207,9 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     }
     if args.write {
         return Err(Error::new("--repo/--repos read each repository's commits, not a working tree: use --commit (a new branch in each repository) instead of --write".to_owned()));
+    }
+    if args.no_ignore {
+        return Err(Error::new("--repo/--repos read each repository's commits, which hold no ignored file: drop --no-ignore".to_owned()));
     }
     let mode = mode(&args);
     let repositories = args.repositories.named(cwd)?;
@@ -177,8 +222,10 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     let options = rotate_options(&args)?;
     let request = Request {
         new: read_new_token(&args, cwd)?,
+        source: token_source(&args),
         options,
         roots: Vec::new(),
+        ignore: Ignore::Respect,
         cwd: cwd.to_owned(),
         mode,
     };
@@ -203,6 +250,9 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
     };
     print(&out, secrets);
     let mut failed = false;
+    let would_change = rotations
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::WouldCommit { .. }));
     for rotation in &rotations {
         if let Some(part) = &rotation.rendered {
             part.warnings.iter().for_each(|w| report::warning(w));
@@ -213,7 +263,11 @@ fn rotate_repositories(args: RotateArgs, cwd: &Path) -> Result<u8, Error> {
             failed = true;
         }
     }
-    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+    Ok(if failed {
+        EXIT_ERROR
+    } else {
+        exit_status(&args, would_change)
+    })
 }
 
 /// The mode, chosen once.
@@ -224,6 +278,11 @@ fn mode(args: &RotateArgs) -> Mode {
             base: args.base.clone().unwrap_or_else(|| "HEAD".to_owned()),
             message: args.message.clone(),
             words: rotate_report::commit_message,
+            signing: match (args.sign, args.no_sign) {
+                (true, _) => Signing::Always,
+                (_, true) => Signing::Never,
+                _ => Signing::AsConfigured,
+            },
         }
     } else if args.write {
         Mode::Write(apply::Options { force: args.force })
@@ -268,6 +327,19 @@ fn rotate_options(args: &RotateArgs) -> Result<RotateOptions, Error> {
         keep_legacy_keys: args.keep_legacy_keys,
         fill_placeholders: args.fill_placeholders,
     })
+}
+
+/// How the new token was given, to give it the same way in a command rekey suggests.
+fn token_source(args: &RotateArgs) -> TokenSource {
+    if let Some(name) = &args.new_token_env {
+        TokenSource::Env(name.clone())
+    } else if let Some(name) = &args.new_token_harness {
+        TokenSource::Harness(name.clone())
+    } else if let Some(path) = &args.new_token_file {
+        TokenSource::File(path.display().to_string())
+    } else {
+        TokenSource::Stdin
+    }
 }
 
 fn read_new_token(args: &RotateArgs, cwd: &Path) -> Result<NewToken, Error> {

@@ -5,19 +5,24 @@ use super::exit::{fail, EXIT_OK};
 use crate::report;
 use clap::Args;
 use clap_complete::Shell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     shell: Shell,
+    /// Write the script into this directory (created if missing) under the name the shell
+    /// looks for (bash: rekey, zsh: _rekey, fish: rekey.fish, powershell: _rekey.ps1,
+    /// elvish: rekey.elv) instead of printing it.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct ManArgs {
-    /// Write rekey.1 and one rekey-COMMAND.1 page per command into this directory instead
-    /// of printing rekey.1.
+    /// Write rekey.1 and one rekey-COMMAND.1 page per command into this directory (created
+    /// if missing) instead of printing rekey.1.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
 }
@@ -26,9 +31,29 @@ pub struct ManArgs {
 pub fn completions(args: CompletionsArgs, mut command: clap::Command) -> u8 {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "rekey", &mut script);
-    // Generated scripts are ASCII; lossless in practice, and printing goes through report.
-    report::to_stdout(&String::from_utf8_lossy(&script));
-    EXIT_OK
+    match args.out_dir {
+        Some(dir) => write_files(&dir, [(script_name(args.shell).to_owned(), script)]),
+        None => {
+            // Generated scripts are ASCII; lossless in practice, and printing goes
+            // through report.
+            report::to_stdout(&String::from_utf8_lossy(&script));
+            EXIT_OK
+        }
+    }
+}
+
+/// The file name each shell's completion loader looks for: bash-completion loads
+/// `completions/<command>` on first use, zsh's compinit the `_<command>` functions on
+/// `$fpath`, fish `completions/<command>.fish`.
+fn script_name(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "rekey",
+        Shell::Zsh => "_rekey",
+        Shell::Fish => "rekey.fish",
+        Shell::PowerShell => "_rekey.ps1",
+        Shell::Elvish => "rekey.elv",
+        _ => "rekey.completion",
+    }
 }
 
 pub fn man(args: ManArgs, command: clap::Command) -> u8 {
@@ -38,22 +63,37 @@ pub fn man(args: ManArgs, command: clap::Command) -> u8 {
         Some(dir) => {
             let mut pages = vec![command.clone()];
             pages.extend(command.get_subcommands().cloned());
-            for page in pages {
+            let files = pages.into_iter().map(|page| {
                 let name = format!("{}.1", page.get_display_name().unwrap_or(page.get_name()));
-                if let Err(error) = std::fs::write(dir.join(&name), render(page)) {
-                    return fail(format!(
-                        "--out-dir {}: cannot write {name}: {error}",
-                        dir.display()
-                    ));
-                }
-            }
-            EXIT_OK
+                (name, render(page))
+            });
+            write_files(&dir, files)
         }
         None => {
             report::to_stdout(&String::from_utf8_lossy(&render(command)));
             EXIT_OK
         }
     }
+}
+
+/// Writes each `(name, bytes)` into `dir`, made first (with its parents) so that an
+/// install line works on a fresh home directory.
+fn write_files(dir: &Path, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> u8 {
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        return fail(format!(
+            "--out-dir {}: cannot create the directory: {error}",
+            dir.display()
+        ));
+    }
+    for (name, bytes) in files {
+        if let Err(error) = std::fs::write(dir.join(&name), bytes) {
+            return fail(format!(
+                "--out-dir {}: cannot write {name}: {error}",
+                dir.display()
+            ));
+        }
+    }
+    EXIT_OK
 }
 
 /// One manual page: clap_mangen's sections, then the `--help` epilogue (examples and exit

@@ -137,6 +137,51 @@ impl GitRepo {
         Ok(object.bytes().to_vec())
     }
 
+    /// Every distinct content the file at the repository-relative `path` had in HEAD and
+    /// the commits it descends from, newest first, reading at most `max_commits` commits:
+    /// what a file said before it was edited. A commit or tree that cannot be read ends
+    /// that line of the walk (a shallow clone's cut commits have no parents here).
+    pub fn versions_of(&self, path: &str, max_commits: usize) -> Vec<Vec<u8>> {
+        let Ok(head) = self.resolve("HEAD") else {
+            return Vec::new();
+        };
+        let mut queue = std::collections::VecDeque::from([head]);
+        let mut commits = HashSet::new();
+        let mut blobs = HashSet::new();
+        let mut versions = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if commits.len() >= max_commits || !commits.insert(id) {
+                continue;
+            }
+            let Ok(commit) = self.object_bytes(id, ObjectType::Commit) else {
+                continue;
+            };
+            // The header ends at the first empty line; parents are listed there.
+            queue.extend(
+                commit
+                    .split(|b| *b == b'\n')
+                    .take_while(|line| !line.is_empty())
+                    .filter_map(|line| line.strip_prefix(b"parent "))
+                    .filter_map(|hex| Oid::from_str(std::str::from_utf8(hex).ok()?).ok()),
+            );
+            let blob = tree_line(&commit).and_then(|tree| self.entry_at(tree, path));
+            if let Some(blob) = blob.filter(|blob| blobs.insert(*blob)) {
+                versions.extend(self.object_bytes(blob, ObjectType::Blob).ok());
+            }
+        }
+        versions
+    }
+
+    /// The id of the entry at the `/`-separated `path` below the tree `tree`.
+    fn entry_at(&self, tree: Oid, path: &str) -> Option<Oid> {
+        let mut id = tree;
+        for name in path.split('/') {
+            let entries = self.tree_entries(id, path).ok()?;
+            id = entries.into_iter().find(|entry| entry.name == name)?.id;
+        }
+        Some(id)
+    }
+
     /// The tree of `commit`.
     fn tree_of(&self, commit: Oid) -> Result<Oid, Error> {
         let bytes = self.object_bytes(commit, ObjectType::Commit)?;
@@ -187,7 +232,23 @@ impl GitRepo {
     /// relative to the repository root; `exclude` takes such a path.
     pub fn scan_commit(&self, commit: Oid, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
         let blobs = self.commit_blobs(commit)?;
-        self.scan_blobs(blobs, exclude)
+        self.scan_blobs(blobs, &|path| self.wanted(path) && !exclude(path))
+    }
+
+    /// Whether the paths it was opened with select less than the whole repository.
+    pub fn is_narrowed(&self) -> bool {
+        !self.prefixes.is_empty()
+    }
+
+    /// [`GitRepo::scan_commit`] of the files the paths it was opened with leave out: the
+    /// rest of the repository.
+    pub fn scan_commit_outside(
+        &self,
+        commit: Oid,
+        exclude: &dyn Fn(&str) -> bool,
+    ) -> Result<Scan, Error> {
+        let blobs = self.commit_blobs(commit)?;
+        self.scan_blobs(blobs, &|path| !self.wanted(path) && !exclude(path))
     }
 
     /// Scans the staged content of every regular file (and symlink) in the index: exactly
@@ -207,13 +268,14 @@ impl GitRepo {
                 staged_size: Some(u64::from(entry.file_size)),
             })
             .collect();
-        self.scan_blobs(blobs, exclude)
+        self.scan_blobs(blobs, &|path| self.wanted(path) && !exclude(path))
     }
 
-    fn scan_blobs(&self, blobs: Vec<Blob>, exclude: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
+    /// Scans the blobs whose path `selected` takes.
+    fn scan_blobs(&self, blobs: Vec<Blob>, selected: &dyn Fn(&str) -> bool) -> Result<Scan, Error> {
         let blobs: Vec<Blob> = blobs
             .into_iter()
-            .filter(|blob| self.wanted(&blob.path) && !exclude(&blob.path))
+            .filter(|blob| selected(&blob.path))
             .collect();
         let seen = blobs.len();
         let (leftover_blobs, blobs): (Vec<_>, Vec<_>) = blobs.into_iter().partition(|blob| {

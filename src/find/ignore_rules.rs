@@ -25,6 +25,33 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
+/// Whether a walk leaves out what the ignore rules name, as git does (`Respect`), or walks
+/// it too (`Include`, `--no-ignore` as in ripgrep). `.git` is never entered either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ignore {
+    Respect,
+    Include,
+}
+
+/// What the ignore rules left out of a walk: the entries passed over, not what lies below an
+/// ignored directory (the walk never enters one, so that counting costs nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ignored {
+    pub files: usize,
+    pub directories: usize,
+}
+
+impl Ignored {
+    pub fn is_empty(self) -> bool {
+        self.files == 0 && self.directories == 0
+    }
+
+    pub fn add(&mut self, other: Ignored) {
+        self.files += other.files;
+        self.directories += other.directories;
+    }
+}
+
 /// Rule files larger than this are not read (a real one is a few kilobytes).
 const MAX_RULES_SIZE: u64 = 1024 * 1024;
 

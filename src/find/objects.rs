@@ -187,7 +187,7 @@ pub fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
         entries.push(Entry {
             mode: entry.mode,
             name: String::from_utf8_lossy(entry.name).into_owned(),
-            id: entry.id,
+            id: entry.id(),
         });
         bytes = rest;
     }
@@ -198,7 +198,13 @@ pub fn parse_tree(mut bytes: &[u8]) -> Option<Vec<Entry>> {
 pub struct EntryRef<'b> {
     pub mode: u32,
     pub name: &'b [u8],
-    pub id: Oid,
+    pub raw: &'b [u8; 20],
+}
+
+impl EntryRef<'_> {
+    pub fn id(&self) -> Oid {
+        Oid::from_bytes(self.raw).expect("20 bytes are an id")
+    }
 }
 
 /// The first entry of the (non-empty) tree bytes `bytes`, and the bytes after it; `None`
@@ -214,11 +220,11 @@ pub fn next_entry(bytes: &[u8]) -> Option<(EntryRef<'_>, &[u8])> {
     }
     let rest = &bytes[space + 1..];
     let nul = memchr::memchr(0, rest)?;
-    let id = Oid::from_bytes(rest.get(nul + 1..nul + 21)?).ok()?;
+    let raw = rest.get(nul + 1..nul + 21)?.try_into().ok()?;
     let entry = EntryRef {
         mode,
         name: &rest[..nul],
-        id,
+        raw,
     };
     Some((entry, &rest[nul + 21..]))
 }

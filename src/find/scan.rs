@@ -12,13 +12,15 @@
 //! depends on timing.
 
 use crate::find::formats::Format;
+use crate::find::ignore_rules::{Ignore, Ignored};
 use crate::find::sweep::{self, Stray};
-use crate::find::walk::{self, Skipped, SourceFile, Sweep};
+use crate::find::walk::{self, Skipped, SourceFile, Sweep, WalkOptions};
 use crate::model::fs::{display_path, FileDigest};
 use crate::model::position::{line_col, Positions};
 use crate::model::secrets;
-use crate::model::site::{Site, Span};
+use crate::model::site::{SecretLoad, Site, Span};
 use crate::model::token::Fingerprint;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -32,6 +34,8 @@ pub struct ScannedFile {
     pub display: String,
     pub format: Format,
     pub sites: Vec<Site>,
+    /// The Secrets its workloads load whole: moved into [`Scan::loads`] when collected.
+    pub loads: Vec<SecretLoad>,
     /// What the file held when it was scanned.
     pub digest: FileDigest,
     /// The git blob it was read from (a commit's tree, the index), to read it again by.
@@ -55,6 +59,7 @@ impl ScannedFile {
             display,
             format,
             sites,
+            loads: Vec::new(),
             digest: FileDigest::of(bytes),
             blob: None,
             positions,
@@ -123,6 +128,12 @@ pub struct Scan {
     /// Whether every file was swept for `strays`: without it, an empty list says nothing
     /// about what a file holds.
     pub swept: bool,
+    /// The Secrets workloads load whole (`envFrom`), from every file, with or without a
+    /// site, each with the file it is in (as shown): a Secret's readers may sit in
+    /// another file.
+    pub loads: Vec<(String, SecretLoad)>,
+    /// What the working tree's ignore rules left out (`--no-ignore` walks it too).
+    pub ignored: Ignored,
 }
 
 impl Scan {
@@ -131,15 +142,42 @@ impl Scan {
             .iter()
             .flat_map(|file| file.sites.iter().map(move |site| (&**file, site)))
     }
+
+    /// The files that hold a token of `tokens`, at a site or anywhere in their bytes (a
+    /// stray), each with the ones it holds, by path as shown.
+    pub fn files_holding(
+        &self,
+        tokens: &BTreeSet<Fingerprint>,
+    ) -> BTreeMap<String, BTreeSet<Fingerprint>> {
+        let mut held: BTreeMap<String, BTreeSet<Fingerprint>> = BTreeMap::new();
+        let sites = self.sites().filter_map(|(file, site)| {
+            let fingerprint = site.value.fingerprint().filter(|_| site.value.is_token())?;
+            Some((file.display.as_str(), fingerprint))
+        });
+        let strays = self
+            .strays
+            .iter()
+            .map(|stray| (&*stray.display, &stray.fingerprint));
+        for (path, fingerprint) in sites.chain(strays) {
+            if tokens.contains(fingerprint) {
+                held.entry(path.to_owned())
+                    .or_default()
+                    .insert(fingerprint.clone());
+            }
+        }
+        held
+    }
 }
 
-/// Scans the working tree below `roots`, passing over the files `exclude` names, and
-/// sweeping every file for token-shaped strings when `sweeping` says so.
+/// Scans the working tree below `roots`, passing over the files `exclude` names (and those
+/// the ignore rules name, unless `ignore` includes them), and sweeping every file for
+/// token-shaped strings when `sweeping` says so.
 pub fn scan_paths(
     roots: &[PathBuf],
     cwd: &Path,
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     sweeping: Sweep,
+    ignore: Ignore,
 ) -> Scan {
     let budget = Budget::default();
     let scan = |file: SourceFile<'_>, strays: &mut Vec<Stray>| budget.scan_file(file, strays);
@@ -151,7 +189,10 @@ pub fn scan_paths(
         exclude,
         &scan,
         &keep,
-        sweeping,
+        WalkOptions {
+            sweep: sweeping,
+            ignore,
+        },
         |outcome| match outcome {
             Ok(Some(file)) => &file.display,
             Ok(None) => "",
@@ -163,6 +204,7 @@ pub fn scan_paths(
     scan.leftovers = walked.leftovers;
     scan.strays = walked.strays;
     scan.swept = sweeping == Sweep::On;
+    scan.ignored = walked.ignored;
     budget.settle(&mut scan, &shown.join(", "));
     scan
 }
@@ -176,7 +218,14 @@ impl Scan {
             .reserve_exact(outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count());
         for outcome in outcomes {
             match outcome {
-                Ok(Some(file)) => scan.files.push(file),
+                Ok(Some(mut file)) => {
+                    let display = &file.display;
+                    let loads = file.loads.drain(..).map(|load| (display.clone(), load));
+                    scan.loads.extend(loads);
+                    if !file.sites.is_empty() {
+                        scan.files.push(file);
+                    }
+                }
                 Ok(None) => {}
                 Err(error) => scan.errors.push(*error),
             }
@@ -278,7 +327,7 @@ impl Budget {
             .then(|| self.large_parse.lock().unwrap_or_else(|e| e.into_inner()));
         let scanned = scan_file(file);
         match &scanned {
-            Ok(Some(scanned)) => {
+            Ok(Some(scanned)) if !scanned.sites.is_empty() => {
                 if !strays.is_empty() {
                     let sites = SiteSpans::new(scanned);
                     strays.retain(|stray| !sites.holds(&stray.span, &stray.fingerprint));
@@ -287,8 +336,9 @@ impl Budget {
                 let more = scanned.sites.len().saturating_sub(expected);
                 self.charge(more * Self::SITE_COST);
             }
-            // Nothing is held: the charge is given back.
-            Ok(None) | Err(_) => {
+            // Nothing is held (a file read for its Secret links keeps only those): the
+            // charge is given back.
+            Ok(_) | Err(_) => {
                 self.held.fetch_sub(cost, Ordering::Relaxed);
             }
         }
@@ -353,23 +403,23 @@ impl Default for Budget {
     }
 }
 
+/// What [`sites_of`] reads of a file.
+type Parsed = (Format, Vec<Site>, Vec<SecretLoad>);
+
 /// Parses one candidate file. `Ok(None)`: not a format rekey reads, or no site in it.
 pub fn scan_file(file: SourceFile<'_>) -> Result<Option<ScannedFile>, FileError> {
-    let Some((format, sites)) = sites_of(&file)? else {
+    let Some((format, sites, loads)) = sites_of(&file)? else {
         return Ok(None);
     };
-    Ok(Some(ScannedFile::new(
-        file.path,
-        file.display,
-        format,
-        &file.bytes,
-        sites,
-    )))
+    let mut scanned = ScannedFile::new(file.path, file.display, format, &file.bytes, sites);
+    scanned.loads = loads;
+    Ok(Some(scanned))
 }
 
-/// The format and sites of one candidate file, without what a run keeps beside them (its
-/// digest and positions): for the walk of history, which keeps only the tokens it finds.
-pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<(Format, Vec<Site>)>, FileError> {
+/// The format, sites and Secret loads of one candidate file, without what a run keeps
+/// beside them (its digest and positions): for the walk of history, which keeps only the
+/// tokens it finds.
+pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<Parsed>, FileError> {
     let Ok(text) = std::str::from_utf8(&file.bytes) else {
         if Format::detect(&file.path, "").is_none() {
             return Ok(None);
@@ -384,9 +434,12 @@ pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<(Format, Vec<Site>)>, Fi
     let Some(format) = Format::detect(&file.path, text) else {
         return Ok(None);
     };
-    match format.scan(text) {
-        Ok(sites) if sites.is_empty() => Ok(None),
-        Ok(mut sites) => {
+    // A file without a key name was read for the Secrets it loads alone.
+    let links_only = file.key_names == 0;
+    match format.scan_with_loads(text) {
+        Ok((sites, loads)) if sites.is_empty() && loads.is_empty() => Ok(None),
+        Err(_) if links_only => Ok(None),
+        Ok((mut sites, loads)) => {
             // Held until the run ends: a file of 150,000 sites should not keep the slack
             // of the vector's growth too.
             sites.shrink_to_fit();
@@ -394,7 +447,7 @@ pub fn sites_of(file: &SourceFile<'_>) -> Result<Option<(Format, Vec<Site>)>, Fi
             for site in sites.iter().filter(|site| site.value.is_token()) {
                 secrets::remember(&text[site.value_span.clone()]);
             }
-            Ok(Some((format, sites)))
+            Ok(Some((format, sites, loads)))
         }
         Err(error) => Err(FileError {
             position: Some(line_col(&file.bytes, error.offset)),

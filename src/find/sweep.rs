@@ -19,6 +19,15 @@ use crate::model::token::{self, Fingerprint};
 use std::ops::Range;
 use std::sync::Arc;
 
+/// Whether files are swept for token-shaped strings outside sites: `check` judges them
+/// and `rotate` lists the copies it leaves behind; `scan`, `inventory` and `init` list
+/// sites only, and pass over the sweep's cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    On,
+    Off,
+}
+
 /// The most strays one run keeps: 64 MiB of the run's memory at 128 bytes a stray (the
 /// stray and its finding). A file read in chunks stops keeping them there.
 pub const MAX_STRAYS: usize = (64 << 20) / 128;

@@ -6,24 +6,26 @@
 use crate::find::binary;
 use crate::find::formats::Format;
 use crate::find::hidden;
-use crate::find::ignore_rules::IgnoreRules;
+use crate::find::ignore_rules::{Ignore, IgnoreRules, Ignored};
+use crate::find::large::{has_utf16_marker, stream_large};
+pub use crate::find::sweep::Sweep;
 use crate::find::sweep::{self, Stray};
 use crate::model::fs::{display_path, open_without_following, ReadError};
 use crate::model::keys;
 use crate::runtime::interrupt;
-use aho_corasick::AhoCorasick;
 use ignore::{WalkBuilder, WalkState};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Files larger than this are not parsed: they are read in bounded chunks, searched for
 /// key names (one that holds a key name is reported as not judged) and swept.
 pub const MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
-/// One candidate file: it holds at least one key name. Its bytes are borrowed from the
-/// buffer they were read into when they can be: a file is parsed where it was read, and
-/// what the run keeps of it never includes them.
+/// One candidate file: it holds at least one key name, or (with none) loads Secrets whole.
+/// Its bytes are borrowed from the buffer they were read into when they can be: a file is
+/// parsed where it was read, and what the run keeps of it never includes them.
 pub struct SourceFile<'a> {
     /// The path to open.
     pub path: PathBuf,
@@ -68,15 +70,16 @@ pub struct Walked<T> {
     /// Token-shaped strings in every file (text, UTF-16 or binary), sites included (the
     /// engine leaves those out).
     pub strays: Vec<Stray>,
+    /// What the ignore rules left out.
+    pub ignored: Ignored,
 }
 
-/// Whether files are swept for token-shaped strings outside sites: `check` judges them
-/// and `rotate` lists the copies it leaves behind; `scan`, `inventory` and `init` list
-/// sites only, and pass over the sweep's cost.
+/// How a walk reads the tree: whether it sweeps every file, whether it keeps to the
+/// ignore rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sweep {
-    On,
-    Off,
+pub struct WalkOptions {
+    pub sweep: Sweep,
+    pub ignore: Ignore,
 }
 
 /// Walks `roots` in parallel, passes over files `exclude` names, runs `inspect` on each
@@ -89,7 +92,7 @@ pub fn walk<T: Send>(
     exclude: &(dyn Fn(&Path) -> bool + Sync),
     inspect: &(dyn Fn(SourceFile<'_>, &mut Vec<Stray>) -> T + Sync),
     keep_strays: &(dyn Fn(&mut Vec<Stray>) + Sync),
-    sweeping: Sweep,
+    options: WalkOptions,
     sort_key: fn(&T) -> &str,
 ) -> Walked<T> {
     let found = Mutex::new(Walked::default());
@@ -98,31 +101,38 @@ pub fn walk<T: Send>(
         exclude,
         inspect,
         keep_strays,
-        sweeping,
+        sweeping: options.sweep,
     };
+    let ignored: Arc<[AtomicUsize; 2]> = Arc::default();
     // The project's extra key names go with the scan onto the walker's threads.
     let names = keys::installed();
-    builder(roots, cwd).build_parallel().run(|| {
-        // Each thread gathers its own results and hands them over once, when it is done:
-        // no lock per file.
-        let mut local = ThreadResults {
-            shared: &found,
-            walked: Walked::default(),
-            sort_key,
-        };
-        let visitor = &visitor;
-        let names = names.clone();
-        let mut installed = false;
-        Box::new(move |entry| {
-            if !installed {
-                keys::install(names.clone());
-                installed = true;
-            }
-            visitor.visit(&mut local.walked, entry);
-            WalkState::Continue
-        })
-    });
+    builder(roots, cwd, options.ignore, &ignored)
+        .build_parallel()
+        .run(|| {
+            // Each thread gathers its own results and hands them over once, when it is done:
+            // no lock per file.
+            let mut local = ThreadResults {
+                shared: &found,
+                walked: Walked::default(),
+                sort_key,
+            };
+            let visitor = &visitor;
+            let names = names.clone();
+            let mut installed = false;
+            Box::new(move |entry| {
+                if !installed {
+                    keys::install(names.clone());
+                    installed = true;
+                }
+                visitor.visit(&mut local.walked, entry);
+                WalkState::Continue
+            })
+        });
     let mut walked = found.into_inner().unwrap();
+    walked.ignored = Ignored {
+        files: ignored[0].load(Ordering::Relaxed),
+        directories: ignored[1].load(Ordering::Relaxed),
+    };
     // One sorted run per thread: this sort merges them.
     walked.files.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
     // A file named twice (`rekey scan k8s k8s/a.yaml`) is reported once.
@@ -134,14 +144,21 @@ pub fn walk<T: Send>(
 }
 
 /// The walker over `roots`: hidden files included, symlinks not followed, `.git` never
-/// entered, and the ignore rules `ignore_rules` reads applied below each root.
-fn builder(roots: &[PathBuf], cwd: &Path) -> WalkBuilder {
+/// entered, and unless `ignore` says otherwise the ignore rules `ignore_rules` reads applied
+/// below each root, each file and directory they leave out counted in `ignored`.
+fn builder(
+    roots: &[PathBuf],
+    cwd: &Path,
+    ignore: Ignore,
+    ignored: &Arc<[AtomicUsize; 2]>,
+) -> WalkBuilder {
     let mut builder = WalkBuilder::new(&roots[0]);
     for root in &roots[1..] {
         builder.add(root);
     }
     // Ignore files are read by `ignore_rules`, never by the walker itself (see there).
     let rules = IgnoreRules::new(cwd, roots);
+    let ignored = ignored.clone();
     builder
         .hidden(false)
         .parents(false)
@@ -152,10 +169,17 @@ fn builder(roots: &[PathBuf], cwd: &Path) -> WalkBuilder {
         .require_git(false)
         .follow_links(false)
         .filter_entry(move |entry| {
-            last_component(entry.path()) != b".git"
-                && (entry.depth() == 0
-                    || !rules
-                        .is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir())))
+            if last_component(entry.path()) == b".git" {
+                return false;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let left_out = ignore == Ignore::Respect
+                && entry.depth() > 0
+                && rules.is_ignored(entry.path(), is_dir);
+            if left_out {
+                ignored[usize::from(is_dir)].fetch_add(1, Ordering::Relaxed);
+            }
+            !left_out
         });
     builder
 }
@@ -245,6 +269,7 @@ impl<T> Default for Walked<T> {
             seen: 0,
             leftovers: Vec::new(),
             strays: Vec::new(),
+            ignored: Ignored::default(),
         }
     }
 }
@@ -384,12 +409,16 @@ pub fn judge<'a>(
     }
     let key_names = keys::marker_count(bytes);
     let marked = key_names > 0;
-    if found.is_empty() && !marked {
+    // A manifest that loads a Secret whole holds no key name, but names who reads the
+    // Secret's entries: parsed for that link alone (an error there is not reported).
+    let links = !marked && Format::may_load_secrets(path, bytes);
+    if found.is_empty() && !marked && !links {
         return (Candidate::Nothing, Vec::new());
     }
     let display = display.get().to_owned();
     let strays = sweep::located(&display, bytes, found);
-    let candidate = if !marked {
+    let parsed_for_links = links && std::str::from_utf8(bytes).is_ok();
+    let candidate = if !marked && !parsed_for_links {
         Candidate::Nothing
     } else if std::str::from_utf8(bytes).is_err() && Format::detect(path, "").is_some() {
         unjudged(
@@ -446,198 +475,6 @@ pub fn too_large(size: u64, display: &str) -> Skipped {
     }
 }
 
-/// Reads a file too large to parse one bounded chunk at a time: whether it holds a key
-/// name (then it is reported as not judged), and the token-shaped strings in it, which are
-/// judged like those of any other file (a revoked token pasted into a large log still
-/// fails `check`).
-fn stream_large(
-    path: &Path,
-    display: &dyn Fn() -> String,
-    sweeping: Sweep,
-) -> std::io::Result<LargeFile> {
-    stream_in_chunks(path, display, sweeping, 1024 * 1024)
-}
-
-/// Sweeps a stream too large to hold (a large git blob) one bounded chunk at a time:
-/// whether it holds a key name, and the token-shaped strings in it (`None`: more than a
-/// run keeps).
-pub fn sweep_stream(
-    stream: &mut dyn std::io::Read,
-    display: &str,
-) -> std::io::Result<(bool, Option<Vec<Stray>>)> {
-    let (large, _) = stream_reader(stream, &|| display.to_owned(), Sweep::On, 1024 * 1024)?;
-    Ok((
-        large.holds_key_name,
-        (!large.strays_not_kept).then_some(large.strays),
-    ))
-}
-
-/// What reading a file too large to parse found.
-#[derive(Debug)]
-struct LargeFile {
-    holds_key_name: bool,
-    strays: Vec<Stray>,
-    /// It held more token-shaped strings than a run keeps: none are kept.
-    strays_not_kept: bool,
-}
-
-/// How far a chunk of `chunk.len()` bytes read so far (swept up to `swept`) can be swept:
-/// up to the last byte no token goes past, all of it at the end of the file (`last`).
-fn sweep_end(chunk: &[u8], swept: usize, last: bool) -> usize {
-    let filled = chunk.len();
-    if last {
-        return filled;
-    }
-    let run_end = chunk[swept..]
-        .iter()
-        .rposition(|&b| sweep::ends_a_run(b))
-        .map_or(swept, |at| swept + at + 1);
-    if filled - run_end <= CARRY {
-        return run_end;
-    }
-    let tail = filled - CARRY;
-    // A run too long to be a token can still end in one after the `+` and `/` it starts
-    // with (the sweep tries a word without them): it is cut before that word, never in it.
-    let leading = chunk[run_end..]
-        .iter()
-        .take_while(|&&b| b == b'+' || b == b'/')
-        .count();
-    if run_end + leading >= tail {
-        return run_end + leading;
-    }
-    // Otherwise it is cut after a byte that is not a hex digit, so that a 32-hex token
-    // inside it is never cut in two.
-    let last = chunk[tail..].iter().rposition(|b| !b.is_ascii_hexdigit());
-    last.map_or(tail, |at| tail + at + 1)
-}
-
-/// What a chunk hands on to the next: the longest key name, so that a name across the
-/// boundary is still seen, and an unfinished base64 run, so that a token across it is. A
-/// run longer than CARRY is no token; it is swept in pieces.
-const CARRY: usize = 128;
-
-/// Sweeps the file at `path` `chunk_size` bytes at a time; when it starts as UTF-16 text,
-/// its decoded text is swept a second time the same way (one byte per code unit, see
-/// `binary::Narrowed`), its strays placed in the decoded text.
-fn stream_in_chunks(
-    path: &Path,
-    display: &dyn Fn() -> String,
-    sweeping: Sweep,
-    chunk_size: usize,
-) -> std::io::Result<LargeFile> {
-    // Never through a symlink, never blocking on a FIFO swapped in since the walk saw it.
-    let open = || {
-        open_without_following(path).map_err(|error| match error {
-            ReadError::Io(error) => error,
-            other => std::io::Error::other(other.to_string()),
-        })
-    };
-    let (mut large, utf16) = stream_reader(&mut open()?, display, sweeping, chunk_size)?;
-    let Some(encoding) = utf16.filter(|_| sweeping == Sweep::On && !large.strays_not_kept) else {
-        return Ok(large);
-    };
-    let mut text = binary::Narrowed::new(open()?, encoding);
-    let (decoded, _) = stream_reader(&mut text, display, sweeping, chunk_size)?;
-    large.holds_key_name |= decoded.holds_key_name;
-    if decoded.strays_not_kept {
-        large.strays.clear();
-        large.strays_not_kept = true;
-    } else {
-        large.strays.extend(decoded.strays);
-    }
-    Ok(large)
-}
-
-/// Reads `file` one bounded chunk at a time, searching it for key names and sweeping it;
-/// also says whether its first chunk is UTF-16 text.
-fn stream_reader(
-    file: &mut dyn std::io::Read,
-    display: &dyn Fn() -> String,
-    sweeping: Sweep,
-    chunk_size: usize,
-) -> std::io::Result<(LargeFile, Option<binary::Encoding>)> {
-    let overlap = keys::longest_marker();
-    let mut buffer = vec![0; chunk_size + CARRY.max(overlap)];
-    let (mut kept, mut base, mut swept) = (0, 0, 0);
-    let mut marked = false;
-    let mut utf16 = None;
-    let mut position = sweep::StreamPosition::default();
-    let mut strays = Vec::new();
-    let mut shown: Option<Arc<str>> = None;
-    loop {
-        let read = file.read(&mut buffer[kept..])?;
-        let filled = kept + read;
-        let chunk = &buffer[..filled];
-        if base == 0 && kept == 0 {
-            utf16 = binary::utf16_text(chunk);
-        }
-        marked = marked || keys::has_marker(chunk) || has_utf16_marker(chunk);
-        let end = sweep_end(chunk, swept, read == 0);
-        if strays.len() > sweep::MAX_STRAYS {
-            // More than a run keeps: not judged, and the rest is not held either.
-            let large = LargeFile {
-                holds_key_name: marked,
-                strays: Vec::new(),
-                strays_not_kept: true,
-            };
-            return Ok((large, utf16));
-        }
-        let found = match sweeping {
-            Sweep::On => sweep::find(&chunk[swept..end]),
-            Sweep::Off => Vec::new(),
-        };
-        for (span, fingerprint) in found {
-            let start = base + swept + span.start;
-            position.advance(chunk, base, start);
-            let (line, column) = position.line_col();
-            strays.push(Stray {
-                display: shown.get_or_insert_with(|| display().into()).clone(),
-                span: start..base + swept + span.end,
-                line,
-                column,
-                fingerprint,
-            });
-        }
-        if read == 0 {
-            let large = LargeFile {
-                holds_key_name: marked,
-                strays,
-                strays_not_kept: false,
-            };
-            return Ok((large, utf16));
-        }
-        let keep_from = end.min(filled - overlap.min(filled));
-        position.advance(chunk, base, base + keep_from);
-        buffer.copy_within(keep_from..filled, 0);
-        base += keep_from;
-        swept = end - keep_from;
-        kept = filled - keep_from;
-    }
-}
-
-static UTF16_MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    let encode = |name: &str, big_endian: bool| -> Vec<u8> {
-        name.encode_utf16()
-            .flat_map(|unit| {
-                if big_endian {
-                    unit.to_be_bytes()
-                } else {
-                    unit.to_le_bytes()
-                }
-            })
-            .collect()
-    };
-    let patterns = keys::MARKER_PATTERNS
-        .iter()
-        .flat_map(|name| [encode(name, false), encode(name, true)]);
-    AhoCorasick::new(patterns).expect("key names are valid patterns")
-});
-
-/// True when `bytes` holds a key name encoded as UTF-16 (either byte order).
-fn has_utf16_marker(bytes: &[u8]) -> bool {
-    UTF16_MARKERS.is_match(bytes)
-}
-
 /// Reads a file the walk found as a regular file, at most [`MAX_FILE_SIZE`] bytes, into a
 /// reused buffer. Opened without following a symlink and without blocking, and read no
 /// further than the limit: should the file be swapped for a FIFO or a device meanwhile,
@@ -688,50 +525,5 @@ mod tests {
         }
         // The walk's root `.`, which the walker names by its whole path too.
         assert_eq!(last_component(Path::new(".")), b".");
-    }
-
-    #[test]
-    fn a_file_streamed_in_chunks_is_swept_as_if_read_whole() {
-        let token = "0123456789abcdef0123456789abcdef";
-        let ui = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-        let long_run = format!("p/{}/", "g".repeat(150));
-        let mut text = String::from("\u{feff}");
-        for i in 0..40 {
-            text.push_str(&format!("line {i} caf\u{e9} {token}\r\n"));
-            text.push_str(&format!("{long_run}{token}/{long_run}\n+{ui}\n/{ui}/\n"));
-            text.push_str(&format!("{}{token}\n", "x".repeat(i * 7)));
-            // A base64 word after a run of `/` too long to be a token.
-            text.push_str(&format!(" {}{ui}\n", "/".repeat(130 + i * 5)));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.log");
-        std::fs::write(&path, &text).unwrap();
-        let display = || "big.log".to_owned();
-        let whole = sweep::located("big.log", text.as_bytes(), sweep::find(text.as_bytes()));
-        assert_eq!(whole.len(), 240);
-        for chunk_size in (16..600).chain([4096, 1 << 20]) {
-            let large = stream_in_chunks(&path, &display, Sweep::On, chunk_size).unwrap();
-            assert!(!large.holds_key_name && !large.strays_not_kept);
-            assert_eq!(large.strays, whole, "read {chunk_size} bytes at a time");
-        }
-        // The same text in UTF-16 (its BOM included): found in its decoded text, at the
-        // same lines and columns, as when it is read whole.
-        let wide: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        std::fs::write(&path, &wide).unwrap();
-        let whole_wide = binary::find(&wide).located("big.log", &wide);
-        let lines = |strays: &[Stray]| {
-            strays
-                .iter()
-                .map(|s| (s.line, s.column))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(lines(&whole_wide), lines(&whole));
-        for chunk_size in (16..300).step_by(7).chain([4096, 1 << 20]) {
-            let large = stream_in_chunks(&path, &display, Sweep::On, chunk_size).unwrap();
-            assert_eq!(
-                large.strays, whole_wide,
-                "read {chunk_size} bytes at a time"
-            );
-        }
     }
 }

@@ -51,7 +51,7 @@ pub fn check(scan: &Scan, policy: &Policy) -> Vec<Finding> {
         let leftovers = scan.leftovers.iter().map(|(_, display)| {
             (
                 display.as_str(),
-                "a temp file left by an interrupted `rekey rotate --write`: it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it".to_owned(),
+                "a temp file left by an interrupted rotation (rotate --write): it may hold a copy of a rotated file. Rerun the rotation (it removes it) or delete it".to_owned(),
             )
         });
         for (path, message) in unjudged.chain(leftovers) {
@@ -143,7 +143,7 @@ fn judge(
         } else if policy.revoked.contains(fingerprint) {
             verdicts.push((
                 Rule::RevokedToken,
-                format!("{key} holds a token revoked in Harness{}: rotate it with `rekey rotate --only {fingerprint}`", listed_in(policy, fingerprint)),
+                format!("{key} holds a token revoked in Harness{}: rotate it with `rekey rotate --only {fingerprint} --new-token-env NEW_TOKEN`", listed_in(policy, fingerprint)),
                 false,
             ));
         } else if !policy.current.is_empty() && !policy.current.contains(fingerprint) {
@@ -157,7 +157,7 @@ fn judge(
     if let Some(target) = site.legacy_target() {
         let verdict = match migration.kept_by_full_rotation(file, site) {
             None => (
-                format!("legacy key {key}: rename it to {target} (`rekey rotate` migrates it)"),
+                format!("legacy key {key}: rename it to {target} (`rekey rotate --new-token-env NEW_TOKEN` migrates it)"),
                 false,
             ),
             Some(why) => (why, true),

@@ -3,8 +3,9 @@
 //! container, a compose service, an ECS task family and container, a `docker run` container
 //! or a running one, a Terraform resource or module address, a Helm values file (and
 //! sub-chart key), the shell delegate of a directory. A Secret's entries belong to the
-//! workloads of the same input (repository, working tree or stream) that load it
-//! (`envFrom`) or point at it (`secretKeyRef`); a Secret nobody references is a row of its
+//! workloads of the same input (repository, working tree or stream), in any of its files,
+//! that load it (`envFrom`) or point at it (`secretKeyRef`) from the Secret's namespace (a
+//! manifest without one matches any); a Secret nobody references is a row of its
 //! own, so a token kept only there is not missed. What the file does not say falls back to
 //! the file itself. Each token is judged against the policy of its input: current, stale,
 //! revoked, or unknown when the policy lists no tokens.
@@ -15,7 +16,7 @@ use crate::find::formats::Format;
 use crate::find::scan::{FileError, Scan, ScannedFile};
 use crate::find::walk::Skipped;
 use crate::judge::policy::Policy;
-use crate::model::site::{Owner, Reader, Role, Site, Workload};
+use crate::model::site::{Owner, Reader, Role, SecretLoad, Site, Workload};
 use crate::model::token::Fingerprint;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,6 +140,8 @@ struct SecretEntries {
     elsewhere: BTreeSet<String>,
     sites: usize,
     loaded_by: BTreeSet<Workload>,
+    /// The files of the workloads that load it whole from another file.
+    loaded_from: BTreeMap<Workload, BTreeSet<String>>,
 }
 
 impl SecretEntries {
@@ -221,8 +224,27 @@ fn attribute(input: &Input, delegates: &mut BTreeMap<DelegateId, Delegate>) -> V
             None => attribute_site(input, file, site, delegates, &mut refs),
         }
     }
+    link_loads(&input.scan.loads, &mut secrets);
     mark_missing_secrets(&input.repository, &secrets, &refs, delegates);
     attribute_secrets(input, &secrets, &refs, delegates)
+}
+
+/// The workloads of any file of the input that load a Secret whole read its entries.
+fn link_loads(loads: &[(String, SecretLoad)], secrets: &mut Secrets) {
+    for (file, load) in loads {
+        let namespace = &load.workload.namespace;
+        let loaded = secrets
+            .iter_mut()
+            .filter(|((ns, name), _)| *name == load.secret && same_namespace(ns, namespace));
+        for (_, entries) in loaded {
+            entries.loaded_by.insert(load.workload.clone());
+            let files = entries
+                .loaded_from
+                .entry(load.workload.clone())
+                .or_default();
+            files.insert(file.clone());
+        }
+    }
 }
 
 /// Attributes one site outside a Secret to the delegate it configures; a `secretKeyRef`
@@ -254,7 +276,7 @@ fn attribute_site(
         delegate.delegate_names.insert(name.clone());
     }
     match (&site.role, site.owner.as_deref(), site.elsewhere.as_deref()) {
-        (Role::SecretKeyRef { secret }, Some(Owner::Kubernetes { .. }), _) => {
+        (Role::SecretKeyRef { secret, .. }, Some(Owner::Kubernetes { .. }), _) => {
             if let Some(workload) = workload_of(site) {
                 let namespace = workload.namespace.clone();
                 refs.push((workload, namespace, secret.clone()));
@@ -338,6 +360,11 @@ fn attribute_secrets(
             fill(delegate, entries, &state);
             if !holders.is_empty() {
                 delegate.via.insert(via.clone());
+            }
+        }
+        for (workload, files) in &entries.loaded_from {
+            if let Some(delegate) = delegates.get_mut(&workload_id(repository, workload)) {
+                delegate.files.extend(files.iter().cloned());
             }
         }
     }

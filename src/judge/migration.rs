@@ -2,7 +2,7 @@
 //! only safe where the key's reader accepts the new name, and only a delegate is known to:
 //! scanners say who reads each key (`site::Reader`); this module settles what needs the
 //! whole scan — a Secret's entries are the delegate's when a delegate container of any
-//! scanned file refers to that Secret; a chart's values key that the chart's own templates
+//! scanned file refers to that Secret (a `secretKeyRef`, or `envFrom` from its namespace); a chart's values key that the chart's own templates
 //! read keeps its name, since rekey never rewrites a template expression — so that `rotate`
 //! (what it renames) and `check` (how loudly it reports a legacy key) always agree.
 
@@ -16,6 +16,9 @@ pub struct Migration {
     /// Secrets a delegate reads: referred to by a delegate container's `secretKeyRef`, or
     /// loaded whole by one (`envFrom`, seen by the scanner).
     delegate_secrets: HashSet<String>,
+    /// Secrets a delegate container of another file loads whole (`envFrom`), by namespace
+    /// and name: the entries of such a Secret in that namespace are the delegate's.
+    delegate_loads: Vec<(Option<String>, String)>,
     /// Secrets defined among the scanned files.
     defined_secrets: HashSet<String>,
     /// Secrets whose legacy entries a rotation of every token would rename.
@@ -31,7 +34,7 @@ impl Migration {
         let mut defined_secrets = HashSet::new();
         for (_, site) in scan.sites() {
             match (&site.role, &site.reader) {
-                (Role::SecretKeyRef { secret }, Reader::Delegate) => {
+                (Role::SecretKeyRef { secret, .. }, Reader::Delegate) => {
                     delegate_secrets.insert(secret.clone());
                 }
                 (
@@ -48,8 +51,15 @@ impl Migration {
                 _ => {}
             }
         }
+        let delegate_loads = scan
+            .loads
+            .iter()
+            .filter(|(_, load)| load.delegate)
+            .map(|(_, load)| (load.workload.namespace.clone(), load.secret.clone()))
+            .collect();
         let mut migration = Migration {
             delegate_secrets,
+            delegate_loads,
             defined_secrets,
             migratable_secrets: HashSet::new(),
             chart_reads: chart_reads(scan),
@@ -71,9 +81,24 @@ impl Migration {
     fn reader_is_delegate(&self, site: &Site) -> bool {
         match &site.reader {
             Reader::Delegate => true,
-            Reader::Secret(name) => self.delegate_secrets.contains(name),
+            Reader::Secret(name) => self.delegate_reads(site, name),
             Reader::Unknown(_) => false,
         }
+    }
+
+    /// Whether a delegate reads Secret `name`, whose entry `site` is: a delegate container
+    /// refers to it, in its own file or loading it whole from another file of its
+    /// namespace (a manifest without one matches any).
+    fn delegate_reads(&self, site: &Site, name: &str) -> bool {
+        let namespace = match site.owner.as_deref() {
+            Some(Owner::Kubernetes { namespace, .. }) => namespace.as_deref(),
+            _ => None,
+        };
+        self.delegate_secrets.contains(name)
+            || self.delegate_loads.iter().any(|(ns, secret)| {
+                secret == name
+                    && (ns.is_none() || namespace.is_none() || ns.as_deref() == namespace)
+            })
     }
 
     /// Why migration leaves this legacy key as it is, whatever tokens are rotated; `None`
@@ -101,14 +126,14 @@ impl Migration {
             ));
         }
         match (&site.role, &site.reader) {
-            (Role::SecretKeyRef { secret }, _) => {
+            (Role::SecretKeyRef { secret, .. }, _) => {
                 let follows = migrated_secrets.contains(secret) && self.delegate_secrets.contains(secret);
                 (!follows).then(|| format!(
                     "secretKeyRef key {key} kept: Secret {secret} is not migrated in the scanned files; rename its key first"
                 ))
             }
             (_, Reader::Delegate) => None,
-            (_, Reader::Secret(name)) if self.delegate_secrets.contains(name) => None,
+            (_, Reader::Secret(name)) if self.delegate_reads(site, name) => None,
             (_, Reader::Secret(name)) => Some(format!(
                 "legacy key {key} kept: no delegate container in the scanned files refers to Secret {name}, so its readers may still need {key}"
             )),
@@ -146,7 +171,7 @@ impl Migration {
 
     /// A `secretKeyRef` whose Secret is among the scanned files is rotated there.
     pub fn rotated_with_its_secret(&self, site: &Site) -> bool {
-        matches!(&site.role, Role::SecretKeyRef { secret } if self.defined_secrets.contains(secret))
+        matches!(&site.role, Role::SecretKeyRef { secret, .. } if self.defined_secrets.contains(secret))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The judge stage: what a scan means under a policy. Takes a [`crate::find::scan::Scan`]
 //! and a [`policy::Policy`] (`.rekey.toml`, its `extends`, its discovery); returns
-//! findings by rule (`check`), the delegates each site configures (`inventory`), and which
-//! legacy keys a rotation may rename (`migration`). Names only `find`, `model` and
+//! findings by rule (`check`), the delegates each site configures (`inventory`), which
+//! legacy keys a rotation may rename (`migration`), and how each delegate a rotation
+//! touches comes to read the new token (`rollout`). Names only `find`, `model` and
 //! `runtime`.
 
 pub mod check;
@@ -11,3 +12,4 @@ pub mod migration;
 pub mod policy;
 pub mod readiness;
 pub mod repos;
+pub mod rollout;

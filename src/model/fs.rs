@@ -5,7 +5,7 @@
 //! read, once those bytes are gone.
 
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// What a file held when rekey read it: its length and the SHA-256 of its bytes. A run keeps
 /// this instead of the bytes, and reads the file again when it needs them: a file whose
@@ -132,9 +132,61 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
     trimmed.to_owned()
 }
 
+/// `path` with `.` left out and each `..` taking away the component before it, read as
+/// written: the paths rekey compares are never reached through a symlink (those are
+/// refused), so this names the same file as resolving them would.
+pub fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The path from directory `from` to `to` (both absolute), as a user types it from `from`:
+/// `.`, `k8s`, `..`, `../infra`.
+pub fn relative_path(from: &Path, to: &Path) -> String {
+    let (from, to) = (normalized(from), normalized(to));
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); from.components().count() - common];
+    parts.extend(
+        to.components()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_normalized_and_related_as_typed() {
+        assert_eq!(
+            normalized(Path::new("/repo/./k8s/../helm/")),
+            Path::new("/repo/helm")
+        );
+        let relative = |from: &str, to: &str| relative_path(Path::new(from), Path::new(to));
+        assert_eq!(relative("/repo", "/repo"), ".");
+        assert_eq!(relative("/repo", "/repo/k8s/"), "k8s");
+        assert_eq!(relative("/repo/k8s/base", "/repo"), "../..");
+        assert_eq!(relative("/repo/k8s", "/repo/./helm"), "../helm");
+    }
 
     #[test]
     fn display_paths_are_relative_with_slashes() {

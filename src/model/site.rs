@@ -92,6 +92,18 @@ pub struct Workload {
     pub container: Option<String>,
 }
 
+/// A workload container that loads a Secret whole (`envFrom: - secretRef: {name: …}`).
+/// It holds no site of its own, so the scan carries it beside the sites: the Secret may sit
+/// in another file of the same input (`secret.yaml` beside `statefulset.yaml`), and the
+/// inventory, migration and readiness link the two by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretLoad {
+    pub workload: Workload,
+    pub secret: String,
+    /// The container runs a Harness delegate image: the Secret's entries are its env.
+    pub delegate: bool,
+}
+
 /// Who reads a site's key, as far as the scanned files show. Renaming a legacy key is only
 /// safe when its reader accepts the new name, which only a delegate is known to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,8 +196,13 @@ pub enum Role {
         base64_data: bool,
     },
     /// `secretKeyRef: {name: SECRET, key: ACCOUNT_SECRET}`: renamed only together with the
-    /// legacy key of the Secret it names.
-    SecretKeyRef { secret: String },
+    /// legacy key of the Secret it names. `env_entry`: the key span of the env entry it fills
+    /// when that entry is a site of its own (`- name: DELEGATE_TOKEN` + `valueFrom:`); the
+    /// two keys are renamed apart but are one reference, and reports show them as one.
+    SecretKeyRef {
+        secret: String,
+        env_entry: Option<Span>,
+    },
     /// A legacy key named without a value (a script's `grep accountSecret …` guard): no
     /// token here, but migration renames it with the file's sites.
     KeyMention,
@@ -258,7 +275,26 @@ impl Site {
         self.key_span = self.key_span.start + delta..self.key_span.end + delta;
         self.value_span = self.value_span.start + delta..self.value_span.end + delta;
         self.location += delta;
+        if let Role::SecretKeyRef {
+            env_entry: Some(span),
+            ..
+        } = &mut self.role
+        {
+            *span = span.start + delta..span.end + delta;
+        }
         self
+    }
+
+    /// A `secretKeyRef` that reports show with the env entry it fills (see
+    /// [`Role::SecretKeyRef`]): not a reference site of its own.
+    pub fn fills_env_entry(&self) -> bool {
+        matches!(
+            self.role,
+            Role::SecretKeyRef {
+                env_entry: Some(_),
+                ..
+            }
+        )
     }
 
     /// The current name this site's key migrates to, when it is a legacy key.

@@ -3,8 +3,9 @@
 //! Code Quality report (Code Climate issues). Messages carry fingerprints only; SARIF
 //! results carry no snippets.
 
-use super::scan::plural;
+use super::scan::{ignored_line, plural, IgnoredRecord};
 use super::{Streamed, Style};
+use crate::find::ignore_rules::Ignored;
 use crate::judge::check::Finding;
 use crate::judge::policy::{Level, Rule};
 use crate::model::token::Fingerprint;
@@ -23,6 +24,9 @@ pub struct Coverage {
     pub policy: Option<String>,
     /// Inputs (repositories) that could not be read at all: their errors follow.
     pub unread: usize,
+    /// What the working tree's ignore rules left out: said, never judged (git never
+    /// commits an ignored file, so the gate holds without them).
+    pub ignored: Ignored,
 }
 
 /// What a check without a policy file cannot do, said every time.
@@ -67,6 +71,14 @@ pub fn text(findings: &[Finding], coverage: &Coverage, style: Style) -> String {
 }
 
 fn summary(findings: &[Finding], coverage: &Coverage) -> String {
+    let mut out = counts(findings, coverage);
+    if let Some(line) = ignored_line(coverage.ignored) {
+        out.push_str(&format!("rekey check: {line}\n"));
+    }
+    out
+}
+
+fn counts(findings: &[Finding], coverage: &Coverage) -> String {
     if coverage.files_checked == 0 && coverage.unread > 0 {
         return format!(
             "rekey check: nothing was checked: {} could not be read (see the errors)\n",
@@ -109,6 +121,7 @@ struct CheckReport<'a, Findings> {
     sites: usize,
     /// The policy file that applied; null when there was none.
     policy: Option<&'a str>,
+    ignored: IgnoredRecord,
 }
 
 /// The `rekey.check/v1` object.
@@ -129,6 +142,7 @@ pub fn record<'a>(findings: &'a [Finding], coverage: &'a Coverage) -> impl Seria
         files_checked: coverage.files_checked,
         sites: coverage.sites,
         policy: coverage.policy.as_deref(),
+        ignored: IgnoredRecord::from(coverage.ignored),
     }
 }
 
@@ -178,22 +192,22 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
         Rule::RevokedToken => (
             "RevokedDelegateToken",
             "A delegate token revoked in Harness is still in the repository.",
-            "The value's fingerprint is listed under [tokens] revoked in .rekey.toml. A delegate using it can no longer connect. Rotate it with `rekey rotate --only FINGERPRINT --new-token-env NAME --write` (or --commit).",
+            "The value's fingerprint is listed under [tokens] revoked in .rekey.toml. A delegate using it can no longer connect. Rotate it with `rekey rotate --only FINGERPRINT --new-token-env NEW_TOKEN --write` (or --commit).",
         ),
         Rule::StaleToken => (
             "StaleDelegateToken",
             "A delegate token that is not in force is in the repository.",
-            "The value's fingerprint is not under [tokens] current in .rekey.toml. Rotate it to the current token with `rekey rotate`, or add its fingerprint to current if it is in force.",
+            "The value's fingerprint is not under [tokens] current in .rekey.toml. Rotate it to the current token with `rekey rotate --only FINGERPRINT --new-token-env NEW_TOKEN --write`, or add its fingerprint to current if it is in force.",
         ),
         Rule::LegacyKey => (
             "LegacyDelegateTokenKey",
             "A delegate token is stored under a legacy key name.",
-            "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate` migrates them, keeping secretKeyRef references consistent.",
+            "accountSecret / ACCOUNT_SECRET / account_secret are the legacy names of delegateToken / DELEGATE_TOKEN / delegate_token. `rekey rotate --new-token-env NEW_TOKEN --write` migrates them, keeping secretKeyRef references consistent.",
         ),
         Rule::UncheckedFile => (
             "UncheckedFile",
             "A file that could hold a delegate token could not be checked.",
-            "The file holds a delegate-token key name but rekey could not judge it: it is over the size rekey parses, unreadable, binary or UTF-16 beside the key, or not UTF-8; or it is a temp file an interrupted `rekey rotate --write` left. A gate that cannot judge a file fails rather than pass it silently: fix the file, exclude it in .rekey.toml [scan] exclude, or set unchecked-file to a lower level.",
+            "The file holds a delegate-token key name but rekey could not judge it: it is over the size rekey parses, unreadable, binary or UTF-16 beside the key, or not UTF-8; or it is a temp file an interrupted rotation (rotate --write) left. A gate that cannot judge a file fails rather than pass it silently: fix the file, exclude it in .rekey.toml [scan] exclude, or set unchecked-file to a lower level.",
         ),
         Rule::MalformedToken => (
             "MalformedDelegateToken",
@@ -218,7 +232,7 @@ fn rule_text(rule: Rule) -> (&'static str, &'static str, &'static str) {
         Rule::RevokedAtRef => (
             "RevokedTokenAtRefTip",
             "A branch or tag other than HEAD still holds a revoked delegate token.",
-            "The tip of the ref holds a token listed under [tokens] revoked: deploying that branch or tag would start delegates that cannot connect. Rotate the ref (`rekey rotate` on a checkout of it) or delete it.",
+            "The tip of the ref holds a token listed under [tokens] revoked: deploying that branch or tag would start delegates that cannot connect. Rotate the ref (`rekey rotate --new-token-env NEW_TOKEN --write` on a checkout of it) or delete it.",
         ),
     }
 }

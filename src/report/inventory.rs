@@ -130,14 +130,16 @@ fn paint_states(tokens: &str, style: Style) -> String {
         .join(", ")
 }
 
-pub fn text(inventory: &Inventory, style: Style) -> String {
+/// The table of delegates and the summary, which names `policy`, the policy their tokens
+/// were judged by.
+pub fn text(inventory: &Inventory, policy: &str, style: Style) -> String {
     let delegates: Vec<&Delegate> = inventory.delegates.iter().collect();
     let mut out = String::new();
     if !delegates.is_empty() {
         out.push_str(&table(&delegates, style));
         out.push('\n');
     }
-    out.push_str(&summary(inventory));
+    out.push_str(&summary(inventory, policy));
     for unjudged in &inventory.unjudged {
         out.push_str(&format!(
             "not judged: {}{}: {}\n",
@@ -156,7 +158,7 @@ fn repository_prefix(repository: &Option<String>) -> String {
         .map_or_else(String::new, |r| format!("{r}: "))
 }
 
-fn summary(inventory: &Inventory) -> String {
+fn summary(inventory: &Inventory, policy: &str) -> String {
     let tokens: BTreeSet<(&Fingerprint, TokenState)> = inventory
         .delegates
         .iter()
@@ -171,7 +173,7 @@ fn summary(inventory: &Inventory) -> String {
             .count()
     };
     format!(
-        "{} holding {}; {} a revoked token, {} a stale one\n",
+        "{} holding {}; {} a revoked token, {} a stale one; policy {policy}\n",
         plural(inventory.delegates.len(), "delegate"),
         plural(distinct.len(), "distinct token"),
         holds(holding(TokenState::Revoked)),
@@ -187,8 +189,9 @@ fn holds(count: usize) -> String {
     }
 }
 
-/// A Markdown table for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
-pub fn markdown(inventory: &Inventory) -> String {
+/// A Markdown table for a pull-request comment or `$GITHUB_STEP_SUMMARY`; the summary names
+/// `policy`.
+pub fn markdown(inventory: &Inventory, policy: &str) -> String {
     let with_repository = has_repositories(&inventory.delegates.iter().collect::<Vec<_>>());
     let mut out = String::from("### rekey inventory\n\n");
     if inventory.delegates.is_empty() {
@@ -226,7 +229,7 @@ pub fn markdown(inventory: &Inventory) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&summary(inventory));
+    out.push_str(&summary(inventory, &escape_markdown(policy)));
     for unjudged in &inventory.unjudged {
         out.push_str(&format!(
             "\n- not judged: `{}{}`: {}",
@@ -291,15 +294,22 @@ struct UnjudgedRecord<'a> {
 
 #[derive(Serialize)]
 #[serde(bound(serialize = "Streamed<Delegates>: Serialize, Streamed<Unjudged>: Serialize"))]
-struct InventoryReport<Delegates, Unjudged> {
+struct InventoryReport<'a, Delegates, Unjudged> {
     schema: &'static str,
     delegates: Streamed<Delegates>,
     unjudged: Streamed<Unjudged>,
+    /// The policy file the tokens were judged by; null when there was none.
+    policy: Option<&'a str>,
 }
 
 /// The `rekey.inventory/v1` object; each delegate's record is made as it is written, its
 /// tokens named as in Harness where `names` knows them.
-pub fn json_record<'a>(inventory: &'a Inventory, names: &'a HarnessNames) -> impl Serialize + 'a {
+/// `policy`: the policy file the tokens were judged by.
+pub fn json_record<'a>(
+    inventory: &'a Inventory,
+    names: &'a HarnessNames,
+    policy: Option<&'a str>,
+) -> impl Serialize + 'a {
     InventoryReport {
         schema: "rekey.inventory/v1",
         delegates: Streamed(move || inventory.delegates.iter().map(|d| record(d, names))),
@@ -310,6 +320,7 @@ pub fn json_record<'a>(inventory: &'a Inventory, names: &'a HarnessNames) -> imp
                 reason: redact::mask(&u.reason),
             })
         }),
+        policy,
     }
 }
 

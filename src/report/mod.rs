@@ -11,10 +11,12 @@ pub mod check;
 pub mod harness;
 pub mod history;
 pub mod inventory;
+pub mod next_steps;
 pub mod progress;
 pub mod readiness;
 pub mod redact;
 pub mod rotate;
+pub mod rotate_json;
 pub mod rotate_repos;
 pub mod scan;
 

@@ -74,7 +74,7 @@ fn last_line(readiness: &Readiness, fingerprint: &Fingerprint) -> String {
             "rekey check: ready to revoke {fingerprint}: no delegate in the inputs holds it\n"
         ),
         Verdict::Held if holders > 0 => format!(
-            "rekey check: not ready to revoke {fingerprint}: {} still {} it{}; rotate them first (`rekey rotate --only {fingerprint}`)\n",
+            "rekey check: not ready to revoke {fingerprint}: {} still {} it{}; rotate them first (`rekey rotate --only {fingerprint} --new-token-env NEW_TOKEN`)\n",
             plural(holders, "delegate"),
             if holders == 1 { "holds" } else { "hold" },
             if places > 0 {

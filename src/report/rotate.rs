@@ -1,10 +1,10 @@
 //! `rekey rotate` output: the unified diff of every file the rotation changes (token values
 //! redacted to fingerprint labels unless `--show-secrets`) or, with `--stat`, one count line
-//! per file; the summary line; what to do after `--commit`; and the `rekey.rotate/v1` JSON
-//! object.
+//! per file; the summary line and the policy file's. `rotate_json` makes the
+//! `rekey.rotate/v1` object, `next_steps` what to do after the rotation.
 
 use super::scan::{plural, revoked_left_behind};
-use super::{Streamed, Style};
+use super::{next_steps, Style};
 use crate::error::Error;
 use crate::find::scan::FileError;
 use crate::find::sweep::Stray;
@@ -13,7 +13,6 @@ use crate::model::token::Fingerprint;
 use crate::report::redact;
 use crate::rotate::plan::{Change, FilePlan, Plan, ValueChange};
 use crate::rotate::rotation::{Applied, Rotation, Status};
-use serde::Serialize;
 use similar::TextDiff;
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
@@ -82,9 +81,11 @@ pub fn write_text(
         }
     }
     if let Some(update) = &rotation.policy_update {
-        out.push_str(&policy_updated(&update.display, plan, outcome));
+        let kept = next_steps::still_held(rotation);
+        out.push_str(&policy_updated(&update.display, plan, &kept, outcome));
     }
     out.push_str(&left_behind(&rotation.left_behind));
+    out.push_str(&next_steps::outside(rotation));
     out.push_str(&revoked_left_behind(&rotation.revoked_left_behind));
     out.push_str(&unparsed(&rotation.unparsed));
     out.push_str(&format!("Policy: {}\n", rotation.policy));
@@ -98,11 +99,10 @@ pub fn write_text(
             ),
         });
     }
-    match &rotation.applied {
-        Applied::Committed { branch, id } => out.push_str(&committed(branch, id, plan)),
-        Applied::NotCommitted => out.push_str("No commit was made.\n"),
-        Applied::DryRun | Applied::Written => {}
+    if rotation.applied == Applied::NotCommitted {
+        out.push_str("No commit was made.\n");
     }
+    out.push_str(&next_steps::text(rotation));
     sink.write_all(out.as_bytes())
 }
 
@@ -376,45 +376,31 @@ fn unparsed(errors: &[FileError]) -> String {
         .collect()
 }
 
-/// The policy file line: `current` now lists the new token.
-pub fn policy_updated(display: &str, plan: &Plan, outcome: Outcome) -> String {
+/// The policy file line: `current` now lists the new token, and still the old ones in
+/// `kept` (the rest of the repository holds them).
+pub fn policy_updated(
+    display: &str,
+    plan: &Plan,
+    kept: &BTreeSet<Fingerprint>,
+    outcome: Outcome,
+) -> String {
     let verb = match outcome {
         Outcome::DryRun => "Would update",
         Outcome::Written | Outcome::Committed => "Updated",
     };
+    let still = if kept.is_empty() {
+        String::new()
+    } else {
+        let kept: Vec<&str> = kept.iter().map(Fingerprint::as_str).collect();
+        format!(
+            ", and still {}: files outside the rotated paths hold it",
+            kept.join(", ")
+        )
+    };
     format!(
-        "{verb} {display}: [tokens] current now lists {}.\n",
+        "{verb} {display}: [tokens] current now lists {}{still}.\n",
         plan.new
     )
-}
-
-/// Where a `--commit` rotation went, and the rest of the rotation: review, roll out, revoke.
-pub fn committed(branch: &str, commit: &str, plan: &Plan) -> String {
-    let mut out = format!(
-        "Committed {commit} on new branch {branch}.\n\
-         Next:\n  \
-         1. git push origin {branch}, then open a pull request (merge request) from it.\n"
-    );
-    out.push_str(&after_review(&plan.rotated));
-    out
-}
-
-/// The steps after the review, numbered from 2: roll out, revoke `rotated` in Harness,
-/// record the revocation.
-pub fn after_review(rotated: &BTreeSet<Fingerprint>) -> String {
-    let mut out = "  2. Once it is merged and deployed, restart or re-apply the delegates so they read the new token\n     \
-         (kubectl apply / helm upgrade / docker run again), and check they reconnect in Harness.\n"
-        .to_owned();
-    if !rotated.is_empty() {
-        let list: Vec<&str> = rotated.iter().map(Fingerprint::as_str).collect();
-        out.push_str(&format!(
-            "  3. Revoke the old token ({}) in Harness (Delegates > Tokens, where it was issued).\n  \
-             4. rekey revoke {}, so rekey check fails wherever it is still found.\n",
-            list.join(", "),
-            list.join(" ")
-        ));
-    }
-    out
 }
 
 /// The plan's notes, then the note for rotated files whose working-tree copy has edits the
@@ -459,190 +445,6 @@ pub fn commit_message(plan: &Plan, subject: Option<&str>) -> String {
     }
     message.push_str(&format!("\nRekey-Rotation: {from} -> {}\n", plan.new));
     redact::mask(&message)
-}
-
-#[derive(Serialize)]
-struct ChangeRecord {
-    line: usize,
-    column: usize,
-    key: String,
-    action: &'static str,
-    encoding: Option<&'static str>,
-    renamed_to: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-pub struct FileRecord {
-    path: String,
-    changes: Vec<ChangeRecord>,
-    diff: String,
-}
-
-/// The `rekey.rotate/v1` object. It owns its data, so that a rotation rendered on one
-/// thread (one of many repositories) can be serialized on another.
-#[derive(Serialize)]
-pub struct RotateReport<Files = Vec<FileRecord>> {
-    schema: &'static str,
-    mode: &'static str,
-    /// `planned`, `already-rotated` or `nothing-to-do`.
-    status: &'static str,
-    /// The policy file that applies, or where rekey looked for one.
-    policy: String,
-    /// Whether `[tokens] current` changes (or would, in a dry run).
-    policy_updated: bool,
-    /// rekey's own temp files left by an interrupted run.
-    leftovers: Vec<String>,
-    /// Copies of a rotated or revoked token outside every site.
-    left_behind: Vec<StrayRecord>,
-    /// Files that could not be parsed and hold no token being rotated: left as is.
-    unparsed: Vec<UnparsedRecord>,
-    old: Vec<Fingerprint>,
-    new: Fingerprint,
-    files: Files,
-    notes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<CommitRecord>,
-}
-
-#[derive(Serialize)]
-struct StrayRecord {
-    path: String,
-    line: usize,
-    column: usize,
-    fingerprint: Fingerprint,
-    /// Listed under `[tokens] revoked` rather than rotated by this run.
-    revoked: bool,
-}
-
-/// A file left as is: the scan's error record, owned (a report outlives its scan).
-#[derive(Serialize)]
-struct UnparsedRecord {
-    path: String,
-    line: Option<usize>,
-    column: Option<usize>,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct CommitRecord {
-    branch: String,
-    id: String,
-}
-
-/// The `rekey.rotate/v1` object of a rotation, owning its data (see [`RotateReport`]).
-pub fn record(rotation: &Rotation, secrets: Secrets) -> Result<RotateReport, Error> {
-    let files = (0..rotation.plan.files.len())
-        .map(|index| file_record(rotation, index, secrets))
-        .collect::<Result<_, _>>()?;
-    Ok(report_with(rotation, files))
-}
-
-/// The `rekey.rotate/v1` object of a rotation, each file's record made as it is written;
-/// serializing it fails where a file's diff cannot be shown (see [`file_diff`]).
-pub fn streamed<'a>(rotation: &'a Rotation<'a>, secrets: Secrets) -> impl Serialize + 'a {
-    report_with(
-        rotation,
-        Streamed(move || {
-            (0..rotation.plan.files.len())
-                .map(move |index| Shown(file_record(rotation, index, secrets)))
-        }),
-    )
-}
-
-/// A file's record, or why it cannot be shown: an error of the serializer, which stops the
-/// report there.
-struct Shown(Result<FileRecord, Error>);
-
-impl Serialize for Shown {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            Ok(record) => record.serialize(serializer),
-            Err(error) => Err(serde::ser::Error::custom(error)),
-        }
-    }
-}
-
-fn file_record(rotation: &Rotation, index: usize, secrets: Secrets) -> Result<FileRecord, Error> {
-    let file_plan = &rotation.plan.files[index];
-    Ok(FileRecord {
-        path: file_plan.file.display.clone(),
-        changes: file_plan
-            .changes
-            .iter()
-            .map(|change| {
-                let site = &file_plan.file.sites[change.site];
-                let (line, column) = file_plan.file.line_col(site.location);
-                ChangeRecord {
-                    line,
-                    column,
-                    key: site.key.to_string(),
-                    action: match change.value {
-                        Some(ValueChange::Rotated { .. }) => "rotated",
-                        Some(ValueChange::Filled { .. }) => "filled",
-                        None => "renamed",
-                    },
-                    encoding: change.value.as_ref().map(|v| v.encoding().name()),
-                    renamed_to: change.renamed_to,
-                }
-            })
-            .collect(),
-        diff: file_diff(rotation, index, secrets)?,
-    })
-}
-
-fn report_with<Files>(rotation: &Rotation, files: Files) -> RotateReport<Files> {
-    let plan = &rotation.plan;
-    RotateReport {
-        schema: "rekey.rotate/v1",
-        mode: match rotation.applied {
-            Applied::DryRun => "dry-run",
-            Applied::Written => "write",
-            Applied::Committed { .. } | Applied::NotCommitted => "commit",
-        },
-        status: match rotation.status {
-            Status::Planned => "planned",
-            Status::AlreadyRotated => "already-rotated",
-            Status::NothingToDo => "nothing-to-do",
-        },
-        policy: rotation.policy.clone(),
-        policy_updated: rotation.policy_update.is_some(),
-        leftovers: rotation.leftovers.clone(),
-        left_behind: [
-            (&rotation.left_behind, false),
-            (&rotation.revoked_left_behind, true),
-        ]
-        .into_iter()
-        .flat_map(|(strays, revoked)| strays.iter().map(move |stray| (stray, revoked)))
-        .map(|(stray, revoked)| StrayRecord {
-            path: stray.display.to_string(),
-            line: stray.line,
-            column: stray.column,
-            fingerprint: stray.fingerprint.clone(),
-            revoked,
-        })
-        .collect(),
-        unparsed: rotation
-            .unparsed
-            .iter()
-            .map(|error| UnparsedRecord {
-                path: error.display.clone(),
-                line: error.position.map(|p| p.0),
-                column: error.position.map(|p| p.1),
-                message: redact::mask(&error.message),
-            })
-            .collect(),
-        old: plan.rotated.iter().cloned().collect(),
-        new: plan.new.clone(),
-        files,
-        notes: notes(rotation).iter().map(|n| redact::mask(n)).collect(),
-        commit: match &rotation.applied {
-            Applied::Committed { branch, id } => Some(CommitRecord {
-                branch: branch.clone(),
-                id: id.clone(),
-            }),
-            _ => None,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! roll out, revoke); or one `rekey.rotate-repos/v1` JSON object holding each repository's
 //! `rekey.rotate/v1` object.
 
-use super::rotate::{self as rotate_report, RotateReport, Secrets};
-use super::Style;
+use super::rotate::{self as rotate_report, Secrets};
+use super::rotate_json::{self, RotateReport};
+use super::{next_steps, Style};
 use crate::error::Error;
 use crate::model::fs::display_path;
 
@@ -49,7 +50,7 @@ pub fn part(
 ) -> Result<Part, Error> {
     let plan = &rotation.plan;
     let body = match view {
-        View::Json => Body::Json(Box::new(rotate_report::record(rotation, secrets)?)),
+        View::Json => Body::Json(Box::new(rotate_json::record(rotation, secrets)?)),
         View::Diff | View::Stat => Body::Text(section(rotation, secrets, view, style)?),
     };
     let warnings = prepared
@@ -106,6 +107,7 @@ fn section(
         out.push_str(&rotate_report::policy_updated(
             &update.display,
             plan,
+            &BTreeSet::new(),
             applied,
         ));
     }
@@ -166,7 +168,7 @@ pub fn text(
         .filter_map(|(r, _)| r.rendered.as_ref())
         .flat_map(|part| part.rotated.iter().cloned())
         .collect();
-    out.push_str(&rotate_report::after_review(&rotated));
+    out.push_str(&next_steps::after_review(&rotated));
     out
 }
 

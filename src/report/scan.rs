@@ -1,15 +1,18 @@
-//! `rekey scan` output: every site grouped by file, a summary, and the files that could not
-//! be read or parsed; or the `rekey.scan/v1` JSON object. A token that lives elsewhere shows
-//! where and how to rotate it there.
+//! `rekey scan` output: a table of every site grouped by file under column headers, a
+//! summary, and the files that could not be read or parsed; or the `rekey.scan/v1` JSON
+//! object. A token that lives elsewhere shows where and how to rotate it there; an env entry
+//! filled by a `secretKeyRef` is one reference, shown on one line with the Secret key it
+//! reads and where that Secret is defined among the scanned files (JSON lists each key).
 
 use super::{ErrorRecord, Streamed, Style};
+use crate::find::ignore_rules::Ignored;
 use crate::find::scan::{Scan, ScannedFile};
 use crate::find::sweep::Stray;
-use crate::model::site::{Limit, Site};
+use crate::model::site::{Limit, Owner, Role, Site, Span, Store};
 use crate::model::token::{Encoding, Fingerprint, Kind};
 use crate::report::redact;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Serialize)]
 pub struct SiteRecord<'a> {
@@ -73,6 +76,42 @@ struct ScanReport<'a, Sites> {
     skipped: Vec<SkippedRecord<'a>>,
     /// Copies of revoked tokens outside every site.
     left_behind: Vec<StrayRecord<'a>>,
+    /// The policy file that applied; null when there was none.
+    policy: Option<&'a str>,
+    ignored: IgnoredRecord,
+}
+
+/// What the ignore rules left out, in JSON.
+#[derive(Serialize)]
+pub struct IgnoredRecord {
+    files: usize,
+    directories: usize,
+}
+
+impl From<Ignored> for IgnoredRecord {
+    fn from(ignored: Ignored) -> Self {
+        IgnoredRecord {
+            files: ignored.files,
+            directories: ignored.directories,
+        }
+    }
+}
+
+/// What the ignore rules left out and how to include it; `None` when they left out nothing.
+pub fn ignored_line(ignored: Ignored) -> Option<String> {
+    let directories = |count: usize| match count {
+        1 => "1 directory".to_owned(),
+        count => format!("{count} directories"),
+    };
+    let what = match (ignored.files, ignored.directories) {
+        (0, 0) => return None,
+        (files, 0) => plural(files, "file"),
+        (0, count) => directories(count),
+        (files, count) => format!("{} and {}", plural(files, "file"), directories(count)),
+    };
+    Some(format!(
+        "{what} ignored by .gitignore; --no-ignore to include them"
+    ))
 }
 
 #[derive(Serialize)]
@@ -84,8 +123,13 @@ struct StrayRecord<'a> {
 }
 
 /// The `rekey.scan/v1` object; its sites are serialized one by one as they are written.
-/// `left_behind`: the copies of revoked tokens outside every site.
-pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 'a {
+/// `left_behind`: the copies of revoked tokens outside every site; `policy`: the policy
+/// file that applied.
+pub fn record<'a>(
+    scan: &'a Scan,
+    left_behind: &'a [Stray],
+    policy: Option<&'a str>,
+) -> impl Serialize + 'a {
     ScanReport {
         schema: "rekey.scan/v1",
         sites: Streamed(|| scan.sites().map(|(f, s)| SiteRecord::new(f, s))),
@@ -107,25 +151,51 @@ pub fn record<'a>(scan: &'a Scan, left_behind: &'a [Stray]) -> impl Serialize + 
                 fingerprint: &stray.fingerprint,
             })
             .collect(),
+        policy,
+        ignored: IgnoredRecord::from(scan.ignored),
     }
 }
 
-/// The sites by file, what was skipped, the summary, and the copies of revoked tokens
-/// outside every site (`left_behind`), written to `sink` a file at a time: the list of a
-/// tree with tens of thousands of files with sites is never held whole.
+/// The sites by file, what was skipped, the summary (naming `policy`, the policy that
+/// applied), and the copies of revoked tokens outside every site (`left_behind`), written
+/// to `sink` a file at a time: the list of a tree with tens of thousands of files with
+/// sites is never held whole.
 pub fn write_text(
     scan: &Scan,
     left_behind: &[Stray],
+    policy: &str,
     style: Style,
     sink: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    if !scan.files.is_empty() {
+        sink.write_all(format!("{}\n", style.dim(HEADER)).as_bytes())?;
+    }
     let mut out = String::new();
+    let secrets = DefinedSecrets::of(scan);
     for file in &scan.files {
         out.clear();
         out.push_str(&style.bold(&file.display));
         out.push('\n');
-        for site in &file.sites {
+        let fills: HashMap<&Span, &Site> = file
+            .sites
+            .iter()
+            .filter_map(|site| match &site.role {
+                Role::SecretKeyRef {
+                    env_entry: Some(span),
+                    ..
+                } => Some((span, site)),
+                _ => None,
+            })
+            .collect();
+        for site in file.sites.iter().filter(|site| !site.fills_env_entry()) {
             out.push_str(&site_line(file, site, style));
+            let detail = match fills.get(&site.key_span) {
+                Some(reference) => secret_key_ref_detail(file, reference, true, &secrets),
+                None => lives_in(file, site, &secrets),
+            };
+            if let Some(detail) = detail {
+                out.push_str(&style.dim(&format!("{DETAIL_INDENT}{detail}\n")));
+            }
         }
         sink.write_all(out.as_bytes())?;
     }
@@ -140,7 +210,7 @@ pub fn write_text(
     if !scan.files.is_empty() || !scan.skipped.is_empty() {
         out.push('\n');
     }
-    out.push_str(&summary(scan));
+    out.push_str(&summary(scan, policy));
     out.push_str(&revoked_left_behind(left_behind));
     sink.write_all(out.as_bytes())
 }
@@ -170,27 +240,125 @@ fn site_line(file: &ScannedFile, site: &Site, style: Style) -> String {
     if let Some(note) = record.note {
         line.push_str(&style.dim(&format!(" ({note})")));
     }
-    let mut out = format!("{}\n", line.trim_end());
-    if let (Some(location), Some(how)) = (record.location, record.how_to_rotate) {
-        out.push_str(&style.dim(&format!(
-            "           lives in {location}; to rotate: {how}\n"
-        )));
+    format!("{}\n", line.trim_end())
+}
+
+/// The column headers, over the columns [`site_line`] writes.
+const HEADER: &str = "  LINE:COL KEY              KIND        ENCODING FINGERPRINT";
+
+/// Where the line under a site starts: below its key.
+const DETAIL_INDENT: &str = "           ";
+
+/// Where a token that is not in the file as plain text lives, and how to rotate it there.
+fn lives_in(file: &ScannedFile, site: &Site, secrets: &DefinedSecrets) -> Option<String> {
+    if matches!(site.role, Role::SecretKeyRef { .. }) {
+        return secret_key_ref_detail(file, site, false, secrets);
     }
-    out
+    let record = SiteRecord::new(file, site);
+    let (location, how) = (record.location?, record.how_to_rotate?);
+    Some(format!("lives in {location}; to rotate: {how}"))
+}
+
+/// The Secret key a `secretKeyRef` reads, and whether rekey rotates it: it does when that
+/// Secret, with that key, is among the scanned files. `filled`: the line is the env entry's
+/// the reference fills, so the reference's own key and position are named too.
+fn secret_key_ref_detail(
+    file: &ScannedFile,
+    reference: &Site,
+    filled: bool,
+    secrets: &DefinedSecrets,
+) -> Option<String> {
+    let (Role::SecretKeyRef { secret, .. }, Some(elsewhere)) =
+        (&reference.role, reference.elsewhere.as_deref())
+    else {
+        return None;
+    };
+    if elsewhere.store != Store::KubernetesSecret {
+        return None;
+    }
+    let mut out = format!("lives in Secret {secret}, key {}", reference.key);
+    if filled {
+        let (line, column) = file.line_col(reference.location);
+        out.push_str(&format!(" at {line}:{column}"));
+        if reference.is_legacy() {
+            out.push_str(" (legacy)");
+        }
+    }
+    match secrets.find(secret, &reference.key, namespace(reference)) {
+        Some((defined_in, entry)) => {
+            let (line, column) = defined_in.line_col(entry.location);
+            out.push_str(&format!(
+                ", defined in {}:{line}:{column}: rekey rotates it there",
+                defined_in.display
+            ));
+        }
+        None => out.push_str(&format!(
+            ", which is not among the scanned files; to rotate: update Secret {secret} where it is managed"
+        )),
+    }
+    Some(out)
+}
+
+fn namespace(site: &Site) -> Option<&str> {
+    match site.owner.as_deref() {
+        Some(Owner::Kubernetes { namespace, .. }) => namespace.as_deref(),
+        _ => None,
+    }
+}
+
+/// The Secret entries the scan holds, by Secret name and key.
+struct DefinedSecrets<'a>(HashMap<(&'a str, &'a str), Vec<(&'a ScannedFile, &'a Site)>>);
+
+impl<'a> DefinedSecrets<'a> {
+    fn of(scan: &'a Scan) -> DefinedSecrets<'a> {
+        let mut defined: HashMap<_, Vec<_>> = HashMap::new();
+        for (file, site) in scan.sites() {
+            if let Role::SecretEntry {
+                secret: Some(name), ..
+            } = &site.role
+            {
+                defined
+                    .entry((name.as_str(), &*site.key))
+                    .or_default()
+                    .push((file, site));
+            }
+        }
+        DefinedSecrets(defined)
+    }
+
+    /// The entry `key` of Secret `secret` in `namespace`: a manifest that names no namespace
+    /// is applied to whichever one it is given, so it matches any.
+    fn find(
+        &self,
+        secret: &str,
+        key: &str,
+        namespace: Option<&str>,
+    ) -> Option<(&'a ScannedFile, &'a Site)> {
+        self.0
+            .get(&(secret, key))?
+            .iter()
+            .copied()
+            .find(|(_, entry)| match (namespace, self::namespace(entry)) {
+                (Some(wanted), Some(defined)) => wanted == defined,
+                _ => true,
+            })
+    }
 }
 
 fn encoding_is_other(site: &Site) -> bool {
     site.value.encoding() == Some(Encoding::Other)
 }
 
-fn summary(scan: &Scan) -> String {
-    let count = |kind: Kind| scan.sites().filter(|(_, s)| s.kind() == kind).count();
+fn summary(scan: &Scan, policy: &str) -> String {
+    // A secretKeyRef is counted with the env entry it fills: one reference.
+    let shown = || scan.sites().filter(|(_, s)| !s.fills_env_entry());
+    let count = |kind: Kind| shown().filter(|(_, s)| s.kind() == kind).count();
     let tokens: BTreeSet<&Fingerprint> = scan
         .sites()
         .filter(|(_, s)| s.value.is_token())
         .filter_map(|(_, s)| s.value.fingerprint())
         .collect();
-    let sites = scan.sites().count();
+    let sites = shown().count();
     let legacy = scan.sites().filter(|(_, s)| s.is_legacy()).count();
     let mut line = format!(
         "{} in {}: {} literal ({}), {}, {}, {} encrypted, {} empty, {}; {}",
@@ -205,14 +373,29 @@ fn summary(scan: &Scan) -> String {
         plural(count(Kind::Mention), "key mention"),
         plural(legacy, "legacy key"),
     );
-    if !scan.errors.is_empty() {
-        line.push_str(&format!(
-            "; {} could not be read",
-            plural(scan.errors.len(), "file")
-        ));
+    line.push_str(&format!("; policy {policy}\n"));
+    if let Some(ignored) = ignored_line(scan.ignored) {
+        line.push_str(&ignored);
+        line.push('\n');
     }
-    line.push('\n');
+    line.push_str(&unparsed(scan));
     line
+}
+
+/// The files that hold a key name but could not be parsed, each with where and why: one
+/// on the summary's next line, more below it.
+fn unparsed(scan: &Scan) -> String {
+    match scan.errors.as_slice() {
+        [] => String::new(),
+        [error] => format!("1 file could not be parsed: {error}\n"),
+        errors => {
+            let mut out = format!("{} files could not be parsed:\n", errors.len());
+            for error in errors {
+                out.push_str(&format!("  {error}\n"));
+            }
+            out
+        }
+    }
 }
 
 /// The copies of tokens the policy lists as revoked outside any key: what a rotation left

@@ -249,10 +249,17 @@ fn sync_directories(directories: BTreeSet<PathBuf>) {
 }
 
 /// `syncfs(2)` on the filesystem holding `file`: whether it succeeded.
+#[cfg(target_os = "linux")]
 fn syncfs(file: &fs::File) -> bool {
     use std::os::fd::AsRawFd;
     // SAFETY: syncfs only reads the descriptor, which `file` keeps open for the call.
     unsafe { libc::syncfs(file.as_raw_fd()) == 0 }
+}
+
+/// macOS and the BSDs have no `syncfs(2)`: each file is synced with `fsync` instead.
+#[cfg(not(target_os = "linux"))]
+fn syncfs(_file: &fs::File) -> bool {
+    false
 }
 
 /// A seam for the tests that race rekey (a concurrent edit, a kill at a known moment):

@@ -1,10 +1,12 @@
 //! The git write side of a `--commit` rotation: a new commit whose tree is the base tree
 //! with exactly the rotated blobs replaced, on a new branch. HEAD, the index and the
 //! working tree are never touched, so this works in bare repositories and with a detached
-//! HEAD too. Reading trees and blobs is `find::git`'s.
+//! HEAD too. The commit is signed as git would sign it (see `sign`). Reading trees and
+//! blobs is `find::git`'s.
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::rotate::sign::{self, Signing};
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid, Repository, Signature};
 use std::path::Path;
@@ -31,8 +33,10 @@ pub fn can_create_branch(repo: &GitRepo, branch: &str) -> Result<(), Error> {
 
 /// Commits `files` (repository-relative paths) on top of the base commit, each with the new
 /// bytes `content` gives for its index (made one at a time: a rotation holds no file's
-/// bytes longer than it needs them), and points a new branch `branch` at the commit.
-/// Nothing else is moved.
+/// bytes longer than it needs them), and points a new branch `branch` at the commit, signed
+/// when `signing` and git's configuration say so. Nothing else is moved; when signing
+/// fails, no commit is written and no branch made (the new blobs and trees stay
+/// unreachable, as after a failed `git commit -S`, until git's garbage collection).
 pub fn commit(
     repo: &GitRepo,
     base: Oid,
@@ -40,9 +44,11 @@ pub fn commit(
     message: &str,
     files: &[&str],
     content: &dyn Fn(usize) -> Result<Zeroizing<Vec<u8>>, Error>,
+    signing: Signing,
 ) -> Result<Oid, Error> {
     can_create_branch(repo, branch)?;
     let (author, committer) = identity(&repo.repo)?;
+    let signer = signer(&repo.repo, signing, &committer)?;
     let base = repo
         .repo
         .find_commit(base)
@@ -75,10 +81,26 @@ pub fn commit(
         .repo
         .find_tree(tree_id)
         .map_err(|e| fail("read the new tree", e))?;
-    let commit = repo
-        .repo
-        .commit(None, &author, &committer, message, &tree, &[&base])
-        .map_err(|e| fail("write the commit", e))?;
+    let commit = match signer {
+        None => repo
+            .repo
+            .commit(None, &author, &committer, message, &tree, &[&base])
+            .map_err(|e| fail("write the commit", e))?,
+        Some(signer) => {
+            let buffer = repo
+                .repo
+                .commit_create_buffer(&author, &committer, message, &tree, &[&base])
+                .map_err(|e| fail("build the commit", e))?;
+            // The identity and message are UTF-8 strings, so the buffer is too.
+            let buffer = String::from_utf8_lossy(&buffer);
+            let signature = signer.sign(&buffer)?;
+            // libgit2 ends the header with a newline of its own; one left on the signature
+            // would add a blank continuation line git does not write.
+            repo.repo
+                .commit_signed(&buffer, signature.trim_end_matches('\n'), None)
+                .map_err(|e| fail("write the signed commit", e))?
+        }
+    };
     repo.repo
         .reference(
             &format!("refs/heads/{branch}"),
@@ -88,6 +110,25 @@ pub fn commit(
         )
         .map_err(|e| fail(&format!("create branch {branch}"), e))?;
     Ok(commit)
+}
+
+/// The signer git's configuration names, read before anything is written so that a
+/// signing setup that cannot work refuses first.
+fn signer(
+    repo: &Repository,
+    signing: Signing,
+    committer: &Signature,
+) -> Result<Option<sign::Signer>, Error> {
+    let config = repo
+        .config()
+        .map_err(|e| format!("cannot read git's configuration: {}", e.message()))?;
+    let ident = format!(
+        "{} <{}>",
+        String::from_utf8_lossy(committer.name_bytes()),
+        String::from_utf8_lossy(committer.email_bytes())
+    );
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    sign::signer(&config, signing, &ident, dir)
 }
 
 /// Author and committer as git itself finds them: `GIT_AUTHOR_*` / `GIT_COMMITTER_*`, then

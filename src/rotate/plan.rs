@@ -148,8 +148,9 @@ impl Plan<'_> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// Each token with the files that hold it, sorted.
     #[error("{}", multiple_tokens_message(.0))]
-    MultipleTokens(Vec<(Fingerprint, usize)>),
+    MultipleTokens(Vec<(Fingerprint, Vec<String>)>),
     #[error(
         "--only {0}: no literal site holds this token; run `rekey scan` to list the fingerprints"
     )]
@@ -158,17 +159,34 @@ pub enum PlanError {
     Blocked(Vec<String>),
 }
 
-fn multiple_tokens_message(tokens: &[(Fingerprint, usize)]) -> String {
+fn multiple_tokens_message(tokens: &[(Fingerprint, Vec<String>)]) -> String {
     let mut message = format!(
         "the literal sites hold {} different tokens; say which to rotate with --only FINGERPRINT (repeatable) or rotate them all with --all:",
         tokens.len()
     );
     for (fingerprint, files) in tokens {
-        let plural = if *files == 1 { "" } else { "s" };
-        message.push_str(&format!("\n  {fingerprint}  in {files} file{plural}"));
+        let plural = if files.len() == 1 { "" } else { "s" };
+        message.push_str(&format!(
+            "\n  {fingerprint}  in {} file{plural}: {}",
+            files.len(),
+            some_files(files)
+        ));
     }
     message
 }
+
+/// Up to [`FILES_NAMED`] of `files`, then how many more: enough to tell the tokens apart
+/// without burying the choice under a long list.
+fn some_files(files: &[String]) -> String {
+    let mut named = files[..files.len().min(FILES_NAMED)].join(", ");
+    if files.len() > FILES_NAMED {
+        named.push_str(&format!(" and {} more", files.len() - FILES_NAMED));
+    }
+    named
+}
+
+/// How many files the multiple-token refusal names per token.
+const FILES_NAMED: usize = 5;
 
 /// Plans a rotation of `scan` to `new`.
 pub fn plan<'a>(
@@ -338,7 +356,9 @@ fn select_tokens(
     if files_per_token.len() > 1 && !options.all {
         let tokens = files_per_token
             .into_iter()
-            .map(|(fingerprint, files)| (fingerprint, files.len()))
+            .map(|(fingerprint, files)| {
+                (fingerprint, files.into_iter().map(str::to_owned).collect())
+            })
             .collect();
         return Err(PlanError::MultipleTokens(tokens));
     }

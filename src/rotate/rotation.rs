@@ -13,16 +13,22 @@
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
-use crate::find::scan::{self, FileError, Scan};
+use crate::find::ignore_rules::Ignore;
+use crate::find::scan::{self, FileError, Scan, ScannedFile};
 use crate::find::sweep::Stray;
 use crate::find::walk::Sweep;
+use crate::judge::inventory;
 use crate::judge::policy::{self, Policy, PolicyFile};
+use crate::judge::rollout::{self, Rollout};
 use crate::model::fs::FileDigest;
+use crate::model::site::Site;
 use crate::model::token::{Fingerprint, NewToken};
 use crate::rotate::apply::{self, Content, Target};
 use crate::rotate::commit;
+use crate::rotate::outside::{self, Outside};
 use crate::rotate::plan::{self, Plan, RotateOptions};
 use crate::rotate::reread::{self, BeforeAndAfter, Reader, Source, Verified, Writes};
+use crate::rotate::sign::Signing;
 use crate::rotate::unparsed::{self, Advice, AllBut, Taken};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,6 +43,8 @@ pub enum Mode {
         base: String,
         /// The subject `--message` gives, if any.
         message: Option<String>,
+        /// Whether the commit is signed: as git's configuration says, or overridden.
+        signing: Signing,
         /// Words the commit message from the plan and the subject: `report` owns how
         /// rekey speaks, and masks what it writes.
         words: CommitMessage,
@@ -46,10 +54,25 @@ pub enum Mode {
 /// Words a commit message for a plan, given `--message`'s subject.
 pub type CommitMessage = fn(&Plan, Option<&str>) -> String;
 
+/// How the new token was given: a command rekey suggests gives it the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `--new-token-env NAME`.
+    Env(String),
+    /// `--new-token-file PATH`, as typed.
+    File(String),
+    Stdin,
+    /// `--new-token-harness NAME`.
+    Harness(String),
+}
+
 pub struct Request {
     pub roots: Vec<PathBuf>,
+    /// Whether the working tree's ignore rules apply (a commit's tree has none to apply).
+    pub ignore: Ignore,
     pub cwd: PathBuf,
     pub new: NewToken,
+    pub source: TokenSource,
     pub options: RotateOptions,
     pub mode: Mode,
 }
@@ -127,6 +150,12 @@ pub struct Rotation<'s> {
     /// `--commit`: rotated files whose working-tree copy has edits the commit does not
     /// hold (it rotates the base commit's version, never the working tree's).
     pub uncommitted: Vec<String>,
+    /// A rotation of less than the whole repository: what the rest still holds.
+    pub outside: Option<Outside>,
+    /// How the new token was given, for the commands that finish the rotation.
+    pub source: TokenSource,
+    /// How each delegate the rotation touched comes to read the new token.
+    pub rollouts: Vec<Rollout>,
     /// What verifying each file of the plan left, in the plan's order, for a rotation
     /// that writes (empty otherwise).
     verified: Vec<Verified>,
@@ -135,6 +164,12 @@ pub struct Rotation<'s> {
 }
 
 impl Rotation<'_> {
+    /// Whether writing this rotation changes a file: a site to rewrite, or the policy
+    /// file's `[tokens] current`.
+    pub fn changes_files(&self) -> bool {
+        !self.plan.is_empty() || self.policy_update.is_some()
+    }
+
     /// The plan's `index`th file before and after the rotation, read again (see
     /// `reread::before_and_after`).
     pub fn before_and_after(&self, index: usize) -> Result<BeforeAndAfter, Error> {
@@ -153,7 +188,7 @@ pub fn prepare(request: &Request) -> Result<Prepared, Error> {
             // Installed for the whole rotation: verifying a rewrite scans it again.
             policy.rules().install_key_names();
             let exclude = |path: &Path| policy.excludes_walked(cwd, path);
-            let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On);
+            let scan = scan::scan_paths(&request.roots, cwd, &exclude, Sweep::On, request.ignore);
             (Input::WorkingTree(policy), scan)
         }
     };
@@ -275,11 +310,22 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         let failures: Vec<String> = failures.iter().map(Error::to_string).collect();
         Error::new(format!("{}\nnothing was written", failures.join("\n")))
     })?;
+    let outside = match status {
+        Status::NothingToDo => None,
+        _ => outside(request, prepared, &replaced)?,
+    };
+    // A token the rest of the repository still holds stays in force there.
+    let held = outside
+        .as_ref()
+        .map(Outside::still_held)
+        .unwrap_or_default();
+    let leaving: BTreeSet<Fingerprint> = replaced.difference(&held).cloned().collect();
     let policy_update = match status {
         Status::NothingToDo => None,
-        _ => policy_update(&prepared.input, &replaced, new)?,
+        _ => policy_update(&prepared.input, &leaving, new)?,
     };
     let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
+    let rollouts = rollouts(prepared, &plan);
     let mut rotation = Rotation {
         plan,
         status,
@@ -291,11 +337,39 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         revoked_left_behind,
         unparsed,
         uncommitted,
+        outside,
+        source: request.source.clone(),
+        rollouts,
         verified,
         reader: source.open()?,
     };
     rotation.applied = finish(request, prepared, &rotation)?;
     Ok(rotation)
+}
+
+/// What the rest of the repository holds of the tokens `replaced`, when the rotation
+/// covers less than all of it.
+fn outside(
+    request: &Request,
+    prepared: &Prepared,
+    replaced: &BTreeSet<Fingerprint>,
+) -> Result<Option<Outside>, Error> {
+    if replaced.is_empty() {
+        return Ok(None);
+    }
+    let cwd = &request.cwd;
+    match &prepared.input {
+        Input::WorkingTree(file) => Ok(outside::of_working_tree(
+            file,
+            &request.roots,
+            cwd,
+            replaced,
+            request.ignore,
+        )),
+        Input::Commit {
+            repo, base, policy, ..
+        } => outside::of_commit(repo, *base, policy.as_ref(), cwd, replaced),
+    }
 }
 
 /// The files that could not be parsed, left as is; or the refusal when one holds a token
@@ -371,6 +445,29 @@ fn left_behind(
     )
 }
 
+/// How each delegate of the input whose sites the plan changes comes to read the new
+/// token, by the inventory of the scan.
+fn rollouts(prepared: &Prepared, plan: &Plan) -> Vec<Rollout> {
+    let default = Policy::default();
+    let input = inventory::Input {
+        repository: None,
+        scan: &prepared.scan,
+        policy: rules(&prepared.input).unwrap_or(&default),
+    };
+    let changed: Vec<(&ScannedFile, &Site)> = plan
+        .files
+        .iter()
+        .flat_map(|file_plan| {
+            let file = file_plan.file;
+            file_plan
+                .changes
+                .iter()
+                .map(move |change| (file, &file.sites[change.site]))
+        })
+        .collect();
+    rollout::plan(&inventory::build(&[input]), &changed)
+}
+
 /// The policy that governs the input, if any.
 fn rules(input: &Input) -> Option<&Policy> {
     match input {
@@ -433,6 +530,7 @@ fn finish(request: &Request, prepared: &Prepared, rotation: &Rotation) -> Result
                 branch,
                 message,
                 words,
+                signing,
                 ..
             },
             Input::Commit { repo, base, .. },
@@ -456,7 +554,7 @@ fn finish(request: &Request, prepared: &Prepared, rotation: &Rotation) -> Result
                 }
                 _ => rotation.before_and_after(index).map(|file| file.after),
             };
-            let id = commit::commit(repo, *base, &branch, &message, &paths, &content)?;
+            let id = commit::commit(repo, *base, &branch, &message, &paths, &content, *signing)?;
             Ok(Applied::Committed {
                 branch,
                 id: id.to_string(),

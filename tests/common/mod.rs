@@ -292,3 +292,62 @@ pub fn assert_no_token(text: &str, context: &str) {
         }
     }
 }
+
+/// The project's root, where `Cargo.toml`, `action.yml` and `.github` are.
+pub fn project() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs actionlint (installed by `.ci/run` from PyPI) in a scratch repository holding the
+/// project's `action.yml` at its root and each `(name, text)` as a workflow. Returns
+/// whether it passed and what it said.
+pub fn actionlint(workflows: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(project().join("action.yml"), dir.path().join("action.yml")).unwrap();
+    let directory = dir.path().join(".github/workflows");
+    fs::create_dir_all(&directory).unwrap();
+    for (name, text) in workflows {
+        fs::write(directory.join(name), text).unwrap();
+    }
+    git(dir.path(), dir.path(), &["init", "-q"]);
+    let output = Command::new("actionlint")
+        .args(["-no-color", "-oneline"])
+        .current_dir(dir.path())
+        .output()
+        .expect("actionlint is installed (.ci/run installs it from PyPI)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// A YAML file as JSON, read with PyYAML (pre-commit's own dependency, so `.ci/run`
+/// installs it): what a workflow's steps and matrix say, as GitHub reads them.
+pub fn yaml(path: &Path) -> serde_json::Value {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The `run:` script of the step in `steps` whose `key` (`id` or `name`) is `value`.
+pub fn step_script(steps: &serde_json::Value, key: &str, value: &str) -> String {
+    steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step[key] == value)
+        .unwrap_or_else(|| panic!("no step with {key} {value}"))["run"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

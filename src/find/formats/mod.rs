@@ -26,7 +26,7 @@ mod yaml;
 
 pub use yaml::live;
 
-use crate::model::site::{Reader, Site};
+use crate::model::site::{Reader, SecretLoad, Site};
 use crate::model::token::Value;
 pub use common::ParseError;
 use std::path::Path;
@@ -121,9 +121,16 @@ impl Format {
 
     /// Finds every site in `text`. Scanners never edit and never print.
     pub fn scan(self, text: &str) -> Result<Vec<Site>, ParseError> {
+        self.scan_with_loads(text).map(|(sites, _)| sites)
+    }
+
+    /// [`Format::scan`], with the Secrets a Kubernetes manifest's workloads load whole
+    /// (`envFrom`): links to Secrets that may sit in other files.
+    pub fn scan_with_loads(self, text: &str) -> Result<(Vec<Site>, Vec<SecretLoad>), ParseError> {
         let (bom, text) = strip_bom(text);
+        let mut loads = Vec::new();
         let sites = match self {
-            Format::Yaml => yaml_or_hcl(text),
+            Format::Yaml => yaml_or_hcl(text, &mut loads),
             Format::Json => json::scan(text),
             Format::Toml => toml::scan(text),
             Format::Terraform => terraform::scan(text),
@@ -144,21 +151,32 @@ impl Format {
             offset: error.offset + bom,
             message: error.message,
         })?;
-        Ok(sites
+        let sites = sites
             .into_iter()
             .filter_map(common::key_rule)
             .map(|site| with_sops_location(site).shifted(bom))
-            .collect())
+            .collect();
+        Ok((sites, loads))
+    }
+
+    /// Whether a file with no key name may still link a Secret to its readers: a YAML
+    /// manifest whose containers load Secrets whole (`envFrom`).
+    pub fn may_load_secrets(path: &Path, bytes: &[u8]) -> bool {
+        Format::detect(path, "") == Some(Format::Yaml)
+            && memchr::memmem::find(bytes, b"envFrom").is_some()
     }
 }
 
 /// A `.yaml` file: HCL saved as `.yaml` (seen in real repos) is read as what it is, so its
 /// sites are found and spliced as HCL; if it does not parse as HCL either, it is judged as
 /// YAML (and its error is YAML's).
-fn yaml_or_hcl(text: &str) -> Result<Vec<Site>, ParseError> {
+fn yaml_or_hcl(text: &str, loads: &mut Vec<SecretLoad>) -> Result<Vec<Site>, ParseError> {
     match yaml::looks_like_hcl(text).then(|| terraform::scan(text)) {
         Some(Ok(sites)) => Ok(sites),
-        _ => yaml::scan(text),
+        _ => yaml::scan_with_loads(text).map(|(sites, found)| {
+            *loads = found;
+            sites
+        }),
     }
 }
 

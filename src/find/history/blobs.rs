@@ -7,10 +7,11 @@
 
 use crate::error::Error;
 use crate::find::git::{judge_read, JudgedBlob};
+use crate::find::large;
 use crate::find::loose::Objects;
 use crate::find::objects::{unreadable, Blob, Read, Store, SYMLINK};
 use crate::find::scan;
-use crate::find::walk::{self, Candidate};
+use crate::find::walk::Candidate;
 use crate::model::keys;
 use crate::model::token::Fingerprint;
 use git2::Repository;
@@ -35,17 +36,28 @@ pub struct Held {
     pub unjudged: Option<(String, String)>,
 }
 
+/// The blobs `judge_while` judged: how many, and what those that hold anything hold.
+pub struct Judged {
+    pub count: usize,
+    /// By the blob's place in the order they were handed over (most blobs hold nothing
+    /// and are left out: a history has hundreds of thousands of them).
+    pub held: Vec<(usize, Held)>,
+}
+
+/// How many blobs a worker takes at a time.
+const BATCH: usize = 64;
+
 /// Runs `list`, which hands each blob it finds (at the path it was first met at) to the
 /// function it is given, and judges those blobs on worker threads while it runs, each
 /// thread through its own handle on the repository at `location`: reading the trees and
 /// judging the blobs they name overlap. Gives what `list` returned and what each blob
-/// holds, in the order they were handed over.
+/// holds.
 pub fn judge_while<T>(
     location: &Path,
     objects: &Objects,
     list: impl FnOnce(&mut dyn FnMut(Blob)) -> Result<T, Error>,
-) -> Result<(T, Vec<Held>), Error> {
-    let (sender, receiver) = mpsc::channel::<(usize, Blob)>();
+) -> Result<(T, Judged), Error> {
+    let (sender, receiver) = mpsc::channel::<Vec<(usize, Blob)>>();
     let receiver = Mutex::new(receiver);
     let stop = AtomicBool::new(false);
     let work = keys::carried(|_: &()| judge_received(&receiver, &stop, location, objects));
@@ -53,36 +65,43 @@ pub fn judge_while<T>(
         let workers: Vec<_> = (0..crate::runtime::parallel::cores())
             .map(|_| scope.spawn(|| work(&())))
             .collect();
+        // Blobs go over in batches: one hand-over per blob would wake a thread per blob.
+        let mut batch = Vec::with_capacity(BATCH);
         let mut count = 0;
         let listed = list(&mut |blob: Blob| {
-            // A send fails only once every worker has stopped on an error, which the
-            // joins below report.
-            let _ = sender.send((count, blob));
+            batch.push((count, blob));
             count += 1;
+            if batch.len() == BATCH {
+                // A send fails only once every worker has stopped on an error, which the
+                // joins below report.
+                let _ = sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
         });
+        let _ = sender.send(batch);
         drop(sender);
         if listed.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
-        let mut held: Vec<Held> = std::iter::repeat_with(Held::default).take(count).collect();
+        let mut held = Vec::new();
         let mut failed = None;
         for worker in workers {
             match worker.join().expect("a blob-judging thread panicked") {
-                Ok(judged) => judged.into_iter().for_each(|(at, one)| held[at] = one),
+                Ok(judged) => held.extend(judged),
                 Err(error) => failed = failed.or(Some(error)),
             }
         }
         let listed = listed?;
+        held.sort_unstable_by_key(|(at, _)| *at);
         match failed {
             Some(error) => Err(error),
-            None => Ok((listed, held)),
+            None => Ok((listed, Judged { count, held })),
         }
     })
 }
 
 /// Judges the blobs `receiver` hands over until it closes, or until `stop` or an error.
 fn judge_received(
-    receiver: &Mutex<mpsc::Receiver<(usize, Blob)>>,
+    receiver: &Mutex<mpsc::Receiver<Vec<(usize, Blob)>>>,
     stop: &AtomicBool,
     location: &Path,
     objects: &Objects,
@@ -95,20 +114,23 @@ fn judge_received(
     let mut judged = Vec::new();
     loop {
         let next = receiver.lock().expect("no judging thread panics").recv();
-        let Ok((at, blob)) = next else {
+        let Ok(batch) = next else {
             return Ok(judged);
         };
-        if stop.load(Ordering::Relaxed) {
-            return Ok(judged);
-        }
-        match judge(&store, objects, &blob) {
-            Ok(held) => judged.push((at, held)),
-            Err(error) => {
-                stop.store(true, Ordering::Relaxed);
-                return Err(error);
+        for (at, blob) in batch {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(judged);
+            }
+            BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
+            match judge(&store, objects, &blob) {
+                Ok(held) if held.tokens.is_empty() && held.unjudged.is_none() => {}
+                Ok(held) => judged.push((at, held)),
+                Err(error) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
             }
         }
-        BLOBS_SCANNED.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -127,7 +149,7 @@ fn judge(store: &Store, objects: &Objects, blob: &Blob) -> Result<Held, Error> {
     };
     let held = match candidate {
         Candidate::Parse(file) => match scan::sites_of(&file) {
-            Ok(Some((_, sites))) => {
+            Ok(Some((_, sites, _))) => {
                 let mut tokens = swept(false);
                 tokens.extend(
                     sites
@@ -174,14 +196,14 @@ fn judge_large(store: &Store, objects: &Objects, blob: &Blob, size: u64) -> Resu
         .stream(blob.id)
         .map_err(|e| Error::at(path, e.message))?
     {
-        Some(walk::sweep_stream(&mut stream, path).map_err(|e| Error::at(path, e.to_string()))?)
+        Some(large::sweep_stream(&mut stream, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else if size <= MAX_PACKED_SWEPT {
         let object = store
             .odb()
             .read(blob.id)
             .map_err(|e| Error::at(path, unreadable(&e)))?;
         let mut data = object.data();
-        Some(walk::sweep_stream(&mut data, path).map_err(|e| Error::at(path, e.to_string()))?)
+        Some(large::sweep_stream(&mut data, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else {
         None
     };

@@ -5,10 +5,11 @@
 //! to leave out (`--since`) are not walked at all.
 
 use crate::error::Error;
+use crate::find::history::ids::IdMap;
 use crate::find::loose;
 use crate::find::objects::{tree_line, Store};
 use git2::{ObjectType, Oid};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many commits the running walk has read, for the progress line.
@@ -26,7 +27,7 @@ pub struct Commit {
 /// Commits in an order where parents come first, and where each is by id.
 pub struct Graph {
     pub commits: Vec<Commit>,
-    index: HashMap<Oid, u32>,
+    index: IdMap<Oid, u32>,
 }
 
 impl Graph {
@@ -56,9 +57,9 @@ pub fn walk(
 ) -> Result<Graph, Error> {
     let mut graph = Graph {
         commits: Vec::new(),
-        index: HashMap::new(),
+        index: IdMap::default(),
     };
-    let mut parsed: HashMap<Oid, Parsed> = HashMap::new();
+    let mut parsed: IdMap<Oid, Parsed> = IdMap::default();
     // Depth first with a stack of its own (a history is far deeper than a thread's stack):
     // a commit is placed once every parent it has is.
     let mut stack: Vec<(Oid, bool)> = starts.iter().rev().map(|id| (*id, false)).collect();

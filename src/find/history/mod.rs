@@ -10,6 +10,7 @@
 
 mod blobs;
 mod graph;
+mod ids;
 mod refs;
 mod sets;
 mod shapes;
@@ -132,7 +133,10 @@ pub fn walk(repo: &GitRepo, options: &Options) -> Result<History, Error> {
                     mode: 0o100644,
                     staged_size: None,
                 });
-                walked.distinct.keys.push(trees::blob_key(id, b"", false));
+                walked
+                    .distinct
+                    .keys
+                    .push(trees::blob_key(ids::raw(id), b"", false));
             }
         }
         Ok(walked)
@@ -177,12 +181,12 @@ type Numbered = (Sets, Vec<bool>, Vec<SetId>, Vec<(String, String)>);
 
 /// The tokens each blob holds, numbered and interned: the token table, whether each token
 /// ever stood at a key, each blob's set (by its number), and the blobs not judged.
-fn number_tokens(held: Vec<blobs::Held>) -> Numbered {
+fn number_tokens(judged: blobs::Judged) -> Numbered {
     let mut sets = Sets::default();
     let mut at_key: Vec<bool> = Vec::new();
-    let mut blob_sets = Vec::with_capacity(held.len());
+    let mut blob_sets = vec![EMPTY; judged.count];
     let mut unjudged = Vec::new();
-    for held in held {
+    for (at, held) in judged.held {
         unjudged.extend(held.unjudged);
         let mut numbers = Vec::with_capacity(held.tokens.len());
         for (fingerprint, key_held) in &held.tokens {
@@ -191,7 +195,7 @@ fn number_tokens(held: Vec<blobs::Held>) -> Numbered {
             at_key[number] |= key_held;
             numbers.push(number as u32);
         }
-        blob_sets.push(sets.intern(numbers));
+        blob_sets[at] = sets.intern(numbers);
     }
     (sets, at_key, blob_sets, unjudged)
 }
@@ -259,12 +263,12 @@ impl Facts {
                     None => continue,
                 },
                 Root::Tree(id) => {
-                    loose_roots.push(((id, false), &tip.name));
+                    loose_roots.push(((ids::raw(id), false), &tip.name));
                     let set = tree_sets.of(id)?;
                     (set, set)
                 }
                 Root::Blob(id) => {
-                    let set = tree_sets.blob_set(&trees::blob_key(id, b"", false));
+                    let set = tree_sets.blob_set(&trees::blob_key(ids::raw(id), b"", false));
                     (set, set)
                 }
             };
@@ -286,7 +290,7 @@ impl Facts {
                     Added {
                         commit: Some((commit.id, commit.time)),
                         path: tree_sets
-                            .first_path((commit.tree, false), token)
+                            .first_path((ids::raw(commit.tree), false), token)
                             .unwrap_or_default(),
                     }
                 }
@@ -333,7 +337,7 @@ fn all_paths(
             _ => None,
         }));
     for root in roots {
-        tree_sets.paths((root, false), &mut visited, &mut |path, set| {
+        tree_sets.paths((ids::raw(root), false), &mut visited, &mut |path, set| {
             found.push((path.to_owned(), set));
         });
     }
@@ -341,7 +345,7 @@ fn all_paths(
         if let Root::Blob(id) = tip.root {
             found.push((
                 tip.name.clone(),
-                tree_sets.blob_set(&trees::blob_key(id, b"", false)),
+                tree_sets.blob_set(&trees::blob_key(ids::raw(id), b"", false)),
             ));
         }
     }

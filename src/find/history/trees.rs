@@ -9,6 +9,7 @@
 //! tree once per "is it a `templates` directory".
 
 use crate::error::Error;
+use crate::find::history::ids::{oid, raw, IdMap, Raw};
 use crate::find::history::sets::{SetId, Sets, EMPTY};
 use crate::find::history::shapes::{Shapes, BLOB};
 use crate::find::loose;
@@ -18,13 +19,13 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 /// A tree as the scanners see it: its id, and whether it is named `templates`.
-pub type TreeKey = (Oid, bool);
+pub type TreeKey = (Raw, bool);
 /// A blob as the scanners see it: its id, and the name (and directory kind) it is met under.
-pub type BlobKey = (Oid, u64);
+pub type BlobKey = (Raw, u64);
 
 const DIRECTORY: u32 = 0o040000;
 
-pub fn blob_key(id: Oid, name: &[u8], in_templates: bool) -> BlobKey {
+pub fn blob_key(id: Raw, name: &[u8], in_templates: bool) -> BlobKey {
     let mut hasher = std::hash::DefaultHasher::new();
     (name, in_templates).hash(&mut hasher);
     (id, hasher.finish())
@@ -43,7 +44,7 @@ pub struct Distinct {
 pub struct Walked {
     pub distinct: Distinct,
     pub shapes: Shapes,
-    pub trees: HashMap<TreeKey, u32>,
+    pub trees: IdMap<TreeKey, u32>,
 }
 
 /// A tree being read: where it was met, how far it got, and the children numbered so far.
@@ -69,15 +70,16 @@ enum Step {
 /// shape.
 pub fn read(store: &Store, roots: &[Oid], found: &mut dyn FnMut(Blob)) -> Result<Walked, Error> {
     let mut walked = Walked::default();
-    let mut blob_numbers: HashMap<BlobKey, u32> = HashMap::new();
+    let mut blob_numbers: IdMap<BlobKey, u32> = IdMap::default();
     let mut slots: HashMap<String, u32> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     for root in roots {
-        if walked.trees.contains_key(&(*root, false)) {
+        let root = (raw(*root), false);
+        if walked.trees.contains_key(&root) {
             continue;
         }
         let slot = slot_of(&mut slots, &mut walked.shapes, "");
-        stack.push(open(store, (*root, false), slot, String::new())?);
+        stack.push(open(store, root, slot, String::new())?);
         while let Some(top) = stack.last_mut() {
             match step(top, &mut walked, &mut blob_numbers, found)? {
                 Step::Child(number) => top.children.push(number),
@@ -121,7 +123,7 @@ fn open<'a>(
         key,
         slot,
         prefix,
-        object: store.object(key.0, ObjectType::Tree)?,
+        object: store.object(oid(&key.0), ObjectType::Tree)?,
         offset: 0,
         children: Vec::new(),
     })
@@ -132,7 +134,7 @@ fn open<'a>(
 fn step(
     frame: &mut Frame,
     walked: &mut Walked,
-    blob_numbers: &mut HashMap<BlobKey, u32>,
+    blob_numbers: &mut IdMap<BlobKey, u32>,
     found: &mut dyn FnMut(Blob),
 ) -> Result<Step, Error> {
     let (distinct, trees) = (&mut walked.distinct, &walked.trees);
@@ -140,11 +142,11 @@ fn step(
     if bytes.is_empty() {
         return Ok(Step::Done);
     }
-    let (entry, rest) =
-        next_entry(bytes).ok_or_else(|| loose::corrupt(frame.key.0, "is not a valid tree"))?;
+    let (entry, rest) = next_entry(bytes)
+        .ok_or_else(|| loose::corrupt(oid(&frame.key.0), "is not a valid tree"))?;
     frame.offset = frame.object.bytes().len() - rest.len();
     if entry.mode == DIRECTORY {
-        let key = (entry.id, entry.name == b"templates");
+        let key = (*entry.raw, entry.name == b"templates");
         if let Some(number) = trees.get(&key) {
             return Ok(Step::Child(*number));
         }
@@ -154,12 +156,12 @@ fn step(
     if !is_scanned(entry.mode) {
         return Ok(Step::Skip);
     }
-    let key = blob_key(entry.id, entry.name, frame.key.1);
+    let key = blob_key(*entry.raw, entry.name, frame.key.1);
     let next = distinct.keys.len() as u32;
     let number = *blob_numbers.entry(key).or_insert_with(|| {
         found(Blob {
             path: format!("{}{}", frame.prefix, String::from_utf8_lossy(entry.name)),
-            id: entry.id,
+            id: entry.id(),
             mode: entry.mode,
             staged_size: None,
         });
@@ -179,9 +181,9 @@ struct Holding {
 
 /// The set of tokens each tree holds, and the entries that lead to them.
 pub struct TreeSets<'s> {
-    blob_sets: HashMap<BlobKey, SetId>,
-    memo: HashMap<TreeKey, SetId>,
-    holdings: HashMap<TreeKey, Vec<Holding>>,
+    blob_sets: IdMap<BlobKey, SetId>,
+    memo: IdMap<TreeKey, SetId>,
+    holdings: IdMap<TreeKey, Vec<Holding>>,
     sets: &'s mut Sets,
 }
 
@@ -218,7 +220,7 @@ impl<'s> TreeSets<'s> {
                 memo.values_mut().for_each(|v| *v = tree_sets[*v as usize]);
                 memo
             },
-            holdings: HashMap::new(),
+            holdings: IdMap::default(),
             sets,
         }
     }
@@ -235,7 +237,7 @@ impl<'s> TreeSets<'s> {
     pub fn of(&self, root: Oid) -> Result<SetId, Error> {
         // Every root was read, so a miss is rekey's own mistake: said, never read as a
         // tree that holds nothing.
-        self.memo.get(&(root, false)).copied().ok_or_else(|| {
+        self.memo.get(&(raw(root), false)).copied().ok_or_else(|| {
             Error::new(format!(
                 "the tree {root} was not read with the history's trees"
             ))
@@ -249,18 +251,21 @@ impl<'s> TreeSets<'s> {
             .map(|(key, _)| *key)
             .collect();
         for key in holding {
-            let object = store.object(key.0, ObjectType::Tree)?;
+            let object = store.object(oid(&key.0), ObjectType::Tree)?;
             let mut bytes = object.bytes();
             let mut found = Vec::new();
             while !bytes.is_empty() {
                 let (entry, rest) = next_entry(bytes)
-                    .ok_or_else(|| loose::corrupt(key.0, "is not a valid tree"))?;
+                    .ok_or_else(|| loose::corrupt(oid(&key.0), "is not a valid tree"))?;
                 bytes = rest;
                 let (tree, set) = if entry.mode == DIRECTORY {
-                    let child = (entry.id, entry.name == b"templates");
+                    let child = (*entry.raw, entry.name == b"templates");
                     (Some(child), self.memo.get(&child).copied().unwrap_or(EMPTY))
                 } else if is_scanned(entry.mode) {
-                    (None, self.blob_set(&blob_key(entry.id, entry.name, key.1)))
+                    (
+                        None,
+                        self.blob_set(&blob_key(*entry.raw, entry.name, key.1)),
+                    )
                 } else {
                     continue;
                 };

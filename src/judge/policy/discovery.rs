@@ -24,6 +24,9 @@ pub struct PolicyFile {
     pub policy: Option<Policy>,
     /// The nested policy files merged in (see `nested`): policy files, never judged.
     nested: Vec<PathBuf>,
+    /// Named by `--config` or `REKEY_CONFIG` rather than found: it may govern many
+    /// repositories, and says nothing of where this one's top is.
+    named: bool,
 }
 
 impl PolicyFile {
@@ -82,6 +85,7 @@ impl PolicyFile {
             root: cwd.to_owned(),
             policy: None,
             nested: Vec::new(),
+            named: false,
         }
     }
 
@@ -100,6 +104,7 @@ impl PolicyFile {
         }
         let mut file = PolicyFile::load(path, display, cwd)?;
         file.display = format!("{} ({origin})", file.display);
+        file.named = true;
         Ok(Some(file))
     }
 
@@ -114,6 +119,7 @@ impl PolicyFile {
             path: Some(path),
             policy: Some(policy),
             nested: Vec::new(),
+            named: false,
         })
     }
 
@@ -140,6 +146,25 @@ impl PolicyFile {
             _ => file.display = format!("{} (nested {} add to it)", file.display, names.join(", ")),
         }
         Ok(file)
+    }
+
+    /// The directory the policy governs when it was found rather than named: the one that
+    /// holds the repository's own `.rekey.toml`.
+    pub fn scope(&self) -> Option<&Path> {
+        (self.path.is_some() && !self.named).then_some(self.root.as_path())
+    }
+
+    /// The directory of the repository a command in `cwd` works in: the one its own
+    /// policy file governs ([`PolicyFile::scope`]), else the git top above `cwd`; `None`
+    /// outside both.
+    pub fn repository(&self, cwd: &Path) -> Option<PathBuf> {
+        match self.scope() {
+            Some(scope) => Some(scope.to_owned()),
+            None => cwd
+                .ancestors()
+                .find(|dir| dir.join(".git").exists())
+                .map(Path::to_owned),
+        }
     }
 
     /// The policy, or the default one (no token lists, default levels) when none was found.

@@ -17,8 +17,8 @@ pub fn initial_text(current: &BTreeSet<Fingerprint>) -> String {
     format!(
         r#"# rekey policy: which delegate tokens may appear in this repository.
 # Tokens are listed by fingerprint (sha256: + 16 hex digits of SHA-256 of the token), which
-# is safe to commit. `rekey scan` prints them; `rekey rotate --write/--commit` updates
-# `current`; `rekey revoke FINGERPRINT` moves one to `revoked`.
+# is safe to commit. `rekey scan` prints them; a rotation (rotate --write or --commit)
+# updates `current`; `rekey revoke FINGERPRINT` moves one to `revoked`.
 
 [tokens]
 # Tokens in force. Any other literal token is reported as stale-token.
@@ -179,8 +179,15 @@ fn push_like_last(array: &mut Array, text: &str) {
         array.set_trailing(rest);
         array.set_trailing_comma(true);
     } else {
+        // The first item's prefix says nothing of how items are separated: after it, an
+        // item is written `, "…"`, as a person writes it.
+        let only_one_before = array.len() == 2;
         let pushed = array.iter_mut().last().expect("just pushed");
-        pushed.decor_mut().set_prefix(last_prefix);
+        if only_one_before && last_prefix.is_empty() {
+            pushed.decor_mut().set_prefix(" ");
+        } else {
+            pushed.decor_mut().set_prefix(last_prefix);
+        }
     }
 }
 

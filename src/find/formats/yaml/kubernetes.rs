@@ -7,7 +7,7 @@ use super::super::common;
 use super::tree::{inner_span, Node, Scalar};
 use super::walker::{sops_located, unverbatim_reason, Context, Found, Walker};
 use crate::model::keys;
-use crate::model::site::{Elsewhere, Limit, Reader, Role, Site, Store, Workload};
+use crate::model::site::{Elsewhere, Limit, Reader, Role, SecretLoad, Site, Store, Workload};
 use crate::model::token;
 use std::collections::{HashMap, HashSet};
 
@@ -67,6 +67,7 @@ impl Walker<'_> {
         let span = inner_span(key);
         let role = Role::SecretKeyRef {
             secret: secret.to_owned(),
+            env_entry: context.env_entry.clone(),
         };
         let elsewhere = Elsewhere {
             store: Store::KubernetesSecret,
@@ -247,13 +248,13 @@ impl Walker<'_> {
     }
 }
 
-/// For each Secret name, the workload containers of these objects that load it whole
-/// (`envFrom: - secretRef: {name: …}`): the delegates its entries configure.
-pub(super) fn secret_loaders(objects: &[&Node]) -> HashMap<String, Vec<Workload>> {
-    fn visit(node: &Node, object: &Node, found: &mut HashMap<String, Vec<Workload>>) {
+/// The workload containers of these objects that load a Secret whole (`envFrom:
+/// - secretRef: {name: …}`): the delegates its entries configure, in this file or another.
+pub(super) fn secret_loads(objects: &[&Node]) -> Vec<SecretLoad> {
+    fn visit(node: &Node, object: &Node, found: &mut Vec<SecretLoad>) {
         match node {
             Node::Map { entries, .. } => {
-                if let (Some(_), Some(Node::Seq { items })) =
+                if let (Some(image), Some(Node::Seq { items })) =
                     (node.get_str("image"), node.get("envFrom"))
                 {
                     for secret in items
@@ -261,7 +262,11 @@ pub(super) fn secret_loaders(objects: &[&Node]) -> HashMap<String, Vec<Workload>
                         .filter_map(|item| item.get("secretRef")?.get_str("name"))
                     {
                         if let Some(workload) = workload(object, node.get_str("name")) {
-                            found.entry(secret.to_owned()).or_default().push(workload);
+                            found.push(SecretLoad {
+                                workload,
+                                secret: secret.to_owned(),
+                                delegate: keys::is_delegate_image(image),
+                            });
                         }
                     }
                 }
@@ -273,9 +278,21 @@ pub(super) fn secret_loaders(objects: &[&Node]) -> HashMap<String, Vec<Workload>
             Node::Scalar(_) | Node::Alias { .. } => {}
         }
     }
-    let mut found = HashMap::new();
+    let mut found = Vec::new();
     for object in objects {
         visit(object, object, &mut found);
+    }
+    found
+}
+
+/// For each Secret name, the workload containers of this file that load it whole.
+pub(super) fn secret_loaders(loads: &[SecretLoad]) -> HashMap<String, Vec<Workload>> {
+    let mut found: HashMap<String, Vec<Workload>> = HashMap::new();
+    for load in loads {
+        found
+            .entry(load.secret.clone())
+            .or_default()
+            .push(load.workload.clone());
     }
     found
 }

@@ -23,14 +23,20 @@ mod walker;
 
 use super::common::{self, ParseError};
 use crate::model::keys;
-use crate::model::site::{Reader, Site};
-use kubernetes::{delegate_env_from_secrets, secret_loaders};
+use crate::model::site::{Reader, SecretLoad, Site};
+use kubernetes::{delegate_env_from_secrets, secret_loaders, secret_loads};
 use std::cell::RefCell;
 use template::{scan_template, TEMPLATE_READER};
 use tree::{parse, Documents, Node};
 use walker::{has_delegate_evidence, Walker};
 
 pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
+    scan_with_loads(text).map(|(sites, _)| sites)
+}
+
+/// [`scan`], with the Secrets the file's workloads load whole (`envFrom`), which the
+/// scan links to Secrets of other files.
+pub fn scan_with_loads(text: &str) -> Result<(Vec<Site>, Vec<SecretLoad>), ParseError> {
     match parse(text) {
         Ok(documents) => {
             refuse_non_mapping(text, &documents)?;
@@ -39,7 +45,7 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
         // A Helm template: `{{ … }}` makes most of them invalid YAML, and what they hold
         // are references to values, never literals. Only a `{{` outside comments counts:
         // a broken file that merely mentions one in a comment is still broken.
-        Err(_) if has_template_expression(text) => Ok(scan_template(text)),
+        Err(_) if has_template_expression(text) => Ok((scan_template(text), Vec::new())),
         Err(error) => Err(error),
     }
 }
@@ -47,7 +53,7 @@ pub fn scan(text: &str) -> Result<Vec<Site>, ParseError> {
 /// A file under a chart's `templates/`: YAML when it parses, references by line otherwise.
 pub fn scan_template_file(text: &str) -> Result<Vec<Site>, ParseError> {
     let mut sites = match parse(text) {
-        Ok(documents) => walk_all(text, &documents),
+        Ok(documents) => walk_all(text, &documents).0,
         Err(_) => scan_template(text),
     };
     sites.extend(template::values_mentions(text));
@@ -58,11 +64,12 @@ pub fn scan_template_file(text: &str) -> Result<Vec<Site>, ParseError> {
     Ok(sites)
 }
 
-fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
+fn walk_all(text: &str, documents: &Documents) -> (Vec<Site>, Vec<SecretLoad>) {
     let mut sites = Vec::with_capacity(common::expected_sites(text));
     let delegate_secrets = delegate_env_from_secrets(&documents.roots);
     let objects: Vec<&Node> = documents.roots.iter().flat_map(list_items).collect();
-    let loaders = secret_loaders(&objects);
+    let loads = secret_loads(&objects);
+    let loaders = secret_loaders(&loads);
     let delegate_evidence = documents.roots.iter().any(has_delegate_evidence);
     let last_owner = RefCell::new(None);
     for object in objects {
@@ -77,7 +84,7 @@ fn walk_all(text: &str, documents: &Documents) -> Vec<Site> {
         walker.delegate_evidence = delegate_evidence;
         walker.walk(object, &mut sites);
     }
-    sites
+    (sites, loads)
 }
 
 /// The objects of a document: the `items` of a `kind: List` (as `kubectl get … -o yaml`
@@ -197,12 +204,21 @@ mod tests {
         );
         assert_eq!(&text[sites[0].value_span.clone()], HEX);
         assert_eq!(&text[sites[1].value_span.clone()], HEX);
+        // The secretKeyRef fills the env entry before it: one reference, shown as one.
         assert_eq!(
             sites[3].role,
             Role::SecretKeyRef {
-                secret: "s".to_owned()
+                secret: "s".to_owned(),
+                env_entry: Some(sites[2].key_span.clone()),
             }
         );
+        // Its own entry's name is not a token key: the secretKeyRef stands alone.
+        let alone = scan(
+            "env:\n- name: TOKEN\n  valueFrom:\n    secretKeyRef: {name: s, key: DELEGATE_TOKEN}\n",
+        )
+        .unwrap();
+        assert_eq!(alone.len(), 1);
+        assert!(!alone[0].fills_env_entry());
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl Walker<'_> {
             key: None,
             container_name: None,
             subchart: None,
+            env_entry: None,
         };
         self.visit(root, &context, sites);
     }
@@ -198,6 +199,14 @@ impl Walker<'_> {
                 .subchart
                 .clone()
                 .or_else(|| key.starts_with("harness-delegate").then(|| key.to_owned())),
+            env_entry: match key {
+                "valueFrom" => map
+                    .get("name")
+                    .and_then(Node::as_scalar)
+                    .filter(|name| keys::is_env_name(&name.value))
+                    .map(inner_span),
+                _ => None,
+            },
         }
     }
 }

@@ -39,6 +39,9 @@ pub(super) struct Context<'c> {
     pub(super) container_name: Option<String>,
     /// Under an umbrella chart's `harness-delegate*` key: that key.
     pub(super) subchart: Option<String>,
+    /// Directly an env entry's `valueFrom:` when that entry is a site of its own (its name is
+    /// a token key): the span of the name, which a `secretKeyRef` here is shown with.
+    pub(super) env_entry: Option<Span>,
 }
 
 #[derive(Clone, Copy)]
