@@ -295,16 +295,17 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// How much a scan may hold: 250,000 sites, or 170,000 files with a site each, or
+    /// How much a scan may hold: 250,000 sites, or 100,000 files with a site each, or
     /// 500,000 token-shaped strings outside sites, or a mix. Real repositories hold far
-    /// less (a 100,000-file monorepo: 8,000 sites); a tree with a site in each of 68,000
-    /// files holds about half. File contents are not held, so they do not count.
+    /// less (a 100,000-file monorepo: 8,000 sites); 68,000 files with 97,000 sites
+    /// between them take three quarters. File contents are not held, so they do not count.
     pub const LIMIT: usize = 64 << 20;
     /// What one site costs across the run: the site, its kept positions, its edit and its
     /// report.
     const SITE_COST: usize = 256;
-    /// What a file with sites costs besides its sites: its paths, digest and plan.
-    const FILE_COST: usize = 128;
+    /// What a file with sites costs besides its sites: its paths, digest, kept positions
+    /// and plan.
+    const FILE_COST: usize = 384;
     /// What one stray costs (the stray and its finding): the budget holds
     /// [`sweep::MAX_STRAYS`] of them.
     const STRAY_COST: usize = Self::LIMIT / sweep::MAX_STRAYS;
