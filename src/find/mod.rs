@@ -10,6 +10,7 @@ pub mod formats;
 pub mod git;
 mod hidden;
 pub mod history;
+mod ids;
 pub mod ignore_rules;
 pub mod large;
 pub mod layers;

@@ -4,6 +4,7 @@
 //! one commit or the index through it; `find::history` every commit of every ref.
 
 use crate::error::Error;
+use crate::find::ids::{raw, Ids, Raw};
 use crate::find::loose::{self, Loose, Objects};
 use git2::{ObjectType, Odb, OdbObject, Oid};
 use std::cell::RefCell;
@@ -41,7 +42,7 @@ pub struct Store<'a, 'r> {
     workdir: Option<&'a Path>,
     /// Packed objects already hashed against their id: a blob holding a key name is read
     /// again for each path it stands at, and is hashed once.
-    verified: RefCell<HashSet<Oid>>,
+    verified: RefCell<HashSet<Raw, Ids>>,
 }
 
 /// A blob's content as read: from a loose object (checked by `find::loose`) or a pack.
@@ -57,7 +58,7 @@ impl<'a, 'r> Store<'a, 'r> {
             odb,
             objects,
             workdir,
-            verified: RefCell::new(HashSet::new()),
+            verified: RefCell::new(HashSet::default()),
         }
     }
 
@@ -107,11 +108,11 @@ impl<'a, 'r> Store<'a, 'r> {
         if kind != ObjectType::Any && found != kind {
             return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
         }
-        if !self.verified.borrow().contains(&id) {
+        if !self.verified.borrow().contains(&raw(id)) {
             if !loose::hashes_to(id, found, object.data()) {
                 return Err(loose::corrupt(id, loose::NOT_ITS_ID));
             }
-            self.verified.borrow_mut().insert(id);
+            self.verified.borrow_mut().insert(raw(id));
         }
         Ok(object)
     }

@@ -5,7 +5,7 @@
 //! to leave out (`--since`) are not walked at all.
 
 use crate::error::Error;
-use crate::find::history::ids::IdMap;
+use crate::find::ids::IdMap;
 use crate::find::loose;
 use crate::find::objects::{tree_line, Store};
 use git2::{ObjectType, Oid};

@@ -10,7 +10,6 @@
 
 mod blobs;
 mod graph;
-mod ids;
 mod refs;
 mod sets;
 mod shapes;
@@ -22,6 +21,7 @@ pub use refs::Root;
 
 use crate::error::Error;
 use crate::find::git::GitRepo;
+use crate::find::ids;
 use crate::find::objects::Store;
 use crate::model::token::Fingerprint;
 use git2::Oid;

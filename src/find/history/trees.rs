@@ -9,14 +9,15 @@
 //! tree once per "is it a `templates` directory".
 
 use crate::error::Error;
-use crate::find::history::ids::{oid, raw, IdMap, Raw};
 use crate::find::history::sets::{SetId, Sets, EMPTY};
 use crate::find::history::shapes::{Shapes, BLOB};
+use crate::find::ids::{oid, raw, IdHasher, IdMap, Ids, Raw};
 use crate::find::loose;
-use crate::find::objects::{is_scanned, next_entry, Blob, Object, Store};
+use crate::find::objects::{is_scanned, next_entry, Blob, EntryRef, Object, Store};
 use git2::{ObjectType, Oid};
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
 /// A tree as the scanners see it: its id, and whether it is named `templates`.
 pub type TreeKey = (Raw, bool);
@@ -26,8 +27,9 @@ pub type BlobKey = (Raw, u64);
 const DIRECTORY: u32 = 0o040000;
 
 pub fn blob_key(id: Raw, name: &[u8], in_templates: bool) -> BlobKey {
-    let mut hasher = std::hash::DefaultHasher::new();
-    (name, in_templates).hash(&mut hasher);
+    let mut hasher: IdHasher = Ids.build_hasher();
+    hasher.write(name);
+    hasher.write_u8(u8::from(in_templates));
     (id, hasher.finish())
 }
 
@@ -55,6 +57,59 @@ struct Frame<'a> {
     object: Object<'a>,
     offset: usize,
     children: Vec<u32>,
+    /// Where each child's entry sits in the tree's bytes, to be the next version's
+    /// [`Previous`].
+    spans: Vec<(u32, u32)>,
+    /// The tree read last at the same path, and how far this one has been matched to it.
+    previous: Previous,
+    cursor: usize,
+}
+
+/// The last tree read at a path: its bytes, and the child each of its entries gave (a
+/// blob or subtree entry, skipping the ones not read).
+///
+/// A new version of a directory differs from the one before in an entry or two, so
+/// matching its entries to the previous version's, in the order git sorts them, finds
+/// most children without hashing their ids or looking them up.
+#[derive(Default)]
+struct Previous {
+    bytes: Box<[u8]>,
+    entries: Vec<(u32, u32, u32)>,
+}
+
+impl Previous {
+    /// The child that the entry `bytes` (mode, name, id) gave in the previous version, if
+    /// that held the very same entry; `cursor` walks forward through its entries.
+    fn child_of(&self, cursor: &mut usize, bytes: &[u8], name: &[u8], mode: u32) -> Option<u32> {
+        while let Some(&(start, end, child)) = self.entries.get(*cursor) {
+            let old = &self.bytes[start as usize..end as usize];
+            if old == bytes {
+                *cursor += 1;
+                return Some(child);
+            }
+            let (old_entry, _) = next_entry(old)?;
+            match git_order(old_entry.name, old_entry.mode, name, mode) {
+                // Gone from the new version (or changed, below): past it for good.
+                Ordering::Less => *cursor += 1,
+                Ordering::Equal => {
+                    *cursor += 1;
+                    return None;
+                }
+                // New in this version.
+                Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+}
+
+/// The order of entries in a git tree: by name, a directory's name read with a `/` after
+/// it. A tree out of this order (a damaged one) only loses the shortcut, never a child.
+fn git_order(a: &[u8], a_mode: u32, b: &[u8], b_mode: u32) -> Ordering {
+    let tail = |mode: u32| if mode == DIRECTORY { Some(&b'/') } else { None };
+    let a = a.iter().chain(tail(a_mode));
+    let b = b.iter().chain(tail(b_mode));
+    a.cmp(b)
 }
 
 /// What the next entry of a tree being read asks for.
@@ -72,6 +127,7 @@ pub fn read(store: &Store, roots: &[Oid], found: &mut dyn FnMut(Blob)) -> Result
     let mut walked = Walked::default();
     let mut blob_numbers: IdMap<BlobKey, u32> = IdMap::default();
     let mut slots: HashMap<String, u32> = HashMap::new();
+    let mut previous: Vec<Previous> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     for root in roots {
         let root = (raw(*root), false);
@@ -79,18 +135,24 @@ pub fn read(store: &Store, roots: &[Oid], found: &mut dyn FnMut(Blob)) -> Result
             continue;
         }
         let slot = slot_of(&mut slots, &mut walked.shapes, "");
-        stack.push(open(store, root, slot, String::new())?);
+        stack.push(open(store, root, slot, String::new(), &mut previous)?);
         while let Some(top) = stack.last_mut() {
             match step(top, &mut walked, &mut blob_numbers, found)? {
                 Step::Child(number) => top.children.push(number),
                 Step::Skip => {}
                 Step::Descend(key, prefix) => {
                     let slot = slot_of(&mut slots, &mut walked.shapes, &prefix);
-                    stack.push(open(store, key, slot, prefix)?);
+                    stack.push(open(store, key, slot, prefix, &mut previous)?);
                 }
                 Step::Done => {
                     let done = stack.pop().expect("a frame is on the stack");
                     let number = walked.shapes.len() as u32;
+                    previous[done.slot as usize] = Previous {
+                        bytes: done.object.bytes().into(),
+                        entries: (done.spans.iter().zip(&done.children))
+                            .map(|((start, end), child)| (*start, *end, *child))
+                            .collect(),
+                    };
                     walked.shapes.record(done.slot, done.children);
                     walked.trees.insert(done.key, number);
                     if let Some(parent) = stack.last_mut() {
@@ -118,7 +180,11 @@ fn open<'a>(
     key: TreeKey,
     slot: u32,
     prefix: String,
+    previous: &mut Vec<Previous>,
 ) -> Result<Frame<'a>, Error> {
+    if previous.len() <= slot as usize {
+        previous.resize_with(slot as usize + 1, Previous::default);
+    }
     Ok(Frame {
         key,
         slot,
@@ -126,6 +192,9 @@ fn open<'a>(
         object: store.object(oid(&key.0), ObjectType::Tree)?,
         offset: 0,
         children: Vec::new(),
+        spans: Vec::new(),
+        previous: std::mem::take(&mut previous[slot as usize]),
+        cursor: 0,
     })
 }
 
@@ -137,24 +206,47 @@ fn step(
     blob_numbers: &mut IdMap<BlobKey, u32>,
     found: &mut dyn FnMut(Blob),
 ) -> Result<Step, Error> {
-    let (distinct, trees) = (&mut walked.distinct, &walked.trees);
     let bytes = &frame.object.bytes()[frame.offset..];
     if bytes.is_empty() {
         return Ok(Step::Done);
     }
     let (entry, rest) = next_entry(bytes)
         .ok_or_else(|| loose::corrupt(oid(&frame.key.0), "is not a valid tree"))?;
+    let start = frame.offset;
     frame.offset = frame.object.bytes().len() - rest.len();
+    let whole = &bytes[..frame.offset - start];
+    let step = if let Some(child) =
+        (frame.previous).child_of(&mut frame.cursor, whole, entry.name, entry.mode)
+    {
+        Step::Child(child)
+    } else {
+        new_entry(&entry, frame, walked, blob_numbers, found)
+    };
+    if matches!(step, Step::Child(_) | Step::Descend(..)) {
+        frame.spans.push((start as u32, frame.offset as u32));
+    }
+    Ok(step)
+}
+
+/// What an entry the previous version of its tree did not hold gives.
+fn new_entry(
+    entry: &EntryRef,
+    frame: &Frame,
+    walked: &mut Walked,
+    blob_numbers: &mut IdMap<BlobKey, u32>,
+    found: &mut dyn FnMut(Blob),
+) -> Step {
+    let (distinct, trees) = (&mut walked.distinct, &walked.trees);
     if entry.mode == DIRECTORY {
         let key = (*entry.raw, entry.name == b"templates");
         if let Some(number) = trees.get(&key) {
-            return Ok(Step::Child(*number));
+            return Step::Child(*number);
         }
         let name = String::from_utf8_lossy(entry.name);
-        return Ok(Step::Descend(key, format!("{}{name}/", frame.prefix)));
+        return Step::Descend(key, format!("{}{name}/", frame.prefix));
     }
     if !is_scanned(entry.mode) {
-        return Ok(Step::Skip);
+        return Step::Skip;
     }
     let key = blob_key(*entry.raw, entry.name, frame.key.1);
     let next = distinct.keys.len() as u32;
@@ -168,7 +260,7 @@ fn step(
         distinct.keys.push(key);
         next
     });
-    Ok(Step::Child(number | BLOB))
+    Step::Child(number | BLOB)
 }
 
 /// An entry of a token-holding tree that leads to a token.
@@ -325,5 +417,75 @@ impl<'s> TreeSets<'s> {
 
     fn sets_contains(&self, set: SetId, token: u32) -> bool {
         self.sets.contains(set, token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(mode: &str, name: &str, id: u8) -> Vec<u8> {
+        let mut bytes = format!("{mode} {name}\0").into_bytes();
+        bytes.extend([id; 20]);
+        bytes
+    }
+
+    /// A previous version whose entries gave the children 10, 11, 12, ...
+    fn previous(entries: &[Vec<u8>]) -> Previous {
+        let mut previous = Previous::default();
+        let mut bytes = Vec::new();
+        for (n, entry) in entries.iter().enumerate() {
+            let start = bytes.len() as u32;
+            bytes.extend(entry);
+            previous
+                .entries
+                .push((start, bytes.len() as u32, 10 + n as u32));
+        }
+        previous.bytes = bytes.into();
+        previous
+    }
+
+    #[test]
+    fn only_an_entry_the_previous_version_held_as_it_is_gives_its_child() {
+        let old = previous(&[
+            entry("100644", "a", 1),
+            entry("40000", "b", 2),
+            entry("100644", "c", 3),
+            entry("100644", "d", 4),
+        ]);
+        // a unchanged, b a new subtree, bb added, c removed, d unchanged, e added.
+        let new = [
+            (entry("100644", "a", 1), Some(10)),
+            (entry("40000", "b", 9), None),
+            (entry("100644", "bb", 5), None),
+            (entry("100644", "d", 4), Some(13)),
+            (entry("100644", "e", 6), None),
+        ];
+        let mut cursor = 0;
+        for (bytes, child) in new {
+            let (parsed, _) = next_entry(&bytes).unwrap();
+            let found = old.child_of(&mut cursor, &bytes, parsed.name, parsed.mode);
+            assert_eq!(found, child, "{}", String::from_utf8_lossy(parsed.name));
+        }
+        // A mode change is a different entry, even under the same name and id.
+        let mut cursor = 0;
+        let bytes = entry("100755", "a", 1);
+        assert_eq!(old.child_of(&mut cursor, &bytes, b"a", 0o100755), None);
+    }
+
+    #[test]
+    fn a_directory_sorts_as_its_name_with_a_slash() {
+        // As git sorts them: `b.txt` before the directory `b` ('.' < '/'), the file `b`
+        // before `b.txt`.
+        assert_eq!(
+            git_order(b"b.txt", 0o100644, b"b", DIRECTORY),
+            Ordering::Less
+        );
+        assert_eq!(
+            git_order(b"b", 0o100644, b"b.txt", 0o100644),
+            Ordering::Less
+        );
+        assert_eq!(git_order(b"b", DIRECTORY, b"b0", 0o100644), Ordering::Less);
+        assert_eq!(git_order(b"b", DIRECTORY, b"b", DIRECTORY), Ordering::Equal);
     }
 }

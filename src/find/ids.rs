@@ -1,6 +1,7 @@
 //! Maps keyed by git object ids, with a hasher made for them. An id is already the output
 //! of a hash, so SipHash over its 20 bytes (the standard maps' hasher) is wasted work on
-//! the walk's hottest path: every entry of every distinct tree is looked up. This hasher
+//! the history walk's hottest paths: every new entry of every distinct tree is looked up,
+//! and every object read is checked against the set of those already hashed. This hasher
 //! mixes each 8 bytes written with one folded 128-bit multiply; its seed is random per
 //! process, so a repository crafted to pile ids into one bucket cannot know where they go.
 
