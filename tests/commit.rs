@@ -72,7 +72,8 @@ struct UntouchedState(String, String, Vec<u8>, Vec<(String, Vec<u8>)>);
 const BRANCH: &str = "rekey/rotate-23e0bf16";
 
 /// The files the demo rotation changes (the ignored override file is not tracked).
-const ROTATED: [&str; 20] = [
+const ROTATED: [&str; 21] = [
+    ".rekey.toml",
     "compose/.env",
     "compose/docker-compose.yml",
     "config/delegate.toml",
@@ -175,8 +176,8 @@ Next:\n  \
     );
     assert!(
         run.stdout.ends_with(&format!(
-            "  4. Revoke the old token ({OLD_FINGERPRINT}) in Harness (Delegates > Tokens, where it was issued).\n  \
-5. rekey revoke {OLD_FINGERPRINT}, so rekey check fails wherever it is still found.\n"
+            "  5. Revoke the old token ({OLD_FINGERPRINT}) in Harness (Delegates > Tokens, where it was issued).\n  \
+6. rekey revoke {OLD_FINGERPRINT}, so rekey check fails wherever it is still found.\n"
         )),
         "{}",
         run.stdout
@@ -349,7 +350,7 @@ fn paths_restrict_the_commit_to_part_of_the_repository() {
     let run = repo.rekey_in(&repo.path.join("helm"), &["umbrella"], &IDENTITY);
     assert_eq!(run.status, 0, "{}", run.stderr);
     let changed = repo.git(&["diff", "--name-only", "main", BRANCH]);
-    assert_eq!(changed, "helm/umbrella/values.yaml\n");
+    assert_eq!(changed, ".rekey.toml\nhelm/umbrella/values.yaml\n");
 }
 
 #[test]

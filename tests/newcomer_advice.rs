@@ -428,3 +428,41 @@ fn names_from_the_files_are_quoted_in_the_commands_and_a_dry_run_has_no_steps() 
         written.stdout
     );
 }
+
+#[test]
+fn a_state_file_that_still_holds_the_old_token_comes_before_the_gate() {
+    let dir = copy_fixture("demo");
+    let run = rotate_to_new_token(dir.path(), &["--write", "--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_no_token(&run.stdout, "stdout");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let steps = report["next_steps"].as_array().unwrap();
+    let at = |action: &str| steps.iter().position(|s| s["action"] == action);
+    let kept = at("refresh-kept").expect("a step for the state file");
+    assert!(kept < at("check-ready").unwrap(), "{steps:?}");
+    let text = steps[kept]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("terraform/terraform.tfstate still holds the old token")
+            && text.contains("terraform apply"),
+        "{text}"
+    );
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s["action"] == "refresh-kept")
+            .count(),
+        1
+    );
+
+    // The gate it comes before fails on that file until it is refreshed.
+    let gate = masked(
+        dir.path(),
+        &["check", "--ready-to-revoke", OLD_FINGERPRINT, "."],
+    );
+    assert_ne!(gate.status, 0);
+    assert!(
+        gate.stdout.contains("terraform/terraform.tfstate"),
+        "{}",
+        gate.stdout
+    );
+}

@@ -419,7 +419,8 @@ fn stat_prints_per_file_counts_instead_of_the_diff() {
  terraform/main.tf                  | 1 rotated, 1 migrated
  terraform/prod.tfvars              | 1 rotated
 Would rotate {OLD_FINGERPRINT} -> {NEW_FINGERPRINT} in 20 files: 27 sites rotated, 0 placeholders filled, 11 legacy keys migrated. Dry run: nothing was written; add --write to apply.
-Policy: none (no .rekey.toml in this directory or above it, up to the filesystem root)
+Would update .rekey.toml: [tokens] current now lists {NEW_FINGERPRINT}.
+Policy: .rekey.toml
 "
         )
     );

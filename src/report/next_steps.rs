@@ -183,6 +183,15 @@ pub fn steps(rotation: &Rotation) -> Vec<NextStep> {
             _ => steps.push(step),
         }
     }
+    // A file rekey reports but never rewrites still holds the old token: what rewrites
+    // it comes before any readiness check, which fails on it until then.
+    for (path, reason) in &rotation.plan.kept {
+        steps.push(NextStep::new(
+            "refresh-kept",
+            None,
+            format!("{path} still holds the old token, and rekey does not rewrite it ({reason})"),
+        ));
+    }
     if unfinished(rotation) {
         steps.push(NextStep::new(
             "rotate-rest",
@@ -440,6 +449,13 @@ fn paragraph(rotation: &Rotation, group: &[NextStep]) -> String {
             for gate in group {
                 let command = gate.command.as_deref().unwrap_or_default();
                 out.push_str(&format!("       {command}\n"));
+            }
+            out
+        }
+        "refresh-kept" => {
+            let mut out = "Refresh what still holds the old token, then commit it, or drop it from git if it does not belong there:\n".to_owned();
+            for kept in group {
+                out.push_str(&format!("       {}\n", kept.text));
             }
             out
         }

@@ -64,6 +64,9 @@ pub struct Plan<'a> {
     pub new: Fingerprint,
     /// Things the user should know that do not stop the rotation.
     pub notes: Vec<String>,
+    /// Files that hold a token being replaced at a site rekey reports but never rewrites
+    /// (Terraform state), with why: the old token is still there after the rotation.
+    pub kept: Vec<(String, String)>,
     pub writer: Writer,
 }
 
@@ -203,6 +206,7 @@ pub fn plan<'a>(
         options,
         blocked: Vec::new(),
         notes: Vec::new(),
+        kept: Vec::new(),
     };
     // At most one plan per file: reserved once, so that a rotation of tens of thousands of
     // files never holds the list twice while it grows.
@@ -217,6 +221,7 @@ pub fn plan<'a>(
         rotated: planner.selected,
         new: new.fingerprint().clone(),
         notes: planner.notes,
+        kept: planner.kept,
         writer: Writer::new(new),
     })
 }
@@ -231,6 +236,7 @@ struct Planner<'n> {
     /// Sites that refuse the rotation: the plan fails with all of them.
     blocked: Vec<String>,
     notes: Vec<String>,
+    kept: Vec<(String, String)>,
 }
 
 impl Planner<'_> {
@@ -282,6 +288,13 @@ impl Planner<'_> {
                 (ValueChange::Rotated { .. }, Limit::ReportOnly(reason)) => {
                     self.notes
                         .push(format!("{}: {} not rotated: {reason}", at(), site.key));
+                    if self
+                        .kept
+                        .last()
+                        .map_or(true, |(path, _)| *path != file.display)
+                    {
+                        self.kept.push((file.display.clone(), reason.to_string()));
+                    }
                 }
                 (ValueChange::Filled { .. }, limit) => {
                     let reason = limit.reason();
