@@ -434,3 +434,35 @@ Policy: .rekey.toml
         "error: --stat shapes the text report; the JSON report already lists each file's changes (drop --stat or --format json)\n"
     );
 }
+
+/// The README's first command, run as written from the top of rekey's own clone: the demo's
+/// policy makes it a repository of its own, so the dry run is the demo's alone (no list of
+/// rekey's fixtures that also hold the made-up token) and writes nothing.
+#[test]
+fn the_readmes_first_command_dry_runs_the_demo_alone() {
+    let top = fixtures().join("..");
+    let before = tree(&fixtures().join("demo"));
+    let run = rekey(
+        &top,
+        &[
+            "rotate",
+            "fixtures/demo",
+            "--new-token-file",
+            "fixtures/new-token.txt",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(tree(&fixtures().join("demo")), before);
+    let expected = fs::read_to_string(fixtures().join("expected/demo-dry-run.txt")).unwrap();
+    let expected = expected
+        .replace("--- a/", "--- a/fixtures/demo/")
+        .replace("+++ b/", "+++ b/fixtures/demo/")
+        .replace(
+            "Would update .rekey.toml",
+            "Would update fixtures/demo/.rekey.toml",
+        )
+        .replace("Policy: .rekey.toml", "Policy: fixtures/demo/.rekey.toml");
+    assert_eq!(run.stdout, expected);
+    assert_no_token(&run.stdout, "stdout");
+    assert_no_token(&run.stderr, "stderr");
+}
