@@ -132,7 +132,7 @@ pub fn walk_all(
             Some(name) => Some(repo.resolve(name).map_err(in_repo)?),
             None => None,
         };
-        let refs = |name: &str| wanted.as_ref().map_or(true, |set| set.is_match(name));
+        let refs = |name: &str| wanted.as_ref().is_none_or(|set| set.is_match(name));
         let options = Options { refs: &refs, since };
         let mut history = history::walk(&repo, &options).map_err(in_repo)?;
         let policy = match &named {

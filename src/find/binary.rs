@@ -194,7 +194,7 @@ fn keep(
 
 impl Found {
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && self.text.as_ref().map_or(true, |(_, hits)| hits.is_empty())
+        self.bytes.is_empty() && self.text.as_ref().is_none_or(|(_, hits)| hits.is_empty())
     }
 
     /// The hits as strays of the file `display` names, whose bytes are `bytes`: those in

@@ -51,8 +51,11 @@ impl ScannedFile {
         display: String,
         format: Format,
         bytes: &[u8],
-        sites: Vec<Site>,
+        mut sites: Vec<Site>,
     ) -> Self {
+        // A scanner's vector grows by doubling; a rotation keeps every file's sites until
+        // it is done, and most files hold one.
+        sites.shrink_to_fit();
         let positions = Positions::new(bytes, sites.iter().flat_map(reported_offsets));
         ScannedFile {
             path,

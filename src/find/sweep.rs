@@ -170,7 +170,7 @@ pub fn find_in<C: Chars + ?Sized>(text: &C) -> Vec<(Range<usize>, Fingerprint)> 
     found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
     let mut kept: Vec<(Range<usize>, Fingerprint)> = Vec::with_capacity(found.len());
     for (span, fingerprint) in found {
-        if kept.last().map_or(true, |(last, _)| span.start >= last.end) {
+        if kept.last().is_none_or(|(last, _)| span.start >= last.end) {
             kept.push((span, fingerprint));
         }
     }

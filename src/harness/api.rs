@@ -113,8 +113,8 @@ pub fn list(
     // the list is narrowed before any token in it is read.
     let wanted: Vec<&Value> = items
         .iter()
-        .filter(|item| name.map_or(true, |name| field(item, "name") == Some(name)))
-        .filter(|item| status.map_or(true, |status| field(item, "status") == Some(status.name())))
+        .filter(|item| name.is_none_or(|name| field(item, "name") == Some(name)))
+        .filter(|item| status.is_none_or(|status| field(item, "status") == Some(status.name())))
         .collect();
     if wanted.len() > MAX_TOKENS {
         return Err(Error::new(format!(
@@ -241,7 +241,7 @@ fn delegate(item: &Value, name: String, what: &str, token: &str) -> Result<Deleg
                 return Err(unreadable(token, what, &problem));
             }
         };
-        if beat != 0 && found.last_heartbeat.map_or(true, |seen| beat > seen) {
+        if beat != 0 && found.last_heartbeat.is_none_or(|seen| beat > seen) {
             found.last_heartbeat = Some(beat);
             found.heartbeat_field = field;
         }

@@ -6,6 +6,7 @@
 //! `runtime`.
 
 pub mod check;
+pub mod few;
 pub mod history;
 pub mod inventory;
 pub mod migration;

@@ -87,18 +87,33 @@ pub fn plan(inventory: &Inventory, changed: &[(&ScannedFile, &Site)]) -> Vec<Rol
         .iter()
         .map(|(file, _)| file.display.as_str())
         .collect();
+    let owners: BTreeSet<ObjectName> = changed
+        .iter()
+        .filter_map(|(_, site)| match site.owner.as_deref() {
+            Some(Owner::Kubernetes {
+                kind,
+                namespace,
+                name,
+                ..
+            }) => Some((kind.as_str(), namespace.as_deref(), name.as_str())),
+            _ => None,
+        })
+        .collect();
     inventory
         .delegates
         .iter()
         .filter(|delegate| delegate.files.iter().any(|f| files.contains(f.as_str())))
         .map(|delegate| Rollout {
             delegate: delegate.id.clone(),
-            how: how(delegate, changed, &files),
+            how: how(delegate, &owners, &files),
         })
         .collect()
 }
 
-fn how(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], files: &BTreeSet<&str>) -> How {
+/// A Kubernetes object by kind, namespace and name.
+type ObjectName<'a> = (&'a str, Option<&'a str>, &'a str);
+
+fn how(delegate: &Delegate, owners: &BTreeSet<ObjectName>, files: &BTreeSet<&str>) -> How {
     let id = &delegate.id;
     let touched: Vec<String> = delegate
         .files
@@ -108,7 +123,7 @@ fn how(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], files: &BTreeSet<
         .collect();
     let only = || touched.first().cloned().unwrap_or_default();
     match id.kind.as_str() {
-        kind if WORKLOADS.contains(&kind) => How::Kubernetes(workload(delegate, changed, touched)),
+        kind if WORKLOADS.contains(&kind) => How::Kubernetes(workload(delegate, owners, touched)),
         "Secret" => How::Kubernetes(Kubernetes::SecretAlone { files: touched }),
         "Helm values" => How::HelmValues { file: only() },
         "Terraform" | "Terraform variables" => How::Terraform {
@@ -142,7 +157,7 @@ fn how(delegate: &Delegate, changed: &[(&ScannedFile, &Site)], files: &BTreeSet<
 /// only the Secret it reads did.
 fn workload(
     delegate: &Delegate,
-    changed: &[(&ScannedFile, &Site)],
+    owners: &BTreeSet<ObjectName>,
     touched: Vec<String>,
 ) -> Kubernetes {
     let id = &delegate.id;
@@ -150,16 +165,7 @@ fn workload(
         Some((namespace, name)) => (Some(namespace.to_owned()), name.to_owned()),
         None => (None, id.name.clone()),
     };
-    let own = changed.iter().any(|(_, site)| match site.owner.as_deref() {
-        Some(Owner::Kubernetes {
-            kind,
-            namespace: ns,
-            name: n,
-            ..
-        }) => *kind == id.kind && *n == name && *ns == namespace,
-        _ => false,
-    });
-    if own {
+    if owners.contains(&(id.kind.as_str(), namespace.as_deref(), name.as_str())) {
         Kubernetes::Apply { files: touched }
     } else if RESTARTABLE.contains(&id.kind.as_str()) {
         Kubernetes::RestartAfterSecret {

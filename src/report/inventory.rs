@@ -6,6 +6,7 @@
 
 use super::scan::plural;
 use super::{Streamed, Style};
+use crate::judge::few::FewSet;
 use crate::judge::inventory::{Delegate, Inventory, TokenState};
 use crate::model::token::Fingerprint;
 use crate::report::redact;
@@ -324,7 +325,7 @@ pub fn json_record<'a>(
     }
 }
 
-fn strs(set: &BTreeSet<String>) -> Vec<&str> {
+fn strs(set: &FewSet<String>) -> Vec<&str> {
     set.iter().map(String::as_str).collect()
 }
 

@@ -291,7 +291,7 @@ impl Planner<'_> {
                     if self
                         .kept
                         .last()
-                        .map_or(true, |(path, _)| *path != file.display)
+                        .is_none_or(|(path, _)| *path != file.display)
                     {
                         self.kept.push((file.display.clone(), reason.to_string()));
                     }

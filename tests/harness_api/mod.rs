@@ -253,8 +253,8 @@ fn respond(method: &str, target: &str, key: Option<&str>, state: &Mutex<State>) 
             let list: Vec<Value> = state
                 .tokens
                 .iter()
-                .filter(|t| name.as_ref().map_or(true, |n| *n == t.0))
-                .filter(|t| status.as_ref().map_or(true, |s| *s == t.1))
+                .filter(|t| name.as_ref().is_none_or(|n| *n == t.0))
+                .filter(|t| status.as_ref().is_none_or(|s| *s == t.1))
                 .map(token_json)
                 .collect();
             (200, envelope(json!(list)))

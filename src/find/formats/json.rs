@@ -138,7 +138,7 @@ fn decoded_offsets(raw: &str) -> Vec<usize> {
             }
             _ => (1, 2),
         };
-        offsets.extend(std::iter::repeat(at).take(decoded_len));
+        offsets.extend(std::iter::repeat_n(at, decoded_len));
         at += escape_len;
     }
     offsets.push(bytes.len());

@@ -407,7 +407,7 @@ impl<'s> TreeSets<'s> {
                 let path = format!("{prefix}{}", holding.name);
                 match holding.tree {
                     Some(tree) => stack.push((tree, format!("{path}/"))),
-                    None if best.as_ref().map_or(true, |b| path < *b) => best = Some(path),
+                    None if best.as_ref().is_none_or(|b| path < *b) => best = Some(path),
                     None => {}
                 }
             }

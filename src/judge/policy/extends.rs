@@ -163,7 +163,7 @@ impl Policy {
                     default.name()
                 )));
             }
-            if self.levels.get(&rule).map_or(true, |&set| level < set) {
+            if self.levels.get(&rule).is_none_or(|&set| level < set) {
                 self.levels.insert(rule, level);
                 self.level_at.insert(rule, origin);
             }
