@@ -77,6 +77,15 @@ impl<'a, T> IntoIterator for &'a FewSet<T> {
     }
 }
 
+impl<T> IntoIterator for FewSet<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// A map kept sorted by key; iterates in key order, as a `BTreeMap` does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FewMap<K, V>(Vec<(K, V)>);

@@ -81,8 +81,9 @@ const WORKLOADS: [&str; 7] = [
 ];
 
 /// How each delegate whose files hold a site of `changed` reads the new token, in the
-/// inventory's order.
-pub fn plan(inventory: &Inventory, changed: &[(&ScannedFile, &Site)]) -> Vec<Rollout> {
+/// inventory's order. The inventory is taken whole: each rollout moves its delegate's
+/// names out of it, into the same buffer (a monorepo rotation has tens of thousands).
+pub fn plan(inventory: Inventory, changed: &[(&ScannedFile, &Site)]) -> Vec<Rollout> {
     let files: BTreeSet<&str> = changed
         .iter()
         .map(|(file, _)| file.display.as_str())
@@ -101,29 +102,25 @@ pub fn plan(inventory: &Inventory, changed: &[(&ScannedFile, &Site)]) -> Vec<Rol
         .collect();
     inventory
         .delegates
-        .iter()
+        .into_iter()
         .filter(|delegate| delegate.files.iter().any(|f| files.contains(f.as_str())))
-        .map(|delegate| Rollout {
-            delegate: delegate.id.clone(),
-            how: how(delegate, &owners, &files),
-        })
+        .map(|delegate| rollout(delegate, &owners, &files))
         .collect()
 }
 
 /// A Kubernetes object by kind, namespace and name.
 type ObjectName<'a> = (&'a str, Option<&'a str>, &'a str);
 
-fn how(delegate: &Delegate, owners: &BTreeSet<ObjectName>, files: &BTreeSet<&str>) -> How {
-    let id = &delegate.id;
+fn rollout(delegate: Delegate, owners: &BTreeSet<ObjectName>, files: &BTreeSet<&str>) -> Rollout {
+    let id = delegate.id;
     let touched: Vec<String> = delegate
         .files
-        .iter()
+        .into_iter()
         .filter(|f| files.contains(f.as_str()))
-        .cloned()
         .collect();
     let only = || touched.first().cloned().unwrap_or_default();
-    match id.kind.as_str() {
-        kind if WORKLOADS.contains(&kind) => How::Kubernetes(workload(delegate, owners, touched)),
+    let how = match id.kind.as_str() {
+        kind if WORKLOADS.contains(&kind) => How::Kubernetes(workload(&id, owners, touched)),
         "Secret" => How::Kubernetes(Kubernetes::SecretAlone { files: touched }),
         "Helm values" => How::HelmValues { file: only() },
         "Terraform" | "Terraform variables" => How::Terraform {
@@ -150,17 +147,13 @@ fn how(delegate: &Delegate, owners: &BTreeSet<ObjectName>, files: &BTreeSet<&str
             directory: id.name.clone(),
         },
         _ => How::Redeploy { files: touched },
-    }
+    };
+    Rollout { delegate: id, how }
 }
 
 /// A Kubernetes workload: its own manifest changed (a site of its own was rewritten), or
 /// only the Secret it reads did.
-fn workload(
-    delegate: &Delegate,
-    owners: &BTreeSet<ObjectName>,
-    touched: Vec<String>,
-) -> Kubernetes {
-    let id = &delegate.id;
+fn workload(id: &DelegateId, owners: &BTreeSet<ObjectName>, touched: Vec<String>) -> Kubernetes {
     let (namespace, name) = match id.name.split_once('/') {
         Some((namespace, name)) => (Some(namespace.to_owned()), name.to_owned()),
         None => (None, id.name.clone()),

@@ -465,7 +465,7 @@ fn rollouts(prepared: &Prepared, plan: &Plan) -> Vec<Rollout> {
                 .map(move |change| (file, &file.sites[change.site]))
         })
         .collect();
-    rollout::plan(&inventory::build(&[input]), &changed)
+    rollout::plan(inventory::build(&[input]), &changed)
 }
 
 /// The policy that governs the input, if any.
