@@ -7,11 +7,13 @@
 //! `find::git`'s to check against their id.
 
 use crate::error::Error;
+use crate::find::packs::Packs;
 use flate2::{Decompress, FlushDecompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// What the loose object store holds for an id.
 pub enum Loose {
@@ -49,6 +51,8 @@ pub struct Objects {
     dir: PathBuf,
     /// One bit per fan-out directory, by its first byte.
     fanout: [u64; 4],
+    /// The pack indexes, opened the first time a packed object's size is asked for.
+    packs: OnceLock<Packs>,
 }
 
 impl Objects {
@@ -63,7 +67,17 @@ impl Objects {
                 }
             }
         }
-        Objects { dir, fanout }
+        Objects {
+            dir,
+            fanout,
+            packs: OnceLock::new(),
+        }
+    }
+
+    /// The size of the packed object `id` as its pack says, without reading it; none when
+    /// no pack index here lists it or its entry cannot be parsed (ask libgit2 then).
+    pub fn packed_size(&self, id: Oid) -> Option<u64> {
+        self.packs.get_or_init(|| Packs::open(&self.dir)).size(id)
     }
 
     /// Reads the loose object `id` if there is one, expecting `kind` (any kind for

@@ -16,6 +16,7 @@ pub mod large;
 pub mod layers;
 pub mod loose;
 pub mod objects;
+mod packs;
 pub mod repos;
 pub mod scan;
 pub mod stdin;

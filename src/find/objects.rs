@@ -73,8 +73,9 @@ impl<'a, 'r> Store<'a, 'r> {
             Ok(Loose::Absent) => {}
             Err(e) => return Err(Error::at(path, e.message)),
         }
-        // A packed blob's size comes from its header, an extra read, unless the index and
-        // the working tree agree that the staged file is small (the index's size alone can
+        // A packed blob's size comes from its pack entry's header (`find::packs`, or
+        // libgit2 for a pack rekey does not read), unless the index and the working tree
+        // agree that the staged file is small (the index's size alone can
         // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
         let known_small = blob.staged_size.is_some_and(|staged| {
             staged > 0
@@ -84,12 +85,17 @@ impl<'a, 'r> Store<'a, 'r> {
                 })
         });
         if !known_small {
-            let (size, _) = self
-                .odb
-                .read_header(id)
-                .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?;
-            if size as u64 > MAX_BLOB_SIZE {
-                return Ok(Read::TooLarge(size as u64));
+            let size = match self.objects.packed_size(id) {
+                Some(size) => size,
+                None => {
+                    self.odb
+                        .read_header(id)
+                        .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?
+                        .0 as u64
+                }
+            };
+            if size > MAX_BLOB_SIZE {
+                return Ok(Read::TooLarge(size));
             }
         }
         self.packed(id, ObjectType::Blob)
