@@ -154,7 +154,8 @@ pub struct Rotation<'s> {
     pub outside: Option<Outside>,
     /// How the new token was given, for the commands that finish the rotation.
     pub source: TokenSource,
-    /// How each delegate the rotation touched comes to read the new token.
+    /// How each delegate the rotation touched comes to read the new token (none for a dry
+    /// run, whose report has no next steps).
     pub rollouts: Vec<Rollout>,
     /// What verifying each file of the plan left, in the plan's order, for a rotation
     /// that writes (empty otherwise).
@@ -325,7 +326,13 @@ pub fn rotate<'s>(request: &Request, prepared: &'s Prepared) -> Result<Rotation<
         _ => policy_update(&prepared.input, &leaving, new)?,
     };
     let (left_behind, revoked_left_behind) = left_behind(scan, &replaced, rules(&prepared.input));
-    let rollouts = rollouts(prepared, &plan);
+    // The commands that make each delegate read the new token follow a write or a commit:
+    // a dry run reports none, and on a monorepo the inventory behind them is as large as
+    // the scan.
+    let rollouts = match request.mode {
+        Mode::DryRun => Vec::new(),
+        Mode::Write(_) | Mode::Commit { .. } => rollouts(prepared, &plan),
+    };
     let mut rotation = Rotation {
         plan,
         status,
