@@ -40,8 +40,10 @@ pub struct Store<'a, 'r> {
     odb: &'a Odb<'r>,
     objects: &'a Objects,
     workdir: Option<&'a Path>,
-    /// Packed objects already hashed against their id: a blob holding a key name is read
-    /// again for each path it stands at, and is hashed once.
+    /// Packed blobs already hashed against their id: a blob holding a key name is read
+    /// again for each path it stands at, and is hashed once. Trees and commits are read
+    /// once a pass; remembering every one of a history's would hold tens of megabytes for
+    /// the few trees read again.
     verified: RefCell<HashSet<Raw, Ids>>,
 }
 
@@ -104,7 +106,8 @@ impl<'a, 'r> Store<'a, 'r> {
     }
 
     /// The packed (or alternate) object `id`, of `kind` (any for [`ObjectType::Any`]),
-    /// hashed against its id the first time this store reads it.
+    /// hashed against its id: a blob the first time this store reads it, any other object
+    /// every time.
     pub fn packed(&self, id: Oid, kind: ObjectType) -> Result<OdbObject<'a>, Error> {
         let object = self
             .odb
@@ -114,11 +117,14 @@ impl<'a, 'r> Store<'a, 'r> {
         if kind != ObjectType::Any && found != kind {
             return Err(loose::corrupt(id, &format!("is a {found}, not a {kind}")));
         }
-        if !self.verified.borrow().contains(&raw(id)) {
+        let blob = found == ObjectType::Blob;
+        if !(blob && self.verified.borrow().contains(&raw(id))) {
             if !loose::hashes_to(id, found, object.data()) {
                 return Err(loose::corrupt(id, loose::NOT_ITS_ID));
             }
-            self.verified.borrow_mut().insert(raw(id));
+            if blob {
+                self.verified.borrow_mut().insert(raw(id));
+            }
         }
         Ok(object)
     }
