@@ -7,7 +7,7 @@
 //! `find::git`'s to check against their id.
 
 use crate::error::Error;
-use crate::find::packs::Packs;
+use crate::find::packs::{PackedSize, Packs};
 use flate2::{Decompress, FlushDecompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
@@ -74,9 +74,9 @@ impl Objects {
         }
     }
 
-    /// The size of the packed object `id` as its pack says, without reading it; none when
-    /// no pack index here lists it or its entry cannot be parsed (ask libgit2 then).
-    pub fn packed_size(&self, id: Oid) -> Option<u64> {
+    /// The size of the packed object `id` as its pack says, without reading it (see
+    /// `find::packs` for when it gives no answer).
+    pub fn packed_size(&self, id: Oid) -> PackedSize {
         self.packs.get_or_init(|| Packs::open(&self.dir)).size(id)
     }
 

@@ -6,6 +6,7 @@
 use crate::error::Error;
 use crate::find::ids::{raw, Ids, Raw};
 use crate::find::loose::{self, Loose, Objects};
+use crate::find::packs::PackedSize;
 use git2::{ObjectType, Odb, OdbObject, Oid};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -18,6 +19,8 @@ pub const MAX_TREE_SIZE: u64 = 256 << 20;
 /// The largest blob read from git: past the 8 MiB parsed, a blob is read whole to be
 /// searched for key names and swept.
 pub const MAX_BLOB_SIZE: u64 = 32 << 20;
+
+const NO_KIND: &str = "is stored in its pack as no kind of object (type 0 or 5)";
 
 /// A regular file or symlink of a tree or the index, to be read from git.
 pub struct Blob {
@@ -88,8 +91,12 @@ impl<'a, 'r> Store<'a, 'r> {
         });
         if !known_small {
             let size = match self.objects.packed_size(id) {
-                Some(size) => size,
-                None => {
+                PackedSize::Size(size) => size,
+                // Never handed to libgit2, whose bindings panic on an unknown kind.
+                PackedSize::NoKind => {
+                    return Err(Error::at(path, loose::corrupt(id, NO_KIND).message));
+                }
+                PackedSize::Unknown => {
                     self.odb
                         .read_header(id)
                         .map_err(|e| Error::at(path, loose::corrupt(id, &unreadable(&e)).message))?

@@ -6,17 +6,30 @@
 //! needs only the size, which is what libgit2 allocates when it reads the object: the
 //! entry header's for a whole object, the delta's result size for a delta.
 //!
-//! Only version-2 indexes beside their pack are read (what git has written since 1.5.2).
-//! An object none lists (an alternate store, a pack written during the run, a
-//! multi-pack index alone), or an entry that cannot be parsed, gets no answer here: the
-//! caller asks libgit2, which then also names the damage.
+//! The answer must be the one libgit2 acts on, or none: a size read from a pack libgit2
+//! does not use would let a hostile repository hide a blob's real size. So a pack is read
+//! only when git would read it (a regular file, `PACK` version 2 or 3, as many objects as
+//! its version-2 index lists, the checksum the index records), an entry only when git
+//! would accept it, and an object only when exactly one pack lists it and no
+//! multi-pack index decides which. Anything else (an alternate store, a pack written during
+//! the run, a version-1 index) is left to libgit2, which then also names the damage.
 
 use flate2::{Decompress, FlushDecompress};
 use git2::Oid;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+
+/// What the packs here say of an object's size.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PackedSize {
+    Size(u64),
+    /// The one pack that lists it stores it as no kind of object: the store is corrupt.
+    NoKind,
+    /// Ask libgit2.
+    Unknown,
+}
 
 /// The indexes of a repository's packs, each mapped whole (read-only), with its pack open.
 pub struct Packs {
@@ -27,11 +40,16 @@ struct Pack {
     index: Mapped,
     count: usize,
     file: File,
+    /// Where the entries end: the pack's trailing checksum starts here.
+    entries_end: u64,
 }
 
 const INDEX_MAGIC: [u8; 8] = [0xff, b't', b'O', b'c', 0, 0, 0, 2];
 const FANOUT: usize = 8;
 const NAMES: usize = FANOUT + 256 * 4;
+/// A pack's header: `PACK`, its version, its object count.
+const PACK_HEADER: u64 = 12;
+const CHECKSUM: usize = 20;
 
 /// The most bytes of a pack entry read for its header: the entry's own (at most 10 bytes
 /// of size, then a base offset or id) and the start of a delta's zlib stream, whose first
@@ -39,10 +57,16 @@ const NAMES: usize = FANOUT + 256 * 4;
 const ENTRY_READ: usize = 1024;
 
 impl Packs {
-    /// The packs under `objects/pack`; none when the directory cannot be read.
+    /// The packs under `objects/pack`; none when the directory cannot be read, or when a
+    /// multi-pack index there decides which pack libgit2 reads an object from.
     pub fn open(objects: &Path) -> Packs {
-        let Ok(entries) = std::fs::read_dir(objects.join("pack")) else {
-            return Packs { packs: Vec::new() };
+        let dir = objects.join("pack");
+        let none = Packs { packs: Vec::new() };
+        if dir.join("multi-pack-index").exists() {
+            return none;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return none;
         };
         let packs = entries
             .flatten()
@@ -53,29 +77,75 @@ impl Packs {
         Packs { packs }
     }
 
-    /// The size of object `id`, when a pack here holds it and its entry reads cleanly.
-    pub fn size(&self, id: Oid) -> Option<u64> {
-        self.packs.iter().find_map(|pack| {
-            let offset = pack.offset(id.as_bytes())?;
-            pack.size_at(offset)
-        })
+    /// The size of object `id`, when exactly one pack here lists it (with two, which one
+    /// libgit2 reads depends on its search order).
+    pub fn size(&self, id: Oid) -> PackedSize {
+        let mut listed = self
+            .packs
+            .iter()
+            .filter_map(|pack| Some((pack, pack.offset(id.as_bytes())?)));
+        match (listed.next(), listed.next()) {
+            (Some((pack, offset)), None) => pack.size_at(offset),
+            _ => PackedSize::Unknown,
+        }
     }
+}
+
+/// Opens a file that must be a regular file without blocking on a FIFO.
+fn open_regular(path: &Path) -> Option<(File, u64)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let metadata = file.metadata().ok()?;
+    let len = metadata.len();
+    metadata.is_file().then_some((file, len))
 }
 
 impl Pack {
     fn open(index_path: &Path) -> Option<Pack> {
-        let file = File::open(index_path.with_extension("pack")).ok()?;
-        let index = Mapped::of(&File::open(index_path).ok()?)?;
+        let (index_file, _) = open_regular(index_path)?;
+        let (file, pack_len) = open_regular(&index_path.with_extension("pack"))?;
+        let index = Mapped::of(&index_file)?;
         let bytes = index.bytes();
         if bytes.get(..FANOUT)? != INDEX_MAGIC {
             return None;
         }
         let count = usize::try_from(be32(bytes, NAMES - 4)?).ok()?;
-        // Names, CRCs and offsets, then the two trailing checksums, at the least.
-        if bytes.len() < NAMES + count.checked_mul(28)? + 40 {
+        let fanout = (0..256).map(|n| be32(bytes, FANOUT + n * 4));
+        let ascending = fanout
+            .collect::<Option<Vec<u32>>>()?
+            .windows(2)
+            .all(|pair| pair[0] <= pair[1]);
+        // Names, CRCs and 31-bit offsets, at most one 64-bit offset per object but the
+        // first, and the two checksums.
+        let least = NAMES
+            .checked_add(count.checked_mul(28)?)?
+            .checked_add(2 * CHECKSUM)?;
+        let most = least.checked_add(count.saturating_sub(1).checked_mul(8)?)?;
+        if !ascending || bytes.len() < least || bytes.len() > most {
             return None;
         }
-        Some(Pack { index, count, file })
+        let mut header = [0u8; PACK_HEADER as usize];
+        file.read_exact_at(&mut header, 0).ok()?;
+        let version = be32(&header, 4)?;
+        let objects = usize::try_from(be32(&header, 8)?).ok()?;
+        let mut trailer = [0u8; CHECKSUM];
+        let entries_end = pack_len.checked_sub(CHECKSUM as u64)?;
+        file.read_exact_at(&mut trailer, entries_end).ok()?;
+        let recorded = &bytes[bytes.len() - 2 * CHECKSUM..bytes.len() - CHECKSUM];
+        let valid = &header[..4] == b"PACK"
+            && (version == 2 || version == 3)
+            && objects == count
+            && entries_end >= PACK_HEADER
+            && trailer == recorded;
+        valid.then_some(Pack {
+            index,
+            count,
+            file,
+            entries_end,
+        })
     }
 
     /// Where object `id` starts in the pack, by the index's fan-out and sorted names.
@@ -102,29 +172,53 @@ impl Pack {
     }
 
     /// The pack offset of the index's `n`th object: 31 bits, or an entry of the table of
-    /// 64-bit offsets that follows when the top bit is set.
+    /// 64-bit offsets that follows when the top bit is set. Only an offset among the
+    /// entries (after the header, before the checksum) is one.
     fn offset_of(&self, n: usize) -> Option<u64> {
         let bytes = self.index.bytes();
         let offsets = NAMES + self.count * 24;
         let small = be32(bytes, offsets + n * 4)?;
-        if small & 0x8000_0000 == 0 {
-            return Some(u64::from(small));
-        }
-        let at = offsets + self.count * 4 + usize::try_from(small & 0x7fff_ffff).ok()? * 8;
-        let large = bytes.get(at..at + 8)?;
-        Some(u64::from_be_bytes(large.try_into().ok()?))
+        let offset = if small & 0x8000_0000 == 0 {
+            u64::from(small)
+        } else {
+            let at = offsets + self.count * 4 + usize::try_from(small & 0x7fff_ffff).ok()? * 8;
+            u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?)
+        };
+        (PACK_HEADER..self.entries_end)
+            .contains(&offset)
+            .then_some(offset)
     }
 
     /// The size of the object whose entry starts at `offset`.
-    fn size_at(&self, offset: u64) -> Option<u64> {
+    fn size_at(&self, offset: u64) -> PackedSize {
         let mut buffer = [0u8; ENTRY_READ];
-        let read = self.file.read_at(&mut buffer, offset).ok()?;
-        entry_size(&buffer[..read])
+        let room = usize::try_from(self.entries_end - offset).unwrap_or(usize::MAX);
+        let wanted = &mut buffer[..room.min(ENTRY_READ)];
+        let Ok(read) = self.file.read_at(wanted, offset) else {
+            return PackedSize::Unknown;
+        };
+        let bytes = &wanted[..read];
+        match entry_header(bytes) {
+            Some((1..=4, size, _)) => PackedSize::Size(size),
+            Some((0 | 5, _, _)) => PackedSize::NoKind,
+            Some((OFS_DELTA, _, rest)) => match base_distance(rest) {
+                Some((distance, delta)) if distance > 0 && distance < offset => delta_size(delta),
+                _ => PackedSize::Unknown,
+            },
+            Some((_, _, rest)) => match rest.get(..20).zip(rest.get(20..)) {
+                // libgit2 reads a delta by base id only from the pack that holds the base.
+                Some((base, delta)) if self.offset(base).is_some() => delta_size(delta),
+                _ => PackedSize::Unknown,
+            },
+            None => PackedSize::Unknown,
+        }
     }
 }
 
+const OFS_DELTA: u8 = 6;
+
 /// An entry's type and size in the pack format's variable-length header, the rest of the
-/// entry after it.
+/// entry after it; none where git finds a bad header (a size past 64 bits' worth).
 fn entry_header(bytes: &[u8]) -> Option<(u8, u64, &[u8])> {
     let first = *bytes.first()?;
     let kind = (first >> 4) & 7;
@@ -132,42 +226,55 @@ fn entry_header(bytes: &[u8]) -> Option<(u8, u64, &[u8])> {
     Some((kind, size, rest))
 }
 
-/// The size of the object an entry holds: its header's for a whole object (commit, tree,
-/// blob, tag), the result size a delta's header gives for a delta.
-fn entry_size(bytes: &[u8]) -> Option<u64> {
-    const OFS_DELTA: u8 = 6;
-    const REF_DELTA: u8 = 7;
-    let (kind, size, rest) = entry_header(bytes)?;
-    let delta = match kind {
-        1..=4 => return Some(size),
-        // The base's offset: a big-endian varint, each byte but the last flagged.
-        OFS_DELTA => &rest[rest.iter().position(|b| b & 0x80 == 0)? + 1..],
-        REF_DELTA => rest.get(20..)?,
-        _ => return None,
-    };
-    // The delta's header, inside its zlib stream: the base's size, then the result's. A
-    // stream too short to give both leaves the answer to libgit2.
+/// How far before an offset delta its base starts, as git decodes it (each byte but the
+/// last adds one before the shift), and the delta after it.
+fn base_distance(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (&first, mut rest) = bytes.split_first()?;
+    let mut distance = u64::from(first & 0x7f);
+    let mut more = first & 0x80 != 0;
+    while more {
+        let (&byte, after) = rest.split_first()?;
+        distance = distance.checked_add(1)?;
+        if distance >> 57 != 0 {
+            return None;
+        }
+        distance = (distance << 7) | u64::from(byte & 0x7f);
+        more = byte & 0x80 != 0;
+        rest = after;
+    }
+    Some((distance, rest))
+}
+
+/// The result size in a delta's header, inside its zlib stream after the base's size; a
+/// stream too short to give both, or a size of nothing (which git refuses), is libgit2's
+/// to judge.
+fn delta_size(delta: &[u8]) -> PackedSize {
     let mut inflated = [0u8; 20];
     let mut inflater = Decompress::new(true);
-    inflater
+    if inflater
         .decompress(delta, &mut inflated, FlushDecompress::None)
-        .ok()?;
-    let out = usize::try_from(inflater.total_out()).ok()?;
-    let (rest, _base) = delta_varint(&inflated[..out])?;
-    let (_, result) = delta_varint(rest)?;
-    Some(result)
+        .is_err()
+    {
+        return PackedSize::Unknown;
+    }
+    let out = usize::try_from(inflater.total_out()).unwrap_or(0);
+    let sizes = delta_varint(&inflated[..out]).and_then(|(rest, _base)| delta_varint(rest));
+    match sizes {
+        Some((_, result)) if result > 0 => PackedSize::Size(result),
+        _ => PackedSize::Unknown,
+    }
 }
 
 /// A little-endian base-128 number whose first `shift` bits came from `first` (flagged
-/// with the top bit when more follow).
+/// with the top bit when more follow). Like git, no more bytes past 57 bits of shift.
 fn varint(mut bytes: &[u8], mut value: u64, mut shift: u32, first: u8) -> Option<(&[u8], u64)> {
     let mut more = first & 0x80 != 0;
     while more {
         let (&byte, rest) = bytes.split_first()?;
-        if shift > 63 {
+        if shift > 57 {
             return None;
         }
-        value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        value |= u64::from(byte & 0x7f) << shift;
         shift += 7;
         more = byte & 0x80 != 0;
         bytes = rest;
@@ -308,7 +415,7 @@ mod tests {
         assert!(deltas >= 10, "the repack made deltas: {deltas}");
         let mut kinds = std::collections::BTreeSet::new();
         for (id, size, _) in &objects {
-            assert_eq!(packs.size(*id), Some(*size), "object {id}");
+            assert_eq!(packs.size(*id), PackedSize::Size(*size), "object {id}");
             let pack = &packs.packs[0];
             let mut entry = [0u8; 4];
             pack.file
@@ -317,7 +424,10 @@ mod tests {
             kinds.insert(entry_header(&entry).unwrap().0);
         }
         assert!(kinds.contains(&delta_kind), "entry kinds {kinds:?}");
-        assert_eq!(packs.size(Oid::from_bytes(&[0x5a; 20]).unwrap()), None);
+        assert_eq!(
+            packs.size(Oid::from_bytes(&[0x5a; 20]).unwrap()),
+            PackedSize::Unknown
+        );
     }
 
     #[test]
@@ -343,16 +453,164 @@ mod tests {
         }
         let packs = Packs::open(&dir.path().join(".git/objects"));
         assert!(packs.packs.is_empty());
-        assert_eq!(packs.size(Oid::from_bytes(&[0x5a; 20]).unwrap()), None);
+        assert_eq!(
+            packs.size(Oid::from_bytes(&[0x5a; 20]).unwrap()),
+            PackedSize::Unknown
+        );
+    }
+
+    /// Each pack file of `dir`'s repository with this extension.
+    fn pack_files(dir: &Path, extension: &str) -> Vec<std::path::PathBuf> {
+        let pack_dir = dir.join(".git/objects/pack");
+        let mut found: Vec<_> = std::fs::read_dir(pack_dir)
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Rewrites a (read-only) pack file with `edit` applied to its bytes.
+    fn edit(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+        let mut bytes = std::fs::read(path).unwrap();
+        edit(&mut bytes);
+        std::fs::remove_file(path).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    fn any_object(dir: &Path) -> Oid {
+        objects(dir)[0].0
     }
 
     #[test]
-    fn a_truncated_entry_gives_no_size() {
-        assert_eq!(entry_size(&[]), None);
-        // A blob whose size says more bytes follow, then nothing.
-        assert_eq!(entry_size(&[0xb5]), None);
-        assert_eq!(entry_size(&[0x35]), Some(5));
-        // An offset delta whose zlib stream is cut before its sizes.
-        assert_eq!(entry_size(&[0x65, 0x01, 0x78]), None);
+    fn a_pack_git_would_not_read_is_not_read() {
+        type Damage = fn(&mut Vec<u8>);
+        let damages: [(&str, Damage); 3] = [
+            ("magic", |pack| pack[0] = b'X'),
+            ("object count", |pack| pack[11] ^= 1),
+            ("checksum", |pack| *pack.last_mut().unwrap() ^= 1),
+        ];
+        for (what, damage) in damages {
+            let dir = packed_repository("repack.useDeltaBaseOffset=true");
+            edit(&pack_files(dir.path(), "pack")[0], damage);
+            let packs = Packs::open(&dir.path().join(".git/objects"));
+            assert!(
+                packs.packs.is_empty(),
+                "a pack with a damaged {what} was read"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fifo_where_the_pack_should_be_is_skipped_without_blocking() {
+        let dir = packed_repository("repack.useDeltaBaseOffset=true");
+        let pack = &pack_files(dir.path(), "pack")[0];
+        std::fs::remove_file(pack).unwrap();
+        let fifo = std::ffi::CString::new(pack.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(Packs::open(&dir.path().join(".git/objects"))
+            .packs
+            .is_empty());
+    }
+
+    #[test]
+    fn an_object_two_packs_list_or_a_multi_pack_index_decides_is_left_to_libgit2() {
+        let dir = packed_repository("repack.useDeltaBaseOffset=true");
+        let id = any_object(dir.path());
+        std::fs::write(dir.path().join("other.txt"), "more").unwrap();
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-q", "-m", "more"]);
+        // Without -d the first pack stays: every old object is in both.
+        git(dir.path(), &["repack", "-a", "-q"]);
+        assert_eq!(pack_files(dir.path(), "pack").len(), 2);
+        let objects_dir = dir.path().join(".git/objects");
+        assert_eq!(Packs::open(&objects_dir).size(id), PackedSize::Unknown);
+
+        let dir = packed_repository("repack.useDeltaBaseOffset=true");
+        let id = any_object(dir.path());
+        git(dir.path(), &["multi-pack-index", "write"]);
+        let packs = Packs::open(&dir.path().join(".git/objects"));
+        assert_eq!(packs.size(id), PackedSize::Unknown);
+    }
+
+    /// A pack of one entry, `entry`, for the object `id` (at offset 12), and its index.
+    fn one_entry_pack(entry: &[u8]) -> (tempfile::TempDir, Packs) {
+        let dir = tempfile::tempdir().unwrap();
+        let id = [0x42u8; 20];
+        let mut pack = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
+        pack.extend_from_slice(entry);
+        let checksum = [0x17u8; 20];
+        pack.extend_from_slice(&checksum);
+        let mut index = INDEX_MAGIC.to_vec();
+        for n in 0..256 {
+            let count: u32 = if n < usize::from(id[0]) { 0 } else { 1 };
+            index.extend_from_slice(&count.to_be_bytes());
+        }
+        index.extend_from_slice(&id);
+        index.extend_from_slice(&[0; 4]);
+        index.extend_from_slice(&12u32.to_be_bytes());
+        index.extend_from_slice(&checksum);
+        index.extend_from_slice(&[0; 20]);
+        let pack_dir = dir.path().join("pack");
+        std::fs::create_dir(&pack_dir).unwrap();
+        std::fs::write(pack_dir.join("pack-1.pack"), pack).unwrap();
+        std::fs::write(pack_dir.join("pack-1.idx"), index).unwrap();
+        let packs = Packs::open(dir.path());
+        assert_eq!(packs.packs.len(), 1);
+        (dir, packs)
+    }
+
+    /// A zlib stream holding a delta header: base size 5, result size `result`.
+    fn delta(result: u8) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Default::default());
+        encoder.write_all(&[5, result, 0x90, 0x05]).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn entries_git_refuses_get_no_size_and_entries_of_no_kind_are_corrupt() {
+        let id = Oid::from_bytes(&[0x42; 20]).unwrap();
+        let size_of = |entry: &[u8]| one_entry_pack(entry).1.size(id);
+        assert_eq!(
+            size_of(&[0x35, b'h', b'e', b'l', b'l', b'o']),
+            PackedSize::Size(5)
+        );
+        assert_eq!(size_of(&[0x55, 0, 0, 0, 0, 0]), PackedSize::NoKind);
+        assert_eq!(size_of(&[0x05, 0, 0, 0, 0, 0]), PackedSize::NoKind);
+        // A size with a byte past 57 bits of shift: "bad object header" to git.
+        let long = [0xb5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(size_of(&long), PackedSize::Unknown);
+        // An offset delta whose base would start at or before the pack's header.
+        for distance in [0u8, 12, 13] {
+            let entry = [&[0x64, distance][..], &delta(9)].concat();
+            assert_eq!(size_of(&entry), PackedSize::Unknown, "distance {distance}");
+        }
+        // A delta by base id whose base is not in the pack; one whose base is (itself).
+        let entry = [&[0x74][..], &[0x43; 20], &delta(9)].concat();
+        assert_eq!(size_of(&entry), PackedSize::Unknown);
+        let entry = [&[0x74][..], &[0x42; 20], &delta(9)].concat();
+        assert_eq!(size_of(&entry), PackedSize::Size(9));
+        // A delta to nothing, and one whose stream ends before its sizes.
+        let entry = [&[0x74][..], &[0x42; 20], &delta(0)].concat();
+        assert_eq!(size_of(&entry), PackedSize::Unknown);
+        let entry = [&[0x74][..], &[0x42; 20], &delta(9)[..2]].concat();
+        assert_eq!(size_of(&entry), PackedSize::Unknown);
+    }
+
+    #[test]
+    fn offset_deltas_are_decoded_as_git_encodes_them() {
+        assert_eq!(base_distance(&[0x05, 0xaa]), Some((5, &[0xaa][..])));
+        // Each byte but the last adds one before the shift.
+        assert_eq!(base_distance(&[0x80, 0x00]), Some((128, &[][..])));
+        assert_eq!(
+            base_distance(&[0x81, 0x7f]),
+            Some((((1 + 1) << 7) | 0x7f, &[][..]))
+        );
+        assert_eq!(base_distance(&[0x80]), None);
+        assert_eq!(base_distance(&[0xff; 12]), None);
     }
 }

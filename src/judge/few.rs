@@ -18,7 +18,8 @@ impl<T: Ord> FewSet<T> {
         FewSet::default()
     }
 
-    /// Adds `item`; false when it was already there.
+    /// Adds `item`; false when it was already there. Items added in order (a scan's files
+    /// come sorted by path) are appended; `extend` takes many at once.
     pub fn insert(&mut self, item: T) -> bool {
         match self.0.binary_search(&item) {
             Ok(_) => false,
