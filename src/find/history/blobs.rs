@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::find::git::{judge_read, JudgedBlob};
 use crate::find::large;
 use crate::find::loose::Objects;
-use crate::find::objects::{unreadable, Blob, Read, Store, SYMLINK};
+use crate::find::objects::{Blob, Read, Store, SYMLINK};
 use crate::find::scan;
 use crate::find::walk::Candidate;
 use crate::model::keys;
@@ -198,10 +198,10 @@ fn judge_large(store: &Store, objects: &Objects, blob: &Blob, size: u64) -> Resu
     {
         Some(large::sweep_stream(&mut stream, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else if size <= MAX_PACKED_SWEPT {
+        // Checked against its id like any packed blob (libgit2's own check is off).
         let object = store
-            .odb()
-            .read(blob.id)
-            .map_err(|e| Error::at(path, unreadable(&e)))?;
+            .packed(blob.id, git2::ObjectType::Blob)
+            .map_err(|e| Error::at(path, e.message))?;
         let mut data = object.data();
         Some(large::sweep_stream(&mut data, path).map_err(|e| Error::at(path, e.to_string()))?)
     } else {
