@@ -536,8 +536,9 @@ mod tests {
         assert_eq!(packs.size(id), PackedSize::Unknown);
     }
 
-    /// A pack of one entry, `entry`, for the object `id` (at offset 12), and its index.
-    fn one_entry_pack(entry: &[u8]) -> (tempfile::TempDir, Packs) {
+    /// A pack of one entry, `entry`, for the object `id`, and an index that says the entry
+    /// is at `offset` (where it is: 12).
+    fn one_entry_pack_at(entry: &[u8], offset: u32) -> (tempfile::TempDir, Packs) {
         let dir = tempfile::tempdir().unwrap();
         let id = [0x42u8; 20];
         let mut pack = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
@@ -551,7 +552,7 @@ mod tests {
         }
         index.extend_from_slice(&id);
         index.extend_from_slice(&[0; 4]);
-        index.extend_from_slice(&12u32.to_be_bytes());
+        index.extend_from_slice(&offset.to_be_bytes());
         index.extend_from_slice(&checksum);
         index.extend_from_slice(&[0; 20]);
         let pack_dir = dir.path().join("pack");
@@ -561,6 +562,21 @@ mod tests {
         let packs = Packs::open(dir.path());
         assert_eq!(packs.packs.len(), 1);
         (dir, packs)
+    }
+
+    fn one_entry_pack(entry: &[u8]) -> (tempfile::TempDir, Packs) {
+        one_entry_pack_at(entry, 12)
+    }
+
+    #[test]
+    fn an_offset_in_the_pack_header_or_checksum_is_no_entry() {
+        let id = Oid::from_bytes(&[0x42; 20]).unwrap();
+        let blob = [0x35, b'h', b'e', b'l', b'l', b'o'];
+        let checksum_at = 12 + blob.len() as u32;
+        for offset in [0, 11, checksum_at, checksum_at + 19, u32::MAX >> 1] {
+            let (_dir, packs) = one_entry_pack_at(&blob, offset);
+            assert_eq!(packs.size(id), PackedSize::Unknown, "offset {offset}");
+        }
     }
 
     /// A zlib stream holding a delta header: base size 5, result size `result`.
