@@ -463,10 +463,11 @@ fn a_100_mib_blob_is_swept_in_bounded_chunks() {
     a_100_mib_blob_is_swept(false);
 }
 
-/// Packed: its size, which sends it to the bounded sweep, comes from its pack entry's
-/// header (read by rekey, the sizes checked against git's in `find::packs`).
+/// Packed: its size, read by rekey from its pack entry's header (the sizes are checked
+/// against git's in `find::packs`), sends it to the sweep instead of the parsers; a pack is
+/// not streamed, so it is swept from memory.
 #[test]
-fn a_100_mib_packed_blob_is_swept_in_bounded_chunks() {
+fn a_100_mib_packed_blob_is_swept() {
     a_100_mib_blob_is_swept(true);
 }
 

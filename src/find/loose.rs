@@ -3,8 +3,8 @@
 //! whose zlib stream was cut short (a full disk, an interrupted copy), and a gate must end.
 //! An object is inflated whole and must end where its zlib stream ends, hold exactly the
 //! size its header says, be of the kind asked for, and hash to its id: anything else is a
-//! corrupt object store, never "nothing here". Packed objects are libgit2's to read, and
-//! `find::git`'s to check against their id.
+//! corrupt object store, never "nothing here". Packed objects are libgit2's to read,
+//! `find::objects`'s to check against their id, and their sizes `find::packs`'s.
 
 use crate::error::Error;
 use crate::find::packs::{PackedSize, Packs};

@@ -79,9 +79,9 @@ impl<'a, 'r> Store<'a, 'r> {
             Err(e) => return Err(Error::at(path, e.message)),
         }
         // A packed blob's size comes from its pack entry's header (`find::packs`, or
-        // libgit2 for a pack rekey does not read), unless the index and the working tree
-        // agree that the staged file is small (the index's size alone can
-        // be anything: 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
+        // libgit2 where that gives no answer), unless the index and the working tree
+        // agree that the staged file is small (the index's size alone can be anything:
+        // 0 for `git update-index --cacheinfo`, wrapped past 4 GiB).
         let known_small = blob.staged_size.is_some_and(|staged| {
             staged > 0
                 && staged <= MAX_BLOB_SIZE / 2

@@ -536,10 +536,9 @@ mod tests {
         assert_eq!(packs.size(id), PackedSize::Unknown);
     }
 
-    /// A pack of one entry, `entry`, for the object `id`, and an index that says the entry
-    /// is at `offset` (where it is: 12).
-    fn one_entry_pack_at(entry: &[u8], offset: u32) -> (tempfile::TempDir, Packs) {
-        let dir = tempfile::tempdir().unwrap();
+    /// Writes into `objects` a pack of one entry, `entry`, for the object 4242…42, and an
+    /// index that says the entry is at `offset` (where it is: 12).
+    fn write_one_entry_pack(objects: &Path, entry: &[u8], offset: u32) {
         let id = [0x42u8; 20];
         let mut pack = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
         pack.extend_from_slice(entry);
@@ -555,13 +554,45 @@ mod tests {
         index.extend_from_slice(&offset.to_be_bytes());
         index.extend_from_slice(&checksum);
         index.extend_from_slice(&[0; 20]);
-        let pack_dir = dir.path().join("pack");
-        std::fs::create_dir(&pack_dir).unwrap();
+        let pack_dir = objects.join("pack");
+        std::fs::create_dir_all(&pack_dir).unwrap();
         std::fs::write(pack_dir.join("pack-1.pack"), pack).unwrap();
         std::fs::write(pack_dir.join("pack-1.idx"), index).unwrap();
+    }
+
+    fn one_entry_pack_at(entry: &[u8], offset: u32) -> (tempfile::TempDir, Packs) {
+        let dir = tempfile::tempdir().unwrap();
+        write_one_entry_pack(dir.path(), entry, offset);
         let packs = Packs::open(dir.path());
         assert_eq!(packs.packs.len(), 1);
         (dir, packs)
+    }
+
+    /// A blob its pack stores as no kind of object is a corrupt store, named by its path:
+    /// never handed to libgit2's bindings, which panic on an unknown kind.
+    #[test]
+    fn a_blob_of_no_kind_is_read_as_a_corrupt_store_naming_its_path() {
+        use crate::find::loose::Objects;
+        use crate::find::objects::{Blob, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let objects_dir = dir.path().join(".git/objects");
+        write_one_entry_pack(&objects_dir, &[0x55, 0, 0, 0, 0, 0], 12);
+        let (odb, objects) = (repo.odb().unwrap(), Objects::new(objects_dir));
+        let blob = Blob {
+            path: "k8s/secret.yaml".to_owned(),
+            id: Oid::from_bytes(&[0x42; 20]).unwrap(),
+            mode: 0o100644,
+            staged_size: None,
+        };
+        let Err(error) = Store::new(&odb, &objects, None).read(&blob) else {
+            panic!("a blob of no kind was read");
+        };
+        assert!(
+            error.to_string().starts_with("k8s/secret.yaml: "),
+            "{error}"
+        );
+        assert!(error.to_string().contains("no kind of object"), "{error}");
     }
 
     fn one_entry_pack(entry: &[u8]) -> (tempfile::TempDir, Packs) {
